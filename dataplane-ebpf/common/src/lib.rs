@@ -1,0 +1,14 @@
+//! Types shared by shoal's eBPF programs and its userspace: map keys, values,
+//! counters and the drop-reason codes.
+//!
+//! Every type that crosses the kernel boundary is `#[repr(C)]`, `Copy`, has
+//! explicit padding and a compile-time size assertion, and carries no `bool`,
+//! `Option` or data-carrying enum (DESIGN.md §5.1).
+#![no_std]
+
+pub mod drop;
+pub mod maps;
+pub mod stats;
+
+pub use drop::DropReason;
+pub use stats::{Counter, Stat};

@@ -1,0 +1,81 @@
+//! Per-CPU packet counters: what programs saw, what they passed, and what
+//! they dropped by reason. One array slot per [`Stat`].
+
+use crate::drop::DropReason;
+
+/// A packets/bytes pair; one per CPU per slot in the stats map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counter {
+    /// Packets counted, host byte order.
+    pub packets: u64,
+    /// Bytes counted (frame length as the hook saw it), host byte order.
+    pub bytes: u64,
+}
+const _: () = assert!(core::mem::size_of::<Counter>() == 16);
+
+#[cfg(feature = "user")]
+// SAFETY: plain `repr(C)` integers, no padding, every bit pattern valid.
+unsafe impl aya::Pod for Counter {}
+
+/// A counter slot. Observation slots sit below [`Stat::DROP_BASE`]; drop
+/// reasons occupy `DROP_BASE + reason code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stat {
+    /// Every packet a shoal program ran on.
+    Rx,
+    /// Packets handed on to the kernel stack unchanged.
+    Pass,
+    /// Frames that are not IPv4 (ARP, IPv6, ...), passed untouched.
+    NotIpv4,
+    /// IPv4 packets carrying header options (IHL > 5), parsed past them.
+    Ipv4Options,
+    /// Non-first IPv4 fragments: no L4 header to read, passed.
+    Fragment,
+    /// IPv4 with an L4 protocol shoal does not parse, passed.
+    OtherL4,
+    /// Packets dropped, by reason.
+    Drop(DropReason),
+}
+
+impl Stat {
+    /// First slot used by drop reasons.
+    pub const DROP_BASE: u32 = 32;
+    /// Slots in the stats map.
+    pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
+    /// The observation slots, in display order.
+    pub const OBSERVATIONS: [Stat; 6] = [
+        Stat::Rx,
+        Stat::Pass,
+        Stat::NotIpv4,
+        Stat::Ipv4Options,
+        Stat::Fragment,
+        Stat::OtherL4,
+    ];
+
+    /// The map index of this counter.
+    pub const fn slot(self) -> u32 {
+        match self {
+            Stat::Rx => 0,
+            Stat::Pass => 1,
+            Stat::NotIpv4 => 2,
+            Stat::Ipv4Options => 3,
+            Stat::Fragment => 4,
+            Stat::OtherL4 => 5,
+            Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
+        }
+    }
+
+    /// The name `shoal dp stats` prints: `rx`, `pass`, `drop/truncated-ipv4`, ...
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stat::Rx => "rx",
+            Stat::Pass => "pass",
+            Stat::NotIpv4 => "not-ipv4",
+            Stat::Ipv4Options => "ipv4-options",
+            Stat::Fragment => "fragment",
+            Stat::OtherL4 => "other-l4",
+            Stat::Drop(reason) => reason.name(),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! shoal's eBPF programs. Entry points are thin: each calls a `try_*`
+//! function returning `Result<Action, DropReason>` and turns it into the
+//! hook's verdict, counting what happened (DESIGN.md §5.3).
+#![no_std]
+#![no_main]
+
+mod mem;
+mod parse;
+mod stats;
+mod underlay;
+mod verdict;
+
+use aya_ebpf::{
+    macros::{classifier, xdp},
+    programs::{TcContext, XdpContext},
+};
+
+/// XDP on the underlay NIC.
+#[xdp]
+pub fn shoal_underlay_xdp(ctx: XdpContext) -> u32 {
+    let result = underlay::try_underlay_rx(&ctx);
+    verdict::xdp(&ctx, result)
+}
+
+/// TC (TCX) ingress on the underlay NIC: the same logic with an skb.
+#[classifier]
+pub fn shoal_underlay_tc(ctx: TcContext) -> i32 {
+    let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_underlay_rx(&ctx));
+    verdict::tc(&ctx, result)
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // SAFETY: the verifier rejects any program with a reachable panic path,
+    // so a loaded program can never get here.
+    unsafe { core::hint::unreachable_unchecked() }
+}
+
+/// GPL-compatible licence: required for the helpers these programs call.
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,16 @@
+//! shoal's data-plane userspace: loads the eBPF programs embedded in the
+//! binary, keeps their maps and links pinned under a per-node bpffs
+//! directory, and reads the maps back for `shoal dp ...`.
+//!
+//! A node's state outlives any one process: the maps and links are pinned,
+//! so a second `shoal` process (or a restarted daemon) finds them, and
+//! traffic keeps flowing while no process holds them open.
+
+pub mod attach;
+pub mod object;
+pub mod pins;
+pub mod stats;
+
+pub use attach::{AttachOutcome, Hook};
+pub use pins::PinPaths;
+pub use stats::{StatRow, StatsReport};
