@@ -1,0 +1,3 @@
+//! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
+
+pub mod ca;
