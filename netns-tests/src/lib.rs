@@ -1,1 +1,8 @@
-//! placeholder
+//! Network-namespace labs for shoal's multi-node integration suites.
+//!
+//! A [`lab::Lab`] is a set of network namespaces joined by a Linux bridge
+//! ("the underlay"): one namespace per shoal node plus optional client
+//! namespaces. Everything lives inside namespaces the lab creates; nothing is
+//! added to the root namespace and no namespace has a route out.
+
+pub mod lab;

@@ -1,0 +1,144 @@
+//! Finding and tearing down labs: namespaces, their processes, pins and state.
+//!
+//! Used by [`super::Lab`]'s `Drop` and by `cargo xtask lab down` for labs left running.
+
+use std::collections::BTreeSet;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::cmd::{self, CmdError};
+use super::naming::LabId;
+
+/// Where shoal pins each node's objects: `<BPFFS_PINS_ROOT>/<node name>/…`.
+pub const BPFFS_PINS_ROOT: &str = "/sys/fs/bpf/shoal";
+
+/// Errors from tearing a lab down. Teardown is best effort: it keeps going and
+/// reports the first failure.
+#[derive(Debug, thiserror::Error)]
+pub enum TeardownError {
+    /// An `ip` command failed (listing or deleting namespaces).
+    #[error(transparent)]
+    Cmd(#[from] CmdError),
+    /// A directory (bpffs pins or state) could not be removed.
+    #[error("cannot remove {path}")]
+    Remove {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// All network namespace names on the host.
+pub fn list_netns() -> Result<Vec<String>, CmdError> {
+    let out = cmd::ip(&["netns", "list"])?;
+    Ok(parse_netns_list(&out))
+}
+
+/// Ids of all labs that have at least one namespace on the host.
+pub fn list_labs() -> Result<Vec<LabId>, CmdError> {
+    let ids: BTreeSet<LabId> = list_netns()?
+        .iter()
+        .filter_map(|ns| LabId::split_netns_name(ns).map(|(id, _)| id))
+        .collect();
+    Ok(ids.into_iter().collect())
+}
+
+/// Namespace names belonging to lab `id`.
+pub fn lab_netns(id: &LabId) -> Result<Vec<String>, CmdError> {
+    Ok(list_netns()?
+        .into_iter()
+        .filter(|ns| LabId::split_netns_name(ns).is_some_and(|(owner, _)| &owner == id))
+        .collect())
+}
+
+/// Tears down everything of lab `id` found on the host: processes in its
+/// namespaces, the namespaces, their bpffs pins and the lab's state directory.
+pub fn cleanup_by_id(id: &LabId) -> Result<(), TeardownError> {
+    let mut first_err = None;
+    for ns in lab_netns(id)? {
+        keep_first(
+            &mut first_err,
+            delete_netns(&ns).map_err(TeardownError::from),
+        );
+        if !ns.ends_with("-sw") {
+            keep_first(&mut first_err, remove_pins(&ns));
+        }
+    }
+    keep_first(&mut first_err, remove_dir(&id.state_root()));
+    first_err.map_or(Ok(()), Err)
+}
+
+/// Kills every process in `netns` and deletes it; a missing namespace is fine.
+pub(crate) fn delete_netns(netns: &str) -> Result<(), CmdError> {
+    // A namespace with live processes would outlive `ip netns del`, keeping its
+    // veths (and the traffic through them) around.
+    if let Ok(pids) = cmd::ip(&["netns", "pids", netns]) {
+        for pid in pids
+            .split_whitespace()
+            .filter_map(|p| p.parse::<libc::pid_t>().ok())
+        {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    match cmd::ip(&["netns", "del", netns]) {
+        Err(CmdError::Failed { ref stderr, .. }) if stderr.contains("No such file") => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Removes `/sys/fs/bpf/shoal/<node>`; missing is fine.
+pub(crate) fn remove_pins(node: &str) -> Result<(), TeardownError> {
+    remove_dir(&Path::new(BPFFS_PINS_ROOT).join(node))
+}
+
+/// Removes a directory tree; missing is fine.
+pub(crate) fn remove_dir(path: &Path) -> Result<(), TeardownError> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(TeardownError::Remove {
+            path: path.to_owned(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Records `result`'s error in `first` unless one is already recorded.
+pub(crate) fn keep_first<E>(first: &mut Option<E>, result: Result<(), E>) {
+    if let Err(e) = result {
+        first.get_or_insert(e);
+    }
+}
+
+/// Parses `ip netns list` output: `name` or `name (id: N)` per line.
+fn parse_netns_list(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_netns_list() {
+        let out = "shlab12c-n2 (id: 4)\nshlab12c-sw (id: 1)\nplain\n\n";
+        assert_eq!(
+            parse_netns_list(out),
+            ["shlab12c-n2", "shlab12c-sw", "plain"]
+        );
+    }
+
+    #[test]
+    fn keep_first_keeps_first() {
+        let mut first = None;
+        keep_first(&mut first, Ok(()));
+        keep_first(&mut first, Err(1));
+        keep_first(&mut first, Err(2));
+        assert_eq!(first, Some(1));
+    }
+}
