@@ -23,6 +23,18 @@ pub enum PinsError {
         /// The rejected name.
         name: String,
     },
+    /// bpffs is not mounted here and this process is in a private mount
+    /// namespace (e.g. under `ip netns exec`), where a mount would vanish
+    /// with the process and take every pin with it.
+    #[error(
+        "no bpffs at {path} and this process has a private mount namespace, where pins would not \
+         outlive it; mount one from the host first (`mount -t bpf bpf {path}`) or point \
+         SHOAL_BPFFS at one"
+    )]
+    PrivateMountNamespace {
+        /// The requested mount point.
+        path: PathBuf,
+    },
     /// bpffs is not mounted and mounting it failed.
     #[error("cannot mount bpffs at {path}: {source}")]
     Mount {
@@ -44,6 +56,7 @@ pub enum PinsError {
 /// The pin directories of one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinPaths {
+    bpffs: PathBuf,
     root: PathBuf,
 }
 
@@ -53,10 +66,14 @@ impl PinPaths {
         Self::under(Path::new(BPFFS_ROOT), node)
     }
 
-    /// Pins of `node` under another bpffs directory (tests).
+    /// Pins of `node` under another bpffs mount point. Labs need this:
+    /// `ip netns exec` remounts /sys privately, so pins under /sys/fs/bpf
+    /// made inside it vanish with the command; a bpffs mounted elsewhere
+    /// (e.g. under /run) is shared with every namespace.
     pub fn under(bpffs: &Path, node: &str) -> Result<Self, PinsError> {
         validate_node_name(node)?;
         Ok(Self {
+            bpffs: bpffs.to_owned(),
             root: bpffs.join(SHOAL_DIR).join(node),
         })
     }
@@ -83,7 +100,7 @@ impl PinPaths {
 
     /// Mount bpffs if needed and create the node's directories.
     pub fn prepare(&self) -> Result<(), PinsError> {
-        ensure_bpffs(Path::new(BPFFS_ROOT))?;
+        ensure_bpffs(&self.bpffs)?;
         for dir in [self.maps(), self.links()] {
             std::fs::create_dir_all(&dir).map_err(|source| PinsError::Dir { path: dir, source })?;
         }
@@ -133,6 +150,11 @@ pub fn ensure_bpffs(path: &Path) -> Result<(), PinsError> {
     if unsafe { libc::statfs(c_path.as_ptr(), &mut st) } == 0 && st.f_type as i64 == BPF_FS_MAGIC {
         return Ok(());
     }
+    if in_private_mount_namespace() {
+        return Err(PinsError::PrivateMountNamespace {
+            path: path.to_owned(),
+        });
+    }
     std::fs::create_dir_all(path).map_err(mount_err)?;
     let fstype = c"bpf";
     // SAFETY: all pointers are valid NUL-terminated strings for the call's duration.
@@ -149,6 +171,21 @@ pub fn ensure_bpffs(path: &Path) -> Result<(), PinsError> {
         return Err(mount_err(io::Error::last_os_error()));
     }
     Ok(())
+}
+
+/// Whether this process's mount namespace differs from init's or, where
+/// init's cannot be read (as in some sandboxes), from its parent's — which
+/// is how `ip netns exec` leaves it.
+fn in_private_mount_namespace() -> bool {
+    let ns = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let Ok(me) = ns("/proc/self/ns/mnt".into()) else {
+        return false;
+    };
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    ns("/proc/1/ns/mnt".into())
+        .or_else(|_| ns(format!("/proc/{parent}/ns/mnt")))
+        .is_ok_and(|other| other != me)
 }
 
 #[cfg(test)]

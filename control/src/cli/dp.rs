@@ -1,0 +1,189 @@
+//! `shoal dp ...`: the network engineer's view of this node's data plane.
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use shoal_dataplane::{
+    AttachOutcome, Hook, PinPaths, StatsReport,
+    attach::{attach_underlay, detach_underlay, pinned_links},
+    stats::read_stats,
+};
+
+use super::output::{Format, Table, print};
+
+/// Which node's pins to use.
+#[derive(Debug, Args)]
+pub struct NodeArg {
+    /// Node name: the bpffs pin directory /sys/fs/bpf/shoal/<node>.
+    /// Defaults to $SHOAL_NODE, then the host name.
+    #[arg(long, env = "SHOAL_NODE")]
+    node: Option<String>,
+    /// Where bpffs is (or gets) mounted.
+    #[arg(long, env = "SHOAL_BPFFS", default_value = shoal_dataplane::pins::BPFFS_ROOT)]
+    bpffs: std::path::PathBuf,
+}
+
+impl NodeArg {
+    fn pins(&self) -> anyhow::Result<PinPaths> {
+        let name = match &self.node {
+            Some(name) => name.clone(),
+            None => hostname()?,
+        };
+        Ok(PinPaths::under(&self.bpffs, &name)?)
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+/// Hook point of the underlay program.
+pub enum HookArg {
+    /// XDP on the NIC.
+    Xdp,
+    /// TCX ingress.
+    Tc,
+}
+
+impl From<HookArg> for Hook {
+    fn from(h: HookArg) -> Hook {
+        match h {
+            HookArg::Xdp => Hook::Xdp,
+            HookArg::Tc => Hook::Tc,
+        }
+    }
+}
+
+/// `shoal dp` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DpCommand {
+    /// Load the underlay program onto an interface; the link stays pinned
+    /// after this command exits. Re-running swaps the program atomically.
+    Attach {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Underlay interface.
+        #[arg(long)]
+        iface: String,
+        /// Hook point.
+        #[arg(long, value_enum, default_value = "xdp")]
+        hook: HookArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Remove the underlay program from an interface.
+    Detach {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Underlay interface.
+        #[arg(long)]
+        iface: String,
+        /// Hook point.
+        #[arg(long, value_enum, default_value = "xdp")]
+        hook: HookArg,
+    },
+    /// Packet, byte and drop counters, summed over CPUs.
+    Stats {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// What is loaded on this node: pin directory and attached links.
+    Status {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+#[derive(Serialize)]
+struct AttachReport {
+    iface: String,
+    hook: Hook,
+    outcome: AttachOutcome,
+}
+
+#[derive(Serialize)]
+struct StatusReport {
+    pin_dir: String,
+    links: Vec<String>,
+}
+
+/// Run a `dp` subcommand.
+pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
+    match cmd {
+        DpCommand::Attach {
+            node,
+            iface,
+            hook,
+            format,
+        } => {
+            let outcome = attach_underlay(&node.pins()?, &iface, hook.into())?;
+            let report = AttachReport {
+                iface,
+                hook: hook.into(),
+                outcome,
+            };
+            print(format, &report, |r| {
+                let mut t = Table::new(&["INTERFACE", "HOOK", "RESULT"]);
+                t.row(vec![
+                    r.iface.clone(),
+                    json_word(&r.hook),
+                    json_word(&r.outcome),
+                ]);
+                t
+            })
+        }
+        DpCommand::Detach { node, iface, hook } => {
+            if !detach_underlay(&node.pins()?, &iface, hook.into())? {
+                anyhow::bail!("nothing attached to {iface} at that hook");
+            }
+            Ok(())
+        }
+        DpCommand::Stats { node, format } => {
+            let report = read_stats(&node.pins()?)?;
+            print(format, &report, stats_table)
+        }
+        DpCommand::Status { node, format } => {
+            let pins = node.pins()?;
+            let report = StatusReport {
+                pin_dir: pins.root().display().to_string(),
+                links: pinned_links(&pins)?,
+            };
+            print(format, &report, |r| {
+                let mut t = Table::new(&["PIN DIRECTORY", "LINK"]);
+                for link in &r.links {
+                    t.row(vec![r.pin_dir.clone(), link.clone()]);
+                }
+                t
+            })
+        }
+    }
+}
+
+fn stats_table(report: &StatsReport) -> Table {
+    let mut t = Table::new(&["COUNTER", "PACKETS", "BYTES"]);
+    for row in &report.rows {
+        let name = if row.drop {
+            format!("drop/{}", row.counter)
+        } else {
+            row.counter.to_owned()
+        };
+        t.row(vec![name, row.packets.to_string(), row.bytes.to_string()]);
+    }
+    t
+}
+
+/// A serde enum's lower-case name, as JSON shows it.
+fn json_word<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn hostname() -> anyhow::Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")?;
+    Ok(name.trim().to_owned())
+}
