@@ -1,3 +1,4 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
 pub mod ca;
+pub mod token;
