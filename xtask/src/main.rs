@@ -1,5 +1,6 @@
 //! shoal's developer tasks, run as `cargo xtask <command>`.
 
+mod lab;
 mod setup;
 mod sh;
 
@@ -17,10 +18,13 @@ struct Cli {
 enum Cmd {
     /// Install what this machine lacks: nightly + rust-src, bpf-linker, Debian test packages.
     Setup,
+    /// Network-namespace labs: `up`, `down`, `exec`, `ls`.
+    Lab(lab::LabArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Setup => setup::run(),
+        Cmd::Lab(args) => lab::run(args),
     }
 }
