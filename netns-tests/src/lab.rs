@@ -18,5 +18,6 @@ pub use lab_impl::{Lab, LabError};
 pub use naming::{LabId, NameError};
 pub use node::{Node, NodeKind, Spawned, shoal_bin};
 pub use teardown::{
-    BPFFS_PINS_ROOT, TeardownError, cleanup_by_id, lab_netns, list_labs, list_netns,
+    DEFAULT_BPFFS, SHOAL_PIN_DIR, TeardownError, cleanup_by_id, lab_netns, list_labs, list_netns,
+    pin_dir,
 };

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use shoal_netns_tests::lab::{Lab, LabId, lab_netns, list_labs};
+use shoal_netns_tests::lab::cmd::{nsenter_net_command, output};
+use shoal_netns_tests::lab::{Lab, LabId, lab_netns, list_labs, pin_dir};
 
 /// Labs need CAP_SYS_ADMIN; skip (loudly) elsewhere rather than fail.
 fn is_root() -> bool {
@@ -136,4 +137,26 @@ fn persistent_labs_can_be_attached_and_torn_down() {
     Lab::attach(&id).unwrap().teardown().unwrap();
     assert!(netns_of(&id).is_empty());
     assert!(!id.state_root().exists());
+}
+
+#[test]
+fn pins_are_removed_and_shoal_sees_host_bpffs() {
+    if !is_root() || !Path::new("/sys/fs/bpf").is_dir() {
+        return;
+    }
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let node = lab.node(1).unwrap();
+    let pins = pin_dir(node.name());
+    std::fs::create_dir_all(pins.join("maps")).unwrap();
+    // `shoal` runs like this: in the node's netns, but with the host's /sys/fs/bpf.
+    let probe = format!("ip -br link show eth0 && test -d {}", pins.display());
+    let cmd = nsenter_net_command(node.name(), &["sh", "-c", &probe]).unwrap();
+    assert!(output(cmd).unwrap().starts_with("eth0"));
+    assert!(
+        node.shoal_command(&["--version"])
+            .get_args()
+            .any(|a| a == "--version")
+    );
+    drop(lab);
+    assert!(!pins.exists(), "pins left at {}", pins.display());
 }

@@ -62,6 +62,20 @@ pub fn netns_command<S: AsRef<OsStr>>(netns: &str, args: &[S]) -> Result<Command
     Ok(cmd)
 }
 
+/// Builds `nsenter --net=/run/netns/<netns> -- <args...>`: only the network namespace
+/// changes. Unlike `ip netns exec`, which remounts /sys privately (hiding the host's
+/// /sys/fs/bpf), the process keeps the host's mounts, so bpffs pins persist.
+pub fn nsenter_net_command<S: AsRef<OsStr>>(netns: &str, args: &[S]) -> Result<Command, CmdError> {
+    if args.is_empty() {
+        return Err(CmdError::Empty);
+    }
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(format!("--net=/run/netns/{netns}"))
+        .arg("--")
+        .args(args);
+    Ok(cmd)
+}
+
 /// Runs `cmd` to completion with stdin closed, returning its stdout on success.
 pub fn output(mut cmd: Command) -> Result<String, CmdError> {
     let command = describe(&cmd);

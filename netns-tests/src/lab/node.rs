@@ -80,7 +80,12 @@ impl Node {
     /// Starts `args` in the background inside the namespace, logging stdout and
     /// stderr to a file in the state directory. Killed when the lab is dropped.
     pub fn spawn<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Spawned, CmdError> {
-        let mut command = self.command(args)?;
+        self.spawn_command(self.command(args)?)
+    }
+
+    /// Starts a prepared command (e.g. from [`Node::shoal_command`]) in the
+    /// background like [`Node::spawn`]; it is killed when the lab is dropped.
+    pub fn spawn_command(&self, mut command: Command) -> Result<Spawned, CmdError> {
         let mut procs = self.procs.lock().unwrap_or_else(PoisonError::into_inner);
         let log = self.state_dir.join(format!("spawn-{}.log", procs.len()));
         let log_err = |source| CmdError::LogFile {
@@ -110,16 +115,26 @@ impl Node {
         self.exec(&args).map(drop)
     }
 
-    /// Runs the `shoal` binary (see [`shoal_bin`]) inside the namespace with `args`.
+    /// Runs the `shoal` binary (see [`shoal_bin`]) in this node's network namespace
+    /// with `args`, e.g. `["dp", "attach", "--node", node.name(), "--iface", "eth0"]`.
     pub fn shoal<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, CmdError> {
         cmd::output(self.shoal_command(args))
     }
 
-    /// A prepared `ip netns exec <ns> <shoal> <args…>`, e.g. to [`Command::spawn`] a daemon.
+    /// Starts `shoal <args…>` (e.g. a daemon) in the background; killed with the lab.
+    pub fn spawn_shoal<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Spawned, CmdError> {
+        self.spawn_command(self.shoal_command(args))
+    }
+
+    /// A prepared `shoal <args…>` in this node's network namespace. It runs via
+    /// `nsenter --net` rather than `ip netns exec` so it keeps the host's mounts:
+    /// `ip netns exec` remounts /sys, hiding /sys/fs/bpf, and pins made there
+    /// would vanish with the command.
     pub fn shoal_command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut command = Command::new("ip");
+        let mut command = Command::new("nsenter");
         command
-            .args(["netns", "exec", &self.name])
+            .arg(format!("--net=/run/netns/{}", self.name))
+            .arg("--")
             .arg(shoal_bin())
             .args(args);
         command

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use super::cmd::{self, CmdError};
 use super::naming::LabId;
 
-/// Where shoal pins each node's objects: `<BPFFS_PINS_ROOT>/<node name>/…`.
-pub const BPFFS_PINS_ROOT: &str = "/sys/fs/bpf/shoal";
+/// Where bpffs is mounted unless `$SHOAL_BPFFS` says otherwise (as for `shoal`).
+pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
+/// Directory under bpffs holding each node's pins: `<bpffs>/shoal/<node name>/…`.
+pub const SHOAL_PIN_DIR: &str = "shoal";
 
 /// Errors from tearing a lab down. Teardown is best effort: it keeps going and
 /// reports the first failure.
@@ -89,9 +91,16 @@ pub(crate) fn delete_netns(netns: &str) -> Result<(), CmdError> {
     }
 }
 
-/// Removes `/sys/fs/bpf/shoal/<node>`; missing is fine.
+/// Directory of `node`'s bpffs pins: `$SHOAL_BPFFS` (default /sys/fs/bpf) + `/shoal/<node>`.
+pub fn pin_dir(node: &str) -> PathBuf {
+    let bpffs =
+        std::env::var_os("SHOAL_BPFFS").map_or_else(|| PathBuf::from(DEFAULT_BPFFS), PathBuf::from);
+    bpffs.join(SHOAL_PIN_DIR).join(node)
+}
+
+/// Removes `node`'s pin directory (see [`pin_dir`]); missing is fine.
 pub(crate) fn remove_pins(node: &str) -> Result<(), TeardownError> {
-    remove_dir(&Path::new(BPFFS_PINS_ROOT).join(node))
+    remove_dir(&pin_dir(node))
 }
 
 /// Removes a directory tree; missing is fine.
