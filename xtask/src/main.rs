@@ -3,6 +3,7 @@
 mod lab;
 mod setup;
 mod sh;
+mod test;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -20,11 +21,14 @@ enum Cmd {
     Setup,
     /// Network-namespace labs: `up`, `down`, `exec`, `ls`.
     Lab(lab::LabArgs),
+    /// Everything CI runs: setup, fmt, clippy, unit tests, packet fixtures, netns labs.
+    Test,
 }
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Setup => setup::run(),
         Cmd::Lab(args) => lab::run(args),
+        Cmd::Test => test::run(),
     }
 }

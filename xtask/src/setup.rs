@@ -28,6 +28,8 @@ const PACKAGES: &[&str] = &[
     "procps",         // netns labs: `sysctl` for forwarding, `pkill` of daemons
     "psmisc",         // netns labs: `killall`/`fuser` to fault daemons and clean up
     "kmod",           // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
+    "iputils-ping",   // netns labs: ICMP reachability between nodes and tasks
+    "curl",           // netns labs: HTTP requests to services through the routing mesh
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.
