@@ -1,4 +1,5 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
 pub mod ca;
+pub mod tls;
 pub mod token;
