@@ -2,7 +2,10 @@
 //! after the attaching process exits. Re-attaching swaps the program inside
 //! the existing link atomically (an upgrade never leaves the NIC bare).
 
-use std::{io, path::PathBuf};
+use std::{
+    io,
+    path::{Path, PathBuf},
+};
 
 use aya::programs::{
     LinkOrder, ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode,
@@ -186,9 +189,9 @@ fn open_pinned(path: &PathBuf) -> Result<Option<PinnedLink>, AttachError> {
     }
 }
 
-fn link_err(path: &PathBuf) -> impl Fn(LinkError) -> AttachError + '_ {
+fn link_err(path: &Path) -> impl Fn(LinkError) -> AttachError + '_ {
     move |e| AttachError::Pin {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source: io::Error::other(e),
     }
 }

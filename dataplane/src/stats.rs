@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
-use aya::maps::{Map, MapData, MapError, PerCpuArray};
+use std::borrow::Borrow;
+
+use aya::{
+    Ebpf,
+    maps::{Map, MapData, MapError, PerCpuArray},
+};
 use serde::Serialize;
 use shoal_common::{Counter, DropReason, Stat, maps};
 
@@ -24,6 +29,20 @@ pub enum StatsError {
     Map {
         /// The pinned map.
         path: PathBuf,
+        /// aya's error.
+        source: MapError,
+    },
+    /// A loaded object has no stats map: the object and this crate disagree.
+    #[error("the loaded eBPF object has no map {name}")]
+    MissingMap {
+        /// The map looked for.
+        name: &'static str,
+    },
+    /// A loaded object's stats map could not be read.
+    #[error("reading map {name} of the loaded object: {source}")]
+    LoadedMap {
+        /// The map.
+        name: &'static str,
         /// aya's error.
         source: MapError,
     },
@@ -79,14 +98,34 @@ pub fn read_stats(pins: &PinPaths) -> Result<StatsReport, StatsError> {
     let data = MapData::from_pin(&path).map_err(map_err)?;
     let array: PerCpuArray<MapData, Counter> =
         PerCpuArray::try_from(Map::PerCpuArray(data)).map_err(map_err)?;
-    report_from(|slot| {
-        let values = array.get(&slot, 0)?;
-        Ok(values.iter().fold(Counter::default(), |sum, c| Counter {
+    report_from_array(&array).map_err(map_err)
+}
+
+/// Read the counters of an object loaded in this process, without going
+/// through the pins (packet fixtures run programs with `BPF_PROG_TEST_RUN`
+/// and compare these before and after).
+pub fn read_stats_loaded(ebpf: &Ebpf) -> Result<StatsReport, StatsError> {
+    let name = maps::STATS;
+    let map = ebpf.map(name).ok_or(StatsError::MissingMap { name })?;
+    let map_err = |source| StatsError::LoadedMap { name, source };
+    let array: PerCpuArray<&MapData, Counter> = PerCpuArray::try_from(map).map_err(map_err)?;
+    report_from_array(&array).map_err(map_err)
+}
+
+fn report_from_array<T: Borrow<MapData>>(
+    array: &PerCpuArray<T, Counter>,
+) -> Result<StatsReport, MapError> {
+    report_from(|slot| Ok(sum_cpus(array.get(&slot, 0)?.iter())))
+}
+
+/// One counter summed over every CPU's copy.
+pub fn sum_cpus<'a>(per_cpu: impl IntoIterator<Item = &'a Counter>) -> Counter {
+    per_cpu
+        .into_iter()
+        .fold(Counter::default(), |sum, c| Counter {
             packets: sum.packets + c.packets,
             bytes: sum.bytes + c.bytes,
-        }))
-    })
-    .map_err(map_err)
+        })
 }
 
 /// Build a report from a per-slot reader (summed over CPUs).
@@ -107,4 +146,89 @@ pub fn report_from(
         });
     }
     Ok(StatsReport { rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lists_observations_then_drops_in_code_order() {
+        let mut asked = Vec::new();
+        let report = report_from(|slot| {
+            asked.push(slot);
+            Ok(Counter {
+                packets: u64::from(slot),
+                bytes: u64::from(slot) * 100,
+            })
+        })
+        .unwrap();
+        let names: Vec<_> = report.rows.iter().map(|r| r.counter).collect();
+        assert_eq!(
+            names,
+            [
+                "rx",
+                "pass",
+                "not-ipv4",
+                "ipv4-options",
+                "fragment",
+                "other-l4",
+                "truncated-ethernet",
+                "truncated-ipv4",
+                "malformed-ipv4",
+                "truncated-l4",
+                "malformed-l4",
+                "pull-failed",
+            ]
+        );
+        assert_eq!(asked, [0, 1, 2, 3, 4, 5, 33, 34, 35, 36, 37, 38]);
+        for row in &report.rows {
+            assert_eq!(
+                row.drop,
+                !Stat::OBSERVATIONS.iter().any(|s| s.name() == row.counter)
+            );
+            assert_eq!(row.bytes, row.packets * 100, "{}", row.counter);
+        }
+        assert_eq!(report.packets(Stat::Fragment), 4);
+        assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
+        assert_eq!(report.dropped(), (33..=38).sum::<u64>());
+    }
+
+    #[test]
+    fn per_cpu_copies_are_summed() {
+        let cpus = [
+            Counter {
+                packets: 1,
+                bytes: 60,
+            },
+            Counter::default(),
+            Counter {
+                packets: 2,
+                bytes: 1500,
+            },
+        ];
+        assert_eq!(
+            sum_cpus(&cpus),
+            Counter {
+                packets: 3,
+                bytes: 1560
+            }
+        );
+        assert_eq!(sum_cpus(&[]), Counter::default());
+    }
+
+    #[test]
+    fn a_failing_slot_fails_the_report() {
+        let result = report_from(|slot| {
+            if slot == Stat::Drop(DropReason::TruncatedL4).slot() {
+                Err(MapError::OutOfBounds {
+                    index: slot,
+                    max_entries: 0,
+                })
+            } else {
+                Ok(Counter::default())
+            }
+        });
+        assert!(matches!(result, Err(MapError::OutOfBounds { .. })));
+    }
 }
