@@ -1,5 +1,6 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
 pub mod ca;
+pub mod seal;
 pub mod tls;
 pub mod token;
