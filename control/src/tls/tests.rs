@@ -280,7 +280,12 @@ async fn expired_client_cert_is_refused() {
 #[tokio::test]
 async fn bootstrap_client_with_token_digest_joins() {
     let ca = new_ca();
-    let bootstrap = bootstrap_client_config(ca.cert().digest()).expect("bootstrap config");
+    // As a joining node would: from the printed token string only.
+    let token_text = crate::token::JoinSecrets::generate()
+        .token(Role::Worker, ca.cert().digest())
+        .to_string();
+    let token: crate::token::JoinToken = token_text.parse().expect("token");
+    let bootstrap = bootstrap_client_config(*token.ca_digest()).expect("bootstrap config");
     let (addr, server) = serve_once(manager_server(&ca, ClientAuth::Optional), Role::Worker).await;
     // The server refuses the unauthenticated call, but only after the client
     // has accepted the server: the handshake itself must succeed.
