@@ -11,6 +11,7 @@ pub mod cmd;
 mod lab_impl;
 pub mod naming;
 mod node;
+pub mod raw;
 mod teardown;
 
 pub use builder::LabBuilder;

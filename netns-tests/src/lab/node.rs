@@ -104,6 +104,23 @@ impl Node {
         Ok(Spawned { pid, log })
     }
 
+    /// Sends hand-built Ethernet frames out of `iface` in this namespace.
+    pub fn send_raw_frames(
+        &self,
+        iface: &str,
+        frames: &[Vec<u8>],
+    ) -> Result<(), super::raw::RawError> {
+        super::raw::send_frames(&self.name, iface, frames)
+    }
+
+    /// Runs `f` on a thread inside this namespace (sockets it opens live here).
+    pub fn run_in<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, super::raw::RawError> {
+        super::raw::in_netns(&self.name, f)
+    }
+
     /// Sends one ICMP echo to `target` (2 s timeout), using `ping` if installed,
     /// else busybox's.
     pub fn ping(&self, target: Ipv4Addr) -> Result<(), CmdError> {
@@ -116,7 +133,8 @@ impl Node {
     }
 
     /// Runs the `shoal` binary (see [`shoal_bin`]) in this node's network namespace
-    /// with `args`, e.g. `["dp", "attach", "--node", node.name(), "--iface", "eth0"]`.
+    /// with `args`, e.g. `["dp", "attach", "--iface", "eth0"]`; `SHOAL_NODE` is set to
+    /// the node's name.
     pub fn shoal<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, CmdError> {
         cmd::output(self.shoal_command(args))
     }
@@ -136,7 +154,9 @@ impl Node {
             .arg(format!("--net=/run/netns/{}", self.name))
             .arg("--")
             .arg(shoal_bin())
-            .args(args);
+            .args(args)
+            // The node's name is its pin directory and its identity.
+            .env("SHOAL_NODE", &self.name);
         command
     }
 }

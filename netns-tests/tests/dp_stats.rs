@@ -1,0 +1,170 @@
+//! The data plane on real nodes: `shoal dp attach` leaves the underlay
+//! program attached after it exits, real traffic between lab nodes shows up
+//! in the receiving node's `shoal dp stats`, and malformed frames sent over
+//! the wire are dropped and counted by reason.
+
+use std::{
+    net::{Ipv4Addr, SocketAddrV4, UdpSocket},
+    time::{Duration, Instant},
+};
+
+use etherparse::PacketBuilder;
+use serde_json::Value;
+use shoal_netns_tests::lab::{Lab, Node};
+
+const DATAGRAMS: u64 = 20;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipping: lab tests need root");
+    }
+    root
+}
+
+/// `shoal dp stats --format json` on `node`, as counter name → packets.
+fn stats(node: &Node) -> Vec<(String, u64)> {
+    let json: Value =
+        serde_json::from_str(&node.shoal(&["dp", "stats", "--format", "json"]).unwrap()).unwrap();
+    json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let prefix = if r["drop"].as_bool().unwrap() {
+                "drop/"
+            } else {
+                ""
+            };
+            (
+                format!("{prefix}{}", r["counter"].as_str().unwrap()),
+                r["packets"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn counter(node: &Node, name: &str) -> u64 {
+    stats(node)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, v)| v)
+}
+
+/// Wait (bounded) until `name` on `node` reaches `want`; returns the last value.
+fn wait_for(node: &Node, name: &str, want: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = counter(node, name);
+        if got >= want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn send_udp(from: &Node, to: Ipv4Addr, count: u64) {
+    from.run_in(move || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        for i in 0..count {
+            sock.send_to(format!("datagram {i}").as_bytes(), SocketAddrV4::new(to, 9))
+                .unwrap();
+        }
+    })
+    .unwrap();
+}
+
+fn mac_of(node: &Node) -> [u8; 6] {
+    let text = node.exec(&["cat", "/sys/class/net/eth0/address"]).unwrap();
+    let bytes: Vec<u8> = text
+        .trim()
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    bytes.try_into().unwrap()
+}
+
+/// A well-formed UDP frame from `from` to `to`, before any mutation.
+fn udp_frame(from: &Node, to: &Node) -> Vec<u8> {
+    let builder = PacketBuilder::ethernet2(mac_of(from), mac_of(to))
+        .ipv4(from.addr().octets(), to.addr().octets(), 64)
+        .udp(40000, 9);
+    let payload = b"malformed on purpose";
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder.write(&mut frame, payload).unwrap();
+    frame
+}
+
+#[test]
+fn traffic_between_nodes_shows_up_in_the_receivers_stats() {
+    if !is_root() {
+        return;
+    }
+    let lab = Lab::builder().nodes(3).build().unwrap();
+    let (n1, n2, n3) = (
+        lab.node(1).unwrap(),
+        lab.node(2).unwrap(),
+        lab.node(3).unwrap(),
+    );
+    let attached = n2
+        .shoal(&["dp", "attach", "--iface", "eth0", "--hook", "xdp"])
+        .unwrap();
+    assert!(attached.contains("attached"), "{attached}");
+    n3.shoal(&["dp", "attach", "--iface", "eth0", "--hook", "tc"])
+        .unwrap();
+    // The attaching processes have exited: the pinned links keep the programs.
+    let status = n2.shoal(&["dp", "status"]).unwrap();
+    assert!(status.contains("underlay_xdp_eth0"), "{status}");
+
+    send_udp(n1, n2.addr(), DATAGRAMS);
+    send_udp(n1, n3.addr(), DATAGRAMS);
+    for node in [n2, n3] {
+        assert!(
+            wait_for(node, "pass", DATAGRAMS) >= DATAGRAMS,
+            "{:?}",
+            stats(node)
+        );
+        assert!(counter(node, "rx") >= DATAGRAMS);
+        let drops: u64 = stats(node)
+            .iter()
+            .filter(|(n, _)| n.starts_with("drop/"))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(drops, 0, "{:?}", stats(node));
+    }
+    // Nothing is attached on n1: its stats are refused with the reason.
+    let err = n1.shoal(&["dp", "stats"]).unwrap_err().to_string();
+    assert!(err.contains("no data plane loaded"), "{err}");
+}
+
+#[test]
+fn malformed_frames_on_the_wire_are_dropped_and_counted_by_reason() {
+    if !is_root() {
+        return;
+    }
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1).unwrap(), lab.node(2).unwrap());
+    n2.shoal(&["dp", "attach", "--iface", "eth0"]).unwrap();
+
+    let good = udp_frame(n1, n2);
+    // Ethernet + 12 bytes of IPv4 header: the header is cut short.
+    let truncated_ipv4 = good[..14 + 12].to_vec();
+    // A UDP length field of 4: shorter than the UDP header itself.
+    let mut bad_udp_len = good.clone();
+    bad_udp_len[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&4u16.to_be_bytes());
+    let frames = vec![
+        truncated_ipv4.clone(),
+        truncated_ipv4.clone(),
+        truncated_ipv4,
+        bad_udp_len.clone(),
+        bad_udp_len,
+    ];
+    n1.send_raw_frames("eth0", &frames).unwrap();
+
+    assert_eq!(wait_for(n2, "drop/truncated-ipv4", 3), 3, "{:?}", stats(n2));
+    assert_eq!(wait_for(n2, "drop/malformed-l4", 2), 2, "{:?}", stats(n2));
+    let table = n2.shoal(&["dp", "stats"]).unwrap();
+    assert!(table.starts_with("COUNTER"), "{table}");
+    assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["drop/truncated-ipv4", "3", "78"]), "{table}");
+}
