@@ -15,10 +15,16 @@ pub fn run() -> Result<()> {
     }
     setup::run()?;
     step("format", cargo(&["fmt", "--all", "--check"]))?;
-    step("clippy (host crates)", cargo(&["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    step(
+        "clippy (host crates)",
+        cargo(&["clippy", "--all-targets", "--", "-D", "warnings"]),
+    )?;
     step("clippy (eBPF crate)", ebpf_clippy())?;
     // The labs run the real `shoal` binary inside each node's namespace.
-    step("build shoal", cargo(&["build", "--package", "shoal-control", "--bin", "shoal"]))?;
+    step(
+        "build shoal",
+        cargo(&["build", "--package", "shoal-control", "--bin", "shoal"]),
+    )?;
     step("tests", cargo(&["test", "--all-targets"]))?;
     println!("xtask test: all steps passed");
     Ok(())
@@ -55,8 +61,12 @@ fn ebpf_clippy() -> Command {
         "warnings",
     ]);
     // The eBPF build needs bpf_target_arch, as aya-build passes it.
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "--cfg=bpf_target_arch=\"x86_64\"");
-    cmd.env_remove("RUSTC").env_remove("RUSTC_WORKSPACE_WRAPPER");
+    cmd.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "--cfg=bpf_target_arch=\"x86_64\"",
+    );
+    cmd.env_remove("RUSTC")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
     cmd
 }
 
