@@ -106,8 +106,10 @@ fn exec(node: &str, cmd: &[String]) -> Result<()> {
     let Some(member) = lab.member_by_name(node) else {
         bail!("lab {id} has no member `{node}`");
     };
-    let status = member
-        .command(cmd)?
+    // nsenter --net keeps the host's mounts (bpffs pins stay visible and
+    // persistent); SHOAL_NODE makes `shoal dp ...` pick the node's pins.
+    let status = shoal_netns_tests::lab::cmd::nsenter_net_command(member.name(), cmd)?
+        .env("SHOAL_NODE", member.name())
         .status()
         .with_context(|| format!("running {cmd:?} in {}", member.name()))?;
     if !status.success() {

@@ -1,5 +1,6 @@
 //! shoal's developer tasks, run as `cargo xtask <command>`.
 
+mod demo;
 mod lab;
 mod setup;
 mod sh;
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// shoal's main job: a multi-node lab running the data plane, with real traffic.
+    Demo(demo::DemoArgs),
     /// Install what this machine lacks: nightly + rust-src, bpf-linker, Debian test packages.
     Setup,
     /// Network-namespace labs: `up`, `down`, `exec`, `ls`.
@@ -27,6 +30,7 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
+        Cmd::Demo(args) => demo::run(args),
         Cmd::Setup => setup::run(),
         Cmd::Lab(args) => lab::run(args),
         Cmd::Test => test::run(),
