@@ -30,6 +30,7 @@ const PACKAGES: &[&str] = &[
     "kmod",           // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
     "iputils-ping",   // netns labs: ICMP reachability between nodes and tasks
     "curl",           // netns labs: HTTP requests to services through the routing mesh
+    "vagrant",        // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.

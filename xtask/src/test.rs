@@ -25,6 +25,7 @@ pub fn run() -> Result<()> {
         "build shoal",
         cargo(&["build", "--package", "shoal-control", "--bin", "shoal"]),
     )?;
+    step("vagrant validate", vagrant_validate())?;
     step("tests", cargo(&["test", "--all-targets"]))?;
     println!("xtask test: all steps passed");
     Ok(())
@@ -67,6 +68,16 @@ fn ebpf_clippy() -> Command {
     );
     cmd.env_remove("RUSTC")
         .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    cmd
+}
+
+/// Check the multi-VM lab's Vagrantfile (no box or provider needed).
+fn vagrant_validate() -> Command {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new("vagrant");
+    cmd.args(["validate", "--ignore-provider"])
+        .current_dir(root.join("vagrant"))
+        .env("SHOAL_BIN", root.join("target/debug/shoal"));
     cmd
 }
 
