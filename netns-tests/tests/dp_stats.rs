@@ -3,6 +3,11 @@
 //! in the receiving node's `shoal dp stats`, and malformed frames sent over
 //! the wire are dropped and counted by reason.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic with the value is the failure report"
+)]
+
 use std::{
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
     time::{Duration, Instant},
