@@ -26,9 +26,71 @@ pub fn run() -> Result<()> {
         cargo(&["build", "--package", "shoal-control", "--bin", "shoal"]),
     )?;
     step("vagrant validate", vagrant_validate())?;
-    step("tests", cargo(&["test", "--all-targets"]))?;
+    let totals = tests()?;
     println!("xtask test: all steps passed");
+    // The plain closing line CI reads: every test binary's results added up.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
     Ok(())
+}
+
+/// Test counts summed over every `test result:` line.
+#[derive(Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Add one `test result: ok. 12 passed; 0 failed; 1 ignored; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else {
+                continue;
+            };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `cargo test --all-targets`, echoing its output and adding up the results.
+fn tests() -> Result<Totals> {
+    use std::io::{BufRead as _, BufReader};
+    let mut cmd = cargo(&["test", "--all-targets"]);
+    println!("==> tests: {}", sh::describe(&cmd));
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
+    let mut totals = Totals::default();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!(
+            "`{}` failed ({status}); {} failed",
+            sh::describe(&cmd),
+            totals.failed
+        );
+    }
+    Ok(totals)
 }
 
 fn step(name: &str, mut cmd: Command) -> Result<()> {
@@ -84,4 +146,20 @@ fn vagrant_validate() -> Command {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn result_lines_add_up() {
+        let mut t = Totals::default();
+        t.add_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.03s");
+        t.add_line(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 5 tests");
+        assert_eq!((t.passed, t.failed, t.ignored), (15, 2, 1));
+    }
 }
