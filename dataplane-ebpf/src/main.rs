@@ -4,11 +4,16 @@
 #![no_std]
 #![no_main]
 
+mod arp;
+mod csum;
 mod mem;
+mod overlay_maps;
 mod parse;
 mod stats;
+mod task;
 mod underlay;
 mod verdict;
+mod vxlan;
 
 use aya_ebpf::{
     macros::{classifier, xdp},
@@ -18,14 +23,22 @@ use aya_ebpf::{
 /// XDP on the underlay NIC.
 #[xdp]
 pub fn shoal_underlay_xdp(ctx: XdpContext) -> u32 {
-    let result = underlay::try_underlay_rx(&ctx);
+    let result = underlay::try_underlay_xdp(&ctx);
     verdict::xdp(&ctx, result)
 }
 
-/// TC (TCX) ingress on the underlay NIC: the same logic with an skb.
+/// TC (TCX) ingress on the underlay NIC: the same checks, plus VXLAN
+/// decapsulation for local tasks.
 #[classifier]
 pub fn shoal_underlay_tc(ctx: TcContext) -> i32 {
-    let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_underlay_rx(&ctx));
+    let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_underlay_tc(&ctx));
+    verdict::tc(&ctx, result)
+}
+
+/// TC (TCX) ingress on a task's host-side veth: what the task sends.
+#[classifier]
+pub fn shoal_task_tc(ctx: TcContext) -> i32 {
+    let result = mem::pull_headers(&ctx).and_then(|()| task::try_task_ingress(&ctx));
     verdict::tc(&ctx, result)
 }
 

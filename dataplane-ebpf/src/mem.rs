@@ -61,6 +61,16 @@ pub fn ptr_at<T, P: Packet>(
     Ok((start + offset) as *const T)
 }
 
+/// A mutable pointer to a `T` at `offset`, or `short` if the packet ends first.
+#[inline(always)]
+pub fn ptr_at_mut<T, P: Packet>(
+    ctx: &P,
+    offset: usize,
+    short: DropReason,
+) -> Result<*mut T, DropReason> {
+    ptr_at::<T, P>(ctx, offset, short).map(|p| p as *mut T)
+}
+
 /// Make the first headers of an skb linear so [`ptr_at`] can see them.
 #[inline(always)]
 pub fn pull_headers(ctx: &TcContext) -> Result<(), DropReason> {

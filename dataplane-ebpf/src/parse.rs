@@ -53,6 +53,8 @@ pub struct Ipv4Packet {
     pub src: [u8; 4],
     /// Destination address, network byte order.
     pub dst: [u8; 4],
+    /// The IPv4 protocol field.
+    pub proto: u8,
     /// What follows the IPv4 header.
     pub l4: L4,
 }
@@ -110,6 +112,7 @@ pub fn parse_ipv4<P: Packet>(ctx: &P, l3_off: usize) -> Result<Ipv4Packet, DropR
         has_options: ihl_bytes > Ipv4Hdr::LEN,
         src: ip.src_addr,
         dst: ip.dst_addr,
+        proto: ip.proto,
         l4,
     })
 }

@@ -173,15 +173,33 @@ mod tests {
                 "ipv4-options",
                 "fragment",
                 "other-l4",
+                "encap",
+                "decap",
+                "local-delivery",
+                "arp-reply",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
                 "truncated-l4",
                 "malformed-l4",
                 "pull-failed",
+                "unknown-vni",
+                "unknown-endpoint",
+                "malformed-vxlan",
+                "no-task-iface",
+                "spoofed-source",
+                "unsupported-l3",
+                "arp-not-answered",
+                "encap-failed",
+                "decap-failed",
+                "no-node-config",
             ]
         );
-        assert_eq!(asked, [0, 1, 2, 3, 4, 5, 33, 34, 35, 36, 37, 38]);
+        let drops: Vec<u32> = (33..=48).collect();
+        assert_eq!(
+            asked,
+            [&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9][..], &drops].concat()
+        );
         for row in &report.rows {
             assert_eq!(
                 row.drop,
@@ -191,7 +209,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=38).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=48).sum::<u64>());
     }
 
     #[test]

@@ -21,21 +21,53 @@ pub enum DropReason {
     MalformedL4 = 5,
     /// `bpf_skb_pull_data` could not make the headers linear (TC only).
     PullFailed = 6,
+    /// A VXLAN frame for a VNI this node has no network for.
+    UnknownVni = 7,
+    /// An overlay destination this node has no endpoint for (in that VNI).
+    UnknownEndpoint = 8,
+    /// A VXLAN frame without the I flag, or cut inside the VXLAN header or
+    /// the inner Ethernet header.
+    MalformedVxlan = 9,
+    /// A packet on a task interface the data plane has no record of.
+    NoTaskIface = 10,
+    /// A task sent IPv4 from an address that is not its own.
+    SpoofedSource = 11,
+    /// Neither IPv4 nor ARP (e.g. IPv6) on an overlay path, which is IPv4-only.
+    UnsupportedL3 = 12,
+    /// An ARP packet the responder does not answer: not an Ethernet/IPv4
+    /// request, or asking for an address outside the task's subnet.
+    ArpNotAnswered = 13,
+    /// Growing the packet for VXLAN or writing the outer headers failed.
+    EncapFailed = 14,
+    /// Shrinking the packet after VXLAN or rewriting its headers failed.
+    DecapFailed = 15,
+    /// Overlay traffic arrived before `dp apply` wrote the node's settings.
+    NoNodeConfig = 16,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
         DropReason::TruncatedL4,
         DropReason::MalformedL4,
         DropReason::PullFailed,
+        DropReason::UnknownVni,
+        DropReason::UnknownEndpoint,
+        DropReason::MalformedVxlan,
+        DropReason::NoTaskIface,
+        DropReason::SpoofedSource,
+        DropReason::UnsupportedL3,
+        DropReason::ArpNotAnswered,
+        DropReason::EncapFailed,
+        DropReason::DecapFailed,
+        DropReason::NoNodeConfig,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 6;
+    pub const MAX_CODE: u32 = 16;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -46,6 +78,16 @@ impl DropReason {
             DropReason::TruncatedL4 => "truncated-l4",
             DropReason::MalformedL4 => "malformed-l4",
             DropReason::PullFailed => "pull-failed",
+            DropReason::UnknownVni => "unknown-vni",
+            DropReason::UnknownEndpoint => "unknown-endpoint",
+            DropReason::MalformedVxlan => "malformed-vxlan",
+            DropReason::NoTaskIface => "no-task-iface",
+            DropReason::SpoofedSource => "spoofed-source",
+            DropReason::UnsupportedL3 => "unsupported-l3",
+            DropReason::ArpNotAnswered => "arp-not-answered",
+            DropReason::EncapFailed => "encap-failed",
+            DropReason::DecapFailed => "decap-failed",
+            DropReason::NoNodeConfig => "no-node-config",
         }
     }
 

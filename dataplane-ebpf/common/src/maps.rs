@@ -8,8 +8,26 @@ use crate::stats::Stat;
 /// `u32 slot` ([`Stat::slot`]) → per-CPU [`crate::Counter`]; written by every
 /// program, read by `shoal dp stats`.
 pub const STATS: &str = "shoal_stats_v1";
-/// Slots in [`STATS`].
-pub const STATS_CAPACITY: u32 = Stat::SLOTS;
+/// Slots in [`STATS`]: fixed with room to grow, so adding a counter or a
+/// drop reason keeps the pinned map's layout (and its name).
+pub const STATS_CAPACITY: u32 = 128;
+const _: () = assert!(Stat::SLOTS <= STATS_CAPACITY);
+
+/// `u32 0` → [`crate::overlay::NodeConfig`]; written by `dp apply`.
+pub const NODE: &str = "shoal_node_v1";
+/// `u32 VNI` → [`crate::overlay::Network`]; written by `dp apply`.
+pub const NETWORKS: &str = "shoal_net_v1";
+/// Networks a node can hold.
+pub const NETWORKS_CAPACITY: u32 = 4096;
+/// `u32 host-side ifindex` → [`crate::overlay::TaskIface`]; written by `dp apply`.
+pub const TASK_IFACES: &str = "shoal_ifc_v1";
+/// Task interfaces a node can hold.
+pub const TASK_IFACES_CAPACITY: u32 = 16384;
+/// [`crate::overlay::EndpointKey`] → [`crate::overlay::Endpoint`]: every
+/// overlay address this node can reach, local or remote; written by `dp apply`.
+pub const ENDPOINTS: &str = "shoal_ep_v1";
+/// Endpoints (local and remote) a node can hold.
+pub const ENDPOINTS_CAPACITY: u32 = 262_144;
 
 /// Program names as the loader finds them in the object file.
 pub mod programs {
@@ -17,4 +35,7 @@ pub mod programs {
     pub const UNDERLAY_XDP: &str = "shoal_underlay_xdp";
     /// The same logic at TC ingress (TCX), for NICs where XDP does not pay.
     pub const UNDERLAY_TC: &str = "shoal_underlay_tc";
+    /// TC (TCX) ingress on a task's host-side veth: ARP answers, local
+    /// delivery, VXLAN encapsulation.
+    pub const TASK_TC: &str = "shoal_task_tc";
 }

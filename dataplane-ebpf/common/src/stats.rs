@@ -34,6 +34,14 @@ pub enum Stat {
     Fragment,
     /// IPv4 with an L4 protocol shoal does not parse, passed.
     OtherL4,
+    /// Task packets wrapped in VXLAN towards another node.
+    Encap,
+    /// VXLAN frames unwrapped and delivered to a local task.
+    Decap,
+    /// Task packets delivered straight to another task on this node.
+    LocalDelivery,
+    /// ARP requests from tasks answered by the data plane.
+    ArpReply,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -44,13 +52,17 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 6] = [
+    pub const OBSERVATIONS: [Stat; 10] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
         Stat::Ipv4Options,
         Stat::Fragment,
         Stat::OtherL4,
+        Stat::Encap,
+        Stat::Decap,
+        Stat::LocalDelivery,
+        Stat::ArpReply,
     ];
 
     /// The map index of this counter.
@@ -62,6 +74,10 @@ impl Stat {
             Stat::Ipv4Options => 3,
             Stat::Fragment => 4,
             Stat::OtherL4 => 5,
+            Stat::Encap => 6,
+            Stat::Decap => 7,
+            Stat::LocalDelivery => 8,
+            Stat::ArpReply => 9,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -75,6 +91,10 @@ impl Stat {
             Stat::Ipv4Options => "ipv4-options",
             Stat::Fragment => "fragment",
             Stat::OtherL4 => "other-l4",
+            Stat::Encap => "encap",
+            Stat::Decap => "decap",
+            Stat::LocalDelivery => "local-delivery",
+            Stat::ArpReply => "arp-reply",
             Stat::Drop(reason) => reason.name(),
         }
     }

@@ -1,0 +1,58 @@
+//! The overlay's maps (names and capacities: `shoal_common::maps`). Values
+//! are copied out of the maps before use, so a concurrent userspace update
+//! never shows a packet half of an old and half of a new entry.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap},
+};
+use shoal_common::{
+    maps,
+    overlay::{Endpoint, EndpointKey, Network, NodeConfig, TaskIface},
+};
+
+/// `u32 0` → node settings.
+#[map(name = "shoal_node_v1")]
+static SHOAL_NODE_V1: Array<NodeConfig> = Array::pinned(1, 0);
+
+/// `u32 VNI` → network.
+#[map(name = "shoal_net_v1")]
+static SHOAL_NET_V1: HashMap<u32, Network> = HashMap::pinned(maps::NETWORKS_CAPACITY, 0);
+
+/// `u32 host-side ifindex` → task interface.
+#[map(name = "shoal_ifc_v1")]
+static SHOAL_IFC_V1: HashMap<u32, TaskIface> = HashMap::pinned(maps::TASK_IFACES_CAPACITY, 0);
+
+/// `(VNI, overlay IP)` → endpoint.
+#[map(name = "shoal_ep_v1")]
+static SHOAL_EP_V1: HashMap<EndpointKey, Endpoint> = HashMap::pinned(maps::ENDPOINTS_CAPACITY, 0);
+
+/// The node's settings, if `dp apply` has written them.
+#[inline(always)]
+pub fn node_config() -> Option<NodeConfig> {
+    SHOAL_NODE_V1
+        .get(0)
+        .copied()
+        .filter(|c| c.underlay_ifindex != 0)
+}
+
+/// The network with this VNI.
+#[inline(always)]
+pub fn network(vni: u32) -> Option<Network> {
+    // SAFETY: the value is copied out immediately.
+    unsafe { SHOAL_NET_V1.get(vni).copied() }
+}
+
+/// The task interface behind host-side veth `ifindex`.
+#[inline(always)]
+pub fn task_iface(ifindex: u32) -> Option<TaskIface> {
+    // SAFETY: the value is copied out immediately.
+    unsafe { SHOAL_IFC_V1.get(ifindex).copied() }
+}
+
+/// Where overlay address `ip` (network order) of network `vni` lives.
+#[inline(always)]
+pub fn endpoint(vni: u32, ip: [u8; 4]) -> Option<Endpoint> {
+    // SAFETY: the value is copied out immediately.
+    unsafe { SHOAL_EP_V1.get(EndpointKey { vni, ip }).copied() }
+}

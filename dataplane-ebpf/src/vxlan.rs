@@ -1,0 +1,179 @@
+//! VXLAN (RFC 7348): wrapping a task's frame towards the node that hosts
+//! its destination, and unwrapping frames for local tasks. Standard frames
+//! on the configured UDP port, so a kernel vxlan device can be a peer.
+
+use aya_ebpf::{
+    bindings::{
+        BPF_ADJ_ROOM_ENCAP_L2_SHIFT, BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4,
+        BPF_F_ADJ_ROOM_ENCAP_L4_UDP, BPF_F_ADJ_ROOM_FIXED_GSO, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
+    },
+    helpers::{bpf_redirect_neigh, bpf_redirect_peer},
+    programs::TcContext,
+};
+use network_types::{eth::EthHdr, ip::Ipv4Hdr, udp::UdpHdr};
+use shoal_common::{
+    DropReason, Stat,
+    overlay::{ENDPOINT_LOCAL, Endpoint, NodeConfig, TaskIface, VXLAN_FLAG_VNI, vxlan_source_port},
+};
+
+use crate::{
+    csum,
+    mem::{ptr_at, ptr_at_mut},
+    overlay_maps,
+    parse::{Ipv4Packet, L4, parse_ipv4},
+    stats::count,
+    verdict::{Action, redirected},
+};
+
+const VXLAN_HDR_LEN: usize = 8;
+const ETH_P_IPV4: u16 = 0x0800;
+const IPPROTO_UDP: u8 = 17;
+/// Outer IPv4: version 4, IHL 5.
+const IPV4_VIHL: u8 = 0x45;
+/// Outer IPv4 flags/offset: DF. The task MTU is derived so every frame fits
+/// the underlay; ID 0 is then allowed (RFC 6864) and keeps output exact.
+const IPV4_DF: [u8; 2] = [0x40, 0x00];
+const OUTER_TTL: u8 = 64;
+
+/// What VXLAN puts between the outer Ethernet header and the inner packet.
+#[repr(C)]
+struct EncapHeaders {
+    ip: [u8; 20],
+    udp: [u8; 8],
+    vxlan: [u8; 8],
+    inner_eth: [u8; 14],
+}
+const _: () = assert!(core::mem::size_of::<EncapHeaders>() == 50);
+
+/// Wrap the task frame in VXLAN to `ep`'s node and hand it to the underlay
+/// NIC; the kernel's neighbour table fills in the outer MAC addresses.
+#[inline(always)]
+pub fn encap(
+    ctx: &TcContext,
+    cfg: &NodeConfig,
+    iface: &TaskIface,
+    ep: &Endpoint,
+    inner: &Ipv4Packet,
+) -> Result<Action, DropReason> {
+    let frame_len = ctx.len();
+    let headers = encap_headers(cfg, iface, ep, inner, frame_len);
+    let flags = u64::from(
+        BPF_F_ADJ_ROOM_FIXED_GSO
+            | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
+            | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
+            | BPF_F_ADJ_ROOM_ENCAP_L2_ETH,
+    ) | ((EthHdr::LEN as u64) << BPF_ADJ_ROOM_ENCAP_L2_SHIFT);
+    ctx.adjust_room(
+        core::mem::size_of::<EncapHeaders>() as i32,
+        BPF_ADJ_ROOM_MAC,
+        flags,
+    )
+    .map_err(|_| DropReason::EncapFailed)?;
+    ctx.store(EthHdr::LEN, &headers, 0)
+        .map_err(|_| DropReason::EncapFailed)?;
+    // SAFETY: plain helper call; a null parameter block asks the kernel to
+    // route on the outer destination and resolve its neighbour.
+    let rc = unsafe { bpf_redirect_neigh(cfg.underlay_ifindex, core::ptr::null_mut(), 0, 0) };
+    redirected(rc, DropReason::EncapFailed)?;
+    count(Stat::Encap, frame_len);
+    Ok(Action::Redirect)
+}
+
+#[inline(always)]
+fn encap_headers(
+    cfg: &NodeConfig,
+    iface: &TaskIface,
+    ep: &Endpoint,
+    inner: &Ipv4Packet,
+    frame_len: u32,
+) -> EncapHeaders {
+    let (sport, dport) = match inner.l4 {
+        L4::Tcp { sport, dport } | L4::Udp { sport, dport } => (sport, dport),
+        _ => (0, 0),
+    };
+    let udp_len = (UdpHdr::LEN + VXLAN_HDR_LEN) as u32 + frame_len;
+    let ip_len = (Ipv4Hdr::LEN as u32 + udp_len) as u16;
+    let mut ip = [0u8; 20];
+    ip[0] = IPV4_VIHL;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[6..8].copy_from_slice(&IPV4_DF);
+    ip[8] = OUTER_TTL;
+    ip[9] = IPPROTO_UDP;
+    ip[12..16].copy_from_slice(&cfg.underlay_ip);
+    ip[16..20].copy_from_slice(&ep.node_ip);
+    let check = csum::ipv4_header(&ip);
+    ip[10..12].copy_from_slice(&check);
+
+    let mut udp = [0u8; 8];
+    let src_port = vxlan_source_port(inner.src, inner.dst, sport, dport, inner.proto);
+    udp[0..2].copy_from_slice(&src_port.to_be_bytes());
+    udp[2..4].copy_from_slice(&cfg.vxlan_port);
+    udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    // UDP checksum 0: allowed for VXLAN over IPv4 (RFC 7348 §5).
+
+    let vni = iface.vni.to_be_bytes();
+    let vxlan = [VXLAN_FLAG_VNI, 0, 0, 0, vni[1], vni[2], vni[3], 0];
+
+    let mut inner_eth = [0u8; 14];
+    inner_eth[0..6].copy_from_slice(&ep.mac);
+    inner_eth[6..12].copy_from_slice(&iface.mac);
+    inner_eth[12..14].copy_from_slice(&ETH_P_IPV4.to_be_bytes());
+    EncapHeaders {
+        ip,
+        udp,
+        vxlan,
+        inner_eth,
+    }
+}
+
+/// Unwrap a VXLAN frame addressed to this node (`outer`: its parsed outer
+/// IPv4/UDP) and deliver the inner packet to the local task it is for.
+#[inline(always)]
+pub fn try_decap(ctx: &TcContext, outer: &Ipv4Packet) -> Result<Action, DropReason> {
+    let vxlan_off = outer.l4_off + UdpHdr::LEN;
+    let vxlan: *const [u8; VXLAN_HDR_LEN] = ptr_at(ctx, vxlan_off, DropReason::MalformedVxlan)?;
+    // SAFETY: bounds-checked by ptr_at.
+    let vxlan = unsafe { *vxlan };
+    if vxlan[0] & VXLAN_FLAG_VNI == 0 {
+        return Err(DropReason::MalformedVxlan);
+    }
+    let vni = u32::from_be_bytes([0, vxlan[4], vxlan[5], vxlan[6]]);
+    overlay_maps::network(vni).ok_or(DropReason::UnknownVni)?;
+    let inner_eth_off = vxlan_off + VXLAN_HDR_LEN;
+    let inner_eth: *const EthHdr = ptr_at(ctx, inner_eth_off, DropReason::MalformedVxlan)?;
+    // SAFETY: bounds-checked by ptr_at.
+    if u16::from_be(unsafe { (*inner_eth).ether_type }) != ETH_P_IPV4 {
+        return Err(DropReason::UnsupportedL3);
+    }
+    let inner = parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?;
+    let ep = overlay_maps::endpoint(vni, inner.dst)
+        .filter(|ep| ep.kind == ENDPOINT_LOCAL)
+        .ok_or(DropReason::UnknownEndpoint)?;
+    // Everything between the outer Ethernet header and the inner IPv4
+    // header goes: outer IPv4 (+options), UDP, VXLAN, inner Ethernet.
+    let shrink = (inner_eth_off + EthHdr::LEN - EthHdr::LEN) as i32;
+    ctx.adjust_room(
+        -shrink,
+        BPF_ADJ_ROOM_MAC,
+        u64::from(BPF_F_ADJ_ROOM_FIXED_GSO),
+    )
+    .map_err(|_| DropReason::DecapFailed)?;
+    let action = deliver(ctx, &ep, DropReason::DecapFailed)?;
+    count(Stat::Decap, ctx.len());
+    Ok(action)
+}
+
+/// Address the frame to local task `ep` and put it straight into the task's
+/// namespace (ingress of its interface).
+#[inline(always)]
+pub fn deliver(ctx: &TcContext, ep: &Endpoint, failed: DropReason) -> Result<Action, DropReason> {
+    let eth: *mut EthHdr = ptr_at_mut(ctx, 0, failed)?;
+    // SAFETY: bounds-checked by ptr_at_mut (re-derived after any resize).
+    unsafe {
+        (*eth).dst_addr = ep.mac;
+        (*eth).src_addr = ep.host_mac;
+    }
+    // SAFETY: plain helper call; the Redirect verdict hands the packet to it.
+    redirected(unsafe { bpf_redirect_peer(ep.ifindex, 0) }, failed)?;
+    Ok(Action::Redirect)
+}
