@@ -5,6 +5,8 @@
 //! - `shlab12c-n<i>`: node `i` (1-based), with veth `eth0` at 198.18.0.(10+i)/24
 //!   whose peer `n<i>` sits in the switch namespace, enslaved to `br0`;
 //! - `shlab12c-<name>`: optional client namespaces at 198.18.0.(200+k)/24.
+//! - `shlab12c-<name>`: optional bare namespaces (tasks) from [`Lab::add_netns`],
+//!   with only `lo`, for an overlay to plug into.
 
 mod builder;
 pub mod cmd;

@@ -27,12 +27,12 @@ pub enum LabError {
     /// A client with this name already exists in the lab.
     #[error("client `{0}` already exists")]
     DuplicateClient(String),
+    /// A member (client or bare namespace) with this name already exists in the lab.
+    #[error("namespace `{0}` already exists in the lab")]
+    DuplicateNetns(String),
     /// No namespace of this lab exists on the host.
     #[error("no lab {0} on this host")]
     NoSuchLab(LabId),
-    /// An attached namespace has no IPv4 address on its underlay interface.
-    #[error("namespace {0} has no IPv4 address on {UNDERLAY_IFACE}")]
-    NoUnderlayAddr(String),
     /// A state directory could not be created.
     #[error("cannot create state directory {path}")]
     StateDir {
@@ -57,6 +57,8 @@ pub struct Lab {
     id: LabId,
     nodes: Vec<Node>,
     clients: Vec<Node>,
+    /// Bare namespaces from [`Lab::add_netns`] (tasks): full names, creation order.
+    bare: Vec<String>,
     /// Members whose creation started but did not finish; torn down too.
     pending: Vec<Node>,
     procs: ProcessRegistry,
@@ -76,6 +78,7 @@ impl Lab {
             id,
             nodes: Vec::new(),
             clients: Vec::new(),
+            bare: Vec::new(),
             pending: Vec::new(),
             procs,
             persistent: false,
@@ -98,7 +101,12 @@ impl Lab {
             if ns == id.switch_netns() {
                 continue;
             }
-            let addr = underlay_addr(&ns)?;
+            // A namespace without an underlay address is a bare one (a task),
+            // even if an overlay gave it an `eth0` of its own.
+            let Some(addr) = underlay_addr(&ns)? else {
+                lab.bare.push(ns);
+                continue;
+            };
             let kind = match naming::parse_node_member(member) {
                 Some(index) => NodeKind::Node(index),
                 None => NodeKind::Client(usize::from(
@@ -162,6 +170,38 @@ impl Lab {
         let client = self.create_member(ns, name, NodeKind::Client(index), addr)?;
         self.clients.push(client);
         Ok(&self.clients[index - 1])
+    }
+
+    /// Bare namespaces added with [`Lab::add_netns`], by full name.
+    pub fn bare_netns(&self) -> &[String] {
+        &self.bare
+    }
+
+    /// Whether `netns` (a full namespace name) belongs to this lab.
+    pub fn owns_netns(&self, netns: &str) -> bool {
+        LabId::split_netns_name(netns).is_some_and(|(id, _)| id == self.id)
+            && (self.bare.iter().any(|n| n == netns)
+                || self
+                    .nodes
+                    .iter()
+                    .chain(&self.clients)
+                    .any(|n| n.name == netns))
+    }
+
+    /// Adds a bare namespace `<id>-<name>` (only `lo`, up; no underlay), e.g. a
+    /// task's namespace for an overlay to plug into. It is torn down with the
+    /// lab. Names follow the client rules (1..=6 chars of [a-z0-9], not `sw` or
+    /// `n<i>`). Returns the full namespace name.
+    pub fn add_netns(&mut self, name: &str) -> Result<String, LabError> {
+        let ns = self.id.client_netns(name)?;
+        if self.owns_netns(&ns) {
+            return Err(LabError::DuplicateNetns(name.to_owned()));
+        }
+        cmd::ip(&["netns", "add", &ns])?;
+        // Registered before anything else can fail, so teardown finds it.
+        self.bare.push(ns.clone());
+        cmd::ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        Ok(ns)
     }
 
     /// Keeps the lab running after this handle is dropped and returns its id
@@ -271,6 +311,12 @@ impl Lab {
             );
             teardown::keep_first(&mut first_err, teardown::remove_pins(&member.name));
         }
+        for ns in &self.bare {
+            teardown::keep_first(
+                &mut first_err,
+                teardown::delete_netns(ns).map_err(Into::into),
+            );
+        }
         let sw = self.id.switch_netns();
         teardown::keep_first(
             &mut first_err,
@@ -300,12 +346,25 @@ impl Node {
     }
 }
 
-/// The first IPv4 address on `eth0` in `ns`, from `ip -j addr`.
-fn underlay_addr(ns: &str) -> Result<Ipv4Addr, LabError> {
+/// The IPv4 address of `eth0` in `ns` inside the underlay subnet, from
+/// `ip -j addr`; `None` if there is no `eth0` or no such address (a bare namespace).
+fn underlay_addr(ns: &str) -> Result<Option<Ipv4Addr>, LabError> {
+    let links = cmd::ip(&["-j", "-n", ns, "link", "show"])?;
+    if !json_array(&links)
+        .iter()
+        .any(|l| l.get("ifname").and_then(|v| v.as_str()) == Some(UNDERLAY_IFACE))
+    {
+        return Ok(None);
+    }
     let out = cmd::ip(&["-j", "-n", ns, "-4", "addr", "show", "dev", UNDERLAY_IFACE])?;
-    let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-    json.pointer("/0/addr_info/0/local")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| LabError::NoUnderlayAddr(ns.to_owned()))
+    Ok(json_array(&out)
+        .iter()
+        .filter_map(|link| link.get("addr_info")?.as_array())
+        .flatten()
+        .filter_map(|a| a.get("local")?.as_str()?.parse::<Ipv4Addr>().ok())
+        .find(|a| naming::in_underlay(*a)))
+}
+
+fn json_array(out: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(out).unwrap_or_default()
 }

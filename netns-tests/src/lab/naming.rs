@@ -178,6 +178,12 @@ pub fn client_addr(index: usize) -> Result<Ipv4Addr, NameError> {
     Ok(host_addr(CLIENT_HOST_BASE as usize + index))
 }
 
+/// Whether `addr` lies in the underlay network (198.18.0.0/24).
+pub fn in_underlay(addr: Ipv4Addr) -> bool {
+    let mask = u32::MAX << (32 - u32::from(UNDERLAY_PREFIX_LEN));
+    u32::from(addr) & mask == u32::from(UNDERLAY_NET)
+}
+
 fn host_addr(host: usize) -> Ipv4Addr {
     let [a, b, c, _] = UNDERLAY_NET.octets();
     // Callers bound `host` to 11..=254, so the cast cannot truncate.
@@ -291,6 +297,13 @@ mod tests {
         ));
         assert!(id.client_netns("n0x").is_ok());
         assert!(id.client_netns("C1").is_err());
+    }
+
+    #[test]
+    fn underlay_membership() {
+        assert!(in_underlay(Ipv4Addr::new(198, 18, 0, 11)));
+        assert!(!in_underlay(Ipv4Addr::new(198, 18, 1, 11)));
+        assert!(!in_underlay(Ipv4Addr::new(10, 10, 0, 2)));
     }
 
     #[test]
