@@ -6,3 +6,4 @@
 //! added to the root namespace and no namespace has a route out.
 
 pub mod lab;
+pub mod overlay_kit;
