@@ -38,7 +38,8 @@ impl Hook {
         }
     }
 
-    fn link_name(self, iface: &str) -> String {
+    /// The pin file name of this hook's link on `iface`.
+    pub fn link_name(self, iface: &str) -> String {
         match self {
             Hook::Xdp => format!("underlay_xdp_{iface}"),
             Hook::Tc => format!("underlay_tc_{iface}"),
@@ -150,16 +151,8 @@ pub fn attach_underlay(
 
 /// Detach the underlay program from `iface`; `Ok(false)` if none was attached.
 pub fn detach_underlay(pins: &PinPaths, iface: &str, hook: Hook) -> Result<bool, AttachError> {
-    let path = pins.links().join(hook.link_name(iface));
-    match open_pinned(&path)? {
-        None => Ok(false),
-        Some(link) => {
-            // Unpinning drops the last reference once our fd closes: detached.
-            link.unpin()
-                .map_err(|source| AttachError::Pin { path, source })?;
-            Ok(true)
-        }
-    }
+    // Unpinning drops the last reference once our fd closes: detached.
+    unpin_link(&pins.links().join(hook.link_name(iface)))
 }
 
 /// The pinned links of this node, by file name.
@@ -178,12 +171,58 @@ pub fn pinned_links(pins: &PinPaths) -> Result<Vec<String>, AttachError> {
     Ok(names)
 }
 
-fn open_pinned(path: &PathBuf) -> Result<Option<PinnedLink>, AttachError> {
+/// Attach loaded TC program `prog` at TCX ingress of `iface` and pin the
+/// link at `path`, unless a link is pinned there already (then nothing
+/// changes). Returns whether it attached.
+pub(crate) fn ensure_tcx_ingress(
+    prog: &mut SchedClassifier,
+    program: &'static str,
+    iface: &str,
+    path: &Path,
+) -> Result<bool, AttachError> {
+    if open_pinned(path)?.is_some() {
+        return Ok(false);
+    }
+    let err = |source| AttachError::Program {
+        program,
+        iface: iface.to_owned(),
+        source,
+    };
+    let id = prog
+        .attach_with_options(
+            iface,
+            TcAttachType::Ingress,
+            TcAttachOptions::TcxOrder(LinkOrder::default()),
+        )
+        .map_err(err)?;
+    let link = FdLink::try_from(prog.take_link(id).map_err(err)?).map_err(link_err(path))?;
+    link.pin(path).map_err(|e| AttachError::Pin {
+        path: path.to_owned(),
+        source: io::Error::other(e),
+    })?;
+    Ok(true)
+}
+
+/// Remove the link pinned at `path` (detaching it); `Ok(false)` if none.
+pub(crate) fn unpin_link(path: &Path) -> Result<bool, AttachError> {
+    match open_pinned(path)? {
+        None => Ok(false),
+        Some(link) => {
+            link.unpin().map_err(|source| AttachError::Pin {
+                path: path.to_owned(),
+                source,
+            })?;
+            Ok(true)
+        }
+    }
+}
+
+fn open_pinned(path: &Path) -> Result<Option<PinnedLink>, AttachError> {
     match PinnedLink::from_pin(path) {
         Ok(link) => Ok(Some(link)),
         Err(LinkError::SyscallError(e)) if e.io_error.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(AttachError::Pin {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source: io::Error::other(e),
         }),
     }

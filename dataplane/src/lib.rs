@@ -7,7 +7,9 @@
 //! traffic keeps flowing while no process holds them open.
 
 pub mod attach;
+pub mod iproute;
 pub mod object;
+pub mod overlay;
 pub mod pins;
 pub mod stats;
 

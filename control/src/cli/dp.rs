@@ -87,6 +87,33 @@ pub enum DpCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Make this node's overlay match a desired-state file (JSON); running it
+    /// again with the same file changes nothing.
+    Apply {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Desired state: underlay, networks, endpoints, remote endpoints.
+        file: std::path::PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Overlay endpoints this node knows: local tasks and remote ones.
+    Endpoints {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// VXLAN tunnels: the remote nodes this node sends to, per VNI.
+    Tunnels {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// What is loaded on this node: pin directory and attached links.
     Status {
         #[command(flatten)]
@@ -145,6 +172,13 @@ pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
             let report = read_stats(&node.pins()?)?;
             print(format, &report, stats_table)
         }
+        DpCommand::Apply { node, file, format } => {
+            super::dp_overlay::apply(&node.pins()?, &file, format)
+        }
+        DpCommand::Endpoints { node, format } => {
+            super::dp_overlay::endpoints(&node.pins()?, format)
+        }
+        DpCommand::Tunnels { node, format } => super::dp_overlay::tunnels(&node.pins()?, format),
         DpCommand::Status { node, format } => {
             let pins = node.pins()?;
             let report = StatusReport {

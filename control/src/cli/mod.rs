@@ -1,6 +1,7 @@
 //! Command-line surface: Docker's verbs under shoal's name (DESIGN.md §3).
 
 mod dp;
+mod dp_overlay;
 mod output;
 
 use clap::{Parser, Subcommand};

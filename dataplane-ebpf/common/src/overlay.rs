@@ -66,7 +66,7 @@ const _: () = assert!(core::mem::size_of::<TaskIface>() == 20);
 
 /// Key of [`crate::maps::ENDPOINTS`]: an overlay address within a network.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EndpointKey {
     /// VNI (host order).
     pub vni: u32,

@@ -1,0 +1,347 @@
+//! Reconcile a node's overlay with a [`DesiredState`]: diff against what the
+//! pinned maps and the links hold and change only the difference, so
+//! running it twice changes nothing and a restart loses nothing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use aya::programs::SchedClassifier;
+use serde::Serialize;
+use shoal_common::{
+    maps,
+    overlay::{
+        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, TaskIface,
+        VXLAN_OVERHEAD,
+    },
+};
+
+use super::{
+    state::{DesiredState, LocalEndpoint, Mac, StateError},
+    tables::{Changes, Tables, TablesError, sync},
+};
+use crate::{
+    attach::{AttachError, Hook, ensure_tcx_ingress, unpin_link},
+    iproute::{self, IprouteError, Netns, TaskIfaceConfig},
+    object::{Loaded, ObjectError},
+    pins::PinPaths,
+};
+
+/// Prefix of host-side task veth names (and of their link pins).
+const HOST_VETH_PREFIX: &str = "sh";
+/// Prefix of task link pin names.
+const TASK_LINK_PREFIX: &str = "task_";
+
+/// Errors applying a desired state.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The state is invalid; nothing was changed.
+    #[error("invalid desired state: {0}")]
+    State(#[from] StateError),
+    /// The underlay interface does not exist or has no IPv4 address.
+    #[error("underlay interface {iface}: {why}")]
+    Underlay {
+        /// Interface name.
+        iface: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A task namespace does not exist.
+    #[error("endpoint {endpoint}: network namespace {netns} does not exist")]
+    NoNetns {
+        /// Endpoint id.
+        endpoint: String,
+        /// Namespace as given.
+        netns: String,
+    },
+    /// Loading the eBPF object failed.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// Attaching a program failed.
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    /// A map operation failed.
+    #[error(transparent)]
+    Tables(#[from] TablesError),
+    /// Configuring links or addresses failed.
+    #[error(transparent)]
+    Iproute(#[from] IprouteError),
+}
+
+/// What an apply changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    /// MTU set on task interfaces (underlay MTU − VXLAN overhead).
+    pub task_mtu: u32,
+    /// Node settings rewritten.
+    pub node_config_changed: bool,
+    /// Underlay program newly attached.
+    pub underlay_attached: bool,
+    /// Networks table.
+    pub networks: Changes,
+    /// Task interfaces table.
+    pub task_ifaces: Changes,
+    /// Endpoints table.
+    pub endpoints: Changes,
+    /// Host-side veths created.
+    pub veths_created: Vec<String>,
+    /// Host-side veths removed (no longer desired).
+    pub veths_removed: Vec<String>,
+}
+
+impl ApplyReport {
+    /// Whether the apply changed nothing at all.
+    pub fn is_noop(&self) -> bool {
+        !self.node_config_changed
+            && !self.underlay_attached
+            && self.networks.is_empty()
+            && self.task_ifaces.is_empty()
+            && self.endpoints.is_empty()
+            && self.veths_created.is_empty()
+            && self.veths_removed.is_empty()
+    }
+}
+
+/// The host-side veth name of a task interface: stable across runs.
+pub fn host_veth_name(netns: &str, ifname: &str) -> String {
+    // FNV-1a: short, stable, no dependency.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in netns.bytes().chain([b'/']).chain(ifname.bytes()) {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("{HOST_VETH_PREFIX}{h:08x}")
+}
+
+/// Apply `state` to the node whose pins are `pins`.
+pub fn apply(pins: &PinPaths, state: &DesiredState) -> Result<ApplyReport, ApplyError> {
+    state.validate()?;
+    check_netns_exist(state)?;
+    let underlay = underlay_config(state)?;
+    let mut report = ApplyReport {
+        task_mtu: underlay.1 - VXLAN_OVERHEAD,
+        ..Default::default()
+    };
+    let mut loaded = Loaded::load(pins)?;
+    let mut tables = Tables::open(pins)?;
+
+    let underlay_link = pins.links().join(Hook::Tc.link_name(&state.underlay.iface));
+    let prog = tc_program(&mut loaded, maps::programs::UNDERLAY_TC)?;
+    report.underlay_attached = ensure_tcx_ingress(
+        prog,
+        maps::programs::UNDERLAY_TC,
+        &state.underlay.iface,
+        &underlay_link,
+    )?;
+    report.node_config_changed = tables.set_node_config(underlay.0)?;
+    report.networks = sync(
+        &mut tables.networks,
+        maps::NETWORKS,
+        &desired_networks(state),
+    )?;
+
+    let task_prog = tc_program(&mut loaded, maps::programs::TASK_TC)?;
+    let mut ifaces = BTreeMap::new();
+    let mut endpoints = BTreeMap::new();
+    let mut routed = HashSet::new();
+    for ep in &state.endpoints {
+        let default_route = routed.insert(ep.netns.clone());
+        let (ifindex, iface, created) =
+            ensure_task_iface(pins, task_prog, state, ep, report.task_mtu, default_route)?;
+        if let Some(name) = created {
+            report.veths_created.push(name);
+        }
+        ifaces.insert(ifindex, iface);
+        endpoints.insert(
+            EndpointKey {
+                vni: iface.vni,
+                ip: iface.ip,
+            },
+            Endpoint {
+                kind: ENDPOINT_LOCAL,
+                ifindex,
+                node_ip: [0; 4],
+                mac: iface.mac,
+                host_mac: iface.host_mac,
+            },
+        );
+    }
+    for remote in &state.remote_endpoints {
+        let vni = network_vni(state, &remote.network);
+        let mac = remote.mac.unwrap_or_else(|| Mac::for_ip(remote.ip)).0;
+        endpoints.insert(
+            EndpointKey {
+                vni,
+                ip: remote.ip.octets(),
+            },
+            Endpoint {
+                kind: ENDPOINT_REMOTE,
+                ifindex: 0,
+                node_ip: remote.node.octets(),
+                mac,
+                host_mac: [0; 6],
+            },
+        );
+    }
+    report.task_ifaces = sync(&mut tables.ifaces, maps::TASK_IFACES, &ifaces)?;
+    report.endpoints = sync(&mut tables.endpoints, maps::ENDPOINTS, &endpoints)?;
+    report.veths_removed = remove_stale_task_ifaces(pins, state)?;
+    Ok(report)
+}
+
+fn check_netns_exist(state: &DesiredState) -> Result<(), ApplyError> {
+    for ep in &state.endpoints {
+        if !Netns::parse(&ep.netns).path().exists() {
+            return Err(ApplyError::NoNetns {
+                endpoint: ep.id.clone(),
+                netns: ep.netns.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The node settings and the underlay MTU.
+fn underlay_config(state: &DesiredState) -> Result<(NodeConfig, u32), ApplyError> {
+    let iface = &state.underlay.iface;
+    let missing = |why| ApplyError::Underlay {
+        iface: iface.clone(),
+        why,
+    };
+    let link = iproute::link(None, iface)?.ok_or_else(|| missing("no such interface"))?;
+    let addr = match state.underlay.addr {
+        Some(addr) => addr,
+        None => iproute::first_ipv4(iface)?.ok_or_else(|| missing("no IPv4 address"))?,
+    };
+    if link.mtu <= VXLAN_OVERHEAD + 68 {
+        return Err(missing("MTU too small for VXLAN"));
+    }
+    let cfg = NodeConfig {
+        underlay_ifindex: link.ifindex,
+        underlay_ip: addr.octets(),
+        vxlan_port: state.underlay.vxlan_port.to_be_bytes(),
+        _pad: [0; 2],
+    };
+    Ok((cfg, link.mtu))
+}
+
+fn tc_program<'a>(
+    loaded: &'a mut Loaded,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, ApplyError> {
+    let prog: &mut SchedClassifier = loaded
+        .ebpf
+        .program_mut(name)
+        .ok_or(AttachError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| AttachError::Program {
+            program: name,
+            iface: String::new(),
+            source,
+        })?;
+    if prog.fd().is_err() {
+        prog.load().map_err(|source| AttachError::Program {
+            program: name,
+            iface: String::new(),
+            source,
+        })?;
+    }
+    Ok(prog)
+}
+
+fn desired_networks(state: &DesiredState) -> BTreeMap<u32, Network> {
+    state
+        .networks
+        .iter()
+        .map(|n| {
+            (
+                n.vni,
+                Network {
+                    subnet: n.subnet.addr.octets(),
+                    mask: n.subnet.mask().octets(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The VNI of a network `validate` has already checked exists.
+fn network_vni(state: &DesiredState, name: &str) -> u32 {
+    state.network(name).map_or(0, |n| n.vni)
+}
+
+/// Create (if needed) and configure one task interface; returns the host
+/// ifindex, its table entry and the veth name if it was created.
+fn ensure_task_iface(
+    pins: &PinPaths,
+    prog: &mut SchedClassifier,
+    state: &DesiredState,
+    ep: &LocalEndpoint,
+    mtu: u32,
+    default_route: bool,
+) -> Result<(u32, TaskIface, Option<String>), ApplyError> {
+    let netns = Netns::parse(&ep.netns);
+    let host = host_veth_name(&ep.netns, &ep.ifname);
+    let created = if iproute::link(None, &host)?.is_none() {
+        iproute::create_veth(&host, &ep.ifname, &netns)?;
+        Some(host.clone())
+    } else {
+        None
+    };
+    let net = state
+        .network(&ep.network)
+        .ok_or_else(|| StateError::UnknownNetwork {
+            endpoint: ep.id.clone(),
+            network: ep.network.clone(),
+        })?;
+    let mac = ep.mac.unwrap_or_else(|| Mac::for_ip(ep.ip)).0;
+    iproute::configure_task_iface(
+        &netns,
+        &TaskIfaceConfig {
+            ifname: &ep.ifname,
+            mac,
+            ip: ep.ip,
+            prefix_len: net.subnet.prefix_len,
+            mtu,
+            default_via: default_route.then(|| net.subnet.gateway()),
+        },
+    )?;
+    iproute::set_up(&host, mtu)?;
+    let link = iproute::link(None, &host)?.ok_or(ApplyError::Underlay {
+        iface: host.clone(),
+        why: "vanished",
+    })?;
+    let pin = pins.links().join(format!("{TASK_LINK_PREFIX}{host}"));
+    ensure_tcx_ingress(prog, maps::programs::TASK_TC, &host, &pin)?;
+    let iface = TaskIface {
+        vni: net.vni,
+        ip: ep.ip.octets(),
+        mac,
+        host_mac: link.mac,
+    };
+    Ok((link.ifindex, iface, created))
+}
+
+/// Detach and delete task veths that are pinned but no longer desired.
+fn remove_stale_task_ifaces(
+    pins: &PinPaths,
+    state: &DesiredState,
+) -> Result<Vec<String>, ApplyError> {
+    let wanted: HashSet<String> = state
+        .endpoints
+        .iter()
+        .map(|ep| host_veth_name(&ep.netns, &ep.ifname))
+        .collect();
+    let mut removed = Vec::new();
+    for pin in crate::attach::pinned_links(pins)? {
+        let Some(host) = pin.strip_prefix(TASK_LINK_PREFIX) else {
+            continue;
+        };
+        if wanted.contains(host) {
+            continue;
+        }
+        unpin_link(&pins.links().join(&pin))?;
+        if iproute::link(None, host)?.is_some() {
+            iproute::delete_link(host)?;
+        }
+        removed.push(host.to_owned());
+    }
+    Ok(removed)
+}
