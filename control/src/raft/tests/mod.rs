@@ -1,0 +1,3 @@
+//! Tests of the replicated store.
+
+mod storage_suite;

@@ -1,0 +1,26 @@
+//! openraft's storage test suite against the sealed redb storage.
+
+use openraft::testing::{StoreBuilder, Suite};
+
+use crate::raft::typ::{self, TypeConfig};
+use crate::raft::{LogStore, StateMachine, open_storage};
+use crate::seal::DataKey;
+
+/// Builds a fresh store in a temporary directory (removed with the guard).
+struct DiskBuilder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for DiskBuilder {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, LogStore, StateMachine), typ::StorageError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (log_store, state_machine, _shared) =
+            open_storage(dir.path(), DataKey::generate()).expect("open storage");
+        Ok((dir, log_store, state_machine))
+    }
+}
+
+#[test]
+fn openraft_storage_suite_passes() {
+    Suite::test_all(DiskBuilder).expect("storage suite");
+}
