@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crate::lab::cmd::{self, CmdError};
 
 /// How long tshark may take to start capturing, or to finish after SIGINT.
+/// Grace period after tshark says it is capturing.
+const CAPTURE_SETTLE: Duration = Duration::from_millis(300);
 const CAPTURE_WAIT: Duration = Duration::from_secs(15);
 /// What tshark prints on stderr once its capture runs.
 const STARTED_MARKER: &str = "Capturing on";
@@ -88,6 +90,9 @@ impl Capture {
         loop {
             let text = std::fs::read_to_string(&log).map_err(log_err)?;
             if text.contains(STARTED_MARKER) {
+                // tshark announces the capture a moment before its filter is
+                // live; frames sent right away were seen to go missing.
+                std::thread::sleep(CAPTURE_SETTLE);
                 return Ok(capture);
             }
             if Instant::now() >= deadline {
@@ -99,6 +104,8 @@ impl Capture {
 
     /// Stops the capture (SIGINT, so tshark flushes the file) and returns the file.
     pub fn stop(mut self) -> Result<PathBuf, CaptureError> {
+        // Frames sent just before stop are still on their way to the file.
+        std::thread::sleep(CAPTURE_SETTLE);
         if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
             // SAFETY: kill(2) has no memory-safety preconditions.
             unsafe { libc::kill(pid, libc::SIGINT) };
