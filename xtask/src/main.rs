@@ -1,5 +1,6 @@
 //! shoal's developer tasks, run as `cargo xtask <command>`.
 
+mod bench;
 mod demo;
 mod lab;
 mod setup;
@@ -18,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Benchmarks, shoal beside the kernel baseline: `overlay`.
+    Bench(bench::BenchArgs),
     /// shoal's main job: a multi-node lab running the data plane, with real traffic.
     Demo(demo::DemoArgs),
     /// Install what this machine lacks: nightly + rust-src, bpf-linker, Debian test packages.
@@ -30,6 +33,7 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
+        Cmd::Bench(args) => bench::run(args),
         Cmd::Demo(args) => demo::run(args),
         Cmd::Setup => setup::run(),
         Cmd::Lab(args) => lab::run(args),

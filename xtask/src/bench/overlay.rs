@@ -1,0 +1,302 @@
+//! `cargo xtask bench overlay`: task-to-task throughput and request/response
+//! over three paths in one lab run — a raw veth pair (the floor), Docker
+//! Swarm's kernel VXLAN + bridge path, and shoal's overlay (`shoal dp apply`).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use shoal_netns_tests::lab::{Lab, Node};
+use shoal_netns_tests::overlay_kit::{
+    Cidr, DesiredState, Endpoint, MacAddr, Network, Peer, RemoteEndpoint, TaskIface,
+    VXLAN_OVERHEAD, kernel_vxlan, raw_veth_pair, write_desired_state,
+};
+
+use super::measure::{self, Pair};
+use super::report::{self, Machine, Metrics, OverlayRun, Row};
+use crate::{setup, sh};
+
+const RAW: &str = "raw veth";
+const KERNEL: &str = "kernel vxlan";
+const SHOAL: &str = "shoal";
+/// Seconds per run and runs per measurement, normally and with `--quick`.
+const FULL: Plan = Plan { secs: 5, reps: 3 };
+const QUICK: Plan = Plan { secs: 1, reps: 1 };
+/// MTU of the lab's underlay links.
+const UNDERLAY_MTU: u32 = 1500;
+/// VNI of the kernel path's network and of shoal's.
+const KERNEL_VNI: u32 = 4096;
+const SHOAL_VNI: u32 = 4097;
+/// Underlay interface of every lab node.
+const UNDERLAY_IFACE: &str = "eth0";
+
+/// Arguments of `cargo xtask bench overlay`.
+#[derive(Args)]
+pub struct OverlayArgs {
+    /// 1-second measurements, for a smoke test; the report goes to
+    /// target/bench/overlay-quick.md unless --output says otherwise.
+    #[arg(long)]
+    quick: bool,
+    /// Runs per measurement, the report showing their median (default 3; 1 with --quick).
+    #[arg(long, value_name = "N")]
+    reps: Option<usize>,
+    /// Where to write the report (default: BENCHMARKS.md at the workspace root).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Runs the benchmark and writes the report.
+pub fn run(args: OverlayArgs) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the benchmark creates network namespaces: run as root");
+    }
+    setup::run()?;
+    let shoal = build_shoal().map_err(|e| format!("building shoal: {e:#}"));
+    let mut plan = if args.quick { QUICK } else { FULL };
+    plan.reps = args.reps.unwrap_or(plan.reps).max(1);
+    let machine = Machine::probe()?;
+    let mut lab = Lab::builder()
+        .nodes(4)
+        .build()
+        .context("building the lab")?;
+    let docroot = lab.id().state_root().join("www");
+    println!(
+        "== lab {}: {} run(s) of {} s per measurement",
+        lab.id(),
+        plan.reps,
+        plan.secs
+    );
+    let raw = raw_pair(&mut lab).map_err(|e| format!("{e:#}"));
+    let raw = measure_row(RAW, raw, &docroot, plan);
+    let kernel = kernel_pair(&mut lab).map_err(|e| format!("{e:#}"));
+    let kernel = measure_row(KERNEL, kernel, &docroot, plan);
+    let shoal = shoal.and_then(|()| shoal_pair(&mut lab).map_err(|e| format!("{e:#}")));
+    let shoal = measure_row(SHOAL, shoal, &docroot, plan);
+    let run = OverlayRun {
+        machine,
+        secs: plan.secs,
+        reps: plan.reps,
+        rows: vec![raw, kernel, shoal],
+        ratios: vec![(KERNEL, RAW), (SHOAL, RAW), (SHOAL, KERNEL)],
+    };
+    write_report(&args, &report::render_overlay(&run))
+}
+
+/// Builds the release `shoal` and points the lab's `node.shoal()` at it.
+fn build_shoal() -> Result<()> {
+    let mut build = Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--release",
+        "-p",
+        "shoal-control",
+        "--bin",
+        "shoal",
+    ]);
+    sh::run(&mut build)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    // SAFETY: xtask is single-threaded here; nothing reads the environment concurrently.
+    unsafe { std::env::set_var("SHOAL_BIN", target.join("release/shoal")) };
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// How long and how often each measurement runs.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Seconds per run.
+    secs: u64,
+    /// Runs per measurement; the report shows their median.
+    reps: usize,
+}
+
+/// Measures one path, or records why it could not be built.
+fn measure_row(path: &'static str, pair: Result<Pair, String>, docroot: &Path, plan: Plan) -> Row {
+    let pair = match pair {
+        Ok(pair) => pair,
+        Err(e) => {
+            println!("{path}: n/a: {e}");
+            return Row {
+                path,
+                result: Err(e),
+            };
+        }
+    };
+    let show = |what: &str, m: &Result<f64, String>| match m {
+        Ok(v) => println!("{path}: {what} {v:.2}"),
+        Err(e) => println!("{path}: {what} n/a: {e}"),
+    };
+    let tcp = |streams| {
+        repeat(plan.reps, || {
+            measure::tcp_throughput(&pair, streams, plan.secs)
+        })
+        .map(measure::median)
+    };
+    let tcp1 = tcp(1);
+    show("TCP 1 stream Gbit/s", &tcp1);
+    let tcp4 = tcp(4);
+    show("TCP 4 streams Gbit/s", &tcp4);
+    let rr = repeat(plan.reps, || {
+        measure::request_response(&pair, docroot, plan.secs)
+    });
+    let (rps, p99_ms) = match rr {
+        Ok(runs) => (
+            Ok(measure::median(runs.iter().map(|r| r.0).collect())),
+            Ok(measure::median(runs.iter().map(|r| r.1).collect())),
+        ),
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
+    show("req/s", &rps);
+    show("p99 ms", &p99_ms);
+    Row {
+        path,
+        result: Ok(Metrics {
+            tcp1,
+            tcp4,
+            rps,
+            p99_ms,
+        }),
+    }
+}
+
+/// Runs `f` `reps` times; every run must succeed (a flaky path is reported, not hidden).
+fn repeat<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<Vec<T>, String> {
+    (1..=reps)
+        .map(|i| {
+            f().map_err(|e| match reps {
+                1 => format!("{e:#}"),
+                _ => format!("run {i}/{reps}: {e:#}"),
+            })
+        })
+        .collect()
+}
+
+/// Two task namespaces joined by one veth pair.
+fn raw_pair(lab: &mut Lab) -> Result<Pair> {
+    let (a, b) = (lab.add_netns("ra")?, lab.add_netns("rb")?);
+    let (ip_a, ip_b) = (Ipv4Addr::new(10, 30, 0, 1), Ipv4Addr::new(10, 30, 0, 2));
+    raw_veth_pair(lab, &a, &b, cidr24(ip_a), cidr24(ip_b))?;
+    connected(a, b, ip_b)
+}
+
+/// A task on node 1 and one on node 2, joined by the kernel's VXLAN + bridge path.
+fn kernel_pair(lab: &mut Lab) -> Result<Pair> {
+    let (a, b) = (lab.add_netns("ka")?, lab.add_netns("kb")?);
+    let (n1, n2) = (member(lab, 1)?, member(lab, 2)?);
+    let (ip_a, ip_b) = (Ipv4Addr::new(10, 20, 0, 2), Ipv4Addr::new(10, 20, 0, 3));
+    for (node, ns, ip, peer_ip, peer_node) in [
+        (&n1, &a, ip_a, ip_b, n2.addr()),
+        (&n2, &b, ip_b, ip_a, n1.addr()),
+    ] {
+        let task = TaskIface {
+            netns: ns.clone(),
+            addr: cidr24(ip),
+            mac: MacAddr::from_ip(ip),
+            mtu: UNDERLAY_MTU - VXLAN_OVERHEAD,
+        };
+        let peer = Peer {
+            ip: peer_ip,
+            mac: MacAddr::from_ip(peer_ip),
+            node: peer_node,
+        };
+        kernel_vxlan::attach(node, KERNEL_VNI, &task, &[peer])
+            .with_context(|| format!("kernel vxlan on {}", node.name()))?;
+    }
+    connected(a, b, ip_b)
+}
+
+/// A task on node 3 and one on node 4, joined by shoal's overlay: each node
+/// gets its desired state through `shoal dp apply`.
+fn shoal_pair(lab: &mut Lab) -> Result<Pair> {
+    let (a, b) = (lab.add_netns("sa")?, lab.add_netns("sb")?);
+    let (n3, n4) = (member(lab, 3)?, member(lab, 4)?);
+    let (ip_a, ip_b) = (Ipv4Addr::new(10, 10, 0, 2), Ipv4Addr::new(10, 10, 0, 3));
+    for (node, ns, ip, peer_ip, peer_node) in [
+        (&n3, &a, ip_a, ip_b, n4.addr()),
+        (&n4, &b, ip_b, ip_a, n3.addr()),
+    ] {
+        let state = shoal_state(ns, ip, peer_ip, peer_node);
+        let file = write_desired_state(node, "overlay.json", &state)?;
+        node.shoal(&["dp", "apply", &file.to_string_lossy()])
+            .with_context(|| format!("shoal dp apply on {}", node.name()))?;
+    }
+    connected(a, b, ip_b)
+}
+
+/// One node's desired state: network "front", one local task, one remote.
+fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr) -> DesiredState {
+    const NET: &str = "front";
+    let mut state = DesiredState::new(UNDERLAY_IFACE);
+    state.networks.push(Network {
+        name: NET.into(),
+        vni: SHOAL_VNI,
+        subnet: cidr24(ip).network(),
+    });
+    state.endpoints.push(Endpoint {
+        id: netns.rsplit('-').next().unwrap_or(netns).into(),
+        netns: netns.into(),
+        ifname: "eth0".into(),
+        network: NET.into(),
+        ip,
+        mac: MacAddr::from_ip(ip),
+    });
+    state.remote_endpoints.push(RemoteEndpoint {
+        network: NET.into(),
+        ip: peer_ip,
+        mac: MacAddr::from_ip(peer_ip),
+        node: peer_node,
+    });
+    state
+}
+
+fn member(lab: &Lab, index: usize) -> Result<Node> {
+    lab.node(index)
+        .cloned()
+        .with_context(|| format!("lab has no node {index}"))
+}
+
+fn cidr24(ip: Ipv4Addr) -> Cidr {
+    Cidr {
+        addr: ip,
+        prefix: 24,
+    }
+}
+
+/// The pair, once the sender reaches the receiver at all.
+fn connected(sender: String, receiver: String, receiver_ip: Ipv4Addr) -> Result<Pair> {
+    let ip = receiver_ip.to_string();
+    let mut ping =
+        shoal_netns_tests::lab::cmd::netns_command(&sender, &["ping", "-c3", "-i0.2", "-W2", &ip])?;
+    sh::output(&mut ping).with_context(|| format!("no connectivity from {sender} to {ip}"))?;
+    Ok(Pair {
+        sender,
+        receiver,
+        receiver_ip,
+    })
+}
+
+/// Prints the section and writes it: into BENCHMARKS.md (merged with the
+/// other sections), or alone into `--output` / the quick-run file.
+fn write_report(args: &OverlayArgs, section: &str) -> Result<()> {
+    println!("\n{section}");
+    let path = match (&args.output, args.quick) {
+        (Some(path), _) => path.clone(),
+        (None, true) => workspace_root().join("target/bench/overlay-quick.md"),
+        (None, false) => workspace_root().join("BENCHMARKS.md"),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, report::merge(&existing, section))
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("report written to {}", path.display());
+    Ok(())
+}
