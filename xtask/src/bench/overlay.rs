@@ -8,10 +8,11 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use shoal_netns_tests::lab::cmd::netns_command;
 use shoal_netns_tests::lab::{Lab, Node};
 use shoal_netns_tests::overlay_kit::{
-    Cidr, DesiredState, Endpoint, MacAddr, Network, Peer, RemoteEndpoint, TaskIface,
-    VXLAN_OVERHEAD, kernel_vxlan, raw_veth_pair, write_desired_state,
+    Capture, Cidr, DesiredState, Endpoint, MacAddr, Network, Peer, RemoteEndpoint, TaskIface,
+    VXLAN_OVERHEAD, kernel_vxlan, raw_veth_pair, vxlan_vnis, write_desired_state,
 };
 
 use super::measure::{self, Pair};
@@ -209,6 +210,7 @@ fn kernel_pair(lab: &mut Lab) -> Result<Pair> {
         kernel_vxlan::attach(node, KERNEL_VNI, &task, &[peer])
             .with_context(|| format!("kernel vxlan on {}", node.name()))?;
     }
+    on_the_wire(lab, &a, ip_b, KERNEL_VNI)?;
     connected(a, b, ip_b)
 }
 
@@ -227,6 +229,7 @@ fn shoal_pair(lab: &mut Lab) -> Result<Pair> {
         node.shoal(&["dp", "apply", &file.to_string_lossy()])
             .with_context(|| format!("shoal dp apply on {}", node.name()))?;
     }
+    on_the_wire(lab, &a, ip_b, SHOAL_VNI)?;
     connected(a, b, ip_b)
 }
 
@@ -269,11 +272,27 @@ fn cidr24(ip: Ipv4Addr) -> Cidr {
     }
 }
 
+/// Checks that pings from `sender` to `ip` cross the underlay switch as
+/// standard VXLAN frames with `vni`, as tshark decodes them: a path measured
+/// as "overlay" must really be one.
+fn on_the_wire(lab: &Lab, sender: &str, ip: Ipv4Addr, vni: u32) -> Result<()> {
+    let file = lab.id().state_root().join(format!("vni{vni}.pcapng"));
+    let capture = Capture::start(&lab.switch_netns(), "br0", "udp", &file)?;
+    let target = ip.to_string();
+    let mut ping = netns_command(sender, &["ping", "-c3", "-i0.2", "-W2", &target])?;
+    let pinged = sh::output(&mut ping);
+    let vnis = vxlan_vnis(&capture.stop()?)?;
+    pinged.with_context(|| format!("no connectivity from {sender} to {ip}"))?;
+    if vnis.is_empty() || vnis.iter().any(|&v| v != vni) {
+        bail!("expected VXLAN frames with VNI {vni} on the underlay, tshark decoded VNIs {vnis:?}");
+    }
+    Ok(())
+}
+
 /// The pair, once the sender reaches the receiver at all.
 fn connected(sender: String, receiver: String, receiver_ip: Ipv4Addr) -> Result<Pair> {
     let ip = receiver_ip.to_string();
-    let mut ping =
-        shoal_netns_tests::lab::cmd::netns_command(&sender, &["ping", "-c3", "-i0.2", "-W2", &ip])?;
+    let mut ping = netns_command(&sender, &["ping", "-c3", "-i0.2", "-W2", &ip])?;
     sh::output(&mut ping).with_context(|| format!("no connectivity from {sender} to {ip}"))?;
     Ok(Pair {
         sender,

@@ -157,7 +157,9 @@ floor), **kernel vxlan** (Docker Swarm's kernel data path on two lab nodes:
 Linux bridge + VXLAN device without learning + veth, static FDB and neighbour
 entries, task MTU 1450) and **shoal** (`shoal dp apply` of the same topology on
 two other lab nodes). Nodes are namespaces on a bridge underlay, so the overlay
-paths also cross two more veths and a bridge. TCP: `iperf3 -J` with 1 and 4
+paths also cross two more veths and a bridge; before an overlay path is
+measured, tshark on that bridge must decode its pings as VXLAN with the path's
+VNI. TCP: `iperf3 -J` with 1 and 4
 streams, receiver-side rate. Request/response: `wrk -t1 -c16 --latency`
 fetching a 1 KiB file from `busybox httpd` (one connection per request).
 Ratios above 1 mean more throughput or requests (or a longer p99) than the
