@@ -6,6 +6,7 @@
 
 mod arp;
 mod csum;
+mod lb_maps;
 mod mem;
 mod overlay_maps;
 mod parse;

@@ -2,6 +2,7 @@
 //! pinned maps.
 
 use aya::{Ebpf, EbpfLoader};
+use shoal_common::maps;
 
 use crate::pins::{PinPaths, PinsError};
 
@@ -34,8 +35,11 @@ impl Loaded {
     /// first time). Programs are not loaded into the kernel until attached.
     pub fn load(pins: &PinPaths) -> Result<Self, ObjectError> {
         pins.prepare()?;
+        let maglev = pins.map(maps::MAGLEV);
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(pins.maps())
+            // BTF-defined maps carry no pinning attribute: pin them by name too.
+            .map_pin_path(maps::MAGLEV, maglev)
             .load(EBPF_OBJECT)?;
         #[cfg(debug_assertions)]
         let logger = aya_log::EbpfLogger::init(&mut ebpf)

@@ -29,6 +29,30 @@ pub const ENDPOINTS: &str = "shoal_ep_v1";
 /// Endpoints (local and remote) a node can hold.
 pub const ENDPOINTS_CAPACITY: u32 = 262_144;
 
+/// [`crate::lb::ServiceKey`] → [`crate::lb::Service`]: VIPs and published
+/// ports; written by `dp apply`.
+pub const SERVICES: &str = "shoal_svc_v1";
+/// Services (VIP and mesh entries) a node can hold.
+pub const SERVICES_CAPACITY: u32 = 65_536;
+/// `u32 service id` → inner array `u32 slot` → `u32 backend id`
+/// ([`crate::lb::MAGLEV_SIZE`] slots); written by `dp apply`, which swaps
+/// whole inner arrays.
+pub const MAGLEV: &str = "shoal_maglev_v1";
+/// `u32 backend id` → [`crate::lb::Backend`]; written by `dp apply`.
+pub const BACKENDS: &str = "shoal_be_v1";
+/// Backends a node can hold.
+pub const BACKENDS_CAPACITY: u32 = 262_144;
+/// [`crate::lb::FlowKey`] (client → service) → [`crate::lb::CtEntry`]: LRU;
+/// written by the programs, read by `dp conntrack`.
+pub const CONNTRACK: &str = "shoal_ct_v1";
+/// Flows tracked per node.
+pub const CONNTRACK_CAPACITY: u32 = 1 << 18;
+/// [`crate::lb::FlowKey`] (backend → client) → [`crate::lb::ReplyEntry`]:
+/// LRU; written by the programs.
+pub const REPLIES: &str = "shoal_rep_v1";
+/// `u32 0` → [`crate::lb::LbConfig`]: conntrack timeouts; written by `dp apply`.
+pub const LB_CONFIG: &str = "shoal_lbcfg_v1";
+
 /// Program names as the loader finds them in the object file.
 pub mod programs {
     /// XDP on the underlay NIC: parse, classify, count.

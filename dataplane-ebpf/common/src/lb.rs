@@ -1,0 +1,242 @@
+//! Service load balancing and the ingress routing mesh: services, backends,
+//! Maglev tables and conntrack.
+//!
+//! A service is found by [`ServiceKey`]: a VIP and port (east-west) or, for
+//! the routing mesh, address `0.0.0.0` and the published port (any of the
+//! node's addresses). Its Maglev table (one inner array per service in
+//! [`crate::maps::MAGLEV`]) maps `flow_hash % MAGLEV_SIZE` to a backend id;
+//! [`crate::maps::BACKENDS`] maps the id to the backend's address. Tables
+//! are rebuilt in a fresh inner array and swapped in whole, so a packet
+//! never sees half a backend set.
+
+/// Maglev table size: a prime well above 100 × the largest backend set.
+pub const MAGLEV_SIZE: u32 = 16381;
+/// Inner-array flags of Maglev tables: mmap-able, so userspace fills a
+/// table with one copy instead of 16381 syscalls.
+pub const MAGLEV_MAP_FLAGS: u32 = 1 << 10;
+
+/// IPPROTO_TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IPPROTO_UDP.
+pub const PROTO_UDP: u8 = 17;
+
+/// Key of [`crate::maps::SERVICES`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceKey {
+    /// Service VIP, network byte order; `0.0.0.0` for a published (mesh) port.
+    pub ip: [u8; 4],
+    /// Service or published port, network byte order.
+    pub port: [u8; 2],
+    /// [`PROTO_TCP`] or [`PROTO_UDP`].
+    pub proto: u8,
+    /// Explicit padding; always zero.
+    pub _pad: u8,
+}
+const _: () = assert!(core::mem::size_of::<ServiceKey>() == 8);
+
+/// Value of [`crate::maps::SERVICES`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Service {
+    /// Id of the service's Maglev table (key of [`crate::maps::MAGLEV`]).
+    pub id: u32,
+    /// Backends taking new flows; 0 means new flows are refused (TCP
+    /// reset, ICMP unreachable).
+    pub active_backends: u32,
+}
+const _: () = assert!(core::mem::size_of::<Service>() == 8);
+
+/// [`Backend::state`]: takes new flows (is in the Maglev table).
+pub const BACKEND_ACTIVE: u32 = 1;
+/// [`Backend::state`]: draining: keeps its established flows, gets no new ones.
+pub const BACKEND_DRAINING: u32 = 2;
+
+/// Value of [`crate::maps::BACKENDS`], keyed by backend id (`u32`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backend {
+    /// Task address on its overlay network, network byte order.
+    pub ip: [u8; 4],
+    /// Target port, network byte order.
+    pub port: [u8; 2],
+    /// Explicit padding; always zero.
+    pub _pad: [u8; 2],
+    /// VNI of the network the task is reached on (host order).
+    pub vni: u32,
+    /// [`BACKEND_ACTIVE`] or [`BACKEND_DRAINING`].
+    pub state: u32,
+}
+const _: () = assert!(core::mem::size_of::<Backend>() == 16);
+
+/// A flow's 5-tuple, as seen in one direction; key of both conntrack maps.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowKey {
+    /// Source address, network byte order.
+    pub src: [u8; 4],
+    /// Destination address, network byte order.
+    pub dst: [u8; 4],
+    /// Source port, network byte order.
+    pub sport: [u8; 2],
+    /// Destination port, network byte order.
+    pub dport: [u8; 2],
+    /// IP protocol.
+    pub proto: u8,
+    /// Explicit padding; always zero.
+    pub _pad: [u8; 3],
+}
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 16);
+
+/// TCP conntrack state: SYN seen, no answer yet.
+pub const CT_SYN_SENT: u8 = 1;
+/// TCP conntrack state: answered; also UDP once a reply was seen.
+pub const CT_ESTABLISHED: u8 = 2;
+/// TCP conntrack state: one side sent FIN (half-closed, e.g. CLOSE_WAIT):
+/// the other side may keep sending for as long as it likes.
+pub const CT_HALF_CLOSED: u8 = 3;
+/// TCP conntrack state: both sides sent FIN, or a reset was seen.
+pub const CT_CLOSING: u8 = 4;
+/// UDP (or any non-TCP) flow.
+pub const CT_DATAGRAM: u8 = 5;
+
+/// Forward conntrack entry at the node that translated the flow; value of
+/// [`crate::maps::CONNTRACK`], keyed by the flow as the client sent it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CtEntry {
+    /// Last packet in either direction, `bpf_ktime_get_ns` clock.
+    pub last_seen_ns: u64,
+    /// Backend id chosen for the flow.
+    pub backend_id: u32,
+    /// Backend address (kept so a draining backend's flows keep working).
+    pub backend_ip: [u8; 4],
+    /// Backend port, network byte order.
+    pub backend_port: [u8; 2],
+    /// One of the `CT_*` states.
+    pub state: u8,
+    /// `CT_FIN_*` bits: which sides have sent FIN.
+    pub fins: u8,
+    /// VNI the backend is reached on (host order).
+    pub vni: u32,
+}
+const _: () = assert!(core::mem::size_of::<CtEntry>() == 24);
+
+/// [`CtEntry::fins`]: the client sent FIN.
+pub const CT_FIN_CLIENT: u8 = 1;
+/// [`CtEntry::fins`]: the backend sent FIN.
+pub const CT_FIN_BACKEND: u8 = 2;
+
+/// [`ReplyEntry::kind`]: undo the translation (rewrite the source back to
+/// the VIP or published address) — at the node that translated.
+pub const REPLY_REV_NAT: u32 = 1;
+/// [`ReplyEntry::kind`]: send the reply back through VXLAN to the node the
+/// request came from (mesh traffic to a backend on another node).
+pub const REPLY_RETURN_PATH: u32 = 2;
+
+/// What to do with a reply; value of [`crate::maps::REPLIES`], keyed by the
+/// flow as the backend sends it (backend → client).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyEntry {
+    /// Last packet, `bpf_ktime_get_ns` clock.
+    pub last_seen_ns: u64,
+    /// [`REPLY_REV_NAT`] or [`REPLY_RETURN_PATH`].
+    pub kind: u32,
+    /// Rev NAT: the address the client sent to (VIP or node address).
+    pub orig_ip: [u8; 4],
+    /// Rev NAT: the port the client sent to, network byte order.
+    pub orig_port: [u8; 2],
+    /// Explicit padding; always zero.
+    pub _pad: [u8; 2],
+    /// Return path: underlay address of the node that translated.
+    pub via_node: [u8; 4],
+    /// Return path: VNI to send the reply on (host order).
+    pub vni: u32,
+    /// Explicit padding; always zero.
+    pub _pad2: [u8; 4],
+}
+const _: () = assert!(core::mem::size_of::<ReplyEntry>() == 32);
+
+/// Conntrack timeouts in seconds; index 0 of [`crate::maps::LB_CONFIG`].
+/// Zero means "use the default" (the `DEFAULT_*` constants).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LbConfig {
+    /// TCP flow that has seen only a SYN.
+    pub tcp_syn_s: u32,
+    /// Established TCP flow, idle. IPVS cuts these after 900 s (moby#31208).
+    pub tcp_established_s: u32,
+    /// Half-closed TCP flow (one FIN, e.g. CLOSE_WAIT). IPVS: 60 s (moby#29655).
+    pub tcp_half_closed_s: u32,
+    /// Both FINs or a reset seen.
+    pub tcp_closing_s: u32,
+    /// UDP and other datagram flows, idle.
+    pub udp_s: u32,
+    /// Explicit padding; always zero.
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<LbConfig>() == 24);
+
+/// Default SYN timeout.
+pub const DEFAULT_TCP_SYN_S: u32 = 60;
+/// Default idle timeout of an established TCP flow: 6 hours.
+pub const DEFAULT_TCP_ESTABLISHED_S: u32 = 6 * 3600;
+/// Default idle timeout of a half-closed TCP flow: as long as established.
+pub const DEFAULT_TCP_HALF_CLOSED_S: u32 = 6 * 3600;
+/// Default timeout once both sides closed.
+pub const DEFAULT_TCP_CLOSING_S: u32 = 10;
+/// Default idle timeout of a UDP flow.
+pub const DEFAULT_UDP_S: u32 = 300;
+
+impl LbConfig {
+    /// The timeout for a flow in `state`, in seconds, defaults applied.
+    #[inline(always)]
+    pub fn timeout_s(&self, state: u8) -> u32 {
+        let (set, default) = match state {
+            CT_SYN_SENT => (self.tcp_syn_s, DEFAULT_TCP_SYN_S),
+            CT_ESTABLISHED => (self.tcp_established_s, DEFAULT_TCP_ESTABLISHED_S),
+            CT_HALF_CLOSED => (self.tcp_half_closed_s, DEFAULT_TCP_HALF_CLOSED_S),
+            CT_CLOSING => (self.tcp_closing_s, DEFAULT_TCP_CLOSING_S),
+            _ => (self.udp_s, DEFAULT_UDP_S),
+        };
+        if set == 0 { default } else { set }
+    }
+}
+
+/// The hash that picks a flow's Maglev slot: `flow_hash(..) % MAGLEV_SIZE`.
+/// Deterministic and shared with userspace, so every node picks the same
+/// backend for the same flow and tests can compute the expected choice.
+/// Addresses in network byte order, ports in host order.
+#[inline(always)]
+pub fn flow_hash(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> u32 {
+    let mut h: u32 = 0x2545_f491 ^ u32::from(proto);
+    for word in [
+        u32::from_be_bytes(src),
+        u32::from_be_bytes(dst),
+        (u32::from(sport) << 16) | u32::from(dport),
+    ] {
+        let mut k = word.wrapping_mul(0xcc9e_2d51);
+        k = k.rotate_left(15).wrapping_mul(0x1b87_3593);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY (all): `repr(C)`, integers and byte arrays only, explicit
+    // padding, every bit pattern valid.
+    unsafe impl aya::Pod for super::ServiceKey {}
+    unsafe impl aya::Pod for super::Service {}
+    unsafe impl aya::Pod for super::Backend {}
+    unsafe impl aya::Pod for super::FlowKey {}
+    unsafe impl aya::Pod for super::CtEntry {}
+    unsafe impl aya::Pod for super::ReplyEntry {}
+    unsafe impl aya::Pod for super::LbConfig {}
+}
