@@ -54,6 +54,19 @@ pub enum StoreError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The raft core task failed while shutting down.
+    #[error("raft node did not shut down cleanly")]
+    Shutdown {
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The database was still in use after shutdown.
+    #[error("raft database still in use {waited:?} after shutdown")]
+    StillOpen {
+        /// How long we waited.
+        waited: Duration,
+    },
     /// A local I/O operation (data directory, listener) failed.
     #[error("cannot {action}")]
     Io {

@@ -19,32 +19,61 @@
 mod command;
 mod error;
 mod log_store;
+mod management;
+mod network_client;
+mod network_server;
+mod node;
 mod shared;
 mod snapshot;
 mod state_machine;
+mod store;
 pub mod typ;
 mod vault;
+mod wire;
 
 pub use command::{AppliedChanges, Change, Command, Response, Tables};
 pub use error::StoreError;
 pub use log_store::LogStore;
+pub use management::MembershipView;
+pub use network_client::{NetworkFactory, PeerClient};
+pub use network_server::{RaftServer, ServerStats};
+pub use node::{
+    DEFAULT_MEMBERSHIP_TIMEOUT, DEFAULT_WRITE_TIMEOUT, NodeConfig, RaftNode, RaftTls,
+    default_raft_config,
+};
 pub use shared::WATCH_CAPACITY;
 pub use snapshot::SnapshotBuilder;
 pub use state_machine::StateMachine;
+pub use store::{Store, StoreSnapshot};
 pub use typ::NodeId;
 pub use vault::DB_FILE;
+pub use wire::{MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
 
 #[cfg(test)]
 mod tests;
 
-/// Opens the sealed raft storage in `dir`: the log store, the state machine
-/// and the state machine's shared in-memory mirror.
+/// The opened raft storage of one node.
+pub(crate) struct OpenedStorage {
+    pub(crate) log_store: LogStore,
+    pub(crate) state_machine: StateMachine,
+    /// The state machine's in-memory mirror.
+    pub(crate) shared: std::sync::Arc<shared::Shared>,
+    /// Resolves once the database is closed.
+    pub(crate) closed: vault::DatabaseClosed,
+}
+
+/// Opens the sealed raft storage in `dir`.
 pub(crate) fn open_storage(
     dir: &std::path::Path,
     key: crate::seal::DataKey,
-) -> Result<(LogStore, StateMachine, std::sync::Arc<shared::Shared>), StoreError> {
-    let vault = vault::Vault::open(dir, key)?;
+) -> Result<OpenedStorage, StoreError> {
+    let (vault, closed) = vault::Vault::open(dir, key)?;
     let log_store = LogStore::new(vault.clone());
     let (state_machine, shared) = StateMachine::open(vault)?;
-    Ok((log_store, state_machine, shared))
+    Ok(OpenedStorage {
+        log_store,
+        state_machine,
+        shared,
+        closed,
+    })
 }

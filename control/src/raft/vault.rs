@@ -13,6 +13,7 @@ use redb::{Database, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
 
 use super::StoreError;
 use crate::seal::DataKey;
@@ -34,13 +35,24 @@ pub const DB_FILE: &str = "raft.redb";
 /// The database and the key that seals everything in it.
 #[derive(Clone)]
 pub(crate) struct Vault {
-    db: Arc<Database>,
+    db: Arc<ClosingDatabase>,
     key: DataKey,
 }
 
+/// A database that reports when it has been closed.
+struct ClosingDatabase {
+    // Fields drop in order: the database closes (releasing its file lock)
+    // before the sender drops and wakes the receiver.
+    db: Database,
+    _closed: oneshot::Sender<()>,
+}
+
+/// Resolves once the database is closed.
+pub(crate) type DatabaseClosed = oneshot::Receiver<()>;
+
 impl Vault {
     /// Opens (or creates) the database in `dir`, creating all tables.
-    pub(crate) fn open(dir: &Path, key: DataKey) -> Result<Self, StoreError> {
+    pub(crate) fn open(dir: &Path, key: DataKey) -> Result<(Self, DatabaseClosed), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             action: "create raft data directory",
             source,
@@ -61,15 +73,23 @@ impl Vault {
         }
         txn.commit()
             .map_err(StoreError::db("commit table creation"))?;
-        Ok(Self {
-            db: Arc::new(db),
-            key,
-        })
+        let (closed_tx, closed_rx) = oneshot::channel();
+        let db = ClosingDatabase {
+            db,
+            _closed: closed_tx,
+        };
+        Ok((
+            Self {
+                db: Arc::new(db),
+                key,
+            },
+            closed_rx,
+        ))
     }
 
     /// The database.
     pub(crate) fn db(&self) -> &Database {
-        &self.db
+        &self.db.db
     }
 
     /// Serialises `value` as JSON and seals it under `context`.

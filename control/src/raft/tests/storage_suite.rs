@@ -14,9 +14,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Dis
         &self,
     ) -> Result<(tempfile::TempDir, LogStore, StateMachine), typ::StorageError> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (log_store, state_machine, _shared) =
-            open_storage(dir.path(), DataKey::generate()).expect("open storage");
-        Ok((dir, log_store, state_machine))
+        let storage = open_storage(dir.path(), DataKey::generate()).expect("open storage");
+        Ok((dir, storage.log_store, storage.state_machine))
     }
 }
 

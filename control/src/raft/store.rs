@@ -1,0 +1,148 @@
+//! [`Store`]: the handle the rest of the control plane uses.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError};
+use tokio::sync::broadcast;
+
+use super::StoreError;
+use super::command::{AppliedChanges, Command, Response, Tables};
+use super::shared::Shared;
+use super::typ::{self, NodeId};
+
+/// The tables as of one applied log index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreSnapshot {
+    /// The last applied log index (`None` before anything was applied).
+    pub index: Option<u64>,
+    /// All tables.
+    pub tables: Tables,
+}
+
+/// A handle on the replicated store of one manager. Cheap to clone.
+///
+/// Reads are served from this manager's applied state: on a follower they
+/// may lag the leader (use [`Store::read_linearizable`] when that matters).
+#[derive(Clone)]
+pub struct Store {
+    raft: typ::Raft,
+    shared: Arc<Shared>,
+    write_timeout: Duration,
+}
+
+impl Store {
+    pub(crate) fn new(raft: typ::Raft, shared: Arc<Shared>, write_timeout: Duration) -> Self {
+        Self {
+            raft,
+            shared,
+            write_timeout,
+        }
+    }
+
+    /// Proposes `command` and waits until it is committed and applied here.
+    ///
+    /// Fails with [`StoreError::NotLeader`] on a follower (forwarding is the
+    /// caller's business) and with [`StoreError::NoQuorum`] when the leader
+    /// cannot commit within the write timeout.
+    pub async fn propose(&self, command: Command) -> Result<Response, StoreError> {
+        let response = within(self.write_timeout, self.raft.client_write(command)).await?;
+        Ok(response.data)
+    }
+
+    /// The value of `table/key` as applied on this manager.
+    pub fn read(&self, table: &str, key: &str) -> Option<serde_json::Value> {
+        let state = self.shared.lock();
+        state
+            .tables
+            .get(table)
+            .and_then(|rows| rows.get(key))
+            .cloned()
+    }
+
+    /// All rows of `table` as applied on this manager.
+    pub fn table(&self, table: &str) -> BTreeMap<String, serde_json::Value> {
+        let state = self.shared.lock();
+        state.tables.get(table).cloned().unwrap_or_default()
+    }
+
+    /// Like [`Store::read`], after confirming with a quorum that this
+    /// manager is the leader and has applied everything committed before
+    /// the call.
+    pub async fn read_linearizable(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let checked =
+            tokio::time::timeout(self.write_timeout, self.raft.ensure_linearizable()).await;
+        match checked {
+            Err(_) => Err(StoreError::NoQuorum {
+                timeout: self.write_timeout,
+            }),
+            Ok(Ok(_)) => Ok(self.read(table, key)),
+            Ok(Err(typ::RaftError::Fatal(fatal))) => Err(fatal.into()),
+            Ok(Err(typ::RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)))) => {
+                Err(StoreError::NotLeader {
+                    leader: forward.leader_id,
+                })
+            }
+            Ok(Err(typ::RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_)))) => {
+                Err(StoreError::NoQuorum {
+                    timeout: self.write_timeout,
+                })
+            }
+        }
+    }
+
+    /// The current tables plus every change applied after them.
+    ///
+    /// The snapshot and the subscription are taken under one lock, so the
+    /// stream starts exactly after the snapshot. A receiver that falls more
+    /// than [`super::WATCH_CAPACITY`] entries behind gets
+    /// [`broadcast::error::RecvError::Lagged`] and must start over.
+    pub fn snapshot_and_watch(&self) -> (StoreSnapshot, broadcast::Receiver<AppliedChanges>) {
+        let state = self.shared.lock();
+        let snapshot = StoreSnapshot {
+            index: state.last_applied.map(|log_id| log_id.index),
+            tables: state.tables.clone(),
+        };
+        (snapshot, self.shared.subscribe(&state))
+    }
+
+    /// The last log index applied on this manager.
+    pub fn applied_index(&self) -> Option<u64> {
+        self.shared.lock().last_applied.map(|log_id| log_id.index)
+    }
+
+    /// The leader as this manager knows it.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+}
+
+/// Awaits a raft write within `timeout`, mapping openraft's errors: a
+/// redirect becomes [`StoreError::NotLeader`], a timeout
+/// [`StoreError::NoQuorum`].
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    write: impl Future<Output = Result<T, typ::RaftError<typ::ClientWriteError>>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, write).await {
+        Err(_) => Err(StoreError::NoQuorum { timeout }),
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(typ::RaftError::Fatal(fatal))) => Err(fatal.into()),
+        Ok(Err(typ::RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+            Err(StoreError::NotLeader {
+                leader: forward.leader_id,
+            })
+        }
+        Ok(Err(typ::RaftError::APIError(ClientWriteError::ChangeMembershipError(source)))) => {
+            Err(StoreError::Membership {
+                source: Box::new(source),
+            })
+        }
+    }
+}
