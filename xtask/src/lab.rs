@@ -155,6 +155,9 @@ fn print_members(lab: &Lab) {
             member.state_dir().display()
         );
     }
+    for netns in lab.bare_netns() {
+        println!("  {netns:<15} (task namespace, no underlay)");
+    }
 }
 
 /// The id recorded by the last `lab up`, if the file exists and holds a valid id.
