@@ -8,6 +8,7 @@
 
 pub mod attach;
 pub mod iproute;
+pub mod lb;
 pub mod object;
 pub mod overlay;
 pub mod pins;
