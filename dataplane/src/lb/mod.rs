@@ -3,3 +3,4 @@
 //! the pinned service, backend and Maglev maps.
 
 pub mod maglev;
+pub mod state;

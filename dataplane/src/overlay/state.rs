@@ -6,6 +6,8 @@ use std::{collections::HashSet, fmt, net::Ipv4Addr, str::FromStr};
 use serde::{Deserialize, Serialize};
 use shoal_common::overlay::{VNI_MAX, VXLAN_PORT};
 
+use crate::lb::state::{ConntrackSpec, LbStateError, PublishedPort, ServiceSpec};
+
 /// Everything the overlay of one node should hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +23,15 @@ pub struct DesiredState {
     /// Tasks on other nodes this node must reach.
     #[serde(default)]
     pub remote_endpoints: Vec<RemoteEndpoint>,
+    /// Services this node load-balances ([`crate::lb::state`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceSpec>,
+    /// Ports published on this node's addresses (the routing mesh).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedPort>,
+    /// Conntrack timeouts; absent or 0: the defaults.
+    #[serde(default, skip_serializing_if = "ConntrackSpec::is_default")]
+    pub conntrack: ConntrackSpec,
 }
 
 /// The node's underlay NIC and VXLAN settings.
@@ -133,6 +144,9 @@ pub enum StateError {
         /// Its subnet.
         subnet: Subnet,
     },
+    /// The services part is invalid.
+    #[error(transparent)]
+    Lb(#[from] LbStateError),
 }
 
 /// An IPv4 subnet, `a.b.c.d/len` with the host bits zero.
@@ -286,7 +300,8 @@ impl DesiredState {
         validate_ifname(&self.underlay.iface)?;
         self.validate_networks()?;
         self.validate_local_endpoints()?;
-        self.validate_remote_endpoints()
+        self.validate_remote_endpoints()?;
+        Ok(crate::lb::state::validate(self)?)
     }
 
     /// The network called `name`.
