@@ -32,8 +32,10 @@ pub fn try_answer(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Ac
         && arp.plen == 4
         && arp.oper() == ARP_OP_REQUEST;
     let network = overlay_maps::network(iface.vni).ok_or(DropReason::UnknownVni)?;
-    // A gratuitous ARP (asking for its own address) needs no answer.
-    if !is_ipv4_request || !network.contains(arp.tpa) || arp.tpa == arp.spa {
+    // A task asking for its own address needs no answer: a gratuitous ARP
+    // (sender = target) or an RFC 5227 probe (sender 0.0.0.0), to which an
+    // answer would say the address is taken.
+    if !is_ipv4_request || !network.contains(arp.tpa) || arp.tpa == arp.spa || arp.tpa == iface.ip {
         return Err(DropReason::ArpNotAnswered);
     }
     let (asker_mac, asker_ip, wanted_ip) = (arp.sha, arp.spa, arp.tpa);

@@ -24,23 +24,26 @@ use aya_ebpf::{
 /// XDP on the underlay NIC.
 #[xdp]
 pub fn shoal_underlay_xdp(ctx: XdpContext) -> u32 {
+    let rx_bytes = mem::Packet::len(&ctx);
     let result = underlay::try_underlay_xdp(&ctx);
-    verdict::xdp(&ctx, result)
+    verdict::xdp(&ctx, rx_bytes, result)
 }
 
 /// TC (TCX) ingress on the underlay NIC: the same checks, plus VXLAN
 /// decapsulation for local tasks.
 #[classifier]
 pub fn shoal_underlay_tc(ctx: TcContext) -> i32 {
+    let rx_bytes = ctx.len();
     let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_underlay_tc(&ctx));
-    verdict::tc(&ctx, result)
+    verdict::tc(&ctx, rx_bytes, result)
 }
 
 /// TC (TCX) ingress on a task's host-side veth: what the task sends.
 #[classifier]
 pub fn shoal_task_tc(ctx: TcContext) -> i32 {
+    let rx_bytes = ctx.len();
     let result = mem::pull_headers(&ctx).and_then(|()| task::try_task_ingress(&ctx));
-    verdict::tc(&ctx, result)
+    verdict::tc(&ctx, rx_bytes, result)
 }
 
 #[cfg(not(test))]

@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use shoal_common::{DropReason, Stat};
 
-use crate::{mem::Packet, stats::count};
+use crate::stats::count;
 
 /// What a program decided for a packet it did not drop.
 #[derive(Clone, Copy)]
@@ -28,20 +28,22 @@ pub fn redirected(rc: i64, failed: DropReason) -> Result<(), DropReason> {
     }
 }
 
-/// Count and convert for XDP.
+/// Count and convert for XDP; `rx_bytes` is the frame's length as it
+/// arrived, measured before the program changed it.
 #[inline(always)]
-pub fn xdp(ctx: &XdpContext, result: Result<Action, DropReason>) -> u32 {
-    match record(ctx, result) {
+pub fn xdp(ctx: &XdpContext, rx_bytes: u32, result: Result<Action, DropReason>) -> u32 {
+    match record(ctx, rx_bytes, result) {
         Ok(Action::Pass) => xdp_action::XDP_PASS,
         Ok(Action::Redirect) => xdp_action::XDP_REDIRECT,
         Err(_) => xdp_action::XDP_DROP,
     }
 }
 
-/// Count and convert for TC.
+/// Count and convert for TC; `rx_bytes` as for [`xdp`]: encapsulation and
+/// decapsulation change the length, and `rx` and drops count what arrived.
 #[inline(always)]
-pub fn tc(ctx: &TcContext, result: Result<Action, DropReason>) -> i32 {
-    match record(ctx, result) {
+pub fn tc(ctx: &TcContext, rx_bytes: u32, result: Result<Action, DropReason>) -> i32 {
+    match record(ctx, rx_bytes, result) {
         Ok(Action::Pass) => TC_ACT_OK,
         Ok(Action::Redirect) => TC_ACT_REDIRECT,
         Err(_) => TC_ACT_SHOT,
@@ -49,11 +51,15 @@ pub fn tc(ctx: &TcContext, result: Result<Action, DropReason>) -> i32 {
 }
 
 #[inline(always)]
-fn record<P: Packet + EbpfContext>(
+fn record<P: EbpfContext>(
+    #[cfg_attr(
+        not(feature = "debug-log"),
+        expect(unused_variables, reason = "only the debug log reads the context")
+    )]
     ctx: &P,
+    bytes: u32,
     result: Result<Action, DropReason>,
 ) -> Result<Action, DropReason> {
-    let bytes = ctx.len();
     count(Stat::Rx, bytes);
     match result {
         Ok(Action::Pass) => count(Stat::Pass, bytes),
