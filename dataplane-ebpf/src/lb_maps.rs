@@ -1,8 +1,4 @@
 //! The load balancer's maps (names and capacities: `shoal_common::maps`).
-#![expect(
-    dead_code,
-    reason = "read by the load-balancing paths being written next"
-)]
 
 use aya_ebpf::{
     btf_maps::{Array as BtfArray, HashOfMaps},

@@ -6,10 +6,14 @@
 
 mod arp;
 mod csum;
+mod ct;
+mod lb;
 mod lb_maps;
 mod mem;
+mod nat;
 mod overlay_maps;
 mod parse;
+mod reject;
 mod stats;
 mod task;
 mod underlay;

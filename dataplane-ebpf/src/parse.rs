@@ -38,10 +38,6 @@ pub enum L4 {
 
 /// An IPv4 packet's parsed headers.
 #[derive(Clone, Copy)]
-#[expect(
-    dead_code,
-    reason = "offsets and addresses are read by the overlay and LB paths to come"
-)]
 pub struct Ipv4Packet {
     /// Offset of the IPv4 header.
     pub l3_off: usize,
@@ -55,6 +51,8 @@ pub struct Ipv4Packet {
     pub dst: [u8; 4],
     /// The IPv4 protocol field.
     pub proto: u8,
+    /// The IPv4 total length (header and payload).
+    pub tot_len: u16,
     /// What follows the IPv4 header.
     pub l4: L4,
 }
@@ -113,6 +111,7 @@ pub fn parse_ipv4<P: Packet>(ctx: &P, l3_off: usize) -> Result<Ipv4Packet, DropR
         src: ip.src_addr,
         dst: ip.dst_addr,
         proto: ip.proto,
+        tot_len: tot_len as u16,
         l4,
     })
 }

@@ -1,6 +1,8 @@
 //! Traffic a task sends, seen at TC ingress of its host-side veth: ARP is
-//! answered here, IPv4 goes to a task on this node directly or to another
-//! node in VXLAN. Nothing from a task reaches the host stack.
+//! answered here; IPv4 to a service is translated to a backend; IPv4 goes to
+//! a task on this node directly or to another node in VXLAN; replies to mesh
+//! clients go out of the underlay or back to the node that translated them.
+//! Nothing from a task reaches the host stack.
 
 use aya_ebpf::programs::TcContext;
 use network_types::eth::EthHdr;
@@ -10,7 +12,15 @@ use shoal_common::{
 };
 
 use crate::{
-    arp, mem::ptr_at, overlay_maps, parse::parse_ipv4, stats::count, verdict::Action, vxlan,
+    arp,
+    lb::{self, Reply},
+    mem::ptr_at,
+    overlay_maps,
+    parse::{Ipv4Packet, parse_ipv4},
+    reject,
+    stats::count,
+    verdict::Action,
+    vxlan::{self, Tunnel},
 };
 
 const ETH_P_IPV4: u16 = 0x0800;
@@ -26,29 +36,89 @@ pub fn try_task_ingress(ctx: &TcContext) -> Result<Action, DropReason> {
     // SAFETY: bounds-checked by ptr_at.
     match u16::from_be(unsafe { (*eth).ether_type }) {
         ETH_P_ARP => arp::try_answer(ctx, ifindex, &iface),
-        ETH_P_IPV4 => forward_ipv4(ctx, &iface),
+        ETH_P_IPV4 => forward_ipv4(ctx, ifindex, &iface),
         _ => Err(DropReason::UnsupportedL3),
     }
 }
 
 #[inline(always)]
-fn forward_ipv4(ctx: &TcContext, iface: &TaskIface) -> Result<Action, DropReason> {
+fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Action, DropReason> {
     let ip = parse_ipv4(ctx, EthHdr::LEN)?;
     if ip.src != iface.ip {
         return Err(DropReason::SpoofedSource);
     }
-    let ep = overlay_maps::endpoint(iface.vni, ip.dst).ok_or(DropReason::UnknownEndpoint)?;
-    match ep.kind {
-        ENDPOINT_LOCAL => {
+    match lb::try_translate(ctx, &ip, false) {
+        Ok(Some(target)) => return to_backend(ctx, iface, target, &ip),
+        Ok(None) => {}
+        Err(DropReason::NoBackend) => return reject::refuse(ctx, &ip, ifindex),
+        Err(e) => return Err(e),
+    }
+    match overlay_maps::endpoint(iface.vni, ip.dst) {
+        Some(ep) if ep.kind == ENDPOINT_LOCAL => {
             let bytes = ctx.len();
-            let action = vxlan::deliver(ctx, &ep, DropReason::UnknownEndpoint)?;
+            let action = vxlan::deliver_local(ctx, &ep, &ip, DropReason::UnknownEndpoint)?;
             count(Stat::LocalDelivery, bytes);
             Ok(action)
         }
-        ENDPOINT_REMOTE => {
+        Some(ep) if ep.kind == ENDPOINT_REMOTE => {
             let cfg = overlay_maps::node_config().ok_or(DropReason::NoNodeConfig)?;
-            vxlan::encap(ctx, &cfg, iface, &ep, &ip)
+            vxlan::encap(
+                ctx,
+                &cfg,
+                &Tunnel::to_endpoint(iface.vni, &ep, iface.mac),
+                &ip,
+            )
         }
-        _ => Err(DropReason::UnknownEndpoint),
+        _ => reply_to_outside(ctx, iface, &ip),
+    }
+}
+
+/// A translated packet: route it to its backend on the backend's network.
+#[inline(always)]
+fn to_backend(
+    ctx: &TcContext,
+    iface: &TaskIface,
+    target: lb::Target,
+    ip: &Ipv4Packet,
+) -> Result<Action, DropReason> {
+    let ep = overlay_maps::endpoint(target.vni, target.ip).ok_or(DropReason::UnknownEndpoint)?;
+    if ep.kind == ENDPOINT_LOCAL {
+        let bytes = ctx.len();
+        let action = vxlan::deliver(ctx, &ep, DropReason::UnknownEndpoint)?;
+        count(Stat::LocalDelivery, bytes);
+        return Ok(action);
+    }
+    let cfg = overlay_maps::node_config().ok_or(DropReason::NoNodeConfig)?;
+    vxlan::encap(
+        ctx,
+        &cfg,
+        &Tunnel::to_endpoint(target.vni, &ep, iface.mac),
+        ip,
+    )
+}
+
+/// A packet to an address outside the overlay: only replies to mesh clients
+/// may leave, the way their requests came.
+#[inline(always)]
+fn reply_to_outside(
+    ctx: &TcContext,
+    iface: &TaskIface,
+    ip: &Ipv4Packet,
+) -> Result<Action, DropReason> {
+    let cfg = overlay_maps::node_config().ok_or(DropReason::NoNodeConfig)?;
+    match lb::try_reply(ctx, ip)? {
+        Some(Reply::Translated) => vxlan::to_underlay(&cfg),
+        Some(Reply::ReturnPath { via_node, vni }) => {
+            let tunnel = Tunnel {
+                vni,
+                node_ip: via_node,
+                src_mac: iface.mac,
+                dst_mac: vxlan::node_mac(&cfg),
+            };
+            let action = vxlan::encap(ctx, &cfg, &tunnel, ip)?;
+            count(Stat::ReturnPath, ctx.len());
+            Ok(action)
+        }
+        None => Err(DropReason::UnknownEndpoint),
     }
 }

@@ -3,15 +3,20 @@
 //! unwrapped and delivered to their task.
 
 use aya_ebpf::programs::TcContext;
-use shoal_common::{DropReason, Stat};
+use shoal_common::{
+    DropReason, Stat,
+    overlay::{ENDPOINT_LOCAL, NodeConfig},
+};
 
 use crate::{
+    lb,
     mem::Packet,
     overlay_maps,
     parse::{Frame, Ipv4Packet, L4, parse_frame},
+    reject,
     stats::count,
     verdict::Action,
-    vxlan,
+    vxlan::{self, Tunnel},
 };
 
 /// Validate a frame's headers and count what it is.
@@ -42,20 +47,47 @@ pub fn try_underlay_xdp<P: Packet>(ctx: &P) -> Result<Action, DropReason> {
     classify(ctx).map(|_| Action::Pass)
 }
 
-/// TC: validate, then unwrap VXLAN addressed to this node.
+/// TC: validate, then unwrap VXLAN addressed to this node, or send a
+/// request to a published port (routing mesh) to a backend anywhere in the
+/// cluster — without source NAT, so the task sees the client's address.
 #[inline(always)]
 pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
-    match classify(ctx)? {
-        Frame::Ipv4(ip) if is_vxlan_for_this_node(&ip) => vxlan::try_decap(ctx, &ip),
+    let Frame::Ipv4(ip) = classify(ctx)? else {
+        return Ok(Action::Pass);
+    };
+    let Some(cfg) = overlay_maps::node_config() else {
+        return Ok(Action::Pass);
+    };
+    if ip.dst != cfg.underlay_ip {
+        return Ok(Action::Pass);
+    }
+    match ip.l4 {
+        L4::Udp { dport, .. } if dport == u16::from_be_bytes(cfg.vxlan_port) => {
+            vxlan::try_decap(ctx, &cfg, &ip)
+        }
+        L4::Tcp { .. } | L4::Udp { .. } => mesh(ctx, &cfg, &ip),
         _ => Ok(Action::Pass),
     }
 }
 
+/// A packet to one of this node's ports: a published port goes to a
+/// backend; anything else is the host's own traffic.
 #[inline(always)]
-fn is_vxlan_for_this_node(ip: &Ipv4Packet) -> bool {
-    let L4::Udp { dport, .. } = ip.l4 else {
-        return false;
+fn mesh(ctx: &TcContext, cfg: &NodeConfig, ip: &Ipv4Packet) -> Result<Action, DropReason> {
+    let target = match lb::try_translate(ctx, ip, true) {
+        Ok(Some(target)) => target,
+        Ok(None) => return Ok(Action::Pass),
+        Err(DropReason::NoBackend) => return reject::refuse(ctx, ip, cfg.underlay_ifindex),
+        Err(e) => return Err(e),
     };
-    overlay_maps::node_config()
-        .is_some_and(|cfg| dport == u16::from_be_bytes(cfg.vxlan_port) && ip.dst == cfg.underlay_ip)
+    let ep = overlay_maps::endpoint(target.vni, target.ip).ok_or(DropReason::UnknownEndpoint)?;
+    if ep.kind == ENDPOINT_LOCAL {
+        return vxlan::deliver(ctx, &ep, DropReason::UnknownEndpoint);
+    }
+    vxlan::encap(
+        ctx,
+        cfg,
+        &Tunnel::to_endpoint(target.vni, &ep, vxlan::node_mac(cfg)),
+        ip,
+    )
 }

@@ -13,11 +13,11 @@ use aya_ebpf::{
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, udp::UdpHdr};
 use shoal_common::{
     DropReason, Stat,
-    overlay::{ENDPOINT_LOCAL, Endpoint, NodeConfig, TaskIface, VXLAN_FLAG_VNI, vxlan_source_port},
+    overlay::{ENDPOINT_LOCAL, Endpoint, NodeConfig, VXLAN_FLAG_VNI, vxlan_source_port},
 };
 
 use crate::{
-    csum,
+    csum, lb,
     mem::{ptr_at, ptr_at_mut},
     overlay_maps,
     parse::{Ipv4Packet, L4, parse_ipv4},
@@ -45,18 +45,51 @@ struct EncapHeaders {
 }
 const _: () = assert!(core::mem::size_of::<EncapHeaders>() == 50);
 
-/// Wrap the task frame in VXLAN to `ep`'s node and hand it to the underlay
+/// Where and how a frame is tunnelled.
+#[derive(Clone, Copy)]
+pub struct Tunnel {
+    /// VNI of the network.
+    pub vni: u32,
+    /// Underlay address of the receiving node.
+    pub node_ip: [u8; 4],
+    /// Inner source MAC.
+    pub src_mac: [u8; 6],
+    /// Inner destination MAC.
+    pub dst_mac: [u8; 6],
+}
+
+impl Tunnel {
+    /// To a remote endpoint, from a task interface.
+    #[inline(always)]
+    pub fn to_endpoint(vni: u32, ep: &Endpoint, src_mac: [u8; 6]) -> Tunnel {
+        Tunnel {
+            vni,
+            node_ip: ep.node_ip,
+            src_mac,
+            dst_mac: ep.mac,
+        }
+    }
+}
+
+/// A MAC for frames the node itself puts on the overlay (mesh traffic):
+/// locally administered, derived from the node's underlay address.
+#[inline(always)]
+pub fn node_mac(cfg: &NodeConfig) -> [u8; 6] {
+    let ip = cfg.underlay_ip;
+    [0x02, 0x53, ip[0], ip[1], ip[2], ip[3]]
+}
+
+/// Wrap the frame in VXLAN to `tunnel.node_ip` and hand it to the underlay
 /// NIC; the kernel's neighbour table fills in the outer MAC addresses.
 #[inline(always)]
 pub fn encap(
     ctx: &TcContext,
     cfg: &NodeConfig,
-    iface: &TaskIface,
-    ep: &Endpoint,
+    tunnel: &Tunnel,
     inner: &Ipv4Packet,
 ) -> Result<Action, DropReason> {
     let frame_len = ctx.len();
-    let headers = encap_headers(cfg, iface, ep, inner, frame_len);
+    let headers = encap_headers(cfg, tunnel, inner, frame_len);
     let flags = u64::from(
         BPF_F_ADJ_ROOM_FIXED_GSO
             | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
@@ -82,8 +115,7 @@ pub fn encap(
 #[inline(always)]
 fn encap_headers(
     cfg: &NodeConfig,
-    iface: &TaskIface,
-    ep: &Endpoint,
+    tunnel: &Tunnel,
     inner: &Ipv4Packet,
     frame_len: u32,
 ) -> EncapHeaders {
@@ -100,7 +132,7 @@ fn encap_headers(
     ip[8] = OUTER_TTL;
     ip[9] = IPPROTO_UDP;
     ip[12..16].copy_from_slice(&cfg.underlay_ip);
-    ip[16..20].copy_from_slice(&ep.node_ip);
+    ip[16..20].copy_from_slice(&tunnel.node_ip);
     let check = csum::ipv4_header(&ip);
     ip[10..12].copy_from_slice(&check);
 
@@ -111,12 +143,12 @@ fn encap_headers(
     udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
     // UDP checksum 0: allowed for VXLAN over IPv4 (RFC 7348 §5).
 
-    let vni = iface.vni.to_be_bytes();
+    let vni = tunnel.vni.to_be_bytes();
     let vxlan = [VXLAN_FLAG_VNI, 0, 0, 0, vni[1], vni[2], vni[3], 0];
 
     let mut inner_eth = [0u8; 14];
-    inner_eth[0..6].copy_from_slice(&ep.mac);
-    inner_eth[6..12].copy_from_slice(&iface.mac);
+    inner_eth[0..6].copy_from_slice(&tunnel.dst_mac);
+    inner_eth[6..12].copy_from_slice(&tunnel.src_mac);
     inner_eth[12..14].copy_from_slice(&ETH_P_IPV4.to_be_bytes());
     EncapHeaders {
         ip,
@@ -127,9 +159,15 @@ fn encap_headers(
 }
 
 /// Unwrap a VXLAN frame addressed to this node (`outer`: its parsed outer
-/// IPv4/UDP) and deliver the inner packet to the local task it is for.
+/// IPv4/UDP) and deliver the inner packet: to the local task it is for, or
+/// — a mesh reply coming back to the node that translated it — out of the
+/// underlay to the client.
 #[inline(always)]
-pub fn try_decap(ctx: &TcContext, outer: &Ipv4Packet) -> Result<Action, DropReason> {
+pub fn try_decap(
+    ctx: &TcContext,
+    cfg: &NodeConfig,
+    outer: &Ipv4Packet,
+) -> Result<Action, DropReason> {
     let vxlan_off = outer.l4_off + UdpHdr::LEN;
     let vxlan: *const [u8; VXLAN_HDR_LEN] = ptr_at(ctx, vxlan_off, DropReason::MalformedVxlan)?;
     // SAFETY: bounds-checked by ptr_at.
@@ -146,21 +184,56 @@ pub fn try_decap(ctx: &TcContext, outer: &Ipv4Packet) -> Result<Action, DropReas
         return Err(DropReason::UnsupportedL3);
     }
     let inner = parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?;
-    let ep = overlay_maps::endpoint(vni, inner.dst)
-        .filter(|ep| ep.kind == ENDPOINT_LOCAL)
-        .ok_or(DropReason::UnknownEndpoint)?;
+    let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
+    if local.is_none() && !lb::is_reply(&inner) {
+        return Err(DropReason::UnknownEndpoint);
+    }
+    if local.is_some() && overlay_maps::endpoint(vni, inner.src).is_none() {
+        // A client from outside the overlay, sent here by the mesh on another
+        // node: its replies must go back through that node.
+        lb::remember_return_path(&inner, outer.src, vni);
+    }
     // Everything between the outer Ethernet header and the inner IPv4
     // header goes: outer IPv4 (+options), UDP, VXLAN, inner Ethernet.
-    let shrink = (inner_eth_off + EthHdr::LEN - EthHdr::LEN) as i32;
+    let shrink = inner_eth_off as i32;
     ctx.adjust_room(
         -shrink,
         BPF_ADJ_ROOM_MAC,
         u64::from(BPF_F_ADJ_ROOM_FIXED_GSO),
     )
     .map_err(|_| DropReason::DecapFailed)?;
-    let action = deliver(ctx, &ep, DropReason::DecapFailed)?;
+    let ip = parse_ipv4(ctx, EthHdr::LEN)?;
+    let action = match local {
+        Some(ep) => deliver_local(ctx, &ep, &ip, DropReason::DecapFailed)?,
+        None => match lb::try_reply(ctx, &ip)? {
+            Some(lb::Reply::Translated) => to_underlay(cfg)?,
+            _ => return Err(DropReason::UnknownEndpoint),
+        },
+    };
     count(Stat::Decap, ctx.len());
     Ok(action)
+}
+
+/// Send a packet whose destination is on the underlay (a mesh client) out
+/// of the underlay NIC; the kernel resolves the next hop.
+#[inline(always)]
+pub fn to_underlay(cfg: &NodeConfig) -> Result<Action, DropReason> {
+    // SAFETY: plain helper call; null parameters: route on the destination.
+    let rc = unsafe { bpf_redirect_neigh(cfg.underlay_ifindex, core::ptr::null_mut(), 0, 0) };
+    redirected(rc, DropReason::NatFailed)?;
+    Ok(Action::Redirect)
+}
+
+/// Deliver to local task `ep`, translating a service reply back first.
+#[inline(always)]
+pub fn deliver_local(
+    ctx: &TcContext,
+    ep: &Endpoint,
+    ip: &Ipv4Packet,
+    failed: DropReason,
+) -> Result<Action, DropReason> {
+    lb::try_reply(ctx, ip)?;
+    deliver(ctx, ep, failed)
 }
 
 /// Address the frame to local task `ep` and put it straight into the task's

@@ -177,6 +177,11 @@ mod tests {
                 "decap",
                 "local-delivery",
                 "arp-reply",
+                "service-in",
+                "new-flow",
+                "rev-nat",
+                "return-path",
+                "reset",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
@@ -193,13 +198,14 @@ mod tests {
                 "encap-failed",
                 "decap-failed",
                 "no-node-config",
+                "no-backend",
+                "nat-failed",
+                "stale-backend",
+                "reject-failed",
             ]
         );
-        let drops: Vec<u32> = (33..=48).collect();
-        assert_eq!(
-            asked,
-            [&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9][..], &drops].concat()
-        );
+        let drops: Vec<u32> = (33..=52).collect();
+        assert_eq!(asked, [&(0..15).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
                 row.drop,
@@ -209,7 +215,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=48).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=52).sum::<u64>());
     }
 
     #[test]

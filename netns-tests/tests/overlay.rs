@@ -90,6 +90,7 @@ fn state_for(
                 node: lab.node(t.node).unwrap().addr(),
             })
             .collect(),
+        ..Default::default()
     }
 }
 

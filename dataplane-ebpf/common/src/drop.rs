@@ -43,11 +43,19 @@ pub enum DropReason {
     DecapFailed = 15,
     /// Overlay traffic arrived before `dp apply` wrote the node's settings.
     NoNodeConfig = 16,
+    /// A new flow to a service with no active backend (TCP gets a reset).
+    NoBackend = 17,
+    /// Rewriting addresses/ports or their checksums failed.
+    NatFailed = 18,
+    /// A backend's Maglev slot pointed at a backend that no longer exists.
+    StaleBackend = 19,
+    /// Building the TCP reset for a refused flow failed.
+    RejectFailed = 20,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 20] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
@@ -64,10 +72,14 @@ impl DropReason {
         DropReason::EncapFailed,
         DropReason::DecapFailed,
         DropReason::NoNodeConfig,
+        DropReason::NoBackend,
+        DropReason::NatFailed,
+        DropReason::StaleBackend,
+        DropReason::RejectFailed,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 16;
+    pub const MAX_CODE: u32 = 20;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -88,6 +100,10 @@ impl DropReason {
             DropReason::EncapFailed => "encap-failed",
             DropReason::DecapFailed => "decap-failed",
             DropReason::NoNodeConfig => "no-node-config",
+            DropReason::NoBackend => "no-backend",
+            DropReason::NatFailed => "nat-failed",
+            DropReason::StaleBackend => "stale-backend",
+            DropReason::RejectFailed => "reject-failed",
         }
     }
 

@@ -42,6 +42,16 @@ pub enum Stat {
     LocalDelivery,
     /// ARP requests from tasks answered by the data plane.
     ArpReply,
+    /// Packets to a service (VIP or published port) translated to a backend.
+    ServiceIn,
+    /// Flows that got a backend picked (Maglev), i.e. new or expired flows.
+    NewFlow,
+    /// Replies translated back to the VIP or published address.
+    RevNat,
+    /// Mesh replies sent back through VXLAN to the node that translated.
+    ReturnPath,
+    /// Refused flows answered with a TCP reset.
+    Reset,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -52,7 +62,7 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 10] = [
+    pub const OBSERVATIONS: [Stat; 15] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
@@ -63,6 +73,11 @@ impl Stat {
         Stat::Decap,
         Stat::LocalDelivery,
         Stat::ArpReply,
+        Stat::ServiceIn,
+        Stat::NewFlow,
+        Stat::RevNat,
+        Stat::ReturnPath,
+        Stat::Reset,
     ];
 
     /// The map index of this counter.
@@ -78,6 +93,11 @@ impl Stat {
             Stat::Decap => 7,
             Stat::LocalDelivery => 8,
             Stat::ArpReply => 9,
+            Stat::ServiceIn => 10,
+            Stat::NewFlow => 11,
+            Stat::RevNat => 12,
+            Stat::ReturnPath => 13,
+            Stat::Reset => 14,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -95,6 +115,11 @@ impl Stat {
             Stat::Decap => "decap",
             Stat::LocalDelivery => "local-delivery",
             Stat::ArpReply => "arp-reply",
+            Stat::ServiceIn => "service-in",
+            Stat::NewFlow => "new-flow",
+            Stat::RevNat => "rev-nat",
+            Stat::ReturnPath => "return-path",
+            Stat::Reset => "reset",
             Stat::Drop(reason) => reason.name(),
         }
     }

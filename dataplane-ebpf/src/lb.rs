@@ -1,0 +1,265 @@
+//! Service load balancing: a packet to a VIP or published port gets a
+//! backend — from conntrack if the flow is known, else by Maglev — and its
+//! destination rewritten; replies are rewritten back, or sent back through
+//! the overlay to the node that translated them.
+
+use aya_ebpf::programs::TcContext;
+use shoal_common::{
+    DropReason, Stat,
+    lb::{
+        CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry, ServiceKey,
+        flow_hash,
+    },
+};
+
+use crate::{
+    ct,
+    lb_maps::{self, SHOAL_CT_V1, SHOAL_REP_V1},
+    nat::{self, End},
+    parse::{Ipv4Packet, L4},
+    stats::count,
+};
+
+/// Where a translated packet now goes.
+#[derive(Clone, Copy)]
+pub struct Target {
+    /// Backend address, network order.
+    pub ip: [u8; 4],
+    /// VNI the backend is reached on.
+    pub vni: u32,
+}
+
+/// What to do with a reply that matched the reply table.
+#[derive(Clone, Copy)]
+pub enum Reply {
+    /// Rewritten back to the VIP/published address: route it on.
+    Translated,
+    /// Send it through VXLAN to `via_node` on `vni`, untouched.
+    ReturnPath {
+        /// Underlay address of the node that translated the request.
+        via_node: [u8; 4],
+        /// VNI to send on.
+        vni: u32,
+    },
+}
+
+/// The flow key of `ip` as it travels.
+#[inline(always)]
+fn flow_of(ip: &Ipv4Packet) -> Option<(FlowKey, u16, u16)> {
+    let (sport, dport) = match ip.l4 {
+        L4::Tcp { sport, dport } | L4::Udp { sport, dport } => (sport, dport),
+        _ => return None,
+    };
+    let key = FlowKey {
+        src: ip.src,
+        dst: ip.dst,
+        sport: sport.to_be_bytes(),
+        dport: dport.to_be_bytes(),
+        proto: ip.proto,
+        _pad: [0; 3],
+    };
+    Some((key, sport, dport))
+}
+
+/// If `ip` goes to a service — VIP `ip.dst`, or with `mesh` a published
+/// port on this node — translate it to a backend. `Ok(None)`: not a service.
+#[inline(always)]
+pub fn try_translate(
+    ctx: &TcContext,
+    ip: &Ipv4Packet,
+    mesh: bool,
+) -> Result<Option<Target>, DropReason> {
+    let Some((flow, sport, dport)) = flow_of(ip) else {
+        return Ok(None);
+    };
+    let key_ip = if mesh { [0; 4] } else { ip.dst };
+    let key = ServiceKey {
+        ip: key_ip,
+        port: flow.dport,
+        proto: ip.proto,
+        _pad: 0,
+    };
+    let Some(service) = lb_maps::service(&key) else {
+        return Ok(None);
+    };
+    let now = ct::now_ns();
+    let flags = ct::tcp_flags(ctx, ip);
+    let entry = match known_flow(&flow, now, flags) {
+        Some(entry) => entry,
+        None => {
+            if service.active_backends == 0 {
+                return Err(DropReason::NoBackend);
+            }
+            let slot = flow_hash(ip.src, key_ip, sport, dport, ip.proto) % MAGLEV_SIZE;
+            let id = lb_maps::maglev_pick(service.id, slot).ok_or(DropReason::NoBackend)?;
+            let backend = lb_maps::backend(id).ok_or(DropReason::StaleBackend)?;
+            let entry = CtEntry {
+                last_seen_ns: now,
+                backend_id: id,
+                backend_ip: backend.ip,
+                backend_port: backend.port,
+                state: ct::initial_state(ip, flags),
+                fins: 0,
+                vni: backend.vni,
+            };
+            // LRU insert: never fails for lack of room.
+            let _ = SHOAL_CT_V1.insert(flow, entry, 0);
+            count(Stat::NewFlow, ctx.len());
+            entry
+        }
+    };
+    remember_reply(&flow, &entry, now);
+    nat::rewrite(
+        ctx,
+        ip,
+        End::Destination,
+        entry.backend_ip,
+        entry.backend_port,
+    )?;
+    count(Stat::ServiceIn, ctx.len());
+    Ok(Some(Target {
+        ip: entry.backend_ip,
+        vni: entry.vni,
+    }))
+}
+
+/// The flow's conntrack entry if it is live and its backend still exists;
+/// refreshes it with this packet.
+#[inline(always)]
+fn known_flow(flow: &FlowKey, now: u64, flags: u8) -> Option<CtEntry> {
+    let entry = SHOAL_CT_V1.get_ptr_mut(flow)?;
+    // SAFETY: a map value pointer; we update it in place.
+    let entry = unsafe { &mut *entry };
+    let cfg = lb_maps::lb_config();
+    if ct::expired(&cfg, entry.state, entry.last_seen_ns, now)
+        || lb_maps::backend(entry.backend_id).is_none()
+    {
+        return None;
+    }
+    let (state, fins) = ct::advance(entry.state, entry.fins, flags, true);
+    entry.state = state;
+    entry.fins = fins;
+    entry.last_seen_ns = now;
+    Some(*entry)
+}
+
+/// Make sure the backend's replies get translated back.
+#[inline(always)]
+fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64) {
+    let reply_key = FlowKey {
+        src: entry.backend_ip,
+        dst: flow.src,
+        sport: entry.backend_port,
+        dport: flow.sport,
+        proto: flow.proto,
+        _pad: [0; 3],
+    };
+    if let Some(existing) = SHOAL_REP_V1.get_ptr_mut(reply_key) {
+        // SAFETY: a map value pointer; we update it in place.
+        let existing = unsafe { &mut *existing };
+        if existing.kind == REPLY_REV_NAT
+            && existing.orig_ip == flow.dst
+            && existing.orig_port == flow.dport
+        {
+            existing.last_seen_ns = now;
+            return;
+        }
+    }
+    let reply = ReplyEntry {
+        last_seen_ns: now,
+        kind: REPLY_REV_NAT,
+        orig_ip: flow.dst,
+        orig_port: flow.dport,
+        ..Default::default()
+    };
+    let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
+}
+
+/// Record that requests of this flow came through VXLAN from `via_node`,
+/// so the backend's replies go back there (mesh to a remote backend).
+#[inline(always)]
+pub fn remember_return_path(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32) {
+    let Some((flow, _, _)) = flow_of(ip) else {
+        return;
+    };
+    let reply_key = FlowKey {
+        src: flow.dst,
+        dst: flow.src,
+        sport: flow.dport,
+        dport: flow.sport,
+        ..flow
+    };
+    let now = ct::now_ns();
+    if let Some(existing) = SHOAL_REP_V1.get_ptr_mut(reply_key) {
+        // SAFETY: a map value pointer; we update it in place.
+        let existing = unsafe { &mut *existing };
+        if existing.kind == REPLY_RETURN_PATH
+            && existing.via_node == via_node
+            && existing.vni == vni
+        {
+            existing.last_seen_ns = now;
+            return;
+        }
+    }
+    let reply = ReplyEntry {
+        last_seen_ns: now,
+        kind: REPLY_RETURN_PATH,
+        via_node,
+        vni,
+        ..Default::default()
+    };
+    let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
+}
+
+/// Whether `ip` matches the reply table (no side effects).
+#[inline(always)]
+pub fn is_reply(ip: &Ipv4Packet) -> bool {
+    // SAFETY: only the presence of the entry is used.
+    flow_of(ip).is_some_and(|(key, _, _)| unsafe { SHOAL_REP_V1.get(key).is_some() })
+}
+
+/// If `ip` is a reply of a translated flow, handle it: rewrite its source
+/// back (and advance the flow's TCP state), or say where to send it.
+#[inline(always)]
+pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, DropReason> {
+    let Some((key, _, _)) = flow_of(ip) else {
+        return Ok(None);
+    };
+    // SAFETY: the value is copied out immediately.
+    let Some(reply) = (unsafe { SHOAL_REP_V1.get(key).copied() }) else {
+        return Ok(None);
+    };
+    match reply.kind {
+        REPLY_REV_NAT => {
+            track_reply(ctx, ip, &key, &reply);
+            nat::rewrite(ctx, ip, End::Source, reply.orig_ip, reply.orig_port)?;
+            count(Stat::RevNat, ctx.len());
+            Ok(Some(Reply::Translated))
+        }
+        REPLY_RETURN_PATH => Ok(Some(Reply::ReturnPath {
+            via_node: reply.via_node,
+            vni: reply.vni,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Advance the forward entry's TCP state with a reply packet.
+#[inline(always)]
+fn track_reply(ctx: &TcContext, ip: &Ipv4Packet, key: &FlowKey, reply: &ReplyEntry) {
+    let forward = FlowKey {
+        src: key.dst,
+        dst: reply.orig_ip,
+        sport: key.dport,
+        dport: reply.orig_port,
+        ..*key
+    };
+    if let Some(entry) = SHOAL_CT_V1.get_ptr_mut(forward) {
+        // SAFETY: a map value pointer; we update it in place.
+        let entry = unsafe { &mut *entry };
+        let (state, fins) = ct::advance(entry.state, entry.fins, ct::tcp_flags(ctx, ip), false);
+        entry.state = state;
+        entry.fins = fins;
+        entry.last_seen_ns = ct::now_ns();
+    }
+}
