@@ -1,6 +1,7 @@
 //! Packet fixtures for the underlay receive programs (`shoal_underlay_xdp`
 //! and `shoal_underlay_tc`): what they pass, what they drop and under which
-//! counter. Every fixture runs on both hooks unless it says why not.
+//! counter. Every fixture runs on both programs; where the kernel refuses an
+//! input on one hook, the fixture says why.
 //! Needs root: it loads the programs and runs them with `BPF_PROG_TEST_RUN`.
 
 mod support;
@@ -9,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use shoal_common::{DropReason, Stat};
 use shoal_dataplane::Hook;
-use support::{ETH_LEN, ETH_MIN_FRAME, Fixture, Harness, IPV4_LEN, Pkt};
+use support::{ETH_LEN, ETH_MIN_FRAME, Fixture, Harness, IPV4_LEN, Pkt, UNDERLAY_PROGRAMS};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 20);
@@ -269,5 +270,5 @@ fn underlay_fixtures() {
         .into_iter()
         .flatten()
         .collect();
-    harness.run_table(&fixtures);
+    harness.run_table(&UNDERLAY_PROGRAMS, &fixtures);
 }

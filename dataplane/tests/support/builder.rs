@@ -21,15 +21,20 @@ pub const IPV4_LEN: usize = 20;
 /// Smallest Ethernet frame without FCS; shorter frames get padded on the wire.
 pub const ETH_MIN_FRAME: usize = 60;
 
-/// Source MAC of every built frame.
+/// Source MAC of a built frame unless [`Pkt::macs`] says otherwise (also
+/// the ARP sender's hardware address).
 pub const SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-/// Destination MAC of every built frame.
+/// Destination MAC of a built frame unless [`Pkt::macs`] says otherwise.
 pub const DST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+/// The Ethernet broadcast address.
+pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
 /// A frame under construction. Cheap to clone, so a fixture can derive its
 /// expected output from its input.
 #[derive(Clone, Debug)]
 pub struct Pkt {
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
     net: Net,
     payload: Vec<u8>,
     edits: Vec<Edit>,
@@ -86,6 +91,8 @@ impl Pkt {
 
     fn with_net(net: Net) -> Self {
         Self {
+            src_mac: SRC_MAC,
+            dst_mac: DST_MAC,
             net,
             payload: Vec::new(),
             edits: Vec::new(),
@@ -139,6 +146,29 @@ impl Pkt {
             target_mac: [0; 6],
             target_ipv4: target.octets(),
         }))
+    }
+
+    /// Ethernet/ARP is-at: `sender` is at [`SRC_MAC`], told to `target`
+    /// (at [`DST_MAC`]).
+    pub fn arp_reply(sender: Ipv4Addr, target: Ipv4Addr) -> Self {
+        Self::with_net(Net::Arp(ArpEthIpv4Packet {
+            operation: ArpOperation::REPLY,
+            sender_mac: SRC_MAC,
+            sender_ipv4: sender.octets(),
+            target_mac: DST_MAC,
+            target_ipv4: target.octets(),
+        }))
+    }
+
+    /// The Ethernet source and destination MACs (ARP: the sender's hardware
+    /// address follows the source MAC).
+    pub fn macs(mut self, src: [u8; 6], dst: [u8; 6]) -> Self {
+        self.src_mac = src;
+        self.dst_mac = dst;
+        if let Net::Arp(arp) = &mut self.net {
+            arp.sender_mac = src;
+        }
+        self
     }
 
     /// Application payload after the L4 header.
@@ -240,7 +270,7 @@ impl Pkt {
     /// The frame's bytes.
     pub fn build(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let eth = PacketBuilder::ethernet2(SRC_MAC, DST_MAC);
+        let eth = PacketBuilder::ethernet2(self.src_mac, self.dst_mac);
         match &self.net {
             Net::Arp(arp) => eth
                 .arp(arp.to_arp_packet())

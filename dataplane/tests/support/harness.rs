@@ -2,12 +2,21 @@
 //!
 //! A [`Harness`] loads the embedded object once, with its maps pinned under a
 //! throwaway node (`/sys/fs/bpf/shoal/fixture-<pid>-<n>`, removed when the
-//! harness drops, panics included), loads the programs into the kernel and
-//! runs every [`Fixture`] through every hook it applies to. For each run it
-//! checks the verdict, the output bytes and the exact counter deltas: every
-//! counter a fixture does not name must stay unchanged, so a drop counted
-//! under the wrong reason fails. All fixtures run; the failures are reported
+//! harness drops, panics included), loads every program into the kernel (so
+//! the verifier's verdict on each is checked by every fixture binary) and
+//! runs every [`Fixture`] of a table through the [`Program`]s the table
+//! names. For each run it checks the verdict, the output bytes and the exact
+//! counter deltas: every counter a fixture does not name must stay
+//! unchanged, so a drop counted under the wrong reason fails. All fixtures run; the failures are reported
 //! together at the end.
+//!
+//! TC fixtures can name the ingress device ([`Fixture::on_ifindex`]): the
+//! harness then passes a `struct __sk_buff` with `ifindex` set as the test
+//! run's context. The kernel resolves it to a device of the calling thread's
+//! network namespace (ifindex 1 and 0 mean its loopback; any other must
+//! exist, or the run fails with ENODEV) and the program reads that device's
+//! index as `skb->ifindex`. [`netns::PrivateNetns`](super::netns) gives a
+//! test thread a namespace of its own with veth devices to name.
 //!
 //! Some inputs the kernel will not hand to a program at all (a test run
 //! answers EINVAL: frames under 14 bytes, and on 6.18 skb runs of IPv4
@@ -31,8 +40,42 @@ use aya::{
 use shoal_common::{DropReason, Stat, maps::programs};
 use shoal_dataplane::{Hook, PinPaths, StatsReport, object::Loaded, stats::read_stats_loaded};
 
-/// The hooks every fixture runs on unless it says otherwise.
-pub const ALL_HOOKS: [Hook; 2] = [Hook::Xdp, Hook::Tc];
+/// A program of the object that fixtures can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// `shoal_underlay_xdp`.
+    UnderlayXdp,
+    /// `shoal_underlay_tc`.
+    UnderlayTc,
+    /// `shoal_task_tc`.
+    TaskTc,
+}
+
+impl Program {
+    /// Every program, in load order.
+    pub const ALL: [Program; 3] = [Program::UnderlayXdp, Program::UnderlayTc, Program::TaskTc];
+
+    /// The program's name in the object.
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::UnderlayXdp => programs::UNDERLAY_XDP,
+            Program::UnderlayTc => programs::UNDERLAY_TC,
+            Program::TaskTc => programs::TASK_TC,
+        }
+    }
+
+    /// The hook type it runs at, which decides how verdicts are encoded.
+    pub fn hook(self) -> Hook {
+        match self {
+            Program::UnderlayXdp => Hook::Xdp,
+            Program::UnderlayTc | Program::TaskTc => Hook::Tc,
+        }
+    }
+}
+
+/// The underlay receive path at both hooks: tables of checks that must hold
+/// for XDP and TC alike.
+pub const UNDERLAY_PROGRAMS: [Program; 2] = [Program::UnderlayXdp, Program::UnderlayTc];
 
 /// What the program decided, independent of the hook's encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +84,20 @@ pub enum Verdict {
     Pass,
     /// Dropped (`XDP_DROP`, `TC_ACT_SHOT`).
     Drop,
+    /// Taken by a redirect helper (`XDP_REDIRECT`, `TC_ACT_REDIRECT`).
+    Redirect,
 }
 
 impl Verdict {
     /// The program's return value for this verdict on `hook`.
     pub fn code(self, hook: Hook) -> u32 {
         match (hook, self) {
-            (Hook::Xdp, Verdict::Pass) => 2, // XDP_PASS
-            (Hook::Xdp, Verdict::Drop) => 1, // XDP_DROP
-            (Hook::Tc, Verdict::Pass) => 0,  // TC_ACT_OK
-            (Hook::Tc, Verdict::Drop) => 2,  // TC_ACT_SHOT
+            (Hook::Xdp, Verdict::Pass) => 2,     // XDP_PASS
+            (Hook::Xdp, Verdict::Drop) => 1,     // XDP_DROP
+            (Hook::Xdp, Verdict::Redirect) => 4, // XDP_REDIRECT
+            (Hook::Tc, Verdict::Pass) => 0,      // TC_ACT_OK
+            (Hook::Tc, Verdict::Drop) => 2,      // TC_ACT_SHOT
+            (Hook::Tc, Verdict::Redirect) => 7,  // TC_ACT_REDIRECT
         }
     }
 }
@@ -81,7 +128,7 @@ pub trait MapSetup {
     fn undo(&self, ebpf: &mut Ebpf) -> Result<(), Box<dyn Error>>;
 }
 
-/// The empty setup: the underlay path reads no configuration maps yet.
+/// The empty setup: no configuration map entries at all.
 pub struct NoMaps;
 
 impl MapSetup for NoMaps {
@@ -106,10 +153,16 @@ pub struct Fixture {
     /// Expected frame after the program; `None`: unchanged input.
     pub output: Option<Vec<u8>>,
     /// Expected counter deltas in packets; every other counter must stay put.
-    /// Each counted packet adds the input's length to the counter's bytes.
+    /// Each counted packet adds the input's length to the counter's bytes
+    /// unless [`Fixture::counter_bytes`] says otherwise.
     pub counters: Vec<(Stat, u64)>,
-    /// The hooks this fixture runs on.
-    pub hooks: Vec<Hook>,
+    /// Counters whose packets count another length than the input's (a
+    /// path that counts the frame it produced), bytes per packet.
+    pub counter_bytes: Vec<(Stat, u64)>,
+    /// TC: the ingress device the test run pretends the frame arrived on
+    /// (`__sk_buff.ifindex`); `None`: no context, the kernel's default
+    /// (the loopback device).
+    pub ifindex: Option<u32>,
     /// Hooks on which the kernel may refuse the input itself (the test run
     /// fails with EINVAL before the program runs), and why. Such a refusal
     /// is reported as a note, not a failure; a run that does happen is
@@ -128,6 +181,12 @@ impl Fixture {
         Self::new(description, input, Verdict::Drop, Stat::Drop(reason))
     }
 
+    /// A fixture expecting a redirect, counted `rx` and `outcome` (what the
+    /// path did: encap, local-delivery, ...).
+    pub fn redirect(description: &'static str, input: Vec<u8>, outcome: Stat) -> Self {
+        Self::new(description, input, Verdict::Redirect, outcome)
+    }
+
     fn new(description: &'static str, input: Vec<u8>, verdict: Verdict, outcome: Stat) -> Self {
         Self {
             description,
@@ -136,7 +195,8 @@ impl Fixture {
             verdict,
             output: None,
             counters: vec![(Stat::Rx, 1), (outcome, 1)],
-            hooks: ALL_HOOKS.to_vec(),
+            counter_bytes: Vec::new(),
+            ifindex: None,
             kernel_may_refuse: Vec::new(),
         }
     }
@@ -144,6 +204,19 @@ impl Fixture {
     /// Also expect `stat` to count this packet once.
     pub fn counts(mut self, stat: Stat) -> Self {
         self.counters.push((stat, 1));
+        self
+    }
+
+    /// Expect `stat` to count `bytes` per packet instead of the input's
+    /// length.
+    pub fn counter_bytes(mut self, stat: Stat, bytes: usize) -> Self {
+        self.counter_bytes.push((stat, bytes as u64));
+        self
+    }
+
+    /// TC: run as if the frame arrived on device `ifindex`.
+    pub fn on_ifindex(mut self, ifindex: u32) -> Self {
+        self.ifindex = Some(ifindex);
         self
     }
 
@@ -173,6 +246,13 @@ impl Fixture {
             .map(|(_, n)| n)
             .sum()
     }
+
+    fn expected_bytes_per_packet(&self, stat: Stat) -> u64 {
+        self.counter_bytes
+            .iter()
+            .find(|(s, _)| *s == stat)
+            .map_or(self.input.len() as u64, |(_, b)| *b)
+    }
 }
 
 /// Removes the throwaway node's pins when dropped, panics included.
@@ -195,7 +275,7 @@ pub struct Harness {
 
 impl Harness {
     /// Load the object with maps pinned under a fresh throwaway node and load
-    /// both underlay programs into the kernel. Needs root.
+    /// every program into the kernel. Needs root.
     pub fn load() -> Self {
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
@@ -212,10 +292,15 @@ impl Harness {
         let pins = PinGuard(PinPaths::for_node(&node).expect("valid node name"));
         let mut loaded = Loaded::load(&pins.0).expect("loading the eBPF object");
         let ebpf = &mut loaded.ebpf;
-        let xdp: &mut Xdp = program_mut(ebpf, programs::UNDERLAY_XDP);
-        xdp.load().expect("verifier accepts the XDP program");
-        let tc: &mut SchedClassifier = program_mut(ebpf, programs::UNDERLAY_TC);
-        tc.load().expect("verifier accepts the TC program");
+        for prog in Program::ALL {
+            let loaded = match prog.hook() {
+                Hook::Xdp => program_mut::<Xdp>(ebpf, prog.name()).load(),
+                Hook::Tc => program_mut::<SchedClassifier>(ebpf, prog.name()).load(),
+            };
+            if let Err(e) = loaded {
+                panic!("the verifier rejects {}: {e:#?}", prog.name());
+            }
+        }
         Self { loaded, pins }
     }
 
@@ -224,8 +309,13 @@ impl Harness {
         &self.pins.0
     }
 
-    /// Run every fixture on each of its hooks; panic listing every failure.
-    pub fn run_table(&mut self, fixtures: &[Fixture]) {
+    /// The loaded object, for map access outside fixtures.
+    pub fn ebpf(&mut self) -> &mut Ebpf {
+        &mut self.loaded.ebpf
+    }
+
+    /// Run every fixture on each of `programs`; panic listing every failure.
+    pub fn run_table(&mut self, programs: &[Program], fixtures: &[Fixture]) {
         let filter = std::env::var("SHOAL_FIXTURE").ok();
         let mut failures = Vec::new();
         let (mut checked, mut refused) = (0, 0);
@@ -236,14 +326,15 @@ impl Harness {
             {
                 continue;
             }
-            for &hook in &fixture.hooks {
-                match self.run(fixture, hook) {
+            for &prog in programs {
+                match self.run(fixture, prog) {
                     Ok(Ran::Checked) => checked += 1,
                     Ok(Ran::Refused(why)) => {
                         refused += 1;
                         eprintln!(
-                            "note: the kernel refused {:?} on {hook:?}, as allowed: {why}",
-                            fixture.description
+                            "note: the kernel refused {:?} on {}, as allowed: {why}",
+                            fixture.description,
+                            prog.name()
                         );
                     }
                     Err(report) => failures.push(report),
@@ -261,15 +352,17 @@ impl Harness {
         eprintln!("{checked} fixture runs checked, {refused} refused by the kernel as allowed");
     }
 
-    /// Run one fixture on one hook; `Err` carries the failure report.
-    pub fn run(&mut self, fixture: &Fixture, hook: Hook) -> Result<Ran, String> {
-        let head = format!("fixture {:?} on {hook:?}:\n", fixture.description);
+    /// Run one fixture on one program; `Err` carries the failure report.
+    pub fn run(&mut self, fixture: &Fixture, prog: Program) -> Result<Ran, String> {
+        let head = format!("fixture {:?} on {}:\n", fixture.description, prog.name());
+        let hook = prog.hook();
         let ebpf = &mut self.loaded.ebpf;
-        fixture
-            .maps
-            .apply(ebpf)
-            .map_err(|e| format!("{head}  map setup failed: {e}\n"))?;
-        let outcome = run_program(ebpf, hook, &fixture.input);
+        if let Err(e) = fixture.maps.apply(ebpf) {
+            // Best effort: take back whatever part of the setup went in.
+            let _ = fixture.maps.undo(ebpf);
+            return Err(format!("{head}  map setup failed: {e}\n"));
+        }
+        let outcome = run_program(ebpf, prog, &fixture.input, fixture.ifindex);
         let undone = fixture.maps.undo(ebpf);
         self.loaded.flush_logs();
         let (before, code, output, after) = match outcome {
@@ -337,8 +430,15 @@ const TEST_RUN_MIN_DATA: usize = 14;
 /// legal amount (metadata comes in 4-byte units, at most 32 bytes).
 const XDP_META_LEN: usize = 4;
 
-/// Read the counters, run the program once on `input`, read them again.
-fn run_program(ebpf: &Ebpf, hook: Hook, input: &[u8]) -> Result<RunOutcome, RunError> {
+/// Read the counters, run the program once on `input` (TC: arriving on
+/// device `ifindex` if given), read them again.
+fn run_program(
+    ebpf: &Ebpf,
+    prog: Program,
+    input: &[u8],
+    ifindex: Option<u32>,
+) -> Result<RunOutcome, RunError> {
+    let hook = prog.hook();
     let stats = |ebpf: &Ebpf| {
         read_stats_loaded(ebpf).map_err(|e| RunError::Other(format!("counters: {e}")))
     };
@@ -356,18 +456,26 @@ fn run_program(ebpf: &Ebpf, hook: Hook, input: &[u8]) -> Result<RunOutcome, RunE
     let mut data_in = vec![0u8; meta];
     data_in.extend_from_slice(input);
     let xdp_md = xdp_md(meta, data_in.len());
+    let sk_buff = ifindex.map(sk_buff_on);
+    let ctx_in = match hook {
+        Hook::Xdp => {
+            assert!(ifindex.is_none(), "XDP fixtures cannot name an ifindex");
+            (meta > 0).then_some(&xdp_md[..])
+        }
+        Hook::Tc => sk_buff.as_ref().map(|c| &c[..]),
+    };
     let before = stats(ebpf)?;
     // Room for programs that grow the frame (encapsulation) by up to a page.
     let mut out = vec![0u8; data_in.len() + 4096];
     let opts = TestRunOptions {
         data_in: Some(&data_in),
         data_out: Some(&mut out),
-        ctx_in: (meta > 0).then_some(&xdp_md[..]),
+        ctx_in,
         ..Default::default()
     };
     let result = match hook {
-        Hook::Xdp => program::<Xdp>(ebpf, programs::UNDERLAY_XDP).test_run(opts),
-        Hook::Tc => program::<SchedClassifier>(ebpf, programs::UNDERLAY_TC).test_run(opts),
+        Hook::Xdp => program::<Xdp>(ebpf, prog.name()).test_run(opts),
+        Hook::Tc => program::<SchedClassifier>(ebpf, prog.name()).test_run(opts),
     }
     .map_err(|e| {
         let os = e.source().and_then(|s| s.downcast_ref::<io::Error>());
@@ -395,6 +503,21 @@ fn xdp_md(meta: usize, len: usize) -> [u8; 24] {
     md
 }
 
+/// Offset of `ifindex` in `struct __sk_buff` (after len, pkt_type, mark,
+/// queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto, priority,
+/// ingress_ifindex: ten `u32`s).
+const SK_BUFF_IFINDEX_OFFSET: usize = 40;
+
+/// The head of a `struct __sk_buff` up to and including `ifindex`, all
+/// other fields zero. The kernel accepts a shorter context than its struct
+/// (the rest reads as zero) and rejects non-zero fields it does not take
+/// from userspace, so this is the smallest valid context naming a device.
+fn sk_buff_on(ifindex: u32) -> [u8; SK_BUFF_IFINDEX_OFFSET + 4] {
+    let mut ctx = [0u8; SK_BUFF_IFINDEX_OFFSET + 4];
+    ctx[SK_BUFF_IFINDEX_OFFSET..].copy_from_slice(&ifindex.to_ne_bytes());
+    ctx
+}
+
 fn program<'a, P>(ebpf: &'a Ebpf, name: &str) -> &'a P
 where
     &'a P: TryFrom<&'a aya::programs::Program, Error = aya::programs::ProgramError>,
@@ -418,23 +541,22 @@ where
 /// Every counter whose delta differs from the fixture's expectation, or an
 /// empty string. Shows the whole expectation when anything is off.
 fn counter_diff(fixture: &Fixture, before: &StatsReport, after: &StatsReport) -> String {
-    let frame_len = fixture.input.len() as u64;
     let mut wrong = false;
     let mut table = String::new();
     for (b, a) in before.rows.iter().zip(&after.rows) {
         let stat = stat_named(b.counter);
         let want = fixture.expected_packets(stat);
+        let want_bytes = want * fixture.expected_bytes_per_packet(stat);
         let got = a.packets.wrapping_sub(b.packets);
         let got_bytes = a.bytes.wrapping_sub(b.bytes);
-        let off = got != want || got_bytes != want * frame_len;
+        let off = got != want || got_bytes != want_bytes;
         wrong |= off;
         if off || want != 0 {
             let _ = writeln!(
                 table,
-                "    {} {:<20} expected +{want} ({} B), got +{got} ({got_bytes} B)",
+                "    {} {:<20} expected +{want} ({want_bytes} B), got +{got} ({got_bytes} B)",
                 if off { "!" } else { " " },
                 b.counter,
-                want * frame_len,
             );
         }
     }
@@ -510,6 +632,14 @@ mod tests {
         assert!(diff.contains("0020 + 20 21 22 23 24 25 26 27 aa"), "{diff}");
         assert!(!diff.contains("0000"), "unchanged first row shown:\n{diff}");
         assert_eq!(hex_diff(&expected, &expected), "");
+    }
+
+    #[test]
+    fn sk_buff_context_sets_only_the_ifindex() {
+        let ctx = sk_buff_on(7);
+        assert_eq!(ctx.len(), 44);
+        assert_eq!(ctx[40..], 7u32.to_ne_bytes());
+        assert!(ctx[..40].iter().all(|b| *b == 0));
     }
 
     #[test]

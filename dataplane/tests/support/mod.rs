@@ -3,11 +3,16 @@
 //! `mod support;` compiles its own copy and uses a subset of it.
 #![allow(
     dead_code,
+    unused_imports,
     reason = "each test binary uses a different subset of the support code"
 )]
 
 pub mod builder;
 pub mod harness;
+pub mod netns;
+pub mod overlay;
 
-pub use builder::{ETH_LEN, ETH_MIN_FRAME, IPV4_LEN, Pkt};
-pub use harness::{Fixture, Harness};
+pub use builder::{BROADCAST_MAC, ETH_LEN, ETH_MIN_FRAME, IPV4_LEN, Pkt};
+pub use harness::{Fixture, Harness, Program, UNDERLAY_PROGRAMS};
+pub use netns::PrivateNetns;
+pub use overlay::OverlayMaps;
