@@ -2,5 +2,7 @@
 //! Maglev tables, the services part of the desired state, and reconciling
 //! the pinned service, backend and Maglev maps.
 
+pub mod ids;
 pub mod maglev;
+pub mod plan;
 pub mod state;

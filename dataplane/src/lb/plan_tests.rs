@@ -1,0 +1,130 @@
+use shoal_common::lb::{PROTO_TCP, PROTO_UDP};
+
+use super::*;
+
+fn state() -> DesiredState {
+    let json = r#"{"underlay": {"iface": "eth0"},
+        "networks": [{"name": "front", "vni": 4097, "subnet": "10.10.0.0/24"}],
+        "endpoints": [{"id": "t1", "netns": "t1", "network": "front", "ip": "10.10.0.5"}],
+        "services": [{"name": "web", "vip": "10.10.0.100",
+            "ports": [{"port": 80, "target": 8080}, {"port": 53, "protocol": "udp"}],
+            "backends": [{"ip": "10.10.0.5", "network": "front"},
+                         {"ip": "10.10.0.6", "network": "front"},
+                         {"ip": "10.10.0.7", "network": "front", "draining": true}]}],
+        "published": [{"port": 8080, "service": "web", "target": 80},
+                      {"port": 5353, "protocol": "udp", "service": "web", "target": 53, "mode": "host"}]}"#;
+    let s: DesiredState = serde_json::from_str(json).unwrap();
+    s.validate().unwrap();
+    s
+}
+
+fn ips(backends: &[PlannedBackend]) -> Vec<(String, u16, bool)> {
+    backends
+        .iter()
+        .map(|b| (b.addr.ip.to_string(), b.addr.port, b.active))
+        .collect()
+}
+
+#[test]
+fn vip_ports_and_published_ports_become_service_entries() {
+    let p = plan(&state());
+    let vip = Ipv4Addr::new(10, 10, 0, 100);
+    let keys: Vec<ServiceKey> = p.services.keys().copied().collect();
+    assert_eq!(keys.len(), 4);
+    let web80 = &p.services[&service_key(vip, 80, PROTO_TCP)];
+    assert_eq!(
+        ips(web80),
+        [
+            ("10.10.0.5".into(), 8080, true),
+            ("10.10.0.6".into(), 8080, true),
+            ("10.10.0.7".into(), 8080, false)
+        ]
+    );
+    assert!(web80.iter().all(|b| b.addr.vni == 4097));
+    let mesh = &p.services[&service_key(Ipv4Addr::UNSPECIFIED, 8080, PROTO_TCP)];
+    assert_eq!(
+        ips(mesh),
+        ips(web80),
+        "ingress: every backend, target port of port 80"
+    );
+    let host = &p.services[&service_key(Ipv4Addr::UNSPECIFIED, 5353, PROTO_UDP)];
+    assert_eq!(
+        ips(host),
+        [("10.10.0.5".into(), 53, true)],
+        "host: local tasks only"
+    );
+}
+
+#[test]
+fn backends_are_shared_by_address_and_active_if_any_entry_uses_them() {
+    let p = plan(&state());
+    let addrs = p.backend_addrs();
+    assert_eq!(addrs.len(), 6, "three tasks × two target ports");
+    let ids: BTreeMap<BackendAddr, u32> = addrs.iter().zip(1..).map(|(a, i)| (*a, i)).collect();
+    let values = p.backend_values(&ids);
+    let drained = BackendAddr {
+        ip: Ipv4Addr::new(10, 10, 0, 7),
+        port: 8080,
+        vni: 4097,
+    };
+    assert_eq!(values[&ids[&drained]].state, BACKEND_DRAINING);
+    assert_eq!(values[&ids[&drained]].port, 8080u16.to_be_bytes());
+    assert_eq!(
+        values
+            .values()
+            .filter(|b| b.state == BACKEND_ACTIVE)
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn tables_hold_active_backends_and_services_count_them() {
+    let p = plan(&state());
+    let sids: BTreeMap<ServiceKey, u32> =
+        p.services.keys().zip(1..).map(|(k, i)| (*k, i)).collect();
+    let bids: BTreeMap<BackendAddr, u32> = p
+        .backend_addrs()
+        .iter()
+        .zip(1..)
+        .map(|(a, i)| (*a, i))
+        .collect();
+    let tables = p.tables(&sids, &bids);
+    let services = p.service_values(&sids);
+    for (key, svc) in &services {
+        let table = &tables[&svc.id];
+        let distinct: BTreeSet<u32> = table.iter().copied().collect();
+        assert_eq!(distinct.len() as u32, svc.active_backends, "{key:?}");
+        for id in distinct {
+            let addr = bids.iter().find(|(_, i)| **i == id).unwrap().0;
+            assert_ne!(
+                addr.ip,
+                Ipv4Addr::new(10, 10, 0, 7),
+                "draining is not in a table"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_service_without_active_backends_has_an_empty_table() {
+    let mut s = state();
+    for b in &mut s.services[0].backends {
+        b.draining = true;
+    }
+    let p = plan(&s);
+    let sids: BTreeMap<ServiceKey, u32> =
+        p.services.keys().zip(1..).map(|(k, i)| (*k, i)).collect();
+    let bids = p
+        .backend_addrs()
+        .iter()
+        .zip(1..)
+        .map(|(a, i)| (*a, i))
+        .collect();
+    assert!(p.tables(&sids, &bids).values().all(Vec::is_empty));
+    assert!(
+        p.service_values(&sids)
+            .values()
+            .all(|s| s.active_backends == 0)
+    );
+}
