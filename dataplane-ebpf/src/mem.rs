@@ -3,9 +3,10 @@
 use aya_ebpf::programs::{TcContext, XdpContext};
 use shoal_common::DropReason;
 
-/// Headers we may need to read linearly: Ethernet + IPv4 with options +
-/// a TCP header with options.
-const MAX_HEADER_BYTES: u32 = 14 + 60 + 60;
+/// Headers we may need to read linearly, worst case a VXLAN frame: outer
+/// Ethernet + IPv4 with options + UDP + VXLAN, then inner Ethernet + IPv4
+/// with options + TCP with options.
+const MAX_HEADER_BYTES: u32 = 14 + 60 + 8 + 8 + 14 + 60 + 60;
 
 /// A packet whose bytes live between `start()` and `end()`.
 pub trait Packet {
