@@ -2,7 +2,12 @@
 //! Maglev tables, the services part of the desired state, and reconciling
 //! the pinned service, backend and Maglev maps.
 
+mod apply;
 pub mod ids;
 pub mod maglev;
 pub mod plan;
 pub mod state;
+pub mod table_map;
+pub mod tables;
+
+pub use apply::{LbApplyError, LbReport, apply, apply_to};

@@ -21,6 +21,7 @@ use super::{
 use crate::{
     attach::{AttachError, Hook, ensure_tcx_ingress, unpin_link},
     iproute::{self, IprouteError, Netns, TaskIfaceConfig},
+    lb::{self, LbApplyError, LbReport, tables::LbTables},
     object::{Loaded, ObjectError},
     pins::PinPaths,
 };
@@ -64,6 +65,9 @@ pub enum ApplyError {
     /// Configuring links or addresses failed.
     #[error(transparent)]
     Iproute(#[from] IprouteError),
+    /// Applying services, backends or Maglev tables failed.
+    #[error(transparent)]
+    Lb(#[from] LbApplyError),
 }
 
 /// What an apply changed.
@@ -85,6 +89,9 @@ pub struct ApplyReport {
     pub veths_created: Vec<String>,
     /// Host-side veths removed (no longer desired).
     pub veths_removed: Vec<String>,
+    /// Services, backends, Maglev tables and conntrack timeouts.
+    #[serde(flatten)]
+    pub lb: LbReport,
 }
 
 impl ApplyReport {
@@ -97,6 +104,7 @@ impl ApplyReport {
             && self.endpoints.is_empty()
             && self.veths_created.is_empty()
             && self.veths_removed.is_empty()
+            && self.lb.is_noop()
     }
 }
 
@@ -182,6 +190,9 @@ pub fn apply(pins: &PinPaths, state: &DesiredState) -> Result<ApplyReport, Apply
     }
     report.task_ifaces = sync(&mut tables.ifaces, maps::TASK_IFACES, &ifaces)?;
     report.endpoints = sync(&mut tables.endpoints, maps::ENDPOINTS, &endpoints)?;
+    // Services after endpoints: a backend is reachable before it gets flows.
+    let mut lb_tables = LbTables::open(pins).map_err(LbApplyError::from)?;
+    report.lb = lb::apply_to(&mut lb_tables, state)?;
     report.veths_removed = remove_stale_task_ifaces(pins, state)?;
     Ok(report)
 }

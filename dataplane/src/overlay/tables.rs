@@ -104,7 +104,11 @@ impl Tables {
     }
 }
 
-fn open(pins: &PinPaths, name: &'static str, wrap: fn(MapData) -> Map) -> Result<Map, TablesError> {
+pub(crate) fn open(
+    pins: &PinPaths,
+    name: &'static str,
+    wrap: fn(MapData) -> Map,
+) -> Result<Map, TablesError> {
     let path = pins.map(name);
     if !path.exists() {
         return Err(TablesError::NotLoaded { path });
@@ -112,7 +116,7 @@ fn open(pins: &PinPaths, name: &'static str, wrap: fn(MapData) -> Map) -> Result
     MapData::from_pin(&path).map(wrap).map_err(map_err(name))
 }
 
-fn map_err(name: &'static str) -> impl Fn(MapError) -> TablesError {
+pub(crate) fn map_err(name: &'static str) -> impl Fn(MapError) -> TablesError {
     move |source| TablesError::Map { name, source }
 }
 

@@ -1,0 +1,181 @@
+//! Reconcile the load balancer's maps with a desired state. Ordered so a
+//! packet never meets a half-made change: backends exist before a table
+//! names them, a table is complete before a service points at it, and
+//! nothing is removed until nothing points at it any more.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aya::{
+    Pod,
+    maps::{HashMap, MapData},
+};
+use serde::Serialize;
+use shoal_common::{lb::ServiceKey, maps};
+
+use super::{
+    ids::{IdError, assign},
+    plan::{BackendAddr, Plan, plan},
+    tables::{LbTables, LbTablesError},
+};
+use crate::{
+    overlay::{
+        DesiredState,
+        state::StateError,
+        tables::{Changes, TablesError, entries, map_err},
+    },
+    pins::PinPaths,
+};
+
+/// Errors applying the load-balancing part of a desired state.
+#[derive(Debug, thiserror::Error)]
+pub enum LbApplyError {
+    /// The state is invalid; nothing was changed.
+    #[error("invalid desired state: {0}")]
+    State(#[from] StateError),
+    /// A map could not be read or written.
+    #[error(transparent)]
+    Tables(#[from] LbTablesError),
+    /// More services or backends than the maps hold.
+    #[error(transparent)]
+    Ids(#[from] IdError),
+}
+
+impl From<TablesError> for LbApplyError {
+    fn from(e: TablesError) -> Self {
+        LbApplyError::Tables(e.into())
+    }
+}
+
+/// What a load-balancing apply changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LbReport {
+    /// Service entries (VIP ports and published ports).
+    pub services: Changes,
+    /// Backends.
+    pub backends: Changes,
+    /// Maglev tables: new, rebuilt and swapped, removed.
+    pub maglev_tables: Changes,
+    /// Conntrack timeouts rewritten.
+    pub conntrack_config_changed: bool,
+}
+
+impl LbReport {
+    /// Whether nothing changed.
+    pub fn is_noop(&self) -> bool {
+        self.services.is_empty()
+            && self.backends.is_empty()
+            && self.maglev_tables.is_empty()
+            && !self.conntrack_config_changed
+    }
+}
+
+/// Validate `state` and apply its services to the node whose pins are `pins`.
+pub fn apply(pins: &PinPaths, state: &DesiredState) -> Result<LbReport, LbApplyError> {
+    state.validate()?;
+    let mut tables = LbTables::open(pins)?;
+    apply_to(&mut tables, state)
+}
+
+/// Apply an already validated `state` to open `tables`.
+pub fn apply_to(tables: &mut LbTables, state: &DesiredState) -> Result<LbReport, LbApplyError> {
+    let plan = plan(state);
+    let (service_ids, backend_ids) = assign_ids(tables, &plan)?;
+    let mut report = LbReport::default();
+
+    let backends = plan.backend_values(&backend_ids);
+    report.backends = upsert(&mut tables.backends, maps::BACKENDS, &backends)?;
+    let wanted_tables: BTreeMap<u32, Vec<u32>> = plan
+        .tables(&service_ids, &backend_ids)
+        .into_iter()
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    for (id, table) in &wanted_tables {
+        match tables.table(*id)? {
+            Some(Some(current)) if current == *table => continue,
+            Some(_) => report.maglev_tables.updated += 1,
+            None => report.maglev_tables.added += 1,
+        }
+        tables.set_table(*id, table)?;
+    }
+    let services = plan.service_values(&service_ids);
+    report.services = upsert(&mut tables.services, maps::SERVICES, &services)?;
+    report.services.removed = remove_stale(&mut tables.services, maps::SERVICES, &services)?;
+    for id in tables.table_ids()? {
+        if !wanted_tables.contains_key(&id) {
+            tables.remove_table(id)?;
+            report.maglev_tables.removed += 1;
+        }
+    }
+    report.backends.removed = remove_stale(&mut tables.backends, maps::BACKENDS, &backends)?;
+    report.conntrack_config_changed = tables.set_config(state.conntrack.config())?;
+    Ok(report)
+}
+
+/// Service entry → service id.
+type ServiceIds = BTreeMap<ServiceKey, u32>;
+/// Backend address → backend id.
+type BackendIds = BTreeMap<BackendAddr, u32>;
+
+/// Service and backend ids: kept from the maps, new ones allocated.
+fn assign_ids(tables: &LbTables, plan: &Plan) -> Result<(ServiceIds, BackendIds), LbApplyError> {
+    let current_services = tables
+        .service_entries()?
+        .into_iter()
+        .map(|(key, svc)| (svc.id, key))
+        .collect();
+    let wanted_services = plan.services.keys().copied().collect();
+    let service_ids = assign(
+        &current_services,
+        &wanted_services,
+        "service entries",
+        maps::SERVICES_CAPACITY,
+    )?;
+    let current_backends = tables
+        .backend_entries()?
+        .into_iter()
+        .map(|(id, b)| (id, BackendAddr::from_value(&b)))
+        .collect();
+    let wanted_backends: BTreeSet<BackendAddr> = plan.backend_addrs();
+    let backend_ids = assign(
+        &current_backends,
+        &wanted_backends,
+        "backends",
+        maps::BACKENDS_CAPACITY,
+    )?;
+    Ok((service_ids, backend_ids))
+}
+
+/// Add missing keys and update changed values; removes nothing.
+fn upsert<K: Pod + Ord, V: Pod + PartialEq>(
+    map: &mut HashMap<MapData, K, V>,
+    name: &'static str,
+    desired: &BTreeMap<K, V>,
+) -> Result<Changes, TablesError> {
+    let current: BTreeMap<K, V> = entries(map, name)?.into_iter().collect();
+    let mut changes = Changes::default();
+    for (key, value) in desired {
+        match current.get(key) {
+            Some(old) if old == value => continue,
+            Some(_) => changes.updated += 1,
+            None => changes.added += 1,
+        }
+        map.insert(key, value, 0).map_err(map_err(name))?;
+    }
+    Ok(changes)
+}
+
+/// Remove keys not in `desired`; returns how many.
+fn remove_stale<K: Pod + Ord, V: Pod>(
+    map: &mut HashMap<MapData, K, V>,
+    name: &'static str,
+    desired: &BTreeMap<K, V>,
+) -> Result<usize, TablesError> {
+    let mut removed = 0;
+    for (key, _) in entries(map, name)? {
+        if !desired.contains_key(&key) {
+            map.remove(&key).map_err(map_err(name))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
