@@ -125,6 +125,9 @@ pub fn render_overlay(run: &OverlayRun) -> String {
          median of {} run(s) of {} s per measurement.\n",
         m.date, m.kernel, m.cpu, m.cores, m.mem_gib, m.load, run.reps, run.secs
     );
+    if let Some(warning) = busy_warning(m) {
+        let _ = writeln!(s, "{warning}\n");
+    }
     s.push_str(OVERLAY_METHOD);
     s.push_str("\n| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | req/s | p99 ms |\n");
     s.push_str("|---|---:|---:|---:|---:|\n");
@@ -165,6 +168,21 @@ fetching a 1 KiB file from `busybox httpd` (one connection per request).
 Ratios above 1 mean more throughput or requests (or a longer p99) than the
 denominator.
 ";
+
+/// A warning when other work kept the CPUs busy as the run started (1-minute
+/// load above half the CPUs): the numbers then measure contention as much as
+/// the data paths.
+fn busy_warning(m: &Machine) -> Option<String> {
+    let load: f64 = m.load.split_whitespace().next()?.parse().ok()?;
+    (load > m.cores as f64 / 2.0).then(|| {
+        format!(
+            "**Busy machine:** 1-minute load {load:.2} on {} CPUs when the run started; \
+             the paths competed with other work, so absolute numbers and ratios are \
+             noisy. Rerun on an idle machine for the data-path cost.",
+            m.cores
+        )
+    })
+}
 
 fn cell(metric: &Metric, decimals: usize) -> String {
     match metric {
@@ -281,6 +299,14 @@ mod tests {
         );
         assert!(text.contains("| kernel vxlan / raw veth | 0.68x | 0.60x | 0.75x | 1.50x |"));
         assert!(text.contains("| shoal / raw veth | n/a | n/a | n/a | n/a |"));
+    }
+
+    #[test]
+    fn warns_about_a_busy_machine() {
+        let mut run = run();
+        assert!(!render_overlay(&run).contains("Busy machine"));
+        run.machine.load = "4.20 3.00 2.00".into();
+        assert!(render_overlay(&run).contains("**Busy machine:** 1-minute load 4.20 on 2 CPUs"));
     }
 
     #[test]
