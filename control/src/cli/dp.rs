@@ -92,7 +92,8 @@ pub enum DpCommand {
     Apply {
         #[command(flatten)]
         node: NodeArg,
-        /// Desired state: underlay, networks, endpoints, remote endpoints.
+        /// Desired state: underlay, networks, endpoints, remote endpoints,
+        /// services, published ports, conntrack timeouts.
         file: std::path::PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
@@ -108,6 +109,40 @@ pub enum DpCommand {
     },
     /// VXLAN tunnels: the remote nodes this node sends to, per VNI.
     Tunnels {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Service entries (VIP ports and published ports), their Maglev
+    /// table ids and the backends in their tables.
+    Services {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Backends by id: address, target port, VNI, active or draining.
+    Backends {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Translated flows (client → service → backend) and reply entries,
+    /// with their idle time.
+    Conntrack {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// The routing mesh: published ports, the VIP each serves, its backends.
+    Mesh {
         #[command(flatten)]
         node: NodeArg,
         /// Output format.
@@ -179,6 +214,12 @@ pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
             super::dp_overlay::endpoints(&node.pins()?, format)
         }
         DpCommand::Tunnels { node, format } => super::dp_overlay::tunnels(&node.pins()?, format),
+        DpCommand::Services { node, format } => super::dp_lb::services(&node.pins()?, format),
+        DpCommand::Backends { node, format } => super::dp_lb::backends(&node.pins()?, format),
+        DpCommand::Conntrack { node, format } => {
+            super::dp_conntrack::conntrack(&node.pins()?, format)
+        }
+        DpCommand::Mesh { node, format } => super::dp_lb::mesh(&node.pins()?, format),
         DpCommand::Status { node, format } => {
             let pins = node.pins()?;
             let report = StatusReport {

@@ -29,6 +29,9 @@ fn apply_table(r: &ApplyReport) -> Table {
         ("networks", r.networks),
         ("task-ifaces", r.task_ifaces),
         ("endpoints", r.endpoints),
+        ("services", r.lb.services),
+        ("backends", r.lb.backends),
+        ("maglev-tables", r.lb.maglev_tables),
     ] {
         t.row(vec![
             name.into(),

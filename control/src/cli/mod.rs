@@ -1,6 +1,8 @@
 //! Command-line surface: Docker's verbs under shoal's name (DESIGN.md §3).
 
 mod dp;
+mod dp_conntrack;
+mod dp_lb;
 mod dp_overlay;
 mod output;
 
