@@ -220,21 +220,23 @@ pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
             super::dp_conntrack::conntrack(&node.pins()?, format)
         }
         DpCommand::Mesh { node, format } => super::dp_lb::mesh(&node.pins()?, format),
-        DpCommand::Status { node, format } => {
-            let pins = node.pins()?;
-            let report = StatusReport {
-                pin_dir: pins.root().display().to_string(),
-                links: pinned_links(&pins)?,
-            };
-            print(format, &report, |r| {
-                let mut t = Table::new(&["PIN DIRECTORY", "LINK"]);
-                for link in &r.links {
-                    t.row(vec![r.pin_dir.clone(), link.clone()]);
-                }
-                t
-            })
-        }
+        DpCommand::Status { node, format } => status(&node.pins()?, format),
     }
+}
+
+/// `shoal dp status`.
+fn status(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
+    let report = StatusReport {
+        pin_dir: pins.root().display().to_string(),
+        links: pinned_links(pins)?,
+    };
+    print(format, &report, |r| {
+        let mut t = Table::new(&["PIN DIRECTORY", "LINK"]);
+        for link in &r.links {
+            t.row(vec![r.pin_dir.clone(), link.clone()]);
+        }
+        t
+    })
 }
 
 fn stats_table(report: &StatsReport) -> Table {
