@@ -186,14 +186,21 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying (later, or on another manager) may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::NotLeader { .. }
-                | StoreError::NoQuorum { .. }
-                | StoreError::Connect { .. }
-                | StoreError::Transport { .. }
-                | StoreError::RpcTimeout { .. }
-        )
+            | StoreError::NoQuorum { .. }
+            | StoreError::Connect { .. }
+            | StoreError::Transport { .. }
+            | StoreError::RpcTimeout { .. } => true,
+            // Another membership change is still being committed.
+            StoreError::Membership { source } => {
+                matches!(
+                    **source,
+                    openraft::error::ChangeMembershipError::InProgress(_)
+                )
+            }
+            _ => false,
+        }
     }
 
     /// A closure turning a redb error into [`StoreError::Db`].

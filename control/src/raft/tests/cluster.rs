@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::ca::{CertValidity, DEFAULT_NODE_CERT_EXPIRY, DEFAULT_ROOT_EXPIRY, Role, RootCa};
-use crate::raft::{Command, NodeConfig, NodeId, RaftNode, RaftTls, Response, StoreError};
+use crate::raft::{
+    Command, MembershipView, NodeConfig, NodeId, RaftNode, RaftTls, Response, StoreError,
+};
 use crate::seal::DataKey;
 
 pub(super) const CLUSTER: &str = "raftcluster";
@@ -43,6 +45,19 @@ pub(super) fn put(table: &str, key: &str, value: serde_json::Value) -> Command {
         key: key.to_owned(),
         value,
     }
+}
+
+/// A free port on 127.0.0.1 below the kernel's ephemeral range (32768 and
+/// up), so that no outgoing connection (of this or another test process)
+/// takes it while its node is stopped and the node can restart on it.
+fn unused_port_below_ephemeral_range() -> SocketAddr {
+    for _ in 0..1000 {
+        let addr = SocketAddr::from(([127, 0, 0, 1], rand::random_range(20_000..32_000)));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free port below the ephemeral range");
 }
 
 /// Per-node state that survives a restart.
@@ -83,16 +98,73 @@ impl TestCluster {
         cluster.node(1).initialize().await.expect("initialize");
         cluster.wait_leader(&[1]).await;
         for id in 2..=3 {
-            let addr = cluster.node(id).addr().to_string();
-            cluster
-                .node(1)
-                .add_learner(id, addr)
-                .await
-                .expect("add learner");
+            cluster.add_learner(id).await;
         }
-        cluster.node(1).promote(2).await.expect("promote 2");
-        cluster.node(1).promote(3).await.expect("promote 3");
+        cluster.promote(2).await;
+        cluster.promote(3).await;
         cluster
+    }
+
+    /// A running node that believes it leads, if any.
+    pub(super) fn current_leader(&self) -> Option<NodeId> {
+        self.running()
+            .into_iter()
+            .find(|id| self.node(*id).metrics().state == openraft::ServerState::Leader)
+    }
+
+    /// Runs `op` on the current leader, retrying while leadership moves or
+    /// quorum is briefly lost (tests run on loaded machines).
+    pub(super) async fn on_leader<T>(
+        &self,
+        what: &str,
+        op: impl AsyncFn(&RaftNode) -> Result<T, StoreError>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(leader) = self.current_leader() {
+                match op(self.node(leader)).await {
+                    Ok(value) => return value,
+                    Err(err) if err.is_retryable() => {}
+                    Err(err) => panic!("{what} failed: {err:?}"),
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: no leader succeeded"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Adds running node `id` as a learner, through whichever node leads.
+    pub(super) async fn add_learner(&self, id: NodeId) {
+        let addr = self.node(id).addr().to_string();
+        self.on_leader("add learner", async |leader| {
+            leader.add_learner(id, addr.clone()).await
+        })
+        .await;
+    }
+
+    /// Promotes `id` to voter, through whichever node leads.
+    pub(super) async fn promote(&self, id: NodeId) {
+        self.on_leader("promote", async |leader| leader.promote(id).await)
+            .await;
+    }
+
+    /// Demotes `id` to learner, through whichever node leads.
+    pub(super) async fn demote(&self, id: NodeId) {
+        self.on_leader("demote", async |leader| leader.demote(id).await)
+            .await;
+    }
+
+    /// Waits until every running node sees `expected` as the membership.
+    pub(super) async fn wait_membership(&self, expected: &MembershipView) {
+        for id in self.running() {
+            self.eventually(&format!("node {id} to see {expected:?}"), || {
+                (self.node(id).membership() == *expected).then_some(())
+            })
+            .await;
+        }
     }
 
     /// The raft data directory of node `id`.
@@ -114,9 +186,9 @@ impl TestCluster {
             data_key: DataKey::generate(),
             tls: tls_for(ca, &format!("manager-{id}"), Role::Manager),
         });
-        let listen = identity
+        let listen = *identity
             .addr
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            .get_or_insert_with(unused_port_below_ephemeral_range);
         let mut config = NodeConfig::new(id, listen, self.root.path().join(format!("node-{id}")));
         config.raft = self.raft_config.clone();
         config.write_timeout = WRITE_TIMEOUT;
@@ -223,9 +295,4 @@ impl TestCluster {
             self.stop(id).await;
         }
     }
-}
-
-/// Whether `err` is the not-leader error.
-pub(super) fn is_not_leader(err: &StoreError) -> bool {
-    matches!(err, StoreError::NotLeader { .. })
 }

@@ -15,7 +15,6 @@ async fn a_new_node_joins_as_learner_by_chunked_snapshot_after_purge_then_votes(
     config.purge_batch_size = 1;
     config.snapshot_max_chunk_size = 256;
     let mut cluster = TestCluster::three_managers(config).await;
-    let leader = cluster.wait_leader(&[1, 2, 3]).await;
 
     for i in 0..60 {
         cluster
@@ -26,24 +25,20 @@ async fn a_new_node_joins_as_learner_by_chunked_snapshot_after_purge_then_votes(
             ))
             .await;
     }
-    // The leader has snapshotted and purged its log: a newcomer cannot be
-    // fed from the log alone.
-    let purged = cluster
-        .eventually("the leader to purge its log", || {
-            cluster.node(leader).metrics().purged
-        })
-        .await;
-    assert!(purged.index > 0);
+    // Every voter has snapshotted and purged its log, so whichever leads
+    // cannot feed a newcomer from the log alone.
+    for id in 1..=3 {
+        cluster
+            .eventually("every node to purge its log", || {
+                cluster.node(id).metrics().purged
+            })
+            .await;
+    }
 
     cluster.start(4).await;
     let (empty, mut changes) = cluster.node(4).store().snapshot_and_watch();
     assert!(empty.tables.is_empty());
-    let addr = cluster.node(4).addr().to_string();
-    cluster
-        .node(leader)
-        .add_learner(4, addr)
-        .await
-        .expect("add learner");
+    cluster.add_learner(4).await;
     for i in [0, 30, 59] {
         cluster
             .wait_value(
@@ -66,20 +61,21 @@ async fn a_new_node_joins_as_learner_by_chunked_snapshot_after_purge_then_votes(
         seen.extend(applied.changes.iter().map(|c| c.key().to_owned()));
     }
     assert_eq!(seen.len(), 60, "every row arrived as a change");
-    assert_eq!(
-        cluster.node(leader).membership().learners,
-        BTreeSet::from([4])
-    );
+    cluster
+        .wait_membership(&MembershipView {
+            voters: BTreeSet::from([1, 2, 3]),
+            learners: BTreeSet::from([4]),
+        })
+        .await;
 
-    cluster.node(leader).promote(4).await.expect("promote");
-    assert_eq!(
-        cluster.node(leader).membership(),
-        MembershipView {
+    cluster.promote(4).await;
+    cluster
+        .wait_membership(&MembershipView {
             voters: BTreeSet::from([1, 2, 3, 4]),
             learners: BTreeSet::new(),
-        }
-    );
-    // The new voter takes part in commits from now on.
+        })
+        .await;
+    // The new voter takes part from now on.
     cluster
         .propose(put("tasks", "after-join", json!(true)))
         .await;
@@ -95,40 +91,26 @@ async fn demote_and_promote_change_the_voters() {
     let leader = cluster.wait_leader(&[1, 2, 3]).await;
     let follower = (1..=3).find(|id| *id != leader).expect("a follower");
 
-    cluster.node(leader).demote(follower).await.expect("demote");
+    cluster.demote(follower).await;
     let voters: BTreeSet<u64> = (1..=3).filter(|id| *id != follower).collect();
-    assert_eq!(
-        cluster.node(leader).membership(),
-        MembershipView {
-            voters: voters.clone(),
+    cluster
+        .wait_membership(&MembershipView {
+            voters,
             learners: BTreeSet::from([follower]),
-        }
-    );
+        })
+        .await;
     // A learner still replicates.
     cluster.propose(put("t", "while-learner", json!(1))).await;
     cluster
         .wait_value(follower, "t", "while-learner", &json!(1))
         .await;
 
+    cluster.promote(follower).await;
     cluster
-        .node(leader)
-        .promote(follower)
-        .await
-        .expect("promote");
-    assert_eq!(
-        cluster.node(leader).membership(),
-        MembershipView {
+        .wait_membership(&MembershipView {
             voters: BTreeSet::from([1, 2, 3]),
             learners: BTreeSet::new(),
-        }
-    );
-    // Every node applies the final membership.
-    for id in 1..=3 {
-        cluster
-            .eventually("membership to replicate", || {
-                (cluster.node(id).membership().voters == BTreeSet::from([1, 2, 3])).then_some(())
-            })
-            .await;
-    }
+        })
+        .await;
     cluster.shutdown().await;
 }
