@@ -76,6 +76,7 @@ enum Edit {
     Ipv4PayloadLen(usize),
     TcpDoff(u8),
     UdpLen(u16),
+    UdpChecksum(u16),
 }
 
 impl Pkt {
@@ -186,6 +187,43 @@ impl Pkt {
             _ => panic!("syn() on a packet that is not IPv4/TCP"),
         }
         self
+    }
+
+    /// Set the TCP ACK flag and acknowledgment number.
+    pub fn ack(mut self, ack: u32) -> Self {
+        let tcp = self.tcp_header();
+        tcp.ack = true;
+        tcp.acknowledgment_number = ack;
+        self
+    }
+
+    /// Set the TCP sequence number (default 1000).
+    pub fn seq(mut self, seq: u32) -> Self {
+        self.tcp_header().sequence_number = seq;
+        self
+    }
+
+    /// Set the TCP FIN flag.
+    pub fn fin(mut self) -> Self {
+        self.tcp_header().fin = true;
+        self
+    }
+
+    /// Set the TCP RST flag.
+    pub fn rst(mut self) -> Self {
+        self.tcp_header().rst = true;
+        self
+    }
+
+    /// Set the TCP window (default 64240).
+    pub fn window(mut self, window: u16) -> Self {
+        self.tcp_header().window_size = window;
+        self
+    }
+
+    /// Overwrite the UDP checksum (0: "no checksum", RFC 768).
+    pub fn udp_checksum(self, checksum: u16) -> Self {
+        self.edit(Edit::UdpChecksum(checksum))
     }
 
     /// IPv4 header options (a multiple of 4 bytes, at most 40); IHL, total
@@ -309,6 +347,15 @@ impl Pkt {
         self
     }
 
+    fn tcp_header(&mut self) -> &mut TcpHeader {
+        match &mut self.net {
+            Net::Ipv4 {
+                l4: L4::Tcp(tcp), ..
+            } => tcp,
+            _ => panic!("a TCP mutator on a packet that is not IPv4/TCP"),
+        }
+    }
+
     fn ipv4_header(&mut self) -> &mut Ipv4Header {
         match &mut self.net {
             Net::Ipv4 { ip, .. } => ip,
@@ -359,6 +406,10 @@ impl Pkt {
                 // pseudo-header.
                 adjust_checksum(out, at + 6, old, len);
                 adjust_checksum(out, at + 6, old, len);
+            }
+            Edit::UdpChecksum(checksum) => {
+                let at = l4();
+                out[at + 6..at + 8].copy_from_slice(&checksum.to_be_bytes());
             }
         }
         if matches!(

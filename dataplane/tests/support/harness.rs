@@ -140,6 +140,23 @@ impl MapSetup for NoMaps {
     }
 }
 
+/// Two setups applied in order and undone in reverse order.
+impl<A: MapSetup, B: MapSetup> MapSetup for (A, B) {
+    fn apply(&self, ebpf: &mut Ebpf) -> Result<(), Box<dyn Error>> {
+        self.0.apply(ebpf)?;
+        if let Err(e) = self.1.apply(ebpf) {
+            let _ = self.0.undo(ebpf);
+            return Err(e);
+        }
+        Ok(())
+    }
+    fn undo(&self, ebpf: &mut Ebpf) -> Result<(), Box<dyn Error>> {
+        let second = self.1.undo(ebpf);
+        self.0.undo(ebpf)?;
+        second
+    }
+}
+
 /// One row of a fixture table.
 pub struct Fixture {
     /// What the packet is and why the verdict is right; printed on failure.
@@ -354,6 +371,27 @@ impl Harness {
 
     /// Run one fixture on one program; `Err` carries the failure report.
     pub fn run(&mut self, fixture: &Fixture, prog: Program) -> Result<Ran, String> {
+        self.run_capturing(fixture, prog).0
+    }
+
+    /// [`Harness::run`], also handing back the frame the program left
+    /// (`None` if the program did not run), for checks beyond byte equality.
+    pub fn run_capturing(
+        &mut self,
+        fixture: &Fixture,
+        prog: Program,
+    ) -> (Result<Ran, String>, Option<Vec<u8>>) {
+        let mut captured = None;
+        let result = self.run_inner(fixture, prog, &mut captured);
+        (result, captured)
+    }
+
+    fn run_inner(
+        &mut self,
+        fixture: &Fixture,
+        prog: Program,
+        captured: &mut Option<Vec<u8>>,
+    ) -> Result<Ran, String> {
         let head = format!("fixture {:?} on {}:\n", fixture.description, prog.name());
         let hook = prog.hook();
         let ebpf = &mut self.loaded.ebpf;
@@ -396,6 +434,7 @@ impl Harness {
             let _ = writeln!(report, "  output differs (-expected +actual):");
             report.push_str(&hex_diff(expected_output, &output));
         }
+        *captured = Some(output);
         report.push_str(&counter_diff(fixture, &before, &after));
         if report.is_empty() {
             Ok(Ran::Checked)

@@ -9,10 +9,14 @@
 
 pub mod builder;
 pub mod harness;
+pub mod lb;
 pub mod netns;
 pub mod overlay;
+pub mod scenario;
 
 pub use builder::{BROADCAST_MAC, ETH_LEN, ETH_MIN_FRAME, IPV4_LEN, Pkt};
 pub use harness::{Fixture, Harness, Program, UNDERLAY_PROGRAMS};
+pub use lb::LbMaps;
 pub use netns::PrivateNetns;
 pub use overlay::OverlayMaps;
+pub use scenario::Scenario;

@@ -117,14 +117,14 @@ impl OverlayMaps {
     }
 }
 
-type Res = Result<(), Box<dyn Error>>;
+pub(super) type Res = Result<(), Box<dyn Error>>;
 
 fn node_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, NodeConfig>, Box<dyn Error>> {
     let map = ebpf.map_mut(maps::NODE).ok_or("no map shoal_node_v1")?;
     Ok(Array::try_from(map)?)
 }
 
-fn hash_map<'a, K: aya::Pod, V: aya::Pod>(
+pub(super) fn hash_map<'a, K: aya::Pod, V: aya::Pod>(
     ebpf: &'a mut Ebpf,
     name: &str,
 ) -> Result<HashMap<&'a mut MapData, K, V>, Box<dyn Error>> {
@@ -133,7 +133,7 @@ fn hash_map<'a, K: aya::Pod, V: aya::Pod>(
 }
 
 /// Insert `entries`, refusing keys that are already present.
-fn insert_all<K, V>(ebpf: &mut Ebpf, name: &str, entries: &[(K, V)]) -> Res
+pub(super) fn insert_all<K, V>(ebpf: &mut Ebpf, name: &str, entries: &[(K, V)]) -> Res
 where
     K: aya::Pod + std::fmt::Debug,
     V: aya::Pod,
@@ -148,7 +148,7 @@ where
     Ok(())
 }
 
-fn remove_all<K, V>(ebpf: &mut Ebpf, name: &str, entries: &[(K, V)]) -> Res
+pub(super) fn remove_all<K, V>(ebpf: &mut Ebpf, name: &str, entries: &[(K, V)]) -> Res
 where
     K: aya::Pod,
     V: aya::Pod,
