@@ -7,3 +7,4 @@
 
 pub mod lab;
 pub mod overlay_kit;
+pub mod scenario;
