@@ -25,7 +25,7 @@ pub struct MembershipView {
 impl RaftNode {
     /// Makes this node a one-manager cluster (`swarm init`).
     pub async fn initialize(&self) -> Result<(), StoreError> {
-        let members = BTreeMap::from([(self.id, typ::Node::new(self.addr().to_string()))]);
+        let members = BTreeMap::from([(self.id, typ::Node::new(self.advertised_addr()))]);
         self.raft
             .initialize(members)
             .await

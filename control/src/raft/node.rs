@@ -65,8 +65,11 @@ pub fn default_raft_config() -> openraft::Config {
 pub struct NodeConfig {
     /// This node's raft ID.
     pub node_id: NodeId,
-    /// Where the RPC server listens (also the address peers are given).
+    /// Where the RPC server listens.
     pub listen: SocketAddr,
+    /// The address peers should dial (`host:port`); defaults to the bound
+    /// address, which is wrong when listening on a wildcard address.
+    pub advertise: Option<String>,
     /// Directory of the node's raft database.
     pub data_dir: PathBuf,
     /// openraft's settings.
@@ -83,6 +86,7 @@ impl NodeConfig {
         Self {
             node_id,
             listen,
+            advertise: None,
             data_dir: data_dir.into(),
             raft: default_raft_config(),
             write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -98,6 +102,7 @@ pub struct RaftNode {
     pub(crate) store: Store,
     pub(crate) server: RaftServer,
     pub(crate) membership_timeout: Duration,
+    advertise: Option<String>,
     closed: super::vault::DatabaseClosed,
 }
 
@@ -147,6 +152,7 @@ impl RaftNode {
             raft,
             server,
             membership_timeout: config.membership_timeout,
+            advertise: config.advertise,
         })
     }
 
@@ -158,6 +164,13 @@ impl RaftNode {
     /// The address of this node's RPC server.
     pub fn addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// The address peers should dial: the advertised one, else the bound one.
+    pub fn advertised_addr(&self) -> String {
+        self.advertise
+            .clone()
+            .unwrap_or_else(|| self.addr().to_string())
     }
 
     /// The store handle.

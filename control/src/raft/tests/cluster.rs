@@ -138,7 +138,7 @@ impl TestCluster {
 
     /// Adds running node `id` as a learner, through whichever node leads.
     pub(super) async fn add_learner(&self, id: NodeId) {
-        let addr = self.node(id).addr().to_string();
+        let addr = self.node(id).advertised_addr();
         self.on_leader("add learner", async |leader| {
             leader.add_learner(id, addr.clone()).await
         })

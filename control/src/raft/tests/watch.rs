@@ -69,6 +69,13 @@ async fn watchers_get_the_snapshot_then_every_change_after_it() {
     assert_eq!(second.changes[0].key(), "web");
     assert!(changes.try_recv().is_err(), "nothing else was applied");
     assert_eq!(store.read("nodes", "a"), None);
+    assert_eq!(
+        store
+            .read_linearizable("nodes", "c")
+            .await
+            .expect("the leader confirms its leadership"),
+        Some(json!(3))
+    );
     assert_eq!(store.table("nodes").len(), 2);
     cluster.shutdown().await;
 }
