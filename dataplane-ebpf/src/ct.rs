@@ -3,6 +3,7 @@
 //! so an idle established connection or a long CLOSE_WAIT is not cut (the
 //! IPVS limits Swarm users hit: moby#31208, moby#29655).
 
+use crate::proto::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use shoal_common::lb::{
     CT_CLOSING, CT_DATAGRAM, CT_ESTABLISHED, CT_FIN_BACKEND, CT_FIN_CLIENT, CT_HALF_CLOSED,
@@ -14,10 +15,6 @@ use crate::{
     parse::{Ipv4Packet, L4},
 };
 
-const TCP_FIN: u8 = 0x01;
-const TCP_SYN: u8 = 0x02;
-const TCP_RST: u8 = 0x04;
-const TCP_ACK: u8 = 0x10;
 /// Offset of the flags byte in the TCP header.
 const TCP_FLAGS_OFF: usize = 13;
 

@@ -13,6 +13,7 @@ mod mem;
 mod nat;
 mod overlay_maps;
 mod parse;
+mod proto;
 mod reject;
 mod stats;
 mod task;

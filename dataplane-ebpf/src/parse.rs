@@ -3,15 +3,12 @@
 //! anything merely unusual (options, fragments, other protocols) is reported
 //! in the result so callers decide.
 
+use crate::proto::{ETH_P_IPV4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, tcp::TcpHdr, udp::UdpHdr};
 use shoal_common::DropReason;
 
 use crate::mem::{Packet, ptr_at};
 
-const ETH_P_IPV4: u16 = 0x0800;
-const IPPROTO_ICMP: u8 = 1;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
 /// ICMP echo/unreachable headers are 8 bytes.
 const ICMP_HDR_LEN: usize = 8;
 /// Fragment offset bits of the IPv4 flags/offset field.

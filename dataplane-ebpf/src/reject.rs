@@ -2,6 +2,7 @@
 //! where it came from (the client sees "connection refused" at once instead
 //! of a timeout); other protocols are dropped with `no-backend`.
 
+use crate::proto::{IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use aya_ebpf::{helpers::bpf_redirect, programs::TcContext};
 use shoal_common::{DropReason, Stat};
 
@@ -12,11 +13,6 @@ use crate::{
     verdict::{Action, redirected},
 };
 
-const TCP_RST: u8 = 0x04;
-const TCP_ACK: u8 = 0x10;
-const TCP_SYN: u8 = 0x02;
-const TCP_FIN: u8 = 0x01;
-const IPPROTO_TCP: u8 = 6;
 const RESET_IP_LEN: u16 = 40;
 
 /// The fields of the refused segment a reset depends on.

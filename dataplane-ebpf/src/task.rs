@@ -4,6 +4,7 @@
 //! clients go out of the underlay or back to the node that translated them.
 //! Nothing from a task reaches the host stack.
 
+use crate::proto::{ETH_P_ARP, ETH_P_IPV4};
 use aya_ebpf::programs::TcContext;
 use network_types::eth::EthHdr;
 use shoal_common::{
@@ -22,9 +23,6 @@ use crate::{
     verdict::Action,
     vxlan::{self, Tunnel},
 };
-
-const ETH_P_IPV4: u16 = 0x0800;
-const ETH_P_ARP: u16 = 0x0806;
 
 /// Forward one frame from a task.
 #[inline(always)]

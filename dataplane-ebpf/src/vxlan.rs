@@ -2,6 +2,7 @@
 //! its destination, and unwrapping frames for local tasks. Standard frames
 //! on the configured UDP port, so a kernel vxlan device can be a peer.
 
+use crate::proto::{ETH_P_IPV4, IPPROTO_UDP};
 use aya_ebpf::{
     bindings::{
         BPF_ADJ_ROOM_ENCAP_L2_SHIFT, BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4,
@@ -26,8 +27,6 @@ use crate::{
 };
 
 const VXLAN_HDR_LEN: usize = 8;
-const ETH_P_IPV4: u16 = 0x0800;
-const IPPROTO_UDP: u8 = 17;
 /// Outer IPv4: version 4, IHL 5.
 const IPV4_VIHL: u8 = 0x45;
 /// Outer IPv4 flags/offset: DF. The task MTU is derived so every frame fits
