@@ -35,10 +35,10 @@ pub struct ServerStats {
 
 /// A running raft RPC server; stops (closing its port and every
 /// connection) when stopped or dropped.
-#[derive(Debug)]
 pub struct RaftServer {
     addr: SocketAddr,
     stats: Arc<ServerStats>,
+    context: Arc<Context>,
     task: JoinHandle<()>,
 }
 
@@ -71,8 +71,13 @@ impl RaftServer {
             authorizer,
             stats: stats.clone(),
         });
-        let task = tokio::spawn(accept_loop(listener, context));
-        Ok(Self { addr, stats, task })
+        let task = tokio::spawn(accept_loop(listener, context.clone()));
+        Ok(Self {
+            addr,
+            stats,
+            context,
+            task,
+        })
     }
 
     /// The address the server listens on.
@@ -90,9 +95,31 @@ impl RaftServer {
         self.stats.snapshot_chunks.load(Ordering::Relaxed)
     }
 
+    /// Serves a connection whose TLS handshake another listener has done
+    /// (a port shared with other protocols, told apart by ALPN): the peer is
+    /// authorised as a manager exactly as on the raft port, then its RPCs go
+    /// to raft. The returned future runs until the peer disconnects; the
+    /// caller owns it (and so decides when to abort it).
+    pub fn serve_accepted(
+        &self,
+        stream: TlsStream<TcpStream>,
+        peer: SocketAddr,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        serve_established(stream, peer.to_string(), self.context.clone())
+    }
+
     /// Stops accepting and drops every connection.
     pub fn stop(&self) {
         self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for RaftServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftServer")
+            .field("addr", &self.addr)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,6 +170,11 @@ async fn serve_connection(tcp: TcpStream, peer: SocketAddr, context: Arc<Context
             return;
         }
     };
+    serve_established(stream, peer, context).await;
+}
+
+/// Authorises the peer of an established TLS stream and serves its RPCs.
+async fn serve_established(stream: TlsStream<TcpStream>, peer: String, context: Arc<Context>) {
     match context.authorizer.authorize_stream(&stream, Role::Manager) {
         Ok(identity) => {
             log::debug!(

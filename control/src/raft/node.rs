@@ -43,6 +43,21 @@ impl RaftTls {
             authorizer: Authorizer::new(ca.cluster_id()),
         })
     }
+
+    /// Configs built elsewhere, e.g. with certificate resolvers that swap a
+    /// renewed certificate in without restarting raft, or with ALPN set
+    /// for a port shared with other protocols.
+    pub fn from_configs(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+        authorizer: Authorizer,
+    ) -> Self {
+        Self {
+            server,
+            client,
+            authorizer,
+        }
+    }
 }
 
 /// openraft settings for shoal: Swarm-like timing and 1 MiB snapshot chunks.
