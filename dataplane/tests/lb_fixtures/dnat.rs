@@ -1,5 +1,11 @@
 //! A task to a VIP: DNAT, conntrack, reverse NAT of the replies, TCP
 //! states; malformed and fragmented packets to a VIP.
+//!
+//! Checksums: a test run's skb is never CHECKSUM_PARTIAL or
+//! CHECKSUM_COMPLETE (`__sk_buff` offers no `ip_summed`), so the fixtures
+//! see the full checksum arithmetic but not `BPF_F_PSEUDO_HDR`'s effect on
+//! offloaded checksums; removing that flag survives them. The labs' real
+//! TCP through veths and VXLAN cover it.
 
 use super::*;
 
