@@ -7,8 +7,8 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
     lb::{
-        CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry, ServiceKey,
-        flow_hash,
+        CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH, REPLY_REV_NAT,
+        ReplyEntry, ServiceKey, flow_hash,
     },
 };
 
@@ -230,23 +230,35 @@ pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, Drop
         return Ok(None);
     };
     match reply.kind {
-        REPLY_REV_NAT => {
-            track_reply(ctx, ip, &key, &reply);
+        // Only while the translated flow is alive: a stale entry must not
+        // rewrite a later, direct connection that reuses the same ports.
+        REPLY_REV_NAT if track_reply(ctx, ip, &key, &reply) => {
             nat::rewrite(ctx, ip, End::Source, reply.orig_ip, reply.orig_port)?;
             count(Stat::RevNat, ctx.len());
             Ok(Some(Reply::Translated))
         }
-        REPLY_RETURN_PATH => Ok(Some(Reply::ReturnPath {
-            via_node: reply.via_node,
-            vni: reply.vni,
-        })),
+        // Refreshed by every request that comes through the tunnel.
+        REPLY_RETURN_PATH
+            if !ct::expired(
+                &lb_maps::lb_config(),
+                CT_ESTABLISHED,
+                reply.last_seen_ns,
+                ct::now_ns(),
+            ) =>
+        {
+            Ok(Some(Reply::ReturnPath {
+                via_node: reply.via_node,
+                vni: reply.vni,
+            }))
+        }
         _ => Ok(None),
     }
 }
 
-/// Advance the forward entry's TCP state with a reply packet.
+/// Advance the forward entry's TCP state with a reply packet; `false` if
+/// the forward flow is gone or timed out.
 #[inline(always)]
-fn track_reply(ctx: &TcContext, ip: &Ipv4Packet, key: &FlowKey, reply: &ReplyEntry) {
+fn track_reply(ctx: &TcContext, ip: &Ipv4Packet, key: &FlowKey, reply: &ReplyEntry) -> bool {
     let forward = FlowKey {
         src: key.dst,
         dst: reply.orig_ip,
@@ -254,12 +266,18 @@ fn track_reply(ctx: &TcContext, ip: &Ipv4Packet, key: &FlowKey, reply: &ReplyEnt
         dport: reply.orig_port,
         ..*key
     };
-    if let Some(entry) = SHOAL_CT_V1.get_ptr_mut(forward) {
-        // SAFETY: a map value pointer; we update it in place.
-        let entry = unsafe { &mut *entry };
-        let (state, fins) = ct::advance(entry.state, entry.fins, ct::tcp_flags(ctx, ip), false);
-        entry.state = state;
-        entry.fins = fins;
-        entry.last_seen_ns = ct::now_ns();
+    let Some(entry) = SHOAL_CT_V1.get_ptr_mut(forward) else {
+        return false;
+    };
+    // SAFETY: a map value pointer; we update it in place.
+    let entry = unsafe { &mut *entry };
+    let now = ct::now_ns();
+    if ct::expired(&lb_maps::lb_config(), entry.state, entry.last_seen_ns, now) {
+        return false;
     }
+    let (state, fins) = ct::advance(entry.state, entry.fins, ct::tcp_flags(ctx, ip), false);
+    entry.state = state;
+    entry.fins = fins;
+    entry.last_seen_ns = now;
+    true
 }

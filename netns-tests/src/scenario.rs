@@ -63,6 +63,8 @@ pub struct Task {
     pub network: String,
     /// Address on the network.
     pub ip: Ipv4Addr,
+    /// Interface name inside the namespace.
+    pub ifname: String,
 }
 
 /// A lab plus what should run on it.
@@ -79,6 +81,8 @@ pub struct Cluster {
     pub published: Vec<PublishedPort>,
     /// Conntrack timeouts.
     pub conntrack: ConntrackSpec,
+    /// VXLAN data-path port.
+    pub vxlan_port: u16,
 }
 
 impl Cluster {
@@ -91,6 +95,7 @@ impl Cluster {
             services: Vec::new(),
             published: Vec::new(),
             conntrack: ConntrackSpec::default(),
+            vxlan_port: 4789,
         })
     }
 
@@ -126,9 +131,34 @@ impl Cluster {
             node,
             network: network.into(),
             ip,
+            ifname: "eth0".into(),
         };
         self.tasks.push(task.clone());
         Ok(task)
+    }
+
+    /// Give `task`'s namespace a second interface `ifname` on `network`.
+    pub fn second_iface(
+        &mut self,
+        task: &Task,
+        ifname: &str,
+        network: &str,
+        ip: &str,
+    ) -> Result<Task, ScenarioError> {
+        let ip = ip.parse().map_err(|_| ScenarioError::Unknown {
+            what: "address",
+            name: ip.into(),
+        })?;
+        let name = format!("{}-{ifname}", task.name);
+        let iface = Task {
+            name,
+            ifname: ifname.into(),
+            network: network.into(),
+            ip,
+            ..task.clone()
+        };
+        self.tasks.push(iface.clone());
+        Ok(iface)
     }
 
     /// Add (or replace) a TCP service `name` on `vip:port` → backends' `target`.
@@ -217,7 +247,7 @@ impl Cluster {
             underlay: Underlay {
                 iface: "eth0".into(),
                 addr: None,
-                vxlan_port: 4789,
+                vxlan_port: self.vxlan_port,
             },
             networks: self.networks.clone(),
             endpoints: self
@@ -227,7 +257,7 @@ impl Cluster {
                 .map(|t| LocalEndpoint {
                     id: t.name.clone(),
                     netns: t.netns.clone(),
-                    ifname: "eth0".into(),
+                    ifname: t.ifname.clone(),
                     network: t.network.clone(),
                     ip: t.ip,
                     mac: None,
@@ -242,9 +272,14 @@ impl Cluster {
 
     /// `shoal dp apply` on node `index`; its JSON report.
     pub fn apply(&self, index: usize) -> Result<Value, ScenarioError> {
+        self.apply_state(index, &self.state_for(index)?)
+    }
+
+    /// `shoal dp apply` of `state` (e.g. a deliberately broken one) on node `index`.
+    pub fn apply_state(&self, index: usize, state: &DesiredState) -> Result<Value, ScenarioError> {
         let node = self.lab.node(index).ok_or_else(|| unknown("node", index))?;
         let path = node.state_dir().join("desired.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&self.state_for(index)?)?)?;
+        std::fs::write(&path, serde_json::to_vec_pretty(state)?)?;
         let path = path.to_string_lossy().into_owned();
         Ok(serde_json::from_str(
             &node.shoal(&["dp", "apply", &path, "--format", "json"])?,
