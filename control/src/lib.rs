@@ -2,6 +2,8 @@
 
 pub mod ca;
 pub mod raft;
+pub mod scheduler;
 pub mod seal;
+pub mod spec;
 pub mod tls;
 pub mod token;

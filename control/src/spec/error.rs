@@ -1,0 +1,129 @@
+//! Errors of the [`crate::spec`] module: why a spec was rejected.
+//! Messages follow Docker's where Docker has one.
+
+use super::{Protocol, PublishMode};
+
+/// Why a service spec (or a piece of one) is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The service name is not a DNS label.
+    #[error(
+        "invalid service name {name:?}: name must be valid as a DNS name component (1-63 of a-z, 0-9, '-')"
+    )]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// No image was given.
+    #[error("ContainerSpec: image reference must be provided")]
+    EmptyImage,
+    /// An environment entry has an empty variable name.
+    #[error("invalid environment variable {entry:?}: the name is empty")]
+    InvalidEnv {
+        /// The entry.
+        entry: String,
+    },
+    /// `--replicas` with `--mode global`.
+    #[error("replicas can only be used with replicated mode")]
+    ReplicasOnGlobal,
+    /// `--max-replicas` with `--mode global`.
+    #[error("max-replicas can only be used with replicated mode")]
+    MaxReplicasOnGlobal,
+    /// A mode other than `replicated` / `global`.
+    #[error("invalid service mode {mode:?}: expected replicated or global")]
+    UnknownMode {
+        /// The mode given.
+        mode: String,
+    },
+    /// A constraint has no (or more than one) `==` / `!=`.
+    #[error("invalid constraint {constraint:?}: constraint expected one operator from ==, !=")]
+    ConstraintOperator {
+        /// The constraint.
+        constraint: String,
+    },
+    /// A constraint's key is not one we know.
+    #[error(
+        "key '{key}' is invalid: expected node.id, node.hostname, node.role or node.labels.<name>"
+    )]
+    ConstraintKey {
+        /// The key.
+        key: String,
+    },
+    /// A constraint's value is empty or has characters we don't accept.
+    #[error("value '{value}' is invalid")]
+    ConstraintValue {
+        /// The value.
+        value: String,
+    },
+    /// A placement preference without `=`.
+    #[error("missing '=' in placement preference {preference:?}")]
+    PreferenceSyntax {
+        /// The preference.
+        preference: String,
+    },
+    /// A placement preference other than `spread`.
+    #[error("unsupported placement preference {strategy} (only spread is supported)")]
+    UnknownPreference {
+        /// The strategy given.
+        strategy: String,
+    },
+    /// A spread descriptor that is not a node label.
+    #[error("invalid spread descriptor {descriptor:?}: expected node.labels.<name>")]
+    SpreadDescriptor {
+        /// The descriptor given.
+        descriptor: String,
+    },
+    /// A port's target is 0.
+    #[error("invalid port: target port must be between 1 and 65535, found 0")]
+    ZeroTargetPort,
+    /// A port could not be parsed.
+    #[error(
+        "invalid port {text:?}: expected [published:]target[/tcp|udp] or published=N,target=N[,protocol=tcp|udp][,mode=ingress|host]"
+    )]
+    PortSyntax {
+        /// The text.
+        text: String,
+    },
+    /// Two ports publish the same port and protocol.
+    #[error("EndpointSpec: duplicate published ports provided: {port}/{protocol:?} ({mode:?})")]
+    DuplicatePublishedPort {
+        /// The port.
+        port: u16,
+        /// Its protocol.
+        protocol: Protocol,
+        /// Its mode.
+        mode: PublishMode,
+    },
+    /// A duration could not be parsed.
+    #[error("time: invalid duration {value:?}")]
+    BadDuration {
+        /// The text.
+        value: String,
+    },
+    /// A health check duration below Docker's 1 ms minimum.
+    #[error("{field} in Healthcheck cannot be less than 1ms")]
+    HealthcheckTooShort {
+        /// `Interval`, `Timeout` or `StartPeriod`.
+        field: &'static str,
+    },
+    /// A health check without a test.
+    #[error("Healthcheck: test must not be empty (use [\"NONE\"] to disable)")]
+    EmptyHealthcheck,
+    /// `max_failure_ratio` outside `[0, 1]`.
+    #[error("{config}: max_failure_ratio must be between 0 and 1, found {ratio}")]
+    FailureRatio {
+        /// `UpdateConfig` or `RollbackConfig`.
+        config: &'static str,
+        /// The ratio given.
+        ratio: String,
+    },
+    /// `failure_action: rollback` in a rollback config.
+    #[error("RollbackConfig: failure_action rollback is not valid for a rollback")]
+    RollbackOfRollback,
+    /// A network listed twice.
+    #[error("duplicate network attachment {network:?}")]
+    DuplicateNetwork {
+        /// The network.
+        network: String,
+    },
+}

@@ -1,0 +1,237 @@
+use std::time::Duration;
+
+use super::*;
+
+fn spec() -> ServiceSpec {
+    ServiceSpec::new("web", "nginx:1.27")
+}
+
+#[test]
+fn spans_parse_and_print_like_go() {
+    let cases = [
+        ("0", 0),
+        ("10s", 10_000),
+        ("1m30s", 90_000),
+        ("1.5s", 1_500),
+        ("300ms", 300),
+        ("1h", 3_600_000),
+    ];
+    for (text, millis) in cases {
+        let span: Span = text.parse().expect(text);
+        assert_eq!(span.0, Duration::from_millis(millis), "{text}");
+    }
+    assert_eq!(Span::from_millis(90_000).to_string(), "1m30s");
+    assert_eq!(Span::from_millis(300).to_string(), "300ms");
+    assert_eq!(Span::ZERO.to_string(), "0s");
+    for bad in ["", "10", "-5s", "5x", "s", "1..2s"] {
+        assert_eq!(
+            bad.parse::<Span>(),
+            Err(SpecError::BadDuration {
+                value: bad.to_owned()
+            }),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn spec_json_round_trips_with_defaults() {
+    let json = r#"{"name":"web","image":"nginx","mode":{"replicated":{"replicas":3}},
+        "restart_policy":{"condition":"on-failure","delay":"10s","max_attempts":3},
+        "update_config":{"parallelism":2,"order":"start-first","failure_action":"rollback"}}"#;
+    let parsed: ServiceSpec = serde_json::from_str(json).expect("parse");
+    assert_eq!(parsed.mode, ServiceMode::Replicated { replicas: 3 });
+    assert_eq!(parsed.task.restart_policy.delay, Span::from_secs(10));
+    assert_eq!(parsed.update_config.order, UpdateOrder::StartFirst);
+    assert_eq!(parsed.update_config.monitor, Span::from_secs(5));
+    assert_eq!(parsed.rollback_config, UpdateConfig::default());
+    let again: ServiceSpec =
+        serde_json::from_value(serde_json::to_value(&parsed).expect("ser")).expect("de");
+    assert_eq!(again, parsed);
+    let bad = r#"{"name":"web","image":"nginx","mode":"global","healthcheck":{"cmd":["NONE"],"interval":"soon"}}"#;
+    let error = serde_json::from_str::<ServiceSpec>(bad).expect_err("bad duration");
+    assert!(error.to_string().contains("invalid duration"), "{error}");
+}
+
+#[test]
+fn valid_spec_passes() {
+    let mut spec = spec();
+    spec.task.placement.constraints =
+        vec!["node.labels.zone==a".into(), "node.role!=manager".into()];
+    spec.task.placement.preferences = vec!["spread=node.labels.zone".into()];
+    spec.ports = vec![
+        "8080:80".parse().expect("port"),
+        "53/udp".parse().expect("port"),
+    ];
+    assert_eq!(spec.validate(), Ok(()));
+}
+
+#[test]
+fn invalid_specs_say_why() {
+    type Case = (fn(&mut ServiceSpec), SpecError);
+    let cases: Vec<Case> = vec![
+        (|s| s.task.image = " ".into(), SpecError::EmptyImage),
+        (
+            |s| s.name = "Web_1".into(),
+            SpecError::InvalidName {
+                name: "Web_1".into(),
+            },
+        ),
+        (
+            |s| s.task.placement.constraints = vec!["node.labels.zone=a".into()],
+            SpecError::ConstraintOperator {
+                constraint: "node.labels.zone=a".into(),
+            },
+        ),
+        (
+            |s| s.task.placement.constraints = vec!["node.colour==red".into()],
+            SpecError::ConstraintKey {
+                key: "node.colour".into(),
+            },
+        ),
+        (
+            |s| s.task.placement.preferences = vec!["binpack=node.labels.zone".into()],
+            SpecError::UnknownPreference {
+                strategy: "binpack".into(),
+            },
+        ),
+        (
+            |s| s.task.placement.preferences = vec!["spread".into()],
+            SpecError::PreferenceSyntax {
+                preference: "spread".into(),
+            },
+        ),
+        (
+            |s| {
+                s.mode = ServiceMode::Global;
+                s.task.placement.max_replicas_per_node = 2;
+            },
+            SpecError::MaxReplicasOnGlobal,
+        ),
+        (
+            |s| s.ports = vec![port(8080, 80), port(8080, 81)],
+            SpecError::DuplicatePublishedPort {
+                port: 8080,
+                protocol: Protocol::Tcp,
+                mode: PublishMode::Ingress,
+            },
+        ),
+        (|s| s.ports = vec![port(8080, 0)], SpecError::ZeroTargetPort),
+        (
+            |s| {
+                s.task.healthcheck = Some(HealthCheck {
+                    cmd: vec!["CMD".into(), "true".into()],
+                    interval: Span(Duration::from_micros(10)),
+                    ..HealthCheck::default()
+                })
+            },
+            SpecError::HealthcheckTooShort { field: "Interval" },
+        ),
+        (
+            |s| s.update_config.max_failure_ratio = 1.5,
+            SpecError::FailureRatio {
+                config: "UpdateConfig",
+                ratio: "1.5".into(),
+            },
+        ),
+        (
+            |s| s.rollback_config.failure_action = FailureAction::Rollback,
+            SpecError::RollbackOfRollback,
+        ),
+        (
+            |s| s.task.networks = vec!["front".into(), "front".into()],
+            SpecError::DuplicateNetwork {
+                network: "front".into(),
+            },
+        ),
+    ];
+    for (mutate, expected) in cases {
+        let mut spec = spec();
+        mutate(&mut spec);
+        assert_eq!(spec.validate(), Err(expected));
+    }
+}
+
+fn port(published: u16, target: u16) -> PortConfig {
+    PortConfig {
+        published,
+        target,
+        protocol: Protocol::Tcp,
+        mode: PublishMode::Ingress,
+    }
+}
+
+#[test]
+fn udp_and_tcp_may_share_a_published_port() {
+    let mut spec = spec();
+    spec.ports = vec![
+        "53:53/tcp".parse().expect("tcp"),
+        "53:53/udp".parse().expect("udp"),
+    ];
+    assert_eq!(spec.validate(), Ok(()));
+}
+
+#[test]
+fn modes_from_flags() {
+    assert_eq!(
+        ServiceMode::from_flags("replicated", None),
+        Ok(ServiceMode::Replicated { replicas: 1 })
+    );
+    assert_eq!(
+        ServiceMode::from_flags("global", None),
+        Ok(ServiceMode::Global)
+    );
+    assert_eq!(
+        ServiceMode::from_flags("global", Some(3)),
+        Err(SpecError::ReplicasOnGlobal)
+    );
+    assert!(ServiceMode::from_flags("job", None).is_err());
+}
+
+#[test]
+fn ports_parse_short_and_long() {
+    let long: PortConfig = "published=8080,target=80,protocol=udp,mode=host"
+        .parse()
+        .expect("long");
+    assert_eq!(
+        long,
+        PortConfig {
+            published: 8080,
+            target: 80,
+            protocol: Protocol::Udp,
+            mode: PublishMode::Host
+        }
+    );
+    assert_eq!("80".parse::<PortConfig>().expect("short").published, 0);
+    for bad in ["x:80", "80/sctp", "99999:80", "mode=bridge,target=80"] {
+        assert!(bad.parse::<PortConfig>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn constraints_match_nodes_case_insensitively() {
+    let mut node = NodeView::worker("n1");
+    node.labels.insert("zone".into(), "A".into());
+    let holds = |text: &str| text.parse::<Constraint>().expect(text).matches(&node);
+    assert!(holds("node.labels.zone==a"));
+    assert!(!holds("node.labels.zone!=a"));
+    assert!(
+        holds("node.labels.rack!=r1"),
+        "a missing label is the empty string"
+    );
+    assert!(!holds("node.labels.rack==r1"));
+    assert!(holds("node.role!=manager"));
+    assert!(holds("node.hostname==n1"));
+    assert!(holds("node.id != n2"));
+    let parsed: Constraint = "node.labels.zone==a".parse().expect("parse");
+    assert_eq!(parsed.to_string(), "node.labels.zone==a");
+}
+
+#[test]
+fn tasks_classify_their_states() {
+    assert!(TaskState::Failed.is_terminal());
+    assert!(!TaskState::Running.is_terminal());
+    assert_eq!(TaskState::Running.name(), "running");
+    let json = serde_json::to_value(TaskState::Shutdown).expect("ser");
+    assert_eq!(json, serde_json::json!("shutdown"));
+}

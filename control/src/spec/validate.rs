@@ -1,0 +1,205 @@
+//! [`ServiceSpec::validate`] and the parsers the CLI shares with it.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use super::{
+    Constraint, HealthCheck, PortConfig, Protocol, PublishMode, ServiceMode, ServiceSpec, Span,
+    SpecError, SpreadPreference, UpdateConfig,
+};
+
+impl ServiceSpec {
+    /// Checks everything a store write relies on; the first problem found
+    /// is returned.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        validate_name(&self.name)?;
+        if self.task.image.trim().is_empty() {
+            return Err(SpecError::EmptyImage);
+        }
+        if let Some(entry) = self
+            .task
+            .env
+            .iter()
+            .find(|e| e.starts_with('=') || e.is_empty())
+        {
+            return Err(SpecError::InvalidEnv {
+                entry: entry.clone(),
+            });
+        }
+        let placement = &self.task.placement;
+        if self.mode == ServiceMode::Global && placement.max_replicas_per_node != 0 {
+            return Err(SpecError::MaxReplicasOnGlobal);
+        }
+        Constraint::parse_all(&placement.constraints)?;
+        SpreadPreference::parse_all(&placement.preferences)?;
+        validate_ports(&self.ports)?;
+        if let Some(check) = &self.task.healthcheck {
+            validate_healthcheck(check)?;
+        }
+        validate_update_config("UpdateConfig", &self.update_config)?;
+        validate_update_config("RollbackConfig", &self.rollback_config)?;
+        if self.rollback_config.failure_action == super::FailureAction::Rollback {
+            return Err(SpecError::RollbackOfRollback);
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(network) = self.task.networks.iter().find(|n| !seen.insert(*n)) {
+            return Err(SpecError::DuplicateNetwork {
+                network: network.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), SpecError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(SpecError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Checks targets and that no published port (with its protocol) appears
+/// twice; dynamic (0) published ports never clash.
+pub(super) fn validate_ports(ports: &[PortConfig]) -> Result<(), SpecError> {
+    let mut seen = BTreeSet::new();
+    for port in ports {
+        if port.target == 0 {
+            return Err(SpecError::ZeroTargetPort);
+        }
+        if port.published != 0 && !seen.insert((port.published, port.protocol)) {
+            return Err(SpecError::DuplicatePublishedPort {
+                port: port.published,
+                protocol: port.protocol,
+                mode: port.mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn validate_healthcheck(check: &HealthCheck) -> Result<(), SpecError> {
+    if check.cmd.is_empty() {
+        return Err(SpecError::EmptyHealthcheck);
+    }
+    let fields = [
+        ("Interval", check.interval),
+        ("Timeout", check.timeout),
+        ("StartPeriod", check.start_period),
+    ];
+    for (field, span) in fields {
+        if !span.is_zero() && span < Span::from_millis(1) {
+            return Err(SpecError::HealthcheckTooShort { field });
+        }
+    }
+    Ok(())
+}
+
+fn validate_update_config(config: &'static str, update: &UpdateConfig) -> Result<(), SpecError> {
+    let ratio = update.max_failure_ratio;
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(SpecError::FailureRatio {
+            config,
+            ratio: ratio.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl ServiceMode {
+    /// The mode from CLI flags: `--mode replicated|global` and
+    /// `--replicas N` (default 1 for replicated).
+    pub fn from_flags(mode: &str, replicas: Option<u64>) -> Result<ServiceMode, SpecError> {
+        match (mode, replicas) {
+            ("replicated", replicas) => Ok(ServiceMode::Replicated {
+                replicas: replicas.unwrap_or(1),
+            }),
+            ("global", None) => Ok(ServiceMode::Global),
+            ("global", Some(_)) => Err(SpecError::ReplicasOnGlobal),
+            (other, _) => Err(SpecError::UnknownMode {
+                mode: other.to_owned(),
+            }),
+        }
+    }
+}
+
+impl FromStr for PortConfig {
+    type Err = SpecError;
+
+    /// Parses `-p` syntax: short `[published:]target[/proto]` or long
+    /// `published=8080,target=80,protocol=udp,mode=host`.
+    fn from_str(text: &str) -> Result<PortConfig, SpecError> {
+        let bad = || SpecError::PortSyntax {
+            text: text.to_owned(),
+        };
+        let port = if text.contains('=') {
+            parse_long_port(text).ok_or_else(bad)?
+        } else {
+            parse_short_port(text).ok_or_else(bad)?
+        };
+        if port.target == 0 {
+            return Err(SpecError::ZeroTargetPort);
+        }
+        Ok(port)
+    }
+}
+
+fn parse_short_port(text: &str) -> Option<PortConfig> {
+    let (ports, protocol) = match text.split_once('/') {
+        Some((ports, protocol)) => (ports, parse_protocol(protocol)?),
+        None => (text, Protocol::Tcp),
+    };
+    let (published, target) = match ports.split_once(':') {
+        Some((published, target)) => (published.parse().ok()?, target.parse().ok()?),
+        None => (0, ports.parse().ok()?),
+    };
+    Some(PortConfig {
+        published,
+        target,
+        protocol,
+        mode: PublishMode::Ingress,
+    })
+}
+
+fn parse_long_port(text: &str) -> Option<PortConfig> {
+    let mut port = PortConfig {
+        published: 0,
+        target: 0,
+        protocol: Protocol::Tcp,
+        mode: PublishMode::Ingress,
+    };
+    for field in text.split(',') {
+        let (key, value) = field.split_once('=')?;
+        match key.trim() {
+            "published" => port.published = value.parse().ok()?,
+            "target" => port.target = value.parse().ok()?,
+            "protocol" => port.protocol = parse_protocol(value)?,
+            "mode" => {
+                port.mode = match value {
+                    "ingress" => PublishMode::Ingress,
+                    "host" => PublishMode::Host,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(port)
+}
+
+fn parse_protocol(text: &str) -> Option<Protocol> {
+    match text {
+        "tcp" => Some(Protocol::Tcp),
+        "udp" => Some(Protocol::Udp),
+        _ => None,
+    }
+}
