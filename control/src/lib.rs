@@ -1,6 +1,7 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
 pub mod ca;
+pub mod orchestrator;
 pub mod raft;
 pub mod scheduler;
 pub mod seal;

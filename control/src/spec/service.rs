@@ -93,12 +93,17 @@ impl Service {
         }
     }
 
-    /// Replaces the spec with `spec` and starts a rolling update (when the
-    /// task template changed; otherwise the update completes at once).
+    /// Replaces the spec with `spec`; when the task template changed this
+    /// starts a rolling update (a change of replicas or ports alone needs
+    /// no task replaced, and leaves the update status as it was).
     pub fn begin_update(&mut self, spec: ServiceSpec, now: Timestamp) {
         let old = std::mem::replace(&mut self.spec, spec);
+        let template_changed = old.task != self.spec.task;
         self.previous_spec = Some(old);
         self.version += 1;
+        if !template_changed {
+            return;
+        }
         self.update_status = Some(UpdateStatus {
             state: UpdateState::Updating,
             started_at: now,
