@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod orchestrator;
 pub mod raft;
+pub mod runtime;
 pub mod scheduler;
 pub mod seal;
 pub mod spec;

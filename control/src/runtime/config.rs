@@ -1,0 +1,287 @@
+//! Turning a [`ContainerSpec`] and its image into an OCI runtime config:
+//! the command and environment merged Docker's way, the standard mounts,
+//! namespaces (the network one joined by path), cgroup limits, Docker's
+//! default capabilities and `no_new_privileges`.
+
+use std::path::Path;
+
+use super::RuntimeError;
+use super::image::{Image, ImageError};
+use super::oci::{self, Mount, Namespace, Spec};
+use super::spec::{ContainerSpec, Resources};
+
+/// Docker's default capability set.
+const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+/// Paths hidden from the container (as runc's default spec).
+const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+];
+/// Paths mounted read-only (as runc's default spec).
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+/// PATH when the image sets none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// CPU period used when only a quota is given.
+const DEFAULT_CPU_PERIOD_US: u64 = 100_000;
+/// Where secrets appear in the container.
+pub const SECRETS_TARGET: &str = "/run/secrets";
+
+/// Where the pieces of one container live on the host.
+pub(crate) struct HostPaths<'a> {
+    /// The secrets tmpfs, if the container has secrets.
+    pub secrets: Option<&'a Path>,
+    /// Its network namespace.
+    pub netns: &'a Path,
+    /// Its cgroup path (relative to each controller's root).
+    pub cgroup: String,
+}
+
+/// The OCI config for `spec` on `image`.
+pub(crate) fn build(
+    spec: &ContainerSpec,
+    image: &Image,
+    host: &HostPaths<'_>,
+) -> Result<Spec, RuntimeError> {
+    let exec = &image.config.config;
+    let (uid, gid) = parse_user(exec.user.as_deref().unwrap_or(""))?;
+    let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| (*c).to_owned()).collect();
+    let process = oci::Process {
+        terminal: false,
+        user: oci::User { uid, gid },
+        args: command(spec, image)?,
+        env: environment(exec.env.as_deref().unwrap_or_default(), &spec.env),
+        cwd: spec
+            .workdir
+            .clone()
+            .or_else(|| exec.working_dir.clone().filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".to_owned()),
+        capabilities: oci::Capabilities {
+            bounding: caps.clone(),
+            effective: caps.clone(),
+            permitted: caps,
+        },
+        // Inherited from this process: raising them may be refused here.
+        rlimits: Vec::new(),
+        no_new_privileges: true,
+    };
+    Ok(Spec {
+        oci_version: oci::OCI_VERSION,
+        process,
+        root: oci::Root {
+            path: "rootfs".to_owned(),
+            readonly: false,
+        },
+        hostname: spec.hostname.clone().unwrap_or_else(|| spec.id.clone()),
+        mounts: mounts(spec, host.secrets),
+        linux: oci::Linux {
+            namespaces: namespaces(host.netns),
+            resources: resources(&spec.resources),
+            cgroups_path: host.cgroup.clone(),
+            masked_paths: MASKED_PATHS.iter().map(|p| (*p).to_owned()).collect(),
+            readonly_paths: READONLY_PATHS.iter().map(|p| (*p).to_owned()).collect(),
+        },
+    })
+}
+
+/// Entrypoint + cmd, Docker's way: an entrypoint override drops the
+/// image's cmd.
+fn command(spec: &ContainerSpec, image: &Image) -> Result<Vec<String>, RuntimeError> {
+    let exec = &image.config.config;
+    let (entrypoint, cmd) = match &spec.entrypoint {
+        Some(entrypoint) => (entrypoint.clone(), spec.args.clone().unwrap_or_default()),
+        None => (
+            exec.entrypoint.clone().unwrap_or_default(),
+            spec.args
+                .clone()
+                .or_else(|| exec.cmd.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        return Err(RuntimeError::NoCommand {
+            image: spec.image.clone(),
+        });
+    }
+    Ok(args)
+}
+
+/// The image's environment overridden key by key by the spec's; PATH
+/// always set.
+fn environment(image: &[String], overrides: &[String]) -> Vec<String> {
+    let key = |e: &str| e.split('=').next().unwrap_or_default().to_owned();
+    let mut env: Vec<String> = Vec::new();
+    for entry in image.iter().chain(overrides) {
+        let k = key(entry);
+        env.retain(|e| key(e) != k);
+        env.push(entry.clone());
+    }
+    if !env.iter().any(|e| key(e) == "PATH") {
+        env.insert(0, DEFAULT_PATH.to_owned());
+    }
+    env
+}
+
+fn parse_user(user: &str) -> Result<(u32, u32), RuntimeError> {
+    if user.is_empty() {
+        return Ok((0, 0));
+    }
+    let unsupported = || ImageError::UnsupportedUser {
+        user: user.to_owned(),
+    };
+    let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
+    let uid = uid.parse().map_err(|_| unsupported())?;
+    let gid = gid.parse().map_err(|_| unsupported())?;
+    Ok((uid, gid))
+}
+
+fn mount(destination: &str, kind: &str, source: &str, options: &[&str]) -> Mount {
+    Mount {
+        destination: destination.to_owned(),
+        kind: kind.to_owned(),
+        source: source.to_owned(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+    }
+}
+
+fn mounts(spec: &ContainerSpec, secrets: Option<&Path>) -> Vec<Mount> {
+    let mut mounts = vec![
+        mount("/proc", "proc", "proc", &[]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", "relatime", "ro"],
+        ),
+    ];
+    if let Some(secrets) = secrets {
+        let source = secrets.to_string_lossy();
+        let options = ["rbind", "ro", "nosuid", "nodev", "noexec"];
+        mounts.push(mount(SECRETS_TARGET, "bind", &source, &options));
+    }
+    for bind in &spec.mounts {
+        let source = bind.source.to_string_lossy();
+        let mode = if bind.read_only { "ro" } else { "rw" };
+        mounts.push(mount(&bind.target, "bind", &source, &["rbind", mode]));
+    }
+    mounts
+}
+
+fn namespaces(netns: &Path) -> Vec<Namespace> {
+    let mut namespaces: Vec<Namespace> = ["pid", "ipc", "uts", "mount"]
+        .into_iter()
+        .map(|kind| Namespace { kind, path: None })
+        .collect();
+    namespaces.push(Namespace {
+        kind: "network",
+        path: Some(netns.to_string_lossy().into_owned()),
+    });
+    namespaces
+}
+
+fn resources(limits: &Resources) -> oci::Resources {
+    let cpu_set = limits.cpu_shares.is_some() || limits.cpu_quota_us.is_some();
+    let period = limits
+        .cpu_period_us
+        .or(limits.cpu_quota_us.map(|_| DEFAULT_CPU_PERIOD_US));
+    oci::Resources {
+        devices: vec![oci::DeviceRule {
+            allow: false,
+            access: "rwm",
+        }],
+        memory: limits.memory_limit_bytes.map(|limit| oci::Memory { limit }),
+        cpu: cpu_set.then_some(oci::Cpu {
+            shares: limits.cpu_shares,
+            quota: limits.cpu_quota_us,
+            period,
+        }),
+        pids: limits.pids_limit.map(|limit| oci::Pids { limit }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_by_key_and_keeps_path() {
+        let env = environment(&["A=1".into(), "B=2".into()], &["B=3".into(), "C=4".into()]);
+        assert_eq!(env, [DEFAULT_PATH, "A=1", "B=3", "C=4"]);
+        let env = environment(&["PATH=/bin".into()], &[]);
+        assert_eq!(env, ["PATH=/bin"]);
+    }
+
+    #[test]
+    fn users_are_numeric() {
+        assert_eq!(parse_user("").unwrap(), (0, 0));
+        assert_eq!(parse_user("1000:100").unwrap(), (1000, 100));
+        assert_eq!(parse_user("65534").unwrap(), (65534, 0));
+        assert!(parse_user("nobody").is_err());
+    }
+}

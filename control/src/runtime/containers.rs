@@ -1,0 +1,313 @@
+//! [`Runtime`]: containers run by runc, one bundle directory each.
+//!
+//! ```text
+//! <state>/containers/<id>/config.json   OCI runtime config (the bundle)
+//!                        /rootfs        overlayfs: image layers + upper/work
+//!                        /secrets       tmpfs bind-mounted at /run/secrets
+//!                        /console.log   the container's stdout and stderr
+//!                        /exit.json     how it ended
+//!                        /meta.json     image reference and netns
+//! <state>/runc/                         runc's own state (--root)
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{self, HostPaths};
+use super::image::ImageStore;
+use super::reaper::Reaper;
+use super::runc::Runc;
+use super::spec::{Container, ContainerSpec, ContainerState, ExitStatus, Status};
+use super::{RuntimeError, netns, rootfs, sys};
+
+/// How long `delete` waits for a killed init to be reaped.
+const REAP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `state` waits for the status of a just-stopped container.
+const STATUS_GRACE: Duration = Duration::from_secs(2);
+
+/// Where a runtime keeps its state and which runc it uses.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// State directory (images/ and containers/ go below).
+    pub state_dir: PathBuf,
+    /// The runc binary.
+    pub runc: PathBuf,
+    /// runc's state root.
+    pub runc_root: PathBuf,
+    /// cgroup parent of every container (`<parent>/<id>` under each
+    /// controller).
+    pub cgroup_parent: String,
+}
+
+impl RuntimeConfig {
+    /// Defaults under `state_dir`: `runc` from PATH, its root in
+    /// `<state_dir>/runc`, cgroups under `shoal/`.
+    pub fn new(state_dir: &Path) -> Self {
+        Self {
+            state_dir: state_dir.to_owned(),
+            runc: PathBuf::from("runc"),
+            runc_root: state_dir.join("runc"),
+            cgroup_parent: "shoal".to_owned(),
+        }
+    }
+}
+
+/// What the runtime remembers about a container beyond runc's state.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    image: String,
+    netns: PathBuf,
+    netns_name: Option<String>,
+    pid: u32,
+}
+
+/// The container runtime of a node.
+#[derive(Debug)]
+pub struct Runtime {
+    config: RuntimeConfig,
+    images: ImageStore,
+    runc: Runc,
+    reaper: Arc<Reaper>,
+}
+
+impl Runtime {
+    /// Opens the runtime. Makes this process a child subreaper so that it
+    /// can collect the exit status of the containers it starts.
+    pub fn open(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        sys::set_child_subreaper().map_err(|source| RuntimeError::Subreaper { source })?;
+        let images = ImageStore::open(&config.state_dir)?;
+        for dir in [
+            config.state_dir.join("containers"),
+            config.runc_root.clone(),
+        ] {
+            fs::create_dir_all(&dir).map_err(RuntimeError::io("create", &dir))?;
+        }
+        Ok(Self {
+            runc: Runc::new(config.runc.clone(), config.runc_root.clone()),
+            config,
+            images,
+            reaper: Arc::default(),
+        })
+    }
+
+    /// The node's image store.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// The bundle directory of container `id`.
+    pub fn bundle(&self, id: &str) -> PathBuf {
+        self.config.state_dir.join("containers").join(id)
+    }
+
+    /// Creates a container: rootfs, secrets, netns, bundle, `runc create`.
+    /// Its process exists but waits for [`Runtime::start`]; attach its
+    /// network in between. On error nothing is left behind.
+    pub fn create(&self, spec: &ContainerSpec) -> Result<Container, RuntimeError> {
+        spec.validate()?;
+        let bundle = self.bundle(&spec.id);
+        if bundle.exists() || self.runc.exists(&spec.id) {
+            return Err(RuntimeError::AlreadyExists {
+                id: spec.id.clone(),
+            });
+        }
+        let image = self.images.resolve(&spec.image)?;
+        fs::create_dir_all(&bundle).map_err(RuntimeError::io("create", &bundle))?;
+        let result = self.assemble(spec, &image, &bundle);
+        if result.is_err() {
+            // Best effort: the error that matters is the one returned.
+            let _ = self.cleanup(&spec.id);
+        }
+        result
+    }
+
+    fn assemble(
+        &self,
+        spec: &ContainerSpec,
+        image: &super::image::Image,
+        bundle: &Path,
+    ) -> Result<Container, RuntimeError> {
+        rootfs::mount_overlay(bundle, &image.layers)?;
+        let secrets = rootfs::mount_secrets(bundle, &spec.secrets)?;
+        let (netns, netns_name) = match &spec.netns {
+            Some(path) => (path.clone(), None),
+            None => {
+                let name = netns::netns_name(&spec.id);
+                (netns::create(&name)?, Some(name))
+            }
+        };
+        let host = HostPaths {
+            secrets: secrets.as_deref(),
+            netns: &netns,
+            cgroup: format!("/{}/{}", self.config.cgroup_parent, spec.id),
+        };
+        let oci = config::build(spec, image, &host)?;
+        let json = serde_json::to_vec_pretty(&oci).map_err(RuntimeError::json("config.json"))?;
+        let config_path = bundle.join("config.json");
+        fs::write(&config_path, json).map_err(RuntimeError::io("write", &config_path))?;
+        let pid = self
+            .runc
+            .create(&spec.id, bundle, &bundle.join("console.log"))?;
+        self.reaper.watch(&spec.id, pid, bundle.join("exit.json"))?;
+        let meta = Meta {
+            image: spec.image.clone(),
+            netns: netns.clone(),
+            netns_name: netns_name.clone(),
+            pid,
+        };
+        let meta_path = bundle.join("meta.json");
+        let json = serde_json::to_vec(&meta).map_err(RuntimeError::json("meta.json"))?;
+        fs::write(&meta_path, json).map_err(RuntimeError::io("write", &meta_path))?;
+        Ok(Container {
+            id: spec.id.clone(),
+            pid,
+            netns,
+            netns_name,
+            bundle: bundle.to_owned(),
+        })
+    }
+
+    /// Starts a created container's process.
+    pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        self.meta(id)?;
+        self.runc.start(id)
+    }
+
+    /// [`Runtime::create`] then [`Runtime::start`].
+    pub fn run(&self, spec: &ContainerSpec) -> Result<Container, RuntimeError> {
+        let container = self.create(spec)?;
+        self.start(&container.id)?;
+        Ok(container)
+    }
+
+    fn meta(&self, id: &str) -> Result<Meta, RuntimeError> {
+        let path = self.bundle(id).join("meta.json");
+        let bytes = fs::read(&path).map_err(|_| RuntimeError::NotFound { id: id.to_owned() })?;
+        serde_json::from_slice(&bytes).map_err(RuntimeError::json(path.display().to_string()))
+    }
+
+    /// The state of container `id`: runc's status and pid, and the exit
+    /// status once stopped.
+    pub fn state(&self, id: &str) -> Result<ContainerState, RuntimeError> {
+        let meta = self.meta(id)?;
+        let runc = self.runc.state(id)?;
+        let status = runc.as_ref().map_or(Status::Stopped, |s| s.status);
+        let pid = runc
+            .as_ref()
+            .filter(|_| status != Status::Stopped)
+            .and_then(|s| u32::try_from(s.pid).ok())
+            .filter(|pid| *pid != 0);
+        let exit = if status == Status::Stopped {
+            self.exit_status(id, STATUS_GRACE)
+        } else {
+            None
+        };
+        Ok(ContainerState {
+            id: id.to_owned(),
+            image: meta.image,
+            status,
+            pid,
+            exit,
+            netns: meta.netns,
+        })
+    }
+
+    fn exit_status(&self, id: &str, timeout: Duration) -> Option<ExitStatus> {
+        if let Some(status) = self.reaper.wait(id, timeout) {
+            return status;
+        }
+        let bytes = fs::read(self.bundle(id).join("exit.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Waits up to `timeout` for container `id` to stop; its exit status,
+    /// or `None` if it still runs (or ended unobserved).
+    pub fn wait(&self, id: &str, timeout: Duration) -> Result<Option<ExitStatus>, RuntimeError> {
+        self.meta(id)?;
+        Ok(self.exit_status(id, timeout))
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the container's init.
+    pub fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
+        self.meta(id)?;
+        self.runc.kill(id, signal)
+    }
+
+    /// SIGTERM, then SIGKILL if it still runs after `grace`.
+    pub fn stop(&self, id: &str, grace: Duration) -> Result<Option<ExitStatus>, RuntimeError> {
+        if self.state(id)?.status == Status::Stopped {
+            return Ok(self.exit_status(id, Duration::ZERO));
+        }
+        self.kill(id, libc::SIGTERM)?;
+        if let Some(status) = self.wait(id, grace)? {
+            return Ok(Some(status));
+        }
+        if self.state(id)?.status != Status::Stopped {
+            self.kill(id, libc::SIGKILL)?;
+        }
+        self.wait(id, REAP_TIMEOUT)
+    }
+
+    /// The container's output so far (stdout and stderr interleaved).
+    pub fn logs(&self, id: &str) -> Result<Vec<u8>, RuntimeError> {
+        self.meta(id)?;
+        let path = self.bundle(id).join("console.log");
+        fs::read(&path).map_err(RuntimeError::io("read", &path))
+    }
+
+    /// Every container of this runtime, by id.
+    pub fn list(&self) -> Result<Vec<ContainerState>, RuntimeError> {
+        let dir = self.config.state_dir.join("containers");
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(RuntimeError::io("list", &dir))? {
+            let entry = entry.map_err(RuntimeError::io("list", &dir))?;
+            ids.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        ids.sort();
+        ids.iter()
+            .filter(|id| self.bundle(id).join("meta.json").exists())
+            .map(|id| self.state(id))
+            .collect()
+    }
+
+    /// Deletes a container whatever its state: kills it, `runc delete`,
+    /// unmounts, removes its netns (if the runtime made it) and bundle.
+    pub fn delete(&self, id: &str) -> Result<(), RuntimeError> {
+        if !self.bundle(id).exists() && !self.runc.exists(id) {
+            return Err(RuntimeError::NotFound { id: id.to_owned() });
+        }
+        self.cleanup(id)
+    }
+
+    /// Every teardown step, each tried even if an earlier one failed; the
+    /// first error is returned.
+    fn cleanup(&self, id: &str) -> Result<(), RuntimeError> {
+        let bundle = self.bundle(id);
+        let mut first = self.runc.delete(id).err();
+        if self.reaper.watches(id) {
+            self.reaper.wait(id, REAP_TIMEOUT);
+            self.reaper.forget(id);
+        }
+        let mut note = |r: Result<(), RuntimeError>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        note(rootfs::unmount(&bundle));
+        if let Some(name) = self.meta(id).ok().and_then(|m| m.netns_name) {
+            note(netns::delete(&name));
+        } else {
+            // A create that failed before recording its netns: the name is
+            // derived from the id and only this runtime uses it.
+            note(netns::delete(&netns::netns_name(id)));
+        }
+        if bundle.exists() {
+            note(fs::remove_dir_all(&bundle).map_err(RuntimeError::io("remove", &bundle)));
+        }
+        first.map_or(Ok(()), Err)
+    }
+}

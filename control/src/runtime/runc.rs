@@ -1,0 +1,136 @@
+//! The `runc` command line: create (detached, the container's stdio on a
+//! log file), start, state, kill, delete.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use super::spec::Status;
+use super::{RuntimeError, cmd};
+
+/// `runc state` output (the fields used).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RuncState {
+    /// Init pid (0 once stopped).
+    pub pid: i64,
+    /// Lifecycle state.
+    pub status: Status,
+}
+
+/// One runc binary and state root.
+#[derive(Debug, Clone)]
+pub(crate) struct Runc {
+    binary: PathBuf,
+    root: PathBuf,
+}
+
+/// A runc `--log` line.
+#[derive(Deserialize)]
+struct LogLine {
+    level: String,
+    msg: String,
+}
+
+impl Runc {
+    /// runc `binary` keeping its state under `root`.
+    pub(crate) fn new(binary: PathBuf, root: PathBuf) -> Self {
+        Self { binary, root }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--root").arg(&self.root);
+        cmd
+    }
+
+    /// Whether runc knows the container.
+    pub(crate) fn exists(&self, id: &str) -> bool {
+        self.root.join(id).join("state.json").exists()
+    }
+
+    /// `runc create`: the container's init waits for `start`. Its stdout
+    /// and stderr are `log` (appended), stdin is /dev/null. Returns the
+    /// init pid.
+    pub(crate) fn create(&self, id: &str, bundle: &Path, log: &Path) -> Result<u32, RuntimeError> {
+        let pid_file = bundle.join("init.pid");
+        let runc_log = bundle.join("runc.log");
+        let open = |path: &Path| -> Result<File, RuntimeError> {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(RuntimeError::io("open", path))
+        };
+        let (out, err) = (open(log)?, open(log)?);
+        let mut cmd = self.command();
+        cmd.arg("--log")
+            .arg(&runc_log)
+            .args(["--log-format", "json", "create", "--bundle"]);
+        cmd.arg(bundle).arg("--pid-file").arg(&pid_file).arg(id);
+        let status = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .map_err(|source| RuntimeError::Spawn {
+                program: self.binary.display().to_string(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(RuntimeError::Command {
+                command: cmd::describe(&cmd),
+                status: status.to_string(),
+                message: last_error(&runc_log),
+            });
+        }
+        let pid = fs::read_to_string(&pid_file).map_err(RuntimeError::io("read", &pid_file))?;
+        pid.trim().parse().map_err(|_| RuntimeError::InvalidSpec {
+            field: "runc pid file",
+            value: pid.clone(),
+            reason: "not a pid",
+        })
+    }
+
+    /// `runc start`.
+    pub(crate) fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        cmd::run(self.command().args(["start", id])).map(drop)
+    }
+
+    /// `runc state`; `None` when runc does not know the container.
+    pub(crate) fn state(&self, id: &str) -> Result<Option<RuncState>, RuntimeError> {
+        if !self.exists(id) {
+            return Ok(None);
+        }
+        let out = cmd::run(self.command().args(["state", id]))?;
+        serde_json::from_slice(&out.stdout)
+            .map(Some)
+            .map_err(RuntimeError::json(format!("runc state {id}")))
+    }
+
+    /// `runc kill` with a signal number.
+    pub(crate) fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
+        cmd::run(self.command().args(["kill", id, &signal.to_string()])).map(drop)
+    }
+
+    /// `runc delete --force` (kills a live container first); nothing when
+    /// runc does not know it.
+    pub(crate) fn delete(&self, id: &str) -> Result<(), RuntimeError> {
+        if !self.exists(id) {
+            return Ok(());
+        }
+        cmd::run(self.command().args(["delete", "--force", id])).map(drop)
+    }
+}
+
+/// The last error runc logged, or a pointer to the log.
+fn last_error(runc_log: &Path) -> String {
+    let text = fs::read_to_string(runc_log).unwrap_or_default();
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
+        .find(|l| l.level == "error" || l.level == "fatal")
+        .map(|l| l.msg)
+        .unwrap_or_else(|| format!("see {}", runc_log.display()))
+}

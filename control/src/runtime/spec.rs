@@ -1,0 +1,206 @@
+//! What a caller asks for: [`ContainerSpec`], and what it gets back.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::RuntimeError;
+
+/// Longest container id (it also names the netns `shoal-<id>`).
+pub const MAX_ID_LEN: usize = 64;
+
+/// A container to create.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// Unique id (`[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 64 characters).
+    pub id: String,
+    /// Image reference (`repo[:tag]`, image id or a unique id prefix).
+    pub image: String,
+    /// Replaces the image's entrypoint (and then drops the image's cmd).
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's cmd.
+    pub args: Option<Vec<String>>,
+    /// `KEY=value` entries, added to (and overriding) the image's.
+    pub env: Vec<String>,
+    /// Hostname (the id when unset).
+    pub hostname: Option<String>,
+    /// Working directory (the image's, else `/`).
+    pub workdir: Option<String>,
+    /// Resource limits.
+    pub resources: Resources,
+    /// Bind mounts from the host.
+    pub mounts: Vec<BindMount>,
+    /// Files for `/run/secrets` (a tmpfs; only this task's secrets).
+    pub secrets: Vec<SecretFile>,
+    /// An existing network namespace to join; when unset the runtime
+    /// creates `shoal-<id>` (`ip netns add`) and deletes it with the
+    /// container.
+    pub netns: Option<PathBuf>,
+}
+
+/// cgroup limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Relative CPU weight (cgroup v1 `cpu.shares`).
+    pub cpu_shares: Option<u64>,
+    /// CPU time allowed per period, in microseconds.
+    pub cpu_quota_us: Option<i64>,
+    /// The CPU period, in microseconds (100000 when a quota is set).
+    pub cpu_period_us: Option<u64>,
+    /// Memory limit in bytes.
+    pub memory_limit_bytes: Option<i64>,
+    /// Most processes.
+    pub pids_limit: Option<i64>,
+}
+
+/// A host directory or file mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    /// Host path.
+    pub source: PathBuf,
+    /// Absolute path in the container.
+    pub target: String,
+    /// Mount read-only.
+    pub read_only: bool,
+}
+
+/// One file of `/run/secrets`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    /// Relative path under `/run/secrets`.
+    pub name: String,
+    /// Contents.
+    pub data: Vec<u8>,
+    /// Permission bits (0400 is usual).
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for SecretFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print secret contents.
+        f.debug_struct("SecretFile")
+            .field("name", &self.name)
+            .field("len", &self.data.len())
+            .field("mode", &format_args!("{:o}", self.mode))
+            .finish()
+    }
+}
+
+/// A created container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Its id.
+    pub id: String,
+    /// Host pid of its init process.
+    pub pid: u32,
+    /// Its network namespace (to attach interfaces to before `start`).
+    pub netns: PathBuf,
+    /// The netns name under `/run/netns` when the runtime created it.
+    pub netns_name: Option<String>,
+    /// Its OCI bundle directory.
+    pub bundle: PathBuf,
+}
+
+/// Lifecycle state, as runc reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, the process waits for `start`.
+    Created,
+    /// Running.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Exited (or never started and gone).
+    Stopped,
+}
+
+/// How a container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    /// Exit code; 128 + signal when killed by a signal (as Docker shows it).
+    pub code: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+}
+
+/// A container's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// Its id.
+    pub id: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// Lifecycle state.
+    pub status: Status,
+    /// Host pid of its init while it lives.
+    pub pid: Option<u32>,
+    /// How it ended, once stopped (unknown if it ended while no process of
+    /// this runtime was watching).
+    pub exit: Option<ExitStatus>,
+    /// Its network namespace.
+    pub netns: PathBuf,
+}
+
+impl ContainerSpec {
+    /// Checks the id, env, secrets and mount targets.
+    pub fn validate(&self) -> Result<(), RuntimeError> {
+        let bad_id = |reason| RuntimeError::InvalidId {
+            id: self.id.clone(),
+            reason,
+        };
+        let mut bytes = self.id.bytes();
+        match bytes.next() {
+            None => return Err(bad_id("empty")),
+            Some(b) if !b.is_ascii_alphanumeric() => {
+                return Err(bad_id("must start with [A-Za-z0-9]"));
+            }
+            Some(_) => {}
+        }
+        if self.id.len() > MAX_ID_LEN {
+            return Err(bad_id("longer than 64 characters"));
+        }
+        if !bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+            return Err(bad_id("only [A-Za-z0-9_.-] allowed"));
+        }
+        let invalid = |field, value: &str, reason| RuntimeError::InvalidSpec {
+            field,
+            value: value.to_owned(),
+            reason,
+        };
+        if let Some(e) = self
+            .env
+            .iter()
+            .find(|e| !e.contains('=') || e.starts_with('='))
+        {
+            return Err(invalid("env", e, "expected KEY=value"));
+        }
+        for secret in &self.secrets {
+            if !relative_clean(&secret.name) {
+                return Err(invalid(
+                    "secret",
+                    &secret.name,
+                    "must be a relative path without ..",
+                ));
+            }
+        }
+        for mount in &self.mounts {
+            if !mount.target.starts_with('/') || !relative_clean(&mount.target[1..]) {
+                return Err(invalid(
+                    "mount target",
+                    &mount.target,
+                    "must be absolute, without ..",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A non-empty relative path of plain components.
+pub(crate) fn relative_clean(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
