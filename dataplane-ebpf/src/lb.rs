@@ -13,7 +13,7 @@ use shoal_common::{
 };
 
 use crate::{
-    ct,
+    ct, icmp,
     lb_maps::{self, SHOAL_CT_V1, SHOAL_REP_V1},
     nat::{self, End},
     parse::{Ipv4Packet, L4},
@@ -213,7 +213,10 @@ pub fn remember_return_path(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32) {
 
 /// Whether `ip` matches the reply table (no side effects).
 #[inline(always)]
-pub fn is_reply(ip: &Ipv4Packet) -> bool {
+pub fn is_reply(ctx: &TcContext, ip: &Ipv4Packet) -> bool {
+    if let Some(quoted) = icmp::quoted(ctx, ip) {
+        return icmp::reply_for(&quoted).is_some();
+    }
     // SAFETY: only the presence of the entry is used.
     flow_of(ip).is_some_and(|(key, _, _)| unsafe { SHOAL_REP_V1.get(key).is_some() })
 }
@@ -223,7 +226,7 @@ pub fn is_reply(ip: &Ipv4Packet) -> bool {
 #[inline(always)]
 pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, DropReason> {
     let Some((key, _, _)) = flow_of(ip) else {
-        return Ok(None);
+        return try_icmp_error(ctx, ip);
     };
     // SAFETY: the value is copied out immediately.
     let Some(reply) = (unsafe { SHOAL_REP_V1.get(key).copied() }) else {
@@ -251,6 +254,29 @@ pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, Drop
                 vni: reply.vni,
             }))
         }
+        _ => Ok(None),
+    }
+}
+
+/// An ICMP error about a translated flow: translated back like the flow's
+/// replies, or sent back the way the flow came.
+#[inline(always)]
+fn try_icmp_error(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, DropReason> {
+    let Some(quoted) = icmp::quoted(ctx, ip) else {
+        return Ok(None);
+    };
+    let Some(reply) = icmp::reply_for(&quoted) else {
+        return Ok(None);
+    };
+    match reply.kind {
+        REPLY_REV_NAT => {
+            icmp::rev_nat(ctx, ip, &quoted, &reply)?;
+            Ok(Some(Reply::Translated))
+        }
+        REPLY_RETURN_PATH => Ok(Some(Reply::ReturnPath {
+            via_node: reply.via_node,
+            vni: reply.vni,
+        })),
         _ => Ok(None),
     }
 }

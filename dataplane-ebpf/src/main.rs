@@ -7,6 +7,7 @@
 mod arp;
 mod csum;
 mod ct;
+mod icmp;
 mod lb;
 mod lb_maps;
 mod mem;

@@ -184,7 +184,7 @@ pub fn try_decap(
     }
     let inner = parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?;
     let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
-    if local.is_none() && !lb::is_reply(&inner) {
+    if local.is_none() && !lb::is_reply(ctx, &inner) {
         return Err(DropReason::UnknownEndpoint);
     }
     if local.is_some() && overlay_maps::endpoint(vni, inner.src).is_none() {

@@ -233,8 +233,9 @@ fn idle_flows_expire_only_after_the_configured_timeout() {
     if !is_root() {
         return;
     }
+    const TIMEOUT_S: u64 = 4;
     let (mut c, _backends, client) = web_cluster(2);
-    c.conntrack.tcp_established_s = 4;
+    c.conntrack.tcp_established_s = TIMEOUT_S as u32;
     c.apply_all().unwrap();
     // Two flows on the same backend.
     let mut flows: Vec<Conn> = Vec::new();
@@ -250,15 +251,30 @@ fn idle_flows_expire_only_after_the_configured_timeout() {
         .find(|t| t.name == flows[0].backend)
         .unwrap()
         .clone();
+    let (mut busy, mut idle) = (flows.remove(0), flows.remove(0));
+    // The busy flow talks every half second from now on, so no pause
+    // (however slow the applies below) reaches the timeout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticking = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                busy.echo(&format!("tick {i}"))?;
+                i += 1;
+                thread::sleep(Duration::from_millis(500));
+            }
+            busy.echo("still here")
+        })
+    };
     // Drain that backend: only conntrack keeps the flows on it.
     c.set_draining("web", &target, true);
     c.apply_all().unwrap();
-    let (mut busy, mut idle) = (flows.remove(0), flows.remove(0));
-    for i in 0..6 {
-        thread::sleep(Duration::from_secs(1));
-        busy.echo(&format!("tick {i}")).unwrap();
-    }
-    busy.echo("still here")
+    thread::sleep(Duration::from_secs(TIMEOUT_S + 3));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    ticking
+        .join()
+        .unwrap()
         .expect("a flow active within the timeout was cut");
     assert!(
         idle.echo("late").is_err(),
@@ -318,5 +334,37 @@ fn host_mode_publishing_answers_only_where_a_task_runs() {
             .unwrap()
             .is_err(),
         "a node without the task answered"
+    );
+}
+
+#[test]
+fn icmp_errors_about_a_translated_flow_reach_the_client_translated() {
+    if !is_root() {
+        return;
+    }
+    let (mut c, backends, client) = web_cluster(2);
+    // A service whose backend on another node has nothing listening.
+    let quiet: Vec<&Task> = vec![&backends[1]];
+    c.service("quiet", "10.10.0.101", 53, 5353, &quiet);
+    c.apply_all().unwrap();
+    // A connected UDP socket only hears an ICMP error that quotes its own
+    // 4-tuple: client → VIP:53, not client → backend:5353.
+    let got = in_netns(&client.netns, || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.connect(addr("10.10.0.101", 53)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut buf = [0u8; 16];
+        (0..5)
+            .map(|_| {
+                sock.send(b"anyone?").unwrap();
+                sock.recv(&mut buf).map_err(|e| e.kind())
+            })
+            .find(|r| *r != Err(std::io::ErrorKind::WouldBlock))
+    })
+    .unwrap();
+    assert_eq!(
+        got,
+        Some(Err(std::io::ErrorKind::ConnectionRefused)),
+        "the port-unreachable was not translated"
     );
 }
