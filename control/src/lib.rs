@@ -1,5 +1,6 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
+pub mod allocator;
 pub mod ca;
 pub mod orchestrator;
 pub mod raft;
