@@ -324,6 +324,28 @@ fn reapply_changes_nothing_and_flows_survive_reapplies_and_removals() {
     let (sent, received) = transfer.join().unwrap().unwrap();
     assert_eq!(sent, received);
 
+    // An apply killed at any point of a change leaves nothing the next
+    // apply cannot finish: add a task, kill the applying process at
+    // growing delays, then let one run to the end.
+    let late = c.task("late", 1, "front", "10.10.0.9").unwrap();
+    let node = c.lab.node(1).unwrap();
+    let path = node.state_dir().join("desired.json");
+    std::fs::write(&path, serde_json::to_vec(&c.state_for(1).unwrap()).unwrap()).unwrap();
+    for delay_ms in [0, 5, 10, 20, 40, 80] {
+        let mut child = node
+            .shoal_command(&["dp", "apply", path.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    c.apply_all().unwrap();
+    ping(&late, remote.ip).unwrap();
+    ping(&a, late.ip).unwrap();
+    c.tasks.retain(|t| t.name != "late");
+    c.apply_all().unwrap();
+
     // Dropping b from the desired state removes its interface and endpoint.
     c.tasks.retain(|t| t.name != "b");
     let report = c.apply(1).unwrap();
