@@ -1,7 +1,11 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
 pub mod allocator;
+pub mod api;
 pub mod ca;
+pub mod cluster;
+pub mod ctl;
+pub mod daemon;
 pub mod orchestrator;
 pub mod raft;
 pub mod runtime;

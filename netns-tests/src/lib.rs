@@ -8,3 +8,4 @@
 pub mod lab;
 pub mod overlay_kit;
 pub mod scenario;
+pub mod swarm_kit;

@@ -79,6 +79,29 @@ pub fn print<T: Serialize>(
     Ok(())
 }
 
+/// Print `value` as pretty JSON.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Print `value` as JSON or, for the table format, as the message `text`
+/// makes of it.
+pub fn print_text<T: Serialize>(
+    format: Format,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => print_json(value),
+        Format::Table => {
+            std::io::stdout().lock().write_all(text(value).as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,11 +18,13 @@ mod authz;
 mod bootstrap;
 mod configs;
 mod error;
+mod live;
 
 pub use authz::Authorizer;
 pub use bootstrap::{PinnedCaVerifier, bootstrap_client_config};
 pub use configs::{ClientAuth, client_config, crypto_provider, server_config};
 pub use error::TlsError;
+pub use live::{LiveCert, live_client_config, live_server_config};
 
 /// Server name clients use when connecting to any manager; every manager
 /// certificate carries it as a DNS SAN, so no certificate needs IP SANs.

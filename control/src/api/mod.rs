@@ -1,0 +1,13 @@
+//! The daemon's REST/JSON API (Docker Engine API style, over a Unix socket):
+//! the request and response bodies, and the client the CLI uses.
+//!
+//! Errors come back with a proper HTTP status and a body `{"message": ...}`.
+
+mod client;
+mod types;
+
+pub use client::{ApiClient, ApiError};
+pub use types::{
+    ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
+    SwarmInfo, SwarmState, UnlockKeyResponse, UnlockRequest,
+};

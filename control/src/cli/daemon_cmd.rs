@@ -1,0 +1,44 @@
+//! `shoal daemon`: run this node's daemon in the foreground.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use shoal_control::daemon::{self, DaemonOptions};
+
+use super::api_conn::{default_node_name, default_socket};
+
+/// `shoal daemon` options.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// State directory (certificates, the sealed raft store); default
+    /// /var/lib/shoal/<node>.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// API socket; default /run/shoal/<node>.sock.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// This node's name (HOSTNAME in `node ls`); default $SHOAL_NODE, then
+    /// the host name.
+    #[arg(long)]
+    node_name: Option<String>,
+}
+
+/// Runs the daemon until SIGINT/SIGTERM.
+pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
+    let node_name = match args.node_name {
+        Some(name) => name,
+        None => default_node_name()?,
+    };
+    let opts = DaemonOptions {
+        state_dir: args
+            .state_dir
+            .unwrap_or_else(|| PathBuf::from(format!("/var/lib/shoal/{node_name}"))),
+        socket: args.socket.unwrap_or_else(|| default_socket(&node_name)),
+        node_name,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(daemon::run(opts))?;
+    Ok(())
+}

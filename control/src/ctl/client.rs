@@ -1,0 +1,191 @@
+//! Calling a manager: one-off bootstrap calls and a pool of mTLS
+//! connections reused across calls.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::wire::{read_frame, write_frame};
+use super::{ALPN_CTL, CtlError, CtlReply, CtlRequest};
+use crate::ca::CaDigest;
+use crate::tls::{MANAGER_SERVER_NAME, TlsError, bootstrap_client_config};
+
+/// Longest a TCP connect plus TLS handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether a handshake failed because our pinned-CA verifier refused.
+fn is_ca_mismatch(err: &std::io::Error) -> bool {
+    let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return false;
+    };
+    matches!(
+        other.0.downcast_ref::<TlsError>(),
+        Some(TlsError::CaDigestMismatch { .. })
+    )
+}
+
+/// Connects to `addr` with `config` (which must offer [`ALPN_CTL`]) and
+/// checks that the peer speaks the control protocol.
+pub async fn connect(
+    config: Arc<rustls::ClientConfig>,
+    addr: &str,
+    pinned: Option<CaDigest>,
+) -> Result<TlsStream<TcpStream>, CtlError> {
+    let handshake = async {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|source| CtlError::Connect {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(MANAGER_SERVER_NAME).map_err(|e| CtlError::Handshake {
+            addr: addr.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })?;
+        TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|source| match pinned {
+                Some(pinned) if is_ca_mismatch(&source) => CtlError::CaMismatch {
+                    addr: addr.to_owned(),
+                    pinned,
+                },
+                _ => CtlError::Handshake {
+                    addr: addr.to_owned(),
+                    source,
+                },
+            })
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        .await
+        .map_err(|_| CtlError::Timeout {
+            addr: addr.to_owned(),
+            timeout: CONNECT_TIMEOUT,
+        })??;
+    if stream.get_ref().1.alpn_protocol() != Some(ALPN_CTL) {
+        return Err(CtlError::NotManager {
+            addr: addr.to_owned(),
+        });
+    }
+    Ok(stream)
+}
+
+/// Sends one request on `stream` and reads the answer within `timeout`.
+async fn exchange(
+    stream: &mut TlsStream<TcpStream>,
+    addr: &str,
+    request: &CtlRequest,
+    timeout: Duration,
+) -> Result<serde_json::Value, CtlError> {
+    let call = async {
+        write_frame(stream, addr, request).await?;
+        read_frame::<_, CtlReply>(stream, addr).await
+    };
+    let reply = tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| CtlError::Timeout {
+            addr: addr.to_owned(),
+            timeout,
+        })??;
+    reply.map_err(|failure| CtlError::Remote {
+        status: failure.status,
+        message: failure.message,
+    })
+}
+
+/// One call to a manager trusted only through the join token's CA digest,
+/// without a client certificate (`swarm join`).
+pub async fn bootstrap_call(
+    addr: &str,
+    pinned: CaDigest,
+    request: &CtlRequest,
+    timeout: Duration,
+) -> Result<serde_json::Value, CtlError> {
+    let config = bootstrap_client_config(pinned).map_err(|e| CtlError::Handshake {
+        addr: addr.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![ALPN_CTL.to_vec()];
+    let mut stream = connect(Arc::new(config), addr, Some(pinned)).await?;
+    exchange(&mut stream, addr, request, timeout).await
+}
+
+/// mTLS connections to managers, kept open between calls (the heartbeat
+/// session) and re-established after any failure.
+pub struct CtlPool {
+    config: Arc<rustls::ClientConfig>,
+    idle: Mutex<HashMap<String, Vec<TlsStream<TcpStream>>>>,
+}
+
+impl std::fmt::Debug for CtlPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtlPool").finish_non_exhaustive()
+    }
+}
+
+impl CtlPool {
+    /// A pool connecting with `config` (mTLS, offering [`ALPN_CTL`]).
+    pub fn new(config: Arc<rustls::ClientConfig>) -> Self {
+        Self {
+            config,
+            idle: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn take(&self, addr: &str) -> Option<TlsStream<TcpStream>> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.get_mut(addr).and_then(Vec::pop)
+    }
+
+    fn put(&self, addr: &str, stream: TlsStream<TcpStream>) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.entry(addr.to_owned()).or_default().push(stream);
+    }
+
+    /// Sends `request` to `addr`. A failure on a reused connection (the
+    /// peer may have restarted) is retried once on a fresh one.
+    pub async fn call(
+        &self,
+        addr: &str,
+        request: &CtlRequest,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, CtlError> {
+        if let Some(mut stream) = self.take(addr) {
+            match exchange(&mut stream, addr, request, timeout).await {
+                Ok(value) => {
+                    self.put(addr, stream);
+                    return Ok(value);
+                }
+                Err(err @ CtlError::Remote { .. }) => {
+                    self.put(addr, stream);
+                    return Err(err);
+                }
+                Err(_) => {}
+            }
+        }
+        let mut stream = connect(self.config.clone(), addr, None).await?;
+        let result = exchange(&mut stream, addr, request, timeout).await;
+        if matches!(result, Ok(_) | Err(CtlError::Remote { .. })) {
+            self.put(addr, stream);
+        }
+        result
+    }
+
+    /// Drops every idle connection.
+    pub fn clear(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}

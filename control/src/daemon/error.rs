@@ -1,0 +1,232 @@
+//! Errors of the [`crate::daemon`] module, each with the HTTP status the
+//! API answers it with.
+
+use std::path::PathBuf;
+
+use crate::ca::CaError;
+use crate::cluster::ClusterError;
+use crate::ctl::CtlError;
+use crate::raft::StoreError;
+use crate::seal::{KeyParseError, SealError};
+use crate::tls::TlsError;
+use crate::token::TokenError;
+
+/// Everything the daemon can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The node is not in a swarm.
+    #[error(
+        "this node is not part of a swarm: run \"shoal swarm init\" or \"shoal swarm join\" first"
+    )]
+    NotInSwarm,
+    /// The node already is in a swarm.
+    #[error(
+        "this node is already part of a swarm: use \"shoal swarm leave\" to leave it and join another one"
+    )]
+    AlreadyInSwarm,
+    /// A worker was asked for manager state.
+    #[error(
+        "this node is not a swarm manager: worker nodes can't be used to view or modify cluster state; run this on a manager"
+    )]
+    NotManager,
+    /// An autolocked manager has not been unlocked yet.
+    #[error(
+        "swarm is encrypted and needs to be unlocked before it can be used: run \"shoal swarm unlock\""
+    )]
+    Locked,
+    /// `swarm unlock` on a node that is not locked.
+    #[error("this node is not locked")]
+    NotLocked,
+    /// The unlock key does not open the stored data key.
+    #[error("invalid unlock key: it does not open this manager's data key")]
+    WrongUnlockKey,
+    /// The unlock key is malformed.
+    #[error("malformed unlock key")]
+    BadUnlockKey {
+        /// Why.
+        #[source]
+        source: KeyParseError,
+    },
+    /// The join token is malformed.
+    #[error("invalid join token")]
+    BadToken {
+        /// Why.
+        #[source]
+        source: TokenError,
+    },
+    /// An address argument is malformed.
+    #[error("invalid {what} {value:?}: expected {expected}")]
+    BadAddress {
+        /// Which argument.
+        what: &'static str,
+        /// The value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// No single address to advertise could be chosen.
+    #[error(
+        "could not choose an IP address to advertise ({found} candidates): use --advertise-addr"
+    )]
+    NoAdvertiseAddr {
+        /// How many non-loopback IPv4 addresses the node has.
+        found: usize,
+    },
+    /// The role argument is neither worker nor manager.
+    #[error("unknown role {role:?}: expected worker or manager")]
+    BadRole {
+        /// The value.
+        role: String,
+    },
+    /// A rule of the cluster refuses the change.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// The caller is not allowed.
+    #[error("permission denied: {source}")]
+    Denied {
+        /// The authorisation error.
+        #[source]
+        source: TlsError,
+    },
+    /// The calling node has been removed from the swarm.
+    #[error("node {node_id} has been removed from the swarm")]
+    Removed {
+        /// The node.
+        node_id: String,
+    },
+    /// No leader can be reached with a quorum.
+    #[error("no quorum: {reachable} of {total} managers reachable, {needed} needed")]
+    NoQuorum {
+        /// Managers that answered (this one included).
+        reachable: usize,
+        /// Managers in the swarm.
+        total: usize,
+        /// Quorum.
+        needed: usize,
+    },
+    /// Managers are reachable but no leader was elected in time.
+    #[error("no leader elected yet ({reachable} of {total} managers reachable): try again")]
+    NoLeader {
+        /// Managers that answered (this one included).
+        reachable: usize,
+        /// Managers in the swarm.
+        total: usize,
+    },
+    /// `unlock-key` asked of a swarm without autolock.
+    #[error("autolock is not enabled on this swarm")]
+    AutolockOff,
+    /// The cluster record is missing from the store.
+    #[error("the swarm's cluster record is missing from the store")]
+    NoClusterRecord,
+    /// Another node answered with an error: its own status and message.
+    #[error("{message}")]
+    Remote {
+        /// HTTP status.
+        status: u16,
+        /// The message.
+        message: String,
+    },
+    /// A control RPC failed.
+    #[error(transparent)]
+    Ctl(CtlError),
+    /// The replicated store failed.
+    #[error("cluster store")]
+    Store(#[from] StoreError),
+    /// Certificates.
+    #[error("certificate authority")]
+    Ca(#[from] CaError),
+    /// TLS configuration.
+    #[error("TLS")]
+    Tls(#[from] TlsError),
+    /// Sealing.
+    #[error("data key")]
+    Seal(#[from] SealError),
+    /// A stored row or message could not be decoded.
+    #[error("cannot decode {what}")]
+    Codec {
+        /// What.
+        what: &'static str,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Local I/O.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path or address.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<CtlError> for DaemonError {
+    fn from(err: CtlError) -> Self {
+        match err {
+            CtlError::Remote { status, message } => DaemonError::Remote { status, message },
+            other => DaemonError::Ctl(other),
+        }
+    }
+}
+
+impl DaemonError {
+    /// The HTTP status the API answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            DaemonError::BadUnlockKey { .. }
+            | DaemonError::BadToken { .. }
+            | DaemonError::BadAddress { .. }
+            | DaemonError::NoAdvertiseAddr { .. }
+            | DaemonError::BadRole { .. }
+            | DaemonError::WrongUnlockKey => 400,
+            DaemonError::Cluster(ClusterError::NodeNotFound { .. }) => 404,
+            DaemonError::Cluster(_) => 400,
+            DaemonError::Denied { .. } | DaemonError::Removed { .. } => 403,
+            DaemonError::AlreadyInSwarm | DaemonError::NotLocked => 409,
+            DaemonError::NotInSwarm
+            | DaemonError::NotManager
+            | DaemonError::Locked
+            | DaemonError::NoQuorum { .. }
+            | DaemonError::NoLeader { .. } => 503,
+            DaemonError::AutolockOff => 400,
+            DaemonError::Ctl(CtlError::CaMismatch { .. } | CtlError::NotManager { .. }) => 400,
+            DaemonError::Ctl(_) => 502,
+            DaemonError::Remote { status, .. } => *status,
+            DaemonError::Store(err) if err.is_retryable() => 503,
+            _ => 500,
+        }
+    }
+
+    /// The message with its causes, as the operator sees it.
+    pub fn full_message(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        message
+    }
+
+    /// Wraps an I/O error on `path`.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| DaemonError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// Wraps a serde_json error decoding `what`.
+    pub(crate) fn codec(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
+        move |source| DaemonError::Codec { what, source }
+    }
+}

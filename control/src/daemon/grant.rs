@@ -1,0 +1,122 @@
+//! The manager side of joining and renewing: check the token, issue the
+//! certificate, record the node.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::DaemonError;
+use super::addr::joiner_addr;
+use super::core::{Active, Manager};
+use super::leader::put;
+use crate::ca::{CertValidity, NodeCertificate, RootCa};
+use crate::cluster::{
+    Availability, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus, new_node_id, now_secs,
+};
+use crate::ctl::{JoinGrant, JoinRpc, RenewGrant};
+use crate::token::{JoinSecret, JoinSecrets, JoinToken};
+
+/// The cluster's join secrets as stored.
+pub(crate) fn secrets_of(cluster: &ClusterRecord) -> Result<JoinSecrets, DaemonError> {
+    let parse =
+        |text: &str| JoinSecret::parse(text).map_err(|source| DaemonError::BadToken { source });
+    Ok(JoinSecrets::from_parts(
+        parse(&cluster.worker_secret)?,
+        parse(&cluster.manager_secret)?,
+    ))
+}
+
+/// The root CA from the cluster record.
+pub(crate) fn root_ca(cluster: &ClusterRecord) -> Result<RootCa, DaemonError> {
+    Ok(RootCa::from_pem(&cluster.ca_cert_pem, &cluster.ca_key_pem)?)
+}
+
+/// Issues a certificate for the key in `csr_der`.
+fn issue(
+    cluster: &ClusterRecord,
+    csr_der: &[u8],
+    node_id: &str,
+    role: NodeRole,
+) -> Result<NodeCertificate, DaemonError> {
+    let validity = CertValidity::from_now(Duration::from_secs(cluster.cert_expiry_secs))?;
+    Ok(root_ca(cluster)?.issue_for_csr(csr_der, node_id, role.into(), validity)?)
+}
+
+/// Admits a joining node (on the leader): the token must pin this CA and
+/// carry a current secret; nothing is written otherwise.
+pub(crate) async fn admit(
+    active: &Arc<Active>,
+    manager: &Arc<Manager>,
+    rpc: JoinRpc,
+    observed_ip: &str,
+) -> Result<JoinGrant, DaemonError> {
+    let token =
+        JoinToken::from_str(&rpc.token).map_err(|source| DaemonError::BadToken { source })?;
+    let cluster = manager.cluster()?;
+    let role: NodeRole = secrets_of(&cluster)?
+        .verify(&token, &active.ca.digest())
+        .map_err(|source| DaemonError::BadToken { source })?
+        .into();
+    let node_id = new_node_id();
+    let cert = issue(&cluster, &rpc.csr_der, &node_id, role)?;
+    let addr = joiner_addr(rpc.advertise_addr.as_deref(), observed_ip, rpc.listen_port)?;
+    let raft_id = rand::random_range(1..u64::MAX);
+    let record = NodeRecord {
+        id: node_id.clone(),
+        raft_id,
+        hostname: rpc.hostname,
+        role,
+        desired_role: role,
+        availability: Availability::Active,
+        labels: Default::default(),
+        addr: addr.clone(),
+        status: NodeStatus::Unknown,
+        engine_version: rpc.engine_version,
+        cert_not_after: cert.identity()?.not_after.unix_timestamp(),
+        created_at: now_secs(),
+    };
+    manager
+        .store()
+        .propose(put(NODES, &node_id, &record)?)
+        .await?;
+    log::info!("admitted node {node_id} ({}) as {role:?}", record.hostname);
+    Ok(JoinGrant {
+        node_id,
+        role,
+        raft_id,
+        cert_pem: cert.to_pem(),
+        ca_pem: active.ca.to_pem(),
+        addr,
+        managers: manager.manager_addrs(),
+        unlock_key: (role == NodeRole::Manager)
+            .then(|| cluster.unlock_key.clone())
+            .flatten(),
+        cert_expiry_secs: cluster.cert_expiry_secs,
+    })
+}
+
+/// Issues a fresh certificate for `node_id` with the role the store wants
+/// it to have (any manager can: the CA is in the replicated store).
+pub(crate) fn renew(
+    manager: &Manager,
+    node_id: &str,
+    csr_der: &[u8],
+) -> Result<RenewGrant, DaemonError> {
+    if manager.is_removed(node_id) {
+        return Err(DaemonError::Removed {
+            node_id: node_id.to_owned(),
+        });
+    }
+    let node = manager.node(node_id).ok_or_else(|| DaemonError::Removed {
+        node_id: node_id.to_owned(),
+    })?;
+    let cluster = manager.cluster()?;
+    let cert = issue(&cluster, csr_der, node_id, node.desired_role)?;
+    Ok(RenewGrant {
+        cert_pem: cert.to_pem(),
+        role: node.desired_role,
+        unlock_key: (node.desired_role == NodeRole::Manager)
+            .then(|| cluster.unlock_key.clone())
+            .flatten(),
+    })
+}

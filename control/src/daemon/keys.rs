@@ -1,0 +1,54 @@
+//! Keeps a manager's stored data key in step with the swarm's autolock
+//! setting: wrapped by the current unlock key while autolock is on (and
+//! re-wrapped when the key rotates), plain (0600) otherwise.
+
+use std::sync::Arc;
+
+use super::DaemonError;
+use super::core::Manager;
+use super::state::StatePaths;
+use crate::cluster::{CLUSTER, ClusterRecord};
+use crate::seal::{DataKey, StoredDataKey, UnlockKey};
+
+/// Writes the data key as `cluster` wants it stored.
+pub(crate) fn store_data_key(
+    paths: &StatePaths,
+    key: &DataKey,
+    cluster: &ClusterRecord,
+) -> Result<(), DaemonError> {
+    let unlock = match (&cluster.autolock, &cluster.unlock_key) {
+        (true, Some(text)) => Some(
+            text.parse::<UnlockKey>()
+                .map_err(|source| DaemonError::BadUnlockKey { source })?,
+        ),
+        _ => None,
+    };
+    paths.save_dek(&StoredDataKey::new(key, unlock.as_ref())?)
+}
+
+/// Watches the cluster record and rewrites the stored data key whenever
+/// autolock or the unlock key changes.
+pub(crate) async fn keeper(manager: Arc<Manager>, paths: StatePaths, key: DataKey) {
+    let (_, mut changes) = manager.store().snapshot_and_watch();
+    let mut current: Option<(bool, Option<String>)> = None;
+    loop {
+        if let Ok(cluster) = manager.cluster() {
+            let wanted = (cluster.autolock, cluster.unlock_key.clone());
+            if current.as_ref() != Some(&wanted) {
+                match store_data_key(&paths, &key, &cluster) {
+                    Ok(()) => current = Some(wanted),
+                    Err(err) => log::warn!("cannot store the data key: {}", err.full_message()),
+                }
+            }
+        }
+        // Wait for the next change to the cluster record.
+        loop {
+            match changes.recv().await {
+                Ok(applied) if applied.changes.iter().any(|c| c.table() == CLUSTER) => break,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}

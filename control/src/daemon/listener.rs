@@ -1,0 +1,204 @@
+//! A manager's control listener: TLS on the listen address, raft RPCs and
+//! control RPCs told apart by ALPN. Callers are authorised per request
+//! from their certificate: by role, refused when removed from the swarm.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::DaemonError;
+use super::core::{Active, Manager};
+use super::{grant, leader};
+use crate::ca::{NodeIdentity, Role};
+use crate::cluster::NodeRole;
+use crate::ctl::{
+    ALPN_CTL, ALPN_RAFT, CtlReply, CtlRequest, LeaderCall, RemoteFailure, read_frame, write_frame,
+};
+use crate::tls::{Authorizer, ClientAuth, TlsError, live_server_config};
+
+/// Longest a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds the listen address and serves it until the node stops.
+pub(crate) async fn spawn(active: &Arc<Active>) -> Result<(), DaemonError> {
+    let listen = active.node_state().listen_addr;
+    let tcp = TcpListener::bind(&listen)
+        .await
+        .map_err(DaemonError::io("bind control listener on", &listen))?;
+    let config = live_server_config(
+        &active.ca,
+        active.live.clone(),
+        ClientAuth::Optional,
+        &[ALPN_RAFT, ALPN_CTL],
+    )?;
+    let acceptor = TlsAcceptor::from(config);
+    let handle = tokio::spawn(accept_loop(tcp, acceptor, active.clone()));
+    active.track(handle.abort_handle());
+    Ok(())
+}
+
+async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, active: Arc<Active>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = tcp.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve(stream, peer, acceptor.clone(), active.clone()));
+                }
+                Err(err) => {
+                    log::warn!("control listener: accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, active: Arc<Active>) {
+    let _ = tcp.set_nodelay(true);
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            log::debug!("control listener: handshake with {peer} failed: {err}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let Some(manager) = active.manager.clone() else {
+        return;
+    };
+    let certs = peer_certs(&stream);
+    match stream.get_ref().1.alpn_protocol() {
+        Some(ALPN_RAFT) => match authorize_raft(&active, &manager, certs.as_deref()) {
+            Ok(_) => manager.raft.server().serve_accepted(stream, peer).await,
+            Err(err) => log::warn!("refused raft peer {peer}: {}", err.full_message()),
+        },
+        Some(ALPN_CTL) => serve_ctl(stream, peer, certs, active, manager).await,
+        _ => log::debug!("control listener: {peer} asked for no known protocol"),
+    }
+}
+
+fn peer_certs(stream: &TlsStream<TcpStream>) -> Option<Vec<CertificateDer<'static>>> {
+    stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+}
+
+/// Checks a raft peer: a manager certificate of this cluster, not removed.
+/// (A manager that is joining has no replicated rows yet, so the node
+/// record cannot be required here.)
+fn authorize_raft(
+    active: &Active,
+    manager: &Manager,
+    certs: Option<&[CertificateDer<'static>]>,
+) -> Result<NodeIdentity, DaemonError> {
+    let identity = Authorizer::new(active.ca.cluster_id())
+        .authorize(certs, Role::Manager)
+        .map_err(|source| DaemonError::Denied { source })?;
+    if manager.is_removed(&identity.node_id) {
+        return Err(DaemonError::Removed {
+            node_id: identity.node_id,
+        });
+    }
+    Ok(identity)
+}
+
+/// Checks the caller's certificate: the cluster, the role, not removed,
+/// and for manager calls a manager role in the store too (a demoted node's
+/// old manager certificate is not enough).
+fn authorize(
+    active: &Active,
+    manager: &Manager,
+    certs: Option<&[CertificateDer<'static>]>,
+    required: Role,
+) -> Result<NodeIdentity, DaemonError> {
+    let identity = Authorizer::new(active.ca.cluster_id())
+        .authorize(certs, required)
+        .map_err(|source| DaemonError::Denied { source })?;
+    let removed = || DaemonError::Removed {
+        node_id: identity.node_id.clone(),
+    };
+    if manager.is_removed(&identity.node_id) {
+        return Err(removed());
+    }
+    let record = manager.node(&identity.node_id).ok_or_else(removed)?;
+    let manager_in_store =
+        record.role == NodeRole::Manager || record.desired_role == NodeRole::Manager;
+    if required == Role::Manager && !manager_in_store {
+        return Err(DaemonError::Denied {
+            source: TlsError::RoleNotAllowed {
+                node_id: identity.node_id,
+                role: Role::Worker,
+                required,
+            },
+        });
+    }
+    Ok(identity)
+}
+
+async fn serve_ctl(
+    mut stream: TlsStream<TcpStream>,
+    peer: SocketAddr,
+    certs: Option<Vec<CertificateDer<'static>>>,
+    active: Arc<Active>,
+    manager: Arc<Manager>,
+) {
+    let peer_text = peer.to_string();
+    loop {
+        let Ok(request) = read_frame::<_, CtlRequest>(&mut stream, &peer_text).await else {
+            return;
+        };
+        let reply: CtlReply = handle(&active, &manager, certs.as_deref(), peer, request)
+            .await
+            .map_err(|err| {
+                log::debug!("control call from {peer}: {}", err.full_message());
+                RemoteFailure {
+                    status: err.status(),
+                    message: err.full_message(),
+                }
+            });
+        if write_frame(&mut stream, &peer_text, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn handle(
+    active: &Arc<Active>,
+    manager: &Manager,
+    certs: Option<&[CertificateDer<'static>]>,
+    peer: SocketAddr,
+    request: CtlRequest,
+) -> Result<serde_json::Value, DaemonError> {
+    match request {
+        CtlRequest::Join(rpc) => {
+            let observed_ip = peer.ip().to_string();
+            leader::submit(active, LeaderCall::Join { rpc, observed_ip }).await
+        }
+        CtlRequest::Heartbeat(report) => {
+            let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
+            leader::submit(active, LeaderCall::Heartbeat { node_id, report }).await
+        }
+        CtlRequest::Renew { csr_der } => {
+            let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
+            leader::to_json(&grant::renew(manager, &node_id, &csr_der)?)
+        }
+        CtlRequest::Leader(call) => {
+            authorize(active, manager, certs, Role::Manager)?;
+            leader::submit(active, call).await
+        }
+        CtlRequest::Ping => {
+            authorize(active, manager, certs, Role::Worker)?;
+            Ok(serde_json::Value::Null)
+        }
+    }
+}

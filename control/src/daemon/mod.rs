@@ -1,0 +1,87 @@
+//! `shoal daemon`: one per node. It serves the REST/JSON API on a Unix
+//! socket for the CLI and, on managers, the control listener (raft and
+//! control RPCs over mTLS, split by ALPN) on the swarm's listen address.
+//!
+//! - [`core`]: the phases (in no swarm / locked / active) and handles;
+//! - `boot`: start-up from the state directory, unlock, activation;
+//! - `swarm`: init, join, leave; `roles`: joining raft, role changes;
+//! - `leader`: running work on the raft leader, forwarding, quorum reports;
+//! - `grant`: admitting joiners and renewing certificates; `renew`: the
+//!   renewal loop; `heartbeat`: node liveness; `ops`: node and token changes;
+//! - `listener`: the control listener; `http`: the API; `keys`: the stored
+//!   data key under autolock.
+
+mod addr;
+mod boot;
+mod core;
+mod error;
+mod grant;
+mod heartbeat;
+mod http;
+mod keys;
+mod leader;
+mod listener;
+mod ops;
+mod renew;
+mod roles;
+mod state;
+mod swarm;
+mod views;
+
+pub use addr::DEFAULT_PORT;
+pub use core::DaemonOptions;
+pub use error::DaemonError;
+pub use heartbeat::{DOWN_AFTER, ENGINE_VERSION, HEARTBEAT_INTERVAL};
+pub use renew::renewal_due;
+pub use state::{NodeState, StatePaths};
+
+use std::os::unix::fs::PermissionsExt;
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
+    std::fs::create_dir_all(&opts.state_dir)
+        .map_err(DaemonError::io("create state directory", &opts.state_dir))?;
+    std::fs::set_permissions(&opts.state_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(DaemonError::io("restrict", &opts.state_dir))?;
+    if let Some(parent) = opts.socket.parent() {
+        std::fs::create_dir_all(parent).map_err(DaemonError::io("create", parent))?;
+    }
+    match std::fs::remove_file(&opts.socket) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            return Err(DaemonError::io("remove stale socket", &opts.socket)(err));
+        }
+        _ => {}
+    }
+    let daemon = core::Daemon::new(opts.clone());
+    boot::boot(&daemon).await?;
+    let listener = tokio::net::UnixListener::bind(&opts.socket)
+        .map_err(DaemonError::io("bind API socket", &opts.socket))?;
+    std::fs::set_permissions(&opts.socket, std::fs::Permissions::from_mode(0o660))
+        .map_err(DaemonError::io("restrict", &opts.socket))?;
+    log::info!("API listening on unix://{}", opts.socket.display());
+    axum::serve(listener, http::router(daemon.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(DaemonError::io("serve API on", &opts.socket))?;
+    if let Ok(active) = daemon.active() {
+        active.stop().await;
+    }
+    let _ = std::fs::remove_file(&opts.socket);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}

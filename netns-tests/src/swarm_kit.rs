@@ -1,0 +1,144 @@
+//! Running a swarm in a lab: one `shoal daemon` per node (own state
+//! directory and API socket), the CLI pointed at it with `-H`, and
+//! patient polling instead of timing assertions.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::lab::Node;
+use crate::lab::cmd::CmdError;
+
+/// How long anything a test waits for may take; never a timing assertion.
+pub const PATIENCE: Duration = Duration::from_secs(40);
+
+/// A node of the lab with its daemon.
+#[derive(Debug, Clone)]
+pub struct SwarmNode {
+    node: Node,
+    /// The node's name (`n1`, ...): HOSTNAME in `node ls`.
+    pub name: String,
+    pid: Option<u32>,
+}
+
+impl SwarmNode {
+    /// Node `index` of the lab, named `n<index>`, daemon not started.
+    pub fn new(node: &Node, index: usize) -> Self {
+        Self {
+            node: node.clone(),
+            name: format!("n{index}"),
+            pid: None,
+        }
+    }
+
+    /// The daemon's state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.node.state_dir().join("shoal")
+    }
+
+    /// The API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.node.state_dir().join("shoal.sock")
+    }
+
+    /// The lab node.
+    pub fn lab_node(&self) -> &Node {
+        &self.node
+    }
+
+    /// `ip:2377`.
+    pub fn control_addr(&self) -> String {
+        format!("{}:2377", self.node.addr())
+    }
+
+    /// Starts the daemon and waits until its socket answers.
+    pub fn start(&mut self) -> Result<(), CmdError> {
+        let _ = std::fs::remove_file(self.socket());
+        let state = self.state_dir();
+        let socket = self.socket();
+        let mut command = self.node.shoal_command(&[
+            "daemon".as_ref(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+            "--socket".as_ref(),
+            socket.as_os_str(),
+            "--node-name".as_ref(),
+            self.name.as_ref(),
+        ]);
+        command.env("RUST_LOG", "info");
+        let spawned = self.node.spawn_command(command)?;
+        self.pid = Some(spawned.pid);
+        eventually(&format!("{} daemon to answer", self.name), || {
+            self.cli(&["swarm", "inspect"]).ok()
+        });
+        Ok(())
+    }
+
+    /// Kills the daemon outright (SIGKILL): a crash, not a shutdown.
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+            // SAFETY: kill has no memory preconditions; pid is our child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+
+    /// Runs `shoal <args> -H unix://<socket>` on the node.
+    pub fn cli(&self, args: &[&str]) -> Result<String, CmdError> {
+        let host = format!("unix://{}", self.socket().display());
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-H", &host]);
+        self.node.shoal(&all)
+    }
+
+    /// Like [`SwarmNode::cli`] but expects failure and returns stderr.
+    pub fn cli_err(&self, args: &[&str]) -> String {
+        match self.cli(args) {
+            Ok(out) => panic!("shoal {args:?} on {} succeeded: {out}", self.name),
+            Err(CmdError::Failed { stderr, .. }) => stderr,
+            Err(other) => panic!("shoal {args:?} could not run: {other}"),
+        }
+    }
+
+    /// `node ls --format json`.
+    pub fn nodes(&self) -> Result<Vec<serde_json::Value>, CmdError> {
+        let out = self.cli(&["node", "ls", "--format", "json"])?;
+        Ok(serde_json::from_str(&out).unwrap_or_default())
+    }
+}
+
+/// Polls `check` until it returns `Some`, panicking after [`PATIENCE`].
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The join command `swarm init` printed: `(token, address)`.
+pub fn printed_join_command(init_output: &str) -> Option<(String, String)> {
+    let line = init_output
+        .lines()
+        .find(|l| l.trim_start().starts_with("shoal swarm join --token"))?;
+    let mut words = line.split_whitespace().skip(4);
+    Some((words.next()?.to_owned(), words.next()?.to_owned()))
+}
+
+/// Every file under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(files_under(&path));
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}

@@ -1,0 +1,342 @@
+//! The control plane on real daemons in a lab: one `shoal daemon` per
+//! node, real certificates, mTLS between nodes, the CLI over each node's
+//! socket.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use shoal_netns_tests::lab::Lab;
+use shoal_netns_tests::swarm_kit::{SwarmNode, eventually, files_under, printed_join_command};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipping: lab tests need root");
+    }
+    root
+}
+
+/// A lab of `n` nodes with a daemon running on each.
+fn swarm_lab(n: usize) -> (Lab, Vec<SwarmNode>) {
+    let lab = Lab::builder().nodes(n).build().expect("lab");
+    let nodes = (1..=n)
+        .map(|i| {
+            let mut node = SwarmNode::new(lab.node(i).expect("node"), i);
+            node.start().expect("start daemon");
+            node
+        })
+        .collect();
+    (lab, nodes)
+}
+
+/// `swarm init` on `node`; returns the printed worker token and address.
+fn init(node: &SwarmNode, extra: &[&str]) -> (String, String, String) {
+    let addr = node.lab_node().addr().to_string();
+    let mut args = vec!["swarm", "init", "--advertise-addr", &addr];
+    args.extend(extra);
+    let out = node.cli(&args).expect("swarm init");
+    assert!(
+        out.starts_with("Swarm initialized: current node (") && out.contains(") is now a manager."),
+        "{out}"
+    );
+    let (token, at) = printed_join_command(&out).expect("a join command in the output");
+    (token, at, out)
+}
+
+fn field<'a>(node: &'a Value, key: &str) -> &'a str {
+    node.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Waits until `on` lists `count` nodes, all ready, and returns them.
+fn all_ready(on: &SwarmNode, count: usize) -> Vec<Value> {
+    eventually(&format!("{count} ready nodes on {}", on.name), || {
+        let nodes = on.nodes().ok()?;
+        let ready = nodes
+            .iter()
+            .filter(|n| field(n, "status") == "ready")
+            .count();
+        (nodes.len() == count && ready == count).then_some(nodes)
+    })
+}
+
+fn ids(nodes: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = nodes.iter().map(|n| field(n, "id").to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+fn leader_name(nodes: &[Value]) -> Option<String> {
+    nodes
+        .iter()
+        .find(|n| field(n, "manager_status") == "Leader")
+        .map(|n| field(n, "hostname").to_owned())
+}
+
+#[test]
+fn managers_and_workers_join_agree_and_survive_the_leader() {
+    if !is_root() {
+        return;
+    }
+    let (_lab, mut nodes) = swarm_lab(5);
+    let (worker_token, join_at, _) = init(&nodes[0], &[]);
+    assert_eq!(join_at, "198.18.0.11:2377");
+    let manager_token = nodes[0]
+        .cli(&["swarm", "join-token", "manager", "-q"])
+        .expect("manager token");
+    let manager_token = manager_token.trim();
+    for node in &nodes[1..3] {
+        let out = node
+            .cli(&["swarm", "join", "--token", manager_token, &join_at])
+            .expect("join as manager");
+        assert_eq!(out.trim(), "This node joined a swarm as a manager.");
+    }
+    for node in &nodes[3..5] {
+        let out = node
+            .cli(&["swarm", "join", "--token", &worker_token, &join_at])
+            .expect("join as worker");
+        assert_eq!(out.trim(), "This node joined a swarm as a worker.");
+    }
+
+    // Every manager lists the same five nodes, all ready, one leader.
+    let listed: Vec<Vec<Value>> = nodes[..3].iter().map(|m| all_ready(m, 5)).collect();
+    for (manager, list) in nodes[..3].iter().zip(&listed) {
+        assert_eq!(ids(list), ids(&listed[0]), "{} disagrees", manager.name);
+        let managers = list
+            .iter()
+            .filter(|n| field(n, "role") == "manager")
+            .count();
+        assert_eq!(managers, 3);
+        let me: Vec<&Value> = list.iter().filter(|n| n["is_self"] == true).collect();
+        assert_eq!(me.len(), 1);
+        assert_eq!(field(me[0], "hostname"), manager.name);
+    }
+    eventually("one leader, named alike by every manager", || {
+        let leaders: Vec<Option<String>> = nodes[..3]
+            .iter()
+            .map(|m| m.nodes().ok().and_then(|l| leader_name(&l)))
+            .collect();
+        (leaders[0].is_some() && leaders.iter().all(|l| *l == leaders[0])).then_some(())
+    });
+    let table = nodes[1].cli(&["node", "ls"]).expect("node ls");
+    let header = table.lines().next().unwrap_or_default();
+    for column in [
+        "ID",
+        "HOSTNAME",
+        "STATUS",
+        "AVAILABILITY",
+        "MANAGER STATUS",
+        "ENGINE VERSION",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(
+        table.lines().any(|l| l.contains(" * ") && l.contains("n2")),
+        "{table}"
+    );
+    let err = nodes[3].cli_err(&["node", "ls"]);
+    assert!(err.contains("not a swarm manager"), "{err}");
+
+    // Kill the leader's daemon: another manager takes over, writes go on.
+    let leader = leader_name(&listed[0]).expect("a leader");
+    let index = nodes
+        .iter()
+        .position(|n| n.name == leader)
+        .expect("leader node");
+    nodes[index].kill();
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != index).collect();
+    let watcher = &nodes[survivors[0]];
+    eventually("a new leader and the old one down", || {
+        let list = watcher.nodes().ok()?;
+        let new_leader = leader_name(&list)?;
+        let old = list.iter().find(|n| field(n, "hostname") == leader)?;
+        (new_leader != leader && field(old, "status") == "down").then_some(())
+    });
+    // Through both survivors (one of them a follower: forwarded to the leader).
+    for (i, s) in survivors.iter().enumerate() {
+        let label = format!("after-failover={i}");
+        nodes[*s]
+            .cli(&["node", "update", "--label-add", &label, "n4"])
+            .expect("update after failover");
+    }
+    let other = &nodes[survivors[1]];
+    eventually("the labels on every surviving manager", || {
+        let out = other.cli(&["node", "inspect", "n4"]).ok()?;
+        let view: Value = serde_json::from_str(&out).ok()?;
+        let labels = &view[0]["labels"];
+        (labels["after-failover"] == "1").then_some(())
+    });
+}
+
+/// Replaces the secret (last field) of a token.
+fn with_secret(token: &str, secret: &str) -> String {
+    let (head, _) = token.rsplit_once('-').expect("token fields");
+    format!("{head}-{secret}")
+}
+
+#[test]
+fn bad_join_input_is_refused_clearly_and_changes_nothing() {
+    if !is_root() {
+        return;
+    }
+    let (_lab, nodes) = swarm_lab(3);
+    let (token, at, _) = init(&nodes[0], &[]);
+    nodes[1]
+        .cli(&["swarm", "join", "--token", &token, &at])
+        .expect("worker joins");
+    all_ready(&nodes[0], 2);
+    let joiner = &nodes[2];
+    let refused = |token: &str, at: &str| joiner.cli_err(&["swarm", "join", "--token", token, at]);
+
+    let err = refused("SWMTKN-1-tooshort", &at);
+    assert!(
+        err.contains("invalid join token") && err.contains("malformed"),
+        "{err}"
+    );
+    let err = refused("not-a-token", &at);
+    assert!(err.contains("SWMTKN"), "{err}");
+    let err = refused(&with_secret(&token, "0123456789abcdefghijklmno"), &at);
+    assert!(err.contains("invalid join token secret"), "{err}");
+    // A token for another CA: the joiner refuses the manager before
+    // sending anything secret.
+    let other_digest = "1".repeat(50);
+    let parts: Vec<&str> = token.split('-').collect();
+    let foreign = format!("SWMTKN-1-{other_digest}-{}", parts[3]);
+    let err = refused(&foreign, &at);
+    assert!(
+        err.contains("does not present the CA the join token pins"),
+        "{err}"
+    );
+    // A worker runs no control listener.
+    let err = refused(&token, &nodes[1].control_addr());
+    assert!(err.contains("cannot reach"), "{err}");
+    // A rotated token no longer works; the new one does.
+    let rotated = nodes[0]
+        .cli(&["swarm", "join-token", "worker", "--rotate"])
+        .expect("rotate");
+    assert!(
+        rotated.starts_with("Successfully rotated worker join token."),
+        "{rotated}"
+    );
+    let err = refused(&token, &at);
+    assert!(err.contains("invalid join token secret"), "{err}");
+
+    // Nothing changed: the joiner is in no swarm, the swarm has two nodes.
+    let state = joiner.cli(&["swarm", "inspect"]).expect("inspect");
+    assert!(state.contains("\"inactive\""), "{state}");
+    assert_eq!(nodes[0].nodes().expect("node ls").len(), 2);
+    assert!(
+        files_under(&joiner.state_dir()).is_empty(),
+        "the joiner kept files"
+    );
+
+    let fresh = nodes[0]
+        .cli(&["swarm", "join-token", "worker", "-q"])
+        .expect("token");
+    joiner
+        .cli(&["swarm", "join", "--token", fresh.trim(), &at])
+        .expect("join with the rotated token");
+    all_ready(&nodes[0], 3);
+
+    // Bad updates change nothing either.
+    let err = nodes[0].cli_err(&["node", "update", "--availability", "asleep", "n2"]);
+    assert!(err.contains("invalid availability"), "{err}");
+    let err = nodes[0].cli_err(&["node", "update", "--label-add", "=x", "n2"]);
+    assert!(err.contains("invalid label"), "{err}");
+    let err = nodes[0].cli_err(&["node", "rm", "n2"]);
+    assert!(err.contains("not down"), "{err}");
+    let err = nodes[0].cli_err(&["node", "demote", "n1"]);
+    assert!(err.contains("last manager"), "{err}");
+    let err = nodes[0].cli_err(&["swarm", "leave"]);
+    assert!(err.contains("--force"), "{err}");
+    let err = nodes[0].cli_err(&["node", "inspect", "nosuchnode"]);
+    assert!(err.contains("not found"), "{err}");
+    let view: Value =
+        serde_json::from_str(&nodes[0].cli(&["node", "inspect", "n2"]).expect("inspect"))
+            .expect("json");
+    assert_eq!(view[0]["availability"], "active");
+    assert_eq!(view[0]["labels"], serde_json::json!({}));
+}
+
+const MARKERS: [&str; 2] = ["marker-label-value-5e1b9c", "marker-label-value-77d2aa"];
+
+#[test]
+fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
+    if !is_root() {
+        return;
+    }
+    let (lab, mut nodes) = swarm_lab(2);
+    let (_, at, out) = init(&nodes[0], &["--autolock"]);
+    let key = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SWMKEY-1-"))
+        .expect("unlock key printed")
+        .to_owned();
+    let shown = nodes[0]
+        .cli(&["swarm", "unlock-key", "-q"])
+        .expect("unlock-key");
+    assert_eq!(shown.trim(), key);
+    let manager_token = nodes[0]
+        .cli(&["swarm", "join-token", "manager", "-q"])
+        .expect("token");
+    nodes[1]
+        .cli(&["swarm", "join", "--token", manager_token.trim(), &at])
+        .expect("second manager joins");
+    all_ready(&nodes[0], 2);
+    for (marker, node) in MARKERS.iter().zip(["n1", "n2"]) {
+        let label = format!("secret={marker}");
+        nodes[0]
+            .cli(&["node", "update", "--label-add", &label, node])
+            .expect("label");
+    }
+
+    // A restarted manager serves nothing until unlocked.
+    nodes[0].kill();
+    nodes[0].start().expect("restart");
+    let state = nodes[0].cli(&["swarm", "inspect"]).expect("inspect");
+    assert!(state.contains("\"locked\""), "{state}");
+    let err = nodes[0].cli_err(&["node", "ls"]);
+    assert!(err.contains("swarm unlock"), "{err}");
+    let wrong = shoal_control::seal::UnlockKey::generate()
+        .expose()
+        .to_string();
+    let err = nodes[0].cli_err(&["swarm", "unlock", "--key", &wrong]);
+    assert!(err.contains("invalid unlock key"), "{err}");
+    let err = nodes[0].cli_err(&["swarm", "unlock", "--key", "SWMKEY-1-nope"]);
+    assert!(err.contains("malformed unlock key"), "{err}");
+    assert!(nodes[0].cli_err(&["node", "ls"]).contains("swarm unlock"));
+    nodes[0]
+        .cli(&["swarm", "unlock", "--key", &key])
+        .expect("unlock with the right key");
+    let listed = all_ready(&nodes[0], 2);
+    let labels: Vec<&str> = listed
+        .iter()
+        .map(|n| n["labels"]["secret"].as_str().unwrap_or_default())
+        .collect();
+    for marker in MARKERS {
+        assert!(labels.contains(&marker), "{labels:?}");
+    }
+
+    // At rest: no file under any node's state directory holds a marker.
+    for node in &mut nodes {
+        node.kill();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let mut scanned = 0;
+    for i in 1..=2 {
+        let dir = lab.node(i).expect("node").state_dir();
+        for file in files_under(dir) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            scanned += bytes.len();
+            for marker in MARKERS {
+                assert!(
+                    !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                    "{} holds {marker} in clear",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(scanned > 0, "the scan must see the state");
+}
