@@ -34,10 +34,11 @@ pub struct Pair {
 }
 
 /// A server process inside a namespace, killed when dropped.
-struct Server(Child);
+pub(super) struct Server(Child);
 
 impl Server {
-    fn start(netns: &str, args: &[&str], port: u16) -> Result<Self> {
+    /// Starts `args` in `netns` and waits until it listens on TCP `port`.
+    pub(super) fn start(netns: &str, args: &[&str], port: u16) -> Result<Self> {
         let mut command = netns_command(netns, args)?;
         command
             .stdin(Stdio::null())
@@ -66,7 +67,7 @@ impl Drop for Server {
 }
 
 /// A client command in `netns`, ended by `timeout` after `secs` + grace.
-fn bounded(netns: &str, secs: u64, args: &[&str]) -> Result<Command> {
+pub(super) fn bounded(netns: &str, secs: u64, args: &[&str]) -> Result<Command> {
     let limit = (secs + GRACE_SECS).to_string();
     let mut full = vec!["timeout", limit.as_str()];
     full.extend_from_slice(args);
@@ -139,9 +140,26 @@ fn parse_iperf_bps(json: &str) -> Result<f64> {
         .context("iperf3 JSON has no end.sum_received.bits_per_second")
 }
 
+/// What one `wrk --latency` run reports.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WrkStats {
+    /// Requests per second.
+    pub rps: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th-percentile latency, ms.
+    pub p99_ms: f64,
+}
+
 /// Requests/sec and the 99% latency in ms from `wrk --latency` output; a run
 /// with failed requests is an error, not a number.
 fn parse_wrk(out: &str) -> Result<(f64, f64)> {
+    parse_wrk_stats(out).map(|s| (s.rps, s.p99_ms))
+}
+
+/// Requests/sec and the 50% and 99% latencies from `wrk --latency` output;
+/// a run with failed requests is an error, not a number.
+pub(super) fn parse_wrk_stats(out: &str) -> Result<WrkStats> {
     if let Some(line) = out
         .lines()
         .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
@@ -155,11 +173,13 @@ fn parse_wrk(out: &str) -> Result<(f64, f64)> {
             .map(str::trim)
             .with_context(|| format!("no `{prefix}` in wrk output:\n{out}"))
     };
-    let rps = field("Requests/sec:")?
-        .parse()
-        .context("wrk Requests/sec is not a number")?;
-    let p99 = duration_ms(field("99%")?)?;
-    Ok((rps, p99))
+    Ok(WrkStats {
+        rps: field("Requests/sec:")?
+            .parse()
+            .context("wrk Requests/sec is not a number")?,
+        p50_ms: duration_ms(field("50%")?)?,
+        p99_ms: duration_ms(field("99%")?)?,
+    })
 }
 
 /// A wrk duration (`850.00us`, `1.23ms`, `1.02s`, `2.00m`) in milliseconds.
@@ -205,6 +225,8 @@ Transfer/sec:     16.00MB
         let (rps, p99) = parse_wrk(WRK).unwrap();
         assert!((rps - 14998.5).abs() < 1e-9);
         assert!((p99 - 0.85).abs() < 1e-9);
+        let stats = parse_wrk_stats(WRK).unwrap();
+        assert!((stats.p50_ms - 0.98).abs() < 1e-9);
         let failed = WRK.replace(
             "Requests/sec",
             "  Non-2xx or 3xx responses: 3\nRequests/sec",

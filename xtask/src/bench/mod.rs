@@ -1,6 +1,12 @@
 //! `cargo xtask bench <target>`: shoal measured side by side with the kernel
 //! baseline in one run; results go to BENCHMARKS.md.
 
+mod keepalive;
+mod lb;
+mod lb_load;
+mod lb_nft;
+mod lb_report;
+mod lb_shoal;
 mod measure;
 mod overlay;
 mod report;
@@ -20,11 +26,20 @@ enum BenchTarget {
     /// Task-to-task TCP throughput and HTTP request/response: raw veth, kernel
     /// VXLAN + bridge (Swarm's data path), shoal's overlay.
     Overlay(overlay::OverlayArgs),
+    /// Service load balancing against nftables: task to VIP (keep-alive and
+    /// new connections), 10 to 10,000 services, the routing mesh.
+    Lb(lb::LbArgs),
+    /// A minimal keep-alive HTTP server the `lb` benchmark runs in backend
+    /// namespaces (busybox httpd closes every connection).
+    #[command(hide = true)]
+    HttpKeepalive(keepalive::KeepaliveArgs),
 }
 
 /// Runs `cargo xtask bench …`.
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Overlay(args) => overlay::run(args),
+        BenchTarget::Lb(args) => lb::run(args),
+        BenchTarget::HttpKeepalive(args) => keepalive::run(args),
     }
 }

@@ -87,7 +87,7 @@ pub fn run(args: OverlayArgs) -> Result<()> {
 }
 
 /// Builds the release `shoal` and points the lab's `node.shoal()` at it.
-fn build_shoal() -> Result<()> {
+pub(super) fn build_shoal() -> Result<()> {
     let mut build = Command::new(env!("CARGO"));
     build.args([
         "build",
@@ -105,17 +105,17 @@ fn build_shoal() -> Result<()> {
     Ok(())
 }
 
-fn workspace_root() -> PathBuf {
+pub(super) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// How long and how often each measurement runs.
 #[derive(Debug, Clone, Copy)]
-struct Plan {
+pub(super) struct Plan {
     /// Seconds per run.
-    secs: u64,
+    pub secs: u64,
     /// Runs per measurement; the report shows their median.
-    reps: usize,
+    pub reps: usize,
 }
 
 /// Measures one path, or records why it could not be built.
@@ -310,12 +310,5 @@ fn write_report(args: &OverlayArgs, section: &str) -> Result<()> {
         (None, true) => workspace_root().join("target/bench/overlay-quick.md"),
         (None, false) => workspace_root().join("BENCHMARKS.md"),
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, report::merge(&existing, section))
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("report written to {}", path.display());
-    Ok(())
+    report::write_section(&path, section)
 }

@@ -172,7 +172,7 @@ denominator.
 /// A warning when other work kept the CPUs busy as the run started (1-minute
 /// load above half the CPUs): the numbers then measure contention as much as
 /// the data paths.
-fn busy_warning(m: &Machine) -> Option<String> {
+pub fn busy_warning(m: &Machine) -> Option<String> {
     let load: f64 = m.load.split_whitespace().next()?.parse().ok()?;
     (load > m.cores as f64 / 2.0).then(|| {
         format!(
@@ -191,7 +191,7 @@ fn cell(metric: &Metric, decimals: usize) -> String {
     }
 }
 
-fn na(error: &str) -> String {
+pub fn na(error: &str) -> String {
     let mut text: String = error
         .chars()
         .map(|c| match c {
@@ -217,6 +217,19 @@ fn ratio(run: &OverlayRun, num: &str, den: &str, index: usize) -> String {
         (Some(n), Some(d)) if d > 0.0 => format!("{:.2}x", n / d),
         _ => "n/a".into(),
     }
+}
+
+/// Merges `section` into the file at `path` (creating it and its directory),
+/// keeping every other section.
+pub fn write_section(path: &std::path::Path, section: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    std::fs::write(path, merge(&existing, section))
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("report written to {}", path.display());
+    Ok(())
 }
 
 /// `existing` (the current BENCHMARKS.md) with the header rewritten and the

@@ -1,0 +1,156 @@
+//! HTTP load for the load-balancing benchmark: wrk from a client namespace
+//! to an address that spreads over backend namespaces, in two modes —
+//! keep-alive (our [`super::keepalive`] server) and a new connection per
+//! request (busybox httpd, which closes every connection anyway). The paths
+//! of one comparison are measured interleaved, run by run, so a change in
+//! the machine's load hits them alike.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::measure::{self, Server, WrkStats};
+use crate::sh;
+
+/// Port every backend serves on.
+pub const BACKEND_PORT: u16 = 8080;
+/// wrk connections (one thread).
+const CONNECTIONS: &str = "32";
+
+/// How requests reach the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 32 connections kept open, requests back to back.
+    KeepAlive,
+    /// `Connection: close`: a TCP handshake (and a new LB flow) per request.
+    NewConn,
+}
+
+/// One path: where wrk runs, what it fetches, which namespaces serve it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Row name in the report.
+    pub name: &'static str,
+    /// Namespace running wrk.
+    pub client: String,
+    /// `http://addr:port/f`.
+    pub url: String,
+    /// Namespaces that must serve [`BACKEND_PORT`] during the run.
+    pub backends: Vec<String>,
+}
+
+/// A path's median over the runs, or why it could not be measured.
+pub type Measured = Result<WrkStats, String>;
+
+/// How wrk runs and what the servers serve.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Seconds per wrk run.
+    pub secs: u64,
+    /// Runs per path; the report shows their median.
+    pub reps: usize,
+    /// busybox httpd's document root (holding the 1 KiB file `f`).
+    pub docroot: PathBuf,
+}
+
+impl Load {
+    /// A load whose document root (with the 1 KiB file) is under `dir`.
+    pub fn new(dir: &Path, secs: u64, reps: usize) -> Result<Self> {
+        let docroot = dir.join("www");
+        std::fs::create_dir_all(&docroot)
+            .with_context(|| format!("creating {}", docroot.display()))?;
+        std::fs::write(docroot.join("f"), [b'x'; super::keepalive::BODY_LEN])
+            .context("writing the served file")?;
+        Ok(Self {
+            secs,
+            reps,
+            docroot,
+        })
+    }
+
+    /// Measures every target in `mode`, interleaved run by run; a target
+    /// whose run fails is reported as failed (not averaged over).
+    pub fn measure_all(&self, targets: &[Target], mode: Mode) -> Vec<Measured> {
+        let mut runs: Vec<Result<Vec<WrkStats>, String>> = vec![Ok(Vec::new()); targets.len()];
+        for rep in 1..=self.reps {
+            for (target, runs) in targets.iter().zip(runs.iter_mut()) {
+                let Ok(done) = runs else { continue };
+                match self.once(target, mode) {
+                    Ok(stats) => {
+                        println!(
+                            "{} [{mode:?} {rep}/{}]: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                            target.name, self.reps, stats.rps, stats.p50_ms, stats.p99_ms
+                        );
+                        done.push(stats);
+                    }
+                    Err(e) => {
+                        println!(
+                            "{} [{mode:?} {rep}/{}]: failed: {e:#}",
+                            target.name, self.reps
+                        );
+                        *runs = Err(format!("run {rep}/{}: {e:#}", self.reps));
+                    }
+                }
+            }
+        }
+        runs.into_iter().map(|r| r.map(median_stats)).collect()
+    }
+
+    /// One wrk run against `target`, its servers started for it.
+    fn once(&self, target: &Target, mode: Mode) -> Result<WrkStats> {
+        let _servers = target
+            .backends
+            .iter()
+            .map(|ns| self.server(ns, mode))
+            .collect::<Result<Vec<_>>>()?;
+        let duration = format!("{}s", self.secs);
+        let mut args = vec![
+            "wrk",
+            "-t1",
+            "-c",
+            CONNECTIONS,
+            "-d",
+            &duration,
+            "--latency",
+        ];
+        if mode == Mode::NewConn {
+            args.extend(["-H", "Connection: close"]);
+        }
+        args.push(&target.url);
+        let mut wrk = measure::bounded(&target.client, self.secs, &args)?;
+        measure::parse_wrk_stats(&sh::output(&mut wrk)?)
+    }
+
+    /// The server `mode` needs, listening in `netns`.
+    fn server(&self, netns: &str, mode: Mode) -> Result<Server> {
+        let port = BACKEND_PORT.to_string();
+        match mode {
+            Mode::NewConn => {
+                let root = self.docroot.to_string_lossy();
+                let args = ["busybox", "httpd", "-f", "-p", &port, "-h", &root];
+                Server::start(netns, &args, BACKEND_PORT)
+            }
+            Mode::KeepAlive => {
+                let exe = std::env::current_exe().context("locating the xtask binary")?;
+                let exe = exe.to_string_lossy();
+                let args = [&*exe, "bench", "http-keepalive", "--port", &port];
+                Server::start(netns, &args, BACKEND_PORT)
+            }
+        }
+    }
+}
+
+/// The median of each statistic over the runs.
+fn median_stats(runs: Vec<WrkStats>) -> WrkStats {
+    let pick = |f: fn(&WrkStats) -> f64| measure::median(runs.iter().map(f).collect());
+    WrkStats {
+        rps: pick(|s| s.rps),
+        p50_ms: pick(|s| s.p50_ms),
+        p99_ms: pick(|s| s.p99_ms),
+    }
+}
+
+/// `http://ip:port/f`.
+pub fn url(ip: impl std::fmt::Display, port: u16) -> String {
+    format!("http://{ip}:{port}/f")
+}
