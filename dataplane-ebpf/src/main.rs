@@ -19,6 +19,7 @@ mod reject;
 mod stats;
 mod task;
 mod underlay;
+mod unreachable;
 mod verdict;
 mod vxlan;
 

@@ -1,6 +1,7 @@
 //! Refusing a new flow to a service with no backend: TCP gets a reset back
 //! where it came from (the client sees "connection refused" at once instead
-//! of a timeout); other protocols are dropped with `no-backend`.
+//! of a timeout), UDP an ICMP port unreachable; anything else is dropped
+//! with `no-backend`.
 
 use crate::proto::{IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use aya_ebpf::{helpers::bpf_redirect, programs::TcContext};
@@ -23,17 +24,20 @@ struct Refused {
     payload: u32,
 }
 
-/// Answer `ip` (to a service without backends) with a TCP reset sent out
-/// of `out_ifindex`, or drop it with `no-backend` if it is not TCP.
+/// Answer `ip` (to a service without backends) with a TCP reset or an
+/// ICMP port unreachable sent out of `out_ifindex`, or drop it with
+/// `no-backend`.
 #[inline(always)]
 pub fn refuse(ctx: &TcContext, ip: &Ipv4Packet, out_ifindex: u32) -> Result<Action, DropReason> {
-    let L4::Tcp { sport, dport } = ip.l4 else {
-        return Err(DropReason::NoBackend);
-    };
     // IPv4 options would have to be carried over; refuse silently instead.
     if ip.has_options {
         return Err(DropReason::NoBackend);
     }
+    let (sport, dport) = match ip.l4 {
+        L4::Tcp { sport, dport } => (sport, dport),
+        L4::Udp { .. } => return crate::unreachable::port_unreachable(ctx, ip, out_ifindex),
+        _ => return Err(DropReason::NoBackend),
+    };
     let seg = read_segment(ctx, ip)?;
     if seg.flags & TCP_RST != 0 {
         return Err(DropReason::NoBackend);

@@ -182,6 +182,7 @@ mod tests {
                 "rev-nat",
                 "return-path",
                 "reset",
+                "icmp-unreachable",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
@@ -205,7 +206,7 @@ mod tests {
             ]
         );
         let drops: Vec<u32> = (33..=52).collect();
-        assert_eq!(asked, [&(0..15).collect::<Vec<u32>>()[..], &drops].concat());
+        assert_eq!(asked, [&(0..16).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
                 row.drop,

@@ -295,6 +295,16 @@ fn a_service_without_backends_refuses_at_once() {
         .unwrap()
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // UDP: an ICMP port unreachable, which a connected socket reports.
+    let udp = in_netns(&client.netns, || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.connect(addr(VIP, 80)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        sock.send(b"anyone?").unwrap();
+        sock.recv(&mut [0u8; 16]).map_err(|e| e.kind())
+    })
+    .unwrap();
+    assert_eq!(udp, Err(std::io::ErrorKind::ConnectionRefused));
     let outside = c.lab.add_client("c1").unwrap().clone();
     let node = c.lab.node(2).unwrap().addr().to_string();
     let err = connect_from(outside.name(), addr(&node, 8000))

@@ -52,6 +52,8 @@ pub enum Stat {
     ReturnPath,
     /// Refused flows answered with a TCP reset.
     Reset,
+    /// Refused datagrams answered with ICMP port unreachable.
+    Unreachable,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -62,7 +64,7 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 15] = [
+    pub const OBSERVATIONS: [Stat; 16] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
@@ -78,6 +80,7 @@ impl Stat {
         Stat::RevNat,
         Stat::ReturnPath,
         Stat::Reset,
+        Stat::Unreachable,
     ];
 
     /// The map index of this counter.
@@ -98,6 +101,7 @@ impl Stat {
             Stat::RevNat => 12,
             Stat::ReturnPath => 13,
             Stat::Reset => 14,
+            Stat::Unreachable => 15,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -120,6 +124,7 @@ impl Stat {
             Stat::RevNat => "rev-nat",
             Stat::ReturnPath => "return-path",
             Stat::Reset => "reset",
+            Stat::Unreachable => "icmp-unreachable",
             Stat::Drop(reason) => reason.name(),
         }
     }

@@ -1,8 +1,9 @@
 //! A service without active backends: TCP gets a reset back where it came
-//! from, everything else is dropped `no-backend`, and a reset is never
-//! answered with a reset.
+//! from, UDP an ICMP port unreachable, everything else is dropped
+//! `no-backend`, and a reset is never answered with a reset.
 
 use super::*;
+use etherparse::{Icmpv4Header, Icmpv4Type, icmpv4::DestUnreachableHeader};
 
 fn refused(description: &'static str, input: Pkt, reset_frame: Vec<u8>) -> Fixture {
     Fixture::redirect(description, input.build(), Stat::Reset)
@@ -19,6 +20,42 @@ fn task_reset(sport: u16, seq: u32, ack: Option<u32>) -> Vec<u8> {
         seq,
         ack,
     )
+}
+
+/// The ICMP port unreachable a task gets back for its datagram: from the
+/// address it sent to, quoting its IPv4 header and 8 bytes (RFC 792).
+fn unreachable(description: &'static str, input: Pkt) -> Fixture {
+    let frame = input.build();
+    let quote = &frame[14..14 + 28];
+    let icmp = Icmpv4Header::with_checksum(
+        Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port),
+        quote,
+    );
+    let mut ip = Ipv4Header::new(
+        (icmp.header_len() + quote.len()) as u16,
+        64,
+        IpNumber::ICMP,
+        EMPTY_VIP.octets(),
+        CLIENT.octets(),
+    )
+    .unwrap();
+    ip.dont_fragment = false;
+    ip.identification = 0;
+    ip.header_checksum = ip.calc_header_checksum();
+    let mut out = Ethernet2Header {
+        source: CLIENT_HOST_MAC,
+        destination: CLIENT_MAC,
+        ether_type: EtherType::IPV4,
+    }
+    .to_bytes()
+    .to_vec();
+    out.extend_from_slice(&ip.to_bytes());
+    out.extend_from_slice(&icmp.to_bytes());
+    out.extend_from_slice(quote);
+    let len = out.len();
+    Fixture::redirect(description, frame, Stat::Unreachable)
+        .output(out)
+        .counter_bytes(Stat::Unreachable, len)
 }
 
 fn to_empty(sport: u16) -> Pkt {
@@ -56,12 +93,9 @@ fn no_backend_resets_or_drops() {
             to_empty(43_004).syn().pad_to(60),
             task_reset(43_004, 0, Some(1_001)),
         ),
-        Fixture::drop(
-            "UDP to a VIP with no active backend: dropped no-backend",
-            from_client(Pkt::udp(CLIENT, 43_005, EMPTY_VIP, DNS))
-                .payload(b"q")
-                .build(),
-            DropReason::NoBackend,
+        unreachable(
+            "UDP to a VIP with no active backend: ICMP port unreachable from the VIP, quoting 28 bytes",
+            from_client(Pkt::udp(CLIENT, 43_005, EMPTY_VIP, DNS)).payload(b"q"),
         ),
         Fixture::drop(
             "a RST to a VIP with no backend: dropped, never answered (no reset storm)",
