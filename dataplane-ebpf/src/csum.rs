@@ -1,34 +1,36 @@
-//! Internet checksums computed in the program.
+//! Internet checksums (RFC 1071) computed in the program, for headers it
+//! writes from scratch.
+
+/// Add the 16-bit big-endian words of `bytes` (N even) to `sum`.
+#[inline(always)]
+pub fn add_words<const N: usize>(mut sum: u32, bytes: &[u8; N]) -> u32 {
+    let mut i = 0;
+    while i + 1 < N {
+        sum += u32::from(u16::from_be_bytes([bytes[i], bytes[i + 1]]));
+        i += 2;
+    }
+    sum
+}
+
+/// Fold a 32-bit sum into the one's-complement checksum, network order.
+#[inline(always)]
+pub fn finish(mut sum: u32) -> [u8; 2] {
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    (!(sum as u16)).to_be_bytes()
+}
 
 /// The IPv4 header checksum (RFC 791) of a 20-byte header whose checksum
 /// field is zero, in network byte order.
 #[inline(always)]
 pub fn ipv4_header(hdr: &[u8; 20]) -> [u8; 2] {
-    let mut sum: u32 = 0;
-    let mut i = 0;
-    while i < 20 {
-        sum += u32::from(u16::from_be_bytes([hdr[i], hdr[i + 1]]));
-        i += 2;
-    }
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    (!(sum as u16)).to_be_bytes()
+    finish(add_words(0, hdr))
 }
 
 /// The TCP checksum of a 20-byte header without payload whose checksum
 /// field is zero, with the IPv4 pseudo-header, in network byte order.
 #[inline(always)]
 pub fn tcp_ipv4(src: &[u8; 4], dst: &[u8; 4], tcp: &[u8; 20]) -> [u8; 2] {
-    let word = |a: u8, b: u8| u32::from(u16::from_be_bytes([a, b]));
-    let mut sum =
-        word(src[0], src[1]) + word(src[2], src[3]) + word(dst[0], dst[1]) + word(dst[2], dst[3]);
-    sum += 6 + 20;
-    let mut i = 0;
-    while i < 20 {
-        sum += word(tcp[i], tcp[i + 1]);
-        i += 2;
-    }
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    (!(sum as u16)).to_be_bytes()
+    let pseudo = add_words(add_words(0, src), dst) + 6 + 20;
+    finish(add_words(pseudo, tcp))
 }

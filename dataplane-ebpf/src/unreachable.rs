@@ -75,15 +75,8 @@ fn ip_header(ip: &Ipv4Packet) -> [u8; 20] {
 /// The ICMP header, its checksum covering the quote.
 #[inline(always)]
 fn icmp_header(quote: &[u8; QUOTE_LEN]) -> [u8; 8] {
-    let mut sum = u32::from(u16::from_be_bytes([ICMP_DEST_UNREACH, ICMP_PORT_UNREACH]));
-    let mut i = 0;
-    while i < QUOTE_LEN {
-        sum += u32::from(u16::from_be_bytes([quote[i], quote[i + 1]]));
-        i += 2;
-    }
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    let check = (!(sum as u16)).to_be_bytes();
+    let sum = u32::from(u16::from_be_bytes([ICMP_DEST_UNREACH, ICMP_PORT_UNREACH]));
+    let check = crate::csum::finish(crate::csum::add_words(sum, quote));
     [
         ICMP_DEST_UNREACH,
         ICMP_PORT_UNREACH,
