@@ -340,3 +340,195 @@ fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
     }
     assert!(scanned > 0, "the scan must see the state");
 }
+
+/// Calls a manager's control RPC from inside `from`'s namespace with the
+/// credentials in `creds_dir` (or none), as another node would.
+fn ctl_call(
+    from: &SwarmNode,
+    creds_dir: std::path::PathBuf,
+    with_cert: bool,
+    addr: String,
+    request: shoal_control::ctl::CtlRequest,
+) -> Result<Value, shoal_control::ctl::CtlError> {
+    use shoal_control::ca::persist::{load_ca_cert, load_node_credentials};
+    use shoal_control::ctl::{ALPN_CTL, CtlPool, bootstrap_call};
+    use shoal_control::tls::{LiveCert, live_client_config};
+    let ca = load_ca_cert(&creds_dir).expect("CA certificate");
+    let (cert, key) = load_node_credentials(&creds_dir).expect("node credentials");
+    from.lab_node()
+        .run_in(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let timeout = Duration::from_secs(10);
+                if with_cert {
+                    let live = LiveCert::new(&ca, &cert, &key).expect("live cert");
+                    let config = live_client_config(&ca, live, ALPN_CTL).expect("config");
+                    CtlPool::new(config).call(&addr, &request, timeout).await
+                } else {
+                    bootstrap_call(&addr, ca.digest(), &request, timeout).await
+                }
+            })
+        })
+        .expect("run in the namespace")
+}
+
+#[test]
+fn node_rpcs_are_authorised_by_certificate_role_and_removal() {
+    use shoal_control::cluster::NodeUpdate;
+    use shoal_control::ctl::{ApiOp, CtlError, CtlRequest, LeaderCall};
+    if !is_root() {
+        return;
+    }
+    let (_lab, mut nodes) = swarm_lab(3);
+    let (token, at, _) = init(&nodes[0], &[]);
+    for node in &nodes[1..] {
+        node.cli(&["swarm", "join", "--token", &token, &at])
+            .expect("worker joins");
+    }
+    all_ready(&nodes[0], 3);
+    let manager_addr = nodes[0].control_addr();
+    let worker_creds = nodes[1].state_dir().join("certificates");
+    let manager_call = || {
+        CtlRequest::Leader(LeaderCall::Api(ApiOp::UpdateNode {
+            target: "n3".to_owned(),
+            update: NodeUpdate {
+                availability: Some("drain".to_owned()),
+                labels: vec![],
+            },
+        }))
+    };
+    let denied = |result: Result<Value, CtlError>, expected: &str| match result {
+        Err(CtlError::Remote { status, message }) => {
+            assert_eq!(status, 403, "{message}");
+            assert!(message.contains(expected), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    // A worker certificate may heartbeat and ping, not call manager APIs.
+    let ok = ctl_call(
+        &nodes[2],
+        worker_creds.clone(),
+        true,
+        manager_addr.clone(),
+        CtlRequest::Ping,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    let result = ctl_call(
+        &nodes[2],
+        worker_creds.clone(),
+        true,
+        manager_addr.clone(),
+        manager_call(),
+    );
+    denied(result, "permission denied");
+    // Without a client certificate only a join is possible.
+    let result = ctl_call(
+        &nodes[2],
+        worker_creds.clone(),
+        false,
+        manager_addr.clone(),
+        manager_call(),
+    );
+    denied(result, "no client certificate");
+    let result = ctl_call(
+        &nodes[2],
+        worker_creds.clone(),
+        false,
+        manager_addr.clone(),
+        CtlRequest::Ping,
+    );
+    denied(result, "no client certificate");
+    let view = nodes[0].cli(&["node", "inspect", "n3"]).expect("inspect");
+    assert!(view.contains("\"availability\": \"active\""), "{view}");
+
+    // A removed node's certificate is refused although it is still valid.
+    nodes[1].kill();
+    eventually("n2 down", || {
+        let list = nodes[0].nodes().ok()?;
+        list.iter()
+            .any(|n| field(n, "hostname") == "n2" && field(n, "status") == "down")
+            .then_some(())
+    });
+    nodes[0]
+        .cli(&["node", "rm", "n2"])
+        .expect("remove a down node");
+    assert_eq!(nodes[0].nodes().expect("node ls").len(), 2);
+    let result = ctl_call(
+        &nodes[2],
+        worker_creds,
+        true,
+        manager_addr,
+        CtlRequest::Ping,
+    );
+    denied(result, "has been removed");
+}
+
+fn cert_expiry_of(manager: &SwarmNode, node: &str) -> Option<i64> {
+    let out = manager.cli(&["node", "inspect", node]).ok()?;
+    let view: Value = serde_json::from_str(&out).ok()?;
+    view[0]["cert_not_after"].as_i64()
+}
+
+#[test]
+fn certificates_renew_in_place_and_roles_change_through_raft() {
+    if !is_root() {
+        return;
+    }
+    let (_lab, nodes) = swarm_lab(3);
+    let (token, at, _) = init(&nodes[0], &["--cert-expiry", "9s"]);
+    for node in &nodes[1..] {
+        node.cli(&["swarm", "join", "--token", &token, &at])
+            .expect("worker joins");
+    }
+    all_ready(&nodes[0], 3);
+
+    // Renewal: the worker's certificate is replaced twice, and the node
+    // stays ready on the same session.
+    let first = eventually("n2's certificate expiry", || {
+        cert_expiry_of(&nodes[0], "n2")
+    });
+    let second = eventually("a renewed certificate", || {
+        cert_expiry_of(&nodes[0], "n2").filter(|e| *e > first)
+    });
+    eventually("a second renewal", || {
+        cert_expiry_of(&nodes[0], "n2").filter(|e| *e > second)
+    });
+    all_ready(&nodes[0], 3);
+
+    // Promotion: n2 becomes a voter and sees the cluster itself.
+    let out = nodes[0].cli(&["node", "promote", "n2"]).expect("promote");
+    assert!(out.contains("promoted to a manager"), "{out}");
+    eventually("n2 a reachable manager", || {
+        let list = nodes[1].nodes().ok()?;
+        let n2 = list.iter().find(|n| field(n, "hostname") == "n2")?;
+        (field(n2, "role") == "manager"
+            && field(n2, "manager_status") == "Reachable"
+            && list.len() == 3)
+            .then_some(())
+    });
+    // Writes through the new manager reach the leader.
+    nodes[1]
+        .cli(&["node", "update", "--label-add", "via=n2", "n3"])
+        .expect("update via the promoted manager");
+
+    // Demotion: back to a worker; the last manager cannot go.
+    nodes[0].cli(&["node", "demote", "n2"]).expect("demote");
+    eventually("n2 a worker again", || {
+        let list = nodes[0].nodes().ok()?;
+        let n2 = list.iter().find(|n| field(n, "hostname") == "n2")?;
+        (field(n2, "role") == "worker" && field(n2, "status") == "ready").then_some(())
+    });
+    eventually("n2 no longer answers manager calls", || {
+        nodes[1]
+            .cli(&["node", "ls"])
+            .err()
+            .map(|e| e.to_string())
+            .filter(|e| e.contains("not a swarm manager"))
+    });
+    let err = nodes[0].cli_err(&["node", "demote", "n1"]);
+    assert!(err.contains("last manager"), "{err}");
+}

@@ -51,7 +51,7 @@ pub(crate) async fn renewer(active: Arc<Active>) {
             }
         };
         if renewal_due(not_after, expiry, OffsetDateTime::now_utc()) {
-            match renew_now(&active).await {
+            match renew_now(&active, false).await {
                 Ok(_) => log::info!("certificate renewed"),
                 Err(err) => log::warn!("certificate renewal: {}", err.full_message()),
             }
@@ -60,10 +60,21 @@ pub(crate) async fn renewer(active: Arc<Active>) {
 }
 
 /// Gets a new certificate now and puts it in use.
-pub(crate) async fn renew_now(active: &Active) -> Result<RenewGrant, DaemonError> {
+///
+/// A manager signs its own renewal from its replica of the store unless
+/// `ask_leader` is set (a role change: a demoted manager's replica is stale,
+/// as it no longer receives the log).
+pub(crate) async fn renew_now(
+    active: &Active,
+    ask_leader: bool,
+) -> Result<RenewGrant, DaemonError> {
     let node_id = active.node_state().node_id;
     let csr_der = active.key.csr_der(&node_id)?;
-    let grant = match &active.manager {
+    let local = active
+        .manager
+        .as_ref()
+        .filter(|m| !ask_leader && m.is_member());
+    let grant = match local {
         Some(manager) => grant::renew(manager, &node_id, &csr_der)?,
         None => {
             let value = call_managers(

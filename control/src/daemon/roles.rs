@@ -70,8 +70,8 @@ pub(crate) fn spawn_transition(daemon: Arc<Daemon>, active: Arc<Active>, role: N
     tokio::spawn(async move {
         if let Err(err) = transition(&daemon, &active, role).await {
             log::warn!("becoming a {role:?}: {}", err.full_message());
-            active.changing_role.store(false, Ordering::SeqCst);
         }
+        active.changing_role.store(false, Ordering::SeqCst);
     });
 }
 
@@ -88,7 +88,7 @@ async fn transition(
     if !current {
         return Ok(());
     }
-    let grant = renew::renew_now(active).await?;
+    let grant = renew::renew_now(active, true).await?;
     if grant.role != role {
         return Ok(());
     }
