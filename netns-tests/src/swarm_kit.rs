@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::lab::Node;
+use serde_json::Value;
+
 use crate::lab::cmd::CmdError;
+use crate::lab::{Lab, Node};
 
 /// How long anything a test waits for may take; never a timing assertion.
 pub const PATIENCE: Duration = Duration::from_secs(40);
@@ -141,4 +143,64 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// A lab of `n` nodes with a daemon running on each.
+pub fn swarm_lab(n: usize) -> (Lab, Vec<SwarmNode>) {
+    let lab = Lab::builder().nodes(n).build().expect("lab");
+    let nodes = (1..=n)
+        .map(|i| {
+            let mut node = SwarmNode::new(lab.node(i).expect("node"), i);
+            node.start().expect("start daemon");
+            node
+        })
+        .collect();
+    (lab, nodes)
+}
+
+/// `swarm init` on `node` (advertising its lab address) with `extra`
+/// options; returns the printed worker token, join address and output.
+pub fn init(node: &SwarmNode, extra: &[&str]) -> (String, String, String) {
+    let addr = node.lab_node().addr().to_string();
+    let mut args = vec!["swarm", "init", "--advertise-addr", &addr];
+    args.extend(extra);
+    let out = node.cli(&args).expect("swarm init");
+    assert!(
+        out.starts_with("Swarm initialized: current node (") && out.contains(") is now a manager."),
+        "{out}"
+    );
+    let (token, at) = printed_join_command(&out).expect("a join command in the output");
+    (token, at, out)
+}
+
+/// A string field of a JSON node (empty if absent).
+pub fn field<'a>(node: &'a Value, key: &str) -> &'a str {
+    node.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Waits until `on` lists `count` nodes, all ready, and returns them.
+pub fn all_ready(on: &SwarmNode, count: usize) -> Vec<Value> {
+    eventually(&format!("{count} ready nodes on {}", on.name), || {
+        let nodes = on.nodes().ok()?;
+        let ready = nodes
+            .iter()
+            .filter(|n| field(n, "status") == "ready")
+            .count();
+        (nodes.len() == count && ready == count).then_some(nodes)
+    })
+}
+
+/// The sorted node IDs of a `node ls --format json` list.
+pub fn ids(nodes: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = nodes.iter().map(|n| field(n, "id").to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+/// The hostname of the node listed as Leader.
+pub fn leader_name(nodes: &[Value]) -> Option<String> {
+    nodes
+        .iter()
+        .find(|n| field(n, "manager_status") == "Leader")
+        .map(|n| field(n, "hostname").to_owned())
 }

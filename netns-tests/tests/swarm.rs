@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use shoal_netns_tests::lab::Lab;
-use shoal_netns_tests::swarm_kit::{SwarmNode, eventually, files_under, printed_join_command};
+use shoal_netns_tests::swarm_kit::{
+    SwarmNode, all_ready, eventually, field, files_under, ids, init, leader_name, swarm_lab,
+};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -15,62 +16,6 @@ fn is_root() -> bool {
         eprintln!("skipping: lab tests need root");
     }
     root
-}
-
-/// A lab of `n` nodes with a daemon running on each.
-fn swarm_lab(n: usize) -> (Lab, Vec<SwarmNode>) {
-    let lab = Lab::builder().nodes(n).build().expect("lab");
-    let nodes = (1..=n)
-        .map(|i| {
-            let mut node = SwarmNode::new(lab.node(i).expect("node"), i);
-            node.start().expect("start daemon");
-            node
-        })
-        .collect();
-    (lab, nodes)
-}
-
-/// `swarm init` on `node`; returns the printed worker token and address.
-fn init(node: &SwarmNode, extra: &[&str]) -> (String, String, String) {
-    let addr = node.lab_node().addr().to_string();
-    let mut args = vec!["swarm", "init", "--advertise-addr", &addr];
-    args.extend(extra);
-    let out = node.cli(&args).expect("swarm init");
-    assert!(
-        out.starts_with("Swarm initialized: current node (") && out.contains(") is now a manager."),
-        "{out}"
-    );
-    let (token, at) = printed_join_command(&out).expect("a join command in the output");
-    (token, at, out)
-}
-
-fn field<'a>(node: &'a Value, key: &str) -> &'a str {
-    node.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// Waits until `on` lists `count` nodes, all ready, and returns them.
-fn all_ready(on: &SwarmNode, count: usize) -> Vec<Value> {
-    eventually(&format!("{count} ready nodes on {}", on.name), || {
-        let nodes = on.nodes().ok()?;
-        let ready = nodes
-            .iter()
-            .filter(|n| field(n, "status") == "ready")
-            .count();
-        (nodes.len() == count && ready == count).then_some(nodes)
-    })
-}
-
-fn ids(nodes: &[Value]) -> Vec<String> {
-    let mut ids: Vec<String> = nodes.iter().map(|n| field(n, "id").to_owned()).collect();
-    ids.sort();
-    ids
-}
-
-fn leader_name(nodes: &[Value]) -> Option<String> {
-    nodes
-        .iter()
-        .find(|n| field(n, "manager_status") == "Leader")
-        .map(|n| field(n, "hostname").to_owned())
 }
 
 #[test]
