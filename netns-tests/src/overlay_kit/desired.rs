@@ -1,20 +1,18 @@
-//! The desired state `shoal dp apply FILE` takes, as plain serde structs that
-//! only serialise the file a test hands to a node. The data plane owns the
-//! real type; these mirror its JSON shape so labs can drive it.
+//! Writing a node's desired state — the data plane's own
+//! [`DesiredState`](shoal_dataplane::overlay::DesiredState) — where
+//! `shoal dp apply FILE` on that node can read it.
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use shoal_dataplane::overlay::DesiredState;
 
-use super::addr::{Cidr, MacAddr};
 use crate::lab::Node;
 
 /// UDP port of standard (RFC 7348) VXLAN.
-pub const VXLAN_PORT: u16 = 4789;
-/// Bytes VXLAN adds to every frame on an IPv4 underlay
-/// (outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8); task MTU = underlay MTU − this.
-pub const VXLAN_OVERHEAD: u32 = 50;
+pub const VXLAN_PORT: u16 = shoal_common::overlay::VXLAN_PORT;
+/// Bytes VXLAN adds to every frame on an IPv4 underlay; task MTU =
+/// underlay MTU − this.
+pub const VXLAN_OVERHEAD: u32 = shoal_common::overlay::VXLAN_OVERHEAD;
 
 /// Errors writing a desired-state file.
 #[derive(Debug, thiserror::Error)]
@@ -33,89 +31,6 @@ pub enum DesiredError {
     },
 }
 
-/// Everything a node's data plane should hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DesiredState {
-    /// The node's underlay.
-    pub underlay: Underlay,
-    /// Overlay networks present on this node.
-    pub networks: Vec<Network>,
-    /// Task endpoints on this node.
-    pub endpoints: Vec<Endpoint>,
-    /// Task endpoints on other nodes, reached through the overlay.
-    pub remote_endpoints: Vec<RemoteEndpoint>,
-}
-
-/// The node's underlay interface and tunnel port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Underlay {
-    /// Interface name in the node's namespace (the lab's `eth0`).
-    pub iface: String,
-    /// UDP destination port of VXLAN frames.
-    pub vxlan_port: u16,
-}
-
-/// An overlay network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Network {
-    /// Network name, referenced by endpoints.
-    pub name: String,
-    /// VXLAN network identifier (24 bits).
-    pub vni: u32,
-    /// The network's subnet; its host 1 is the tasks' gateway.
-    pub subnet: Cidr,
-}
-
-/// A task on this node: shoal creates its veth pair and addresses it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Endpoint {
-    /// Endpoint id, unique on the node.
-    pub id: String,
-    /// Existing namespace in /run/netns holding the task.
-    pub netns: String,
-    /// Interface name inside the task namespace.
-    pub ifname: String,
-    /// Name of the [`Network`] this endpoint joins.
-    pub network: String,
-    /// Task address (the prefix comes from the network's subnet).
-    pub ip: Ipv4Addr,
-    /// Task MAC address.
-    pub mac: MacAddr,
-}
-
-/// A task on another node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoteEndpoint {
-    /// Name of the [`Network`] the task is on.
-    pub network: String,
-    /// Task address.
-    pub ip: Ipv4Addr,
-    /// Task MAC address.
-    pub mac: MacAddr,
-    /// Underlay address of the node running the task.
-    pub node: Ipv4Addr,
-}
-
-impl DesiredState {
-    /// An empty state on `iface` with the standard VXLAN port.
-    pub fn new(iface: &str) -> Self {
-        Self {
-            underlay: Underlay {
-                iface: iface.to_owned(),
-                vxlan_port: VXLAN_PORT,
-            },
-            networks: Vec::new(),
-            endpoints: Vec::new(),
-            remote_endpoints: Vec::new(),
-        }
-    }
-
-    /// The state as pretty JSON, as written by [`write_desired_state`].
-    pub fn to_json(&self) -> Result<String, DesiredError> {
-        serde_json::to_string_pretty(self).map_err(DesiredError::Json)
-    }
-}
-
 /// Writes `state` as `<node state dir>/<file_name>` and returns the path, ready
 /// for `node.shoal(&["dp", "apply", path])`.
 pub fn write_desired_state(
@@ -127,7 +42,8 @@ pub fn write_desired_state(
 }
 
 fn write_json(path: &Path, state: &DesiredState) -> Result<PathBuf, DesiredError> {
-    std::fs::write(path, state.to_json()?).map_err(|source| DesiredError::Write {
+    let json = serde_json::to_string_pretty(state).map_err(DesiredError::Json)?;
+    std::fs::write(path, json).map_err(|source| DesiredError::Write {
         path: path.to_owned(),
         source,
     })?;
@@ -138,52 +54,21 @@ fn write_json(path: &Path, state: &DesiredState) -> Result<PathBuf, DesiredError
 mod tests {
     use super::*;
 
-    fn example() -> DesiredState {
-        let mut state = DesiredState::new("eth0");
-        state.networks.push(Network {
-            name: "front".into(),
-            vni: 4097,
-            subnet: "10.10.0.0/24".parse().unwrap(),
-        });
-        let ip = Ipv4Addr::new(10, 10, 0, 2);
-        state.endpoints.push(Endpoint {
-            id: "t1".into(),
-            netns: "shlab12c-t1".into(),
-            ifname: "eth0".into(),
-            network: "front".into(),
-            ip,
-            mac: MacAddr::from_ip(ip),
-        });
-        let ip = Ipv4Addr::new(10, 10, 0, 3);
-        state.remote_endpoints.push(RemoteEndpoint {
-            network: "front".into(),
-            ip,
-            mac: MacAddr::from_ip(ip),
-            node: Ipv4Addr::new(198, 18, 0, 12),
-        });
-        state
-    }
-
     #[test]
-    fn json_has_the_dp_apply_shape() {
-        let json: serde_json::Value = serde_json::from_str(&example().to_json().unwrap()).unwrap();
-        let expected = serde_json::json!({
-            "underlay": {"iface": "eth0", "vxlan_port": 4789},
+    fn writes_a_file_dp_apply_parses_back() {
+        let state: DesiredState = serde_json::from_value(serde_json::json!({
+            "underlay": {"iface": "eth0"},
             "networks": [{"name": "front", "vni": 4097, "subnet": "10.10.0.0/24"}],
-            "endpoints": [{"id": "t1", "netns": "shlab12c-t1", "ifname": "eth0",
-                           "network": "front", "ip": "10.10.0.2", "mac": "02:42:0a:0a:00:02"}],
-            "remote_endpoints": [{"network": "front", "ip": "10.10.0.3",
-                                  "mac": "02:42:0a:0a:00:03", "node": "198.18.0.12"}]
-        });
-        assert_eq!(json, expected);
-    }
-
-    #[test]
-    fn writes_the_file() {
+            "endpoints": [{"id": "t1", "netns": "shlab12c-t1", "network": "front", "ip": "10.10.0.2"}],
+            "remote_endpoints": [{"network": "front", "ip": "10.10.0.3", "node": "198.18.0.12"}]
+        }))
+        .unwrap();
         let path = std::env::temp_dir().join(format!("shoal-desired-{}.json", std::process::id()));
-        assert_eq!(write_json(&path, &example()).unwrap(), path);
+        assert_eq!(write_json(&path, &state).unwrap(), path);
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert!(text.contains("\"vni\": 4097"));
+        let back: DesiredState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, state);
+        back.validate().unwrap();
     }
 }

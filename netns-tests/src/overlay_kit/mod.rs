@@ -1,7 +1,7 @@
 //! Reusable builders for overlay tests and benchmarks.
 //!
-//! - [`desired`]: the JSON desired state `shoal dp apply FILE` takes, and
-//!   writing it into a node's state directory;
+//! - [`desired`]: writing a node's desired state (the data plane's own type)
+//!   into its state directory for `shoal dp apply FILE`;
 //! - [`kernel_vxlan`]: Docker Swarm's kernel data path (bridge + VXLAN device +
 //!   veth, static FDB and neighbour entries) on a lab node, the baseline;
 //! - [`veth`]: two task namespaces joined by one veth pair, the no-overlay floor;
@@ -22,10 +22,7 @@ pub mod veth;
 
 pub use addr::{AddrError, Cidr, MacAddr};
 pub use capture::{Capture, CaptureError, vxlan_vnis};
-pub use desired::{
-    DesiredError, DesiredState, Endpoint, Network, RemoteEndpoint, Underlay, VXLAN_OVERHEAD,
-    VXLAN_PORT, write_desired_state,
-};
+pub use desired::{DesiredError, VXLAN_OVERHEAD, VXLAN_PORT, write_desired_state};
 pub use kernel_vxlan::{KernelVxlan, KernelVxlanError, Peer, TaskIface};
 pub use probe::{ProbeError, wait_listening};
 pub use transfer::{TRANSFER_PORT, TransferError, tcp_transfer};

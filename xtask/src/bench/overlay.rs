@@ -8,11 +8,14 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use shoal_dataplane::overlay::state::{
+    DesiredState, LocalEndpoint, NetworkSpec, RemoteEndpoint, Subnet, Underlay,
+};
 use shoal_netns_tests::lab::cmd::netns_command;
 use shoal_netns_tests::lab::{Lab, Node};
 use shoal_netns_tests::overlay_kit::{
-    Capture, Cidr, DesiredState, Endpoint, MacAddr, Network, Peer, RemoteEndpoint, TaskIface,
-    VXLAN_OVERHEAD, kernel_vxlan, raw_veth_pair, vxlan_vnis, write_desired_state,
+    Capture, Cidr, MacAddr, Peer, TaskIface, VXLAN_OVERHEAD, VXLAN_PORT, kernel_vxlan,
+    raw_veth_pair, vxlan_vnis, write_desired_state,
 };
 
 use super::measure::{self, Pair};
@@ -236,27 +239,36 @@ fn shoal_pair(lab: &mut Lab) -> Result<Pair> {
 /// One node's desired state: network "front", one local task, one remote.
 fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr) -> DesiredState {
     const NET: &str = "front";
-    let mut state = DesiredState::new(UNDERLAY_IFACE);
-    state.networks.push(Network {
-        name: NET.into(),
-        vni: SHOAL_VNI,
-        subnet: cidr24(ip).network(),
-    });
-    state.endpoints.push(Endpoint {
-        id: netns.rsplit('-').next().unwrap_or(netns).into(),
-        netns: netns.into(),
-        ifname: "eth0".into(),
-        network: NET.into(),
-        ip,
-        mac: MacAddr::from_ip(ip),
-    });
-    state.remote_endpoints.push(RemoteEndpoint {
-        network: NET.into(),
-        ip: peer_ip,
-        mac: MacAddr::from_ip(peer_ip),
-        node: peer_node,
-    });
-    state
+    DesiredState {
+        underlay: Underlay {
+            iface: UNDERLAY_IFACE.into(),
+            addr: None,
+            vxlan_port: VXLAN_PORT,
+        },
+        networks: vec![NetworkSpec {
+            name: NET.into(),
+            vni: SHOAL_VNI,
+            subnet: Subnet {
+                addr: cidr24(ip).network().addr,
+                prefix_len: 24,
+            },
+        }],
+        endpoints: vec![LocalEndpoint {
+            id: netns.rsplit('-').next().unwrap_or(netns).into(),
+            netns: netns.into(),
+            ifname: "eth0".into(),
+            network: NET.into(),
+            ip,
+            mac: None,
+        }],
+        remote_endpoints: vec![RemoteEndpoint {
+            network: NET.into(),
+            ip: peer_ip,
+            mac: None,
+            node: peer_node,
+        }],
+        ..Default::default()
+    }
 }
 
 fn member(lab: &Lab, index: usize) -> Result<Node> {
