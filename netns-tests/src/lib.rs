@@ -6,6 +6,7 @@
 //! added to the root namespace and no namespace has a route out.
 
 pub mod lab;
+pub mod linearizability;
 pub mod overlay_kit;
 pub mod scenario;
 pub mod swarm_kit;

@@ -1,0 +1,194 @@
+//! Linearizability of the control plane's store, on real daemons: three
+//! managers, three clients writing unique values to one register (the
+//! label `reg` of node n1) through random managers and reading it, the
+//! leader's daemon killed and restarted meanwhile; then a search for a
+//! linearization of what the clients saw.
+//!
+//! Reads: `node ls` answers from the serving manager's local state, which
+//! on a follower may lag. A read counts only when the serving manager
+//! names itself Leader in that very answer (reads served by the leader);
+//! other reads are dropped, which is sound since a read changes nothing.
+//! Writes: any failure counts as "outcome unknown" (a write may commit
+//! after its client gave up, e.g. across the failover).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use shoal_netns_tests::linearizability::{Op, OpKind, check, lost_acked_writes};
+use shoal_netns_tests::swarm_kit::{
+    SwarmNode, all_ready, eventually, field, init, leader_name, swarm_lab,
+};
+
+const CLIENTS: u64 = 3;
+const OPS_PER_CLIENT: u64 = 40;
+const REGISTER_NODE: &str = "n1";
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipping: lab tests need root");
+    }
+    root
+}
+
+/// A small splitmix64: which manager, read or write.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % sides
+    }
+}
+
+/// The register as the serving manager sees it, if it names itself Leader.
+fn read_at_leader(node: &SwarmNode) -> Option<Option<u64>> {
+    let list = node.nodes().ok()?;
+    let me = list.iter().find(|n| n["is_self"] == true)?;
+    if field(me, "manager_status") != "Leader" {
+        return None;
+    }
+    let register = list
+        .iter()
+        .find(|n| field(n, "hostname") == REGISTER_NODE)?;
+    Some(
+        register["labels"]["reg"]
+            .as_str()
+            .and_then(|v| v.parse().ok()),
+    )
+}
+
+fn nanos(t0: Instant) -> u64 {
+    u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// One client: `OPS_PER_CLIENT` reads and writes through random managers.
+fn client(id: u64, managers: &[SwarmNode], t0: Instant, history: &Mutex<Vec<Op>>) {
+    let mut dice = Dice(nanos(t0) ^ id);
+    let mut guess = 0;
+    for k in 0..OPS_PER_CLIENT {
+        let invoke = nanos(t0);
+        let op = if dice.roll(2) == 0 {
+            let value = id * 1000 + k + 1;
+            let node = &managers[usize::try_from(dice.roll(3)).unwrap_or(0)];
+            let label = format!("reg={value}");
+            let done = node.cli(&["node", "update", "--label-add", &label, REGISTER_NODE]);
+            Some(match done {
+                Ok(_) => Op::write(value, invoke, nanos(t0)),
+                Err(err) => {
+                    eprintln!("write {value} via {}: {err}", node.name);
+                    Op::unknown_write(value, invoke)
+                }
+            })
+        } else {
+            let node = &managers[guess];
+            let seen = read_at_leader(node);
+            let complete = nanos(t0);
+            if seen.is_none() {
+                // Not the leader (or down): look elsewhere next time.
+                guess = usize::try_from(dice.roll(3)).unwrap_or(0);
+            }
+            seen.map(|value| Op::read(value, invoke, complete))
+        };
+        if let Some(op) = op {
+            history.lock().expect("history").push(op);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn three_managers() -> (shoal_netns_tests::lab::Lab, Vec<SwarmNode>) {
+    let (lab, nodes) = swarm_lab(3);
+    let (_, at, _) = init(&nodes[0], &[]);
+    let token = nodes[0]
+        .cli(&["swarm", "join-token", "manager", "-q"])
+        .expect("manager token");
+    for node in &nodes[1..] {
+        node.cli(&["swarm", "join", "--token", token.trim(), &at])
+            .expect("join as manager");
+    }
+    for node in &nodes {
+        all_ready(node, 3);
+    }
+    (lab, nodes)
+}
+
+/// The index of the leader, as the first manager that names one sees it.
+fn leader_of(nodes: &[SwarmNode]) -> usize {
+    eventually("a leader", || {
+        let name = nodes.iter().find_map(|n| leader_name(&n.nodes().ok()?))?;
+        nodes.iter().position(|n| n.name == name)
+    })
+}
+
+#[test]
+fn register_history_is_linearizable_across_a_leader_crash() {
+    if !is_root() {
+        return;
+    }
+    let started = Instant::now();
+    let (_lab, mut nodes) = three_managers();
+    let managers = nodes.clone();
+    let history = Mutex::new(Vec::new());
+    let t0 = Instant::now();
+    let down = std::thread::scope(|scope| {
+        for id in 0..CLIENTS {
+            let (managers, history) = (&managers, &history);
+            scope.spawn(move || {
+                client(id, managers, t0, history);
+                eprintln!("client {id} done at {:?}", t0.elapsed());
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        let leader = leader_of(&nodes);
+        nodes[leader].kill();
+        let killed = nanos(t0);
+        eprintln!("killed {} at {:?}", nodes[leader].name, t0.elapsed());
+        std::thread::sleep(Duration::from_millis(1500));
+        nodes[leader].start().expect("restart the old leader");
+        eprintln!("restarted {} at {:?}", nodes[leader].name, t0.elapsed());
+        killed..nanos(t0)
+    });
+
+    // Settled: everyone back, one leader; a final read at the leader.
+    for node in &nodes {
+        all_ready(node, 3);
+    }
+    let invoke = nanos(t0);
+    let last = eventually("a read served by the leader", || {
+        nodes.iter().find_map(read_at_leader)
+    });
+    let mut history = history.into_inner().expect("history");
+    history.push(Op::read(last, invoke, nanos(t0)));
+
+    let writes = history
+        .iter()
+        .filter(|op| matches!(op.kind, OpKind::Write(_)))
+        .count();
+    let unknown = history.iter().filter(|op| op.complete.is_none()).count();
+    eprintln!(
+        "{} operations: {writes} writes ({unknown} unknown), {} leader reads; final {last:?}",
+        history.len(),
+        history.len() - writes
+    );
+    assert!(writes > 10 && history.len() - writes > 10, "{history:?}");
+    // The survivors kept committing while the old leader was down.
+    assert!(
+        history.iter().any(|op| op.complete.is_some()
+            && matches!(op.kind, OpKind::Write(_))
+            && down.contains(&op.invoke)),
+        "no write was acknowledged while the old leader was down"
+    );
+    let order = match check(&history) {
+        Ok(order) => order,
+        Err(err) => panic!("{err}: {history:#?}"),
+    };
+    let lost = lost_acked_writes(&history, &order);
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert!(last.is_some(), "the register was never written");
+    eprintln!("took {:?}", started.elapsed());
+}
