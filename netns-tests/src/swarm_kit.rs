@@ -204,3 +204,30 @@ pub fn leader_name(nodes: &[Value]) -> Option<String> {
         .find(|n| field(n, "manager_status") == "Leader")
         .map(|n| field(n, "hostname").to_owned())
 }
+
+/// A lab of three managers (n1 initialised, n2 and n3 joined), all ready
+/// as every one of them sees it.
+pub fn three_managers() -> (Lab, Vec<SwarmNode>) {
+    let (lab, nodes) = swarm_lab(3);
+    let (_, at, _) = init(&nodes[0], &[]);
+    let token = nodes[0]
+        .cli(&["swarm", "join-token", "manager", "-q"])
+        .expect("manager token");
+    for node in &nodes[1..] {
+        node.cli(&["swarm", "join", "--token", token.trim(), &at])
+            .expect("join as manager");
+    }
+    for node in &nodes {
+        all_ready(node, 3);
+    }
+    (lab, nodes)
+}
+
+/// The index in `nodes` of the leader, as the first node that names one
+/// sees it.
+pub fn leader_of(nodes: &[SwarmNode]) -> usize {
+    eventually("a leader", || {
+        let name = nodes.iter().find_map(|n| leader_name(&n.nodes().ok()?))?;
+        nodes.iter().position(|n| n.name == name)
+    })
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use shoal_netns_tests::linearizability::{Op, OpKind, check, lost_acked_writes};
 use shoal_netns_tests::swarm_kit::{
-    SwarmNode, all_ready, eventually, field, init, leader_name, swarm_lab,
+    SwarmNode, all_ready, eventually, field, leader_of, three_managers,
 };
 
 const CLIENTS: u64 = 3;
@@ -99,30 +99,6 @@ fn client(id: u64, managers: &[SwarmNode], t0: Instant, history: &Mutex<Vec<Op>>
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn three_managers() -> (shoal_netns_tests::lab::Lab, Vec<SwarmNode>) {
-    let (lab, nodes) = swarm_lab(3);
-    let (_, at, _) = init(&nodes[0], &[]);
-    let token = nodes[0]
-        .cli(&["swarm", "join-token", "manager", "-q"])
-        .expect("manager token");
-    for node in &nodes[1..] {
-        node.cli(&["swarm", "join", "--token", token.trim(), &at])
-            .expect("join as manager");
-    }
-    for node in &nodes {
-        all_ready(node, 3);
-    }
-    (lab, nodes)
-}
-
-/// The index of the leader, as the first manager that names one sees it.
-fn leader_of(nodes: &[SwarmNode]) -> usize {
-    eventually("a leader", || {
-        let name = nodes.iter().find_map(|n| leader_name(&n.nodes().ok()?))?;
-        nodes.iter().position(|n| n.name == name)
-    })
 }
 
 #[test]

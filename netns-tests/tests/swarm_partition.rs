@@ -1,0 +1,98 @@
+//! A manager cut off from the other two (its underlay link down): writes
+//! through it fail with the no-quorum message while the majority keeps
+//! committing; once healed it catches up.
+
+use std::time::Instant;
+
+use serde_json::Value;
+use shoal_netns_tests::swarm_kit::{SwarmNode, eventually, leader_name, leader_of, three_managers};
+
+/// The node whose label the test writes.
+const TARGET: &str = "n1";
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipping: lab tests need root");
+    }
+    root
+}
+
+/// The `part` label of [`TARGET`] as `on` sees it.
+fn part_label(on: &SwarmNode) -> Option<String> {
+    let out = on.cli(&["node", "inspect", TARGET]).ok()?;
+    let view: Value = serde_json::from_str(&out).ok()?;
+    view[0]["labels"]["part"].as_str().map(str::to_owned)
+}
+
+fn write(on: &SwarmNode, value: &str) -> Result<String, shoal_netns_tests::lab::cmd::CmdError> {
+    let label = format!("part={value}");
+    on.cli(&["node", "update", "--label-add", &label, TARGET])
+}
+
+fn link(node: &SwarmNode, state: &str) {
+    node.lab_node()
+        .exec(&["ip", "link", "set", "eth0", state])
+        .expect("ip link set");
+}
+
+#[test]
+fn a_cut_off_manager_refuses_writes_and_catches_up_when_healed() {
+    if !is_root() {
+        return;
+    }
+    let started = Instant::now();
+    let (_lab, nodes) = three_managers();
+    let leader = leader_of(&nodes);
+    let cut = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+    write(&nodes[leader], "before").expect("write before the cut");
+    eventually("the follower to see the first write", || {
+        (part_label(&nodes[cut]).as_deref() == Some("before")).then_some(())
+    });
+
+    link(&nodes[cut], "down");
+    // Until its election timer fires it still forwards to the old leader,
+    // and such a forward waits out its long timeout (60 s): write once
+    // it knows it has no leader.
+    eventually("the cut-off manager to lose its leader", || {
+        let list = nodes[cut].nodes().ok()?;
+        leader_name(&list).is_none().then_some(())
+    });
+    let refused_at = Instant::now();
+    let err = match write(&nodes[cut], "isolated") {
+        Ok(out) => panic!("a write through the cut-off manager succeeded: {out}"),
+        Err(err) => err.to_string(),
+    };
+    eprintln!("refused after {:?}: {err}", refused_at.elapsed());
+    assert!(
+        err.contains("no quorum: 1 of 3 managers reachable, 2 needed"),
+        "{err}"
+    );
+    // The majority keeps committing, through the leader and the follower.
+    for (i, via) in [leader, other, leader, other].into_iter().enumerate() {
+        write(&nodes[via], &format!("majority-{i}")).expect("write through the majority");
+    }
+    assert_eq!(
+        part_label(&nodes[other]).as_deref(),
+        Some("majority-3"),
+        "the majority's last write"
+    );
+    // Cut off, it still shows what it had (its local, stale view).
+    assert_eq!(part_label(&nodes[cut]).as_deref(), Some("before"));
+
+    link(&nodes[cut], "up");
+    let healed = Instant::now();
+    eventually("the healed manager to catch up", || {
+        (part_label(&nodes[cut]).as_deref() == Some("majority-3")).then_some(())
+    });
+    eprintln!("caught up {:?} after healing", healed.elapsed());
+    eventually("a write through the healed manager", || {
+        write(&nodes[cut], "healed").ok()
+    });
+    eventually("the healed manager's write on the others", || {
+        (part_label(&nodes[leader]).as_deref() == Some("healed")).then_some(())
+    });
+    eprintln!("took {:?}", started.elapsed());
+}
