@@ -208,7 +208,13 @@ pub fn leader_name(nodes: &[Value]) -> Option<String> {
 /// A lab of three managers (n1 initialised, n2 and n3 joined), all ready
 /// as every one of them sees it.
 pub fn three_managers() -> (Lab, Vec<SwarmNode>) {
-    let (lab, nodes) = swarm_lab(3);
+    managers(3)
+}
+
+/// A lab of `n` managers (n1 initialised, the others joined), all ready as
+/// every one of them sees it.
+pub fn managers(n: usize) -> (Lab, Vec<SwarmNode>) {
+    let (lab, nodes) = swarm_lab(n);
     let (_, at, _) = init(&nodes[0], &[]);
     let token = nodes[0]
         .cli(&["swarm", "join-token", "manager", "-q"])
@@ -218,7 +224,7 @@ pub fn three_managers() -> (Lab, Vec<SwarmNode>) {
             .expect("join as manager");
     }
     for node in &nodes {
-        all_ready(node, 3);
+        all_ready(node, n);
     }
     (lab, nodes)
 }

@@ -1,6 +1,9 @@
 //! `cargo xtask bench <target>`: shoal measured side by side with the kernel
 //! baseline in one run; results go to BENCHMARKS.md.
 
+mod control;
+mod control_api;
+mod control_report;
 mod keepalive;
 mod lb;
 mod lb_load;
@@ -29,6 +32,9 @@ enum BenchTarget {
     /// Service load balancing against nftables: task to VIP (keep-alive and
     /// new connections), 10 to 10,000 services, the routing mesh.
     Lb(lb::LbArgs),
+    /// The control plane on 3 and 5 managers: leader failover time, commit
+    /// latency and writes/s through the leader's API.
+    Control(control::ControlArgs),
     /// A minimal keep-alive HTTP server the `lb` benchmark runs in backend
     /// namespaces (busybox httpd closes every connection).
     #[command(hide = true)]
@@ -40,6 +46,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Overlay(args) => overlay::run(args),
         BenchTarget::Lb(args) => lb::run(args),
+        BenchTarget::Control(args) => control::run(args),
         BenchTarget::HttpKeepalive(args) => keepalive::run(args),
     }
 }
