@@ -5,10 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aya::{
-    Pod,
-    maps::{HashMap, MapData},
-};
 use serde::Serialize;
 use shoal_common::{lb::ServiceKey, maps};
 
@@ -21,7 +17,7 @@ use crate::{
     overlay::{
         DesiredState,
         state::StateError,
-        tables::{Changes, TablesError, entries, map_err},
+        tables::{Changes, TablesError, remove_stale, upsert},
     },
     pins::PinPaths,
 };
@@ -143,39 +139,4 @@ fn assign_ids(tables: &LbTables, plan: &Plan) -> Result<(ServiceIds, BackendIds)
         maps::BACKENDS_CAPACITY,
     )?;
     Ok((service_ids, backend_ids))
-}
-
-/// Add missing keys and update changed values; removes nothing.
-fn upsert<K: Pod + Ord, V: Pod + PartialEq>(
-    map: &mut HashMap<MapData, K, V>,
-    name: &'static str,
-    desired: &BTreeMap<K, V>,
-) -> Result<Changes, TablesError> {
-    let current: BTreeMap<K, V> = entries(map, name)?.into_iter().collect();
-    let mut changes = Changes::default();
-    for (key, value) in desired {
-        match current.get(key) {
-            Some(old) if old == value => continue,
-            Some(_) => changes.updated += 1,
-            None => changes.added += 1,
-        }
-        map.insert(key, value, 0).map_err(map_err(name))?;
-    }
-    Ok(changes)
-}
-
-/// Remove keys not in `desired`; returns how many.
-fn remove_stale<K: Pod + Ord, V: Pod>(
-    map: &mut HashMap<MapData, K, V>,
-    name: &'static str,
-    desired: &BTreeMap<K, V>,
-) -> Result<usize, TablesError> {
-    let mut removed = 0;
-    for (key, _) in entries(map, name)? {
-        if !desired.contains_key(&key) {
-            map.remove(&key).map_err(map_err(name))?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }

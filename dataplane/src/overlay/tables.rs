@@ -138,6 +138,17 @@ pub fn sync<K: Pod + Ord, V: Pod + PartialEq>(
     name: &'static str,
     desired: &BTreeMap<K, V>,
 ) -> Result<Changes, TablesError> {
+    let mut changes = upsert(map, name, desired)?;
+    changes.removed = remove_stale(map, name, desired)?;
+    Ok(changes)
+}
+
+/// Add missing keys and update changed values; removes nothing.
+pub fn upsert<K: Pod + Ord, V: Pod + PartialEq>(
+    map: &mut HashMap<MapData, K, V>,
+    name: &'static str,
+    desired: &BTreeMap<K, V>,
+) -> Result<Changes, TablesError> {
     let current: BTreeMap<K, V> = entries(map, name)?.into_iter().collect();
     let mut changes = Changes::default();
     for (key, value) in desired {
@@ -148,9 +159,21 @@ pub fn sync<K: Pod + Ord, V: Pod + PartialEq>(
         }
         map.insert(key, value, 0).map_err(map_err(name))?;
     }
-    for key in current.keys().filter(|k| !desired.contains_key(k)) {
-        map.remove(key).map_err(map_err(name))?;
-        changes.removed += 1;
-    }
     Ok(changes)
+}
+
+/// Remove keys not in `desired`; returns how many.
+pub fn remove_stale<K: Pod + Ord, V: Pod>(
+    map: &mut HashMap<MapData, K, V>,
+    name: &'static str,
+    desired: &BTreeMap<K, V>,
+) -> Result<usize, TablesError> {
+    let mut removed = 0;
+    for (key, _) in entries(map, name)? {
+        if !desired.contains_key(&key) {
+            map.remove(&key).map_err(map_err(name))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
