@@ -40,6 +40,24 @@ pub(super) fn cluster_roots(ca: &CaCert) -> Result<Arc<RootCertStore>, TlsError>
     Ok(Arc::new(roots))
 }
 
+/// Verifies client certificates against the cluster CA; with
+/// [`ClientAuth::Optional`] a client without one is let through (the join
+/// endpoint), to be refused by the authoriser where a role is required.
+pub(super) fn client_verifier(
+    ca: &CaCert,
+    client_auth: ClientAuth,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let mut verifier =
+        WebPkiClientVerifier::builder_with_provider(cluster_roots(ca)?, provider.clone());
+    if client_auth == ClientAuth::Optional {
+        verifier = verifier.allow_unauthenticated();
+    }
+    verifier
+        .build()
+        .map_err(|source| TlsError::Verifier { source })
+}
+
 /// A server configuration presenting `cert` (and the CA certificate) and
 /// verifying client certificates against the cluster CA.
 pub fn server_config(
@@ -49,14 +67,7 @@ pub fn server_config(
     client_auth: ClientAuth,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = crypto_provider();
-    let mut verifier =
-        WebPkiClientVerifier::builder_with_provider(cluster_roots(ca)?, provider.clone());
-    if client_auth == ClientAuth::Optional {
-        verifier = verifier.allow_unauthenticated();
-    }
-    let verifier = verifier
-        .build()
-        .map_err(|source| TlsError::Verifier { source })?;
+    let verifier = client_verifier(ca, client_auth, &provider)?;
     let chain = vec![cert.der().clone(), ca.der().clone()];
     let config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(PROTOCOL_VERSIONS)

@@ -6,11 +6,11 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::client::ResolvesClientCert;
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ServerConfig, SignatureScheme};
 
-use super::configs::{PROTOCOL_VERSIONS, cluster_roots, crypto_provider};
+use super::configs::{PROTOCOL_VERSIONS, client_verifier, cluster_roots, crypto_provider};
 use super::{ClientAuth, TlsError};
 use crate::ca::{CaCert, NodeCertificate, NodeKey};
 
@@ -91,14 +91,7 @@ pub fn live_server_config(
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = crypto_provider();
-    let mut verifier =
-        WebPkiClientVerifier::builder_with_provider(cluster_roots(ca)?, provider.clone());
-    if client_auth == ClientAuth::Optional {
-        verifier = verifier.allow_unauthenticated();
-    }
-    let verifier = verifier
-        .build()
-        .map_err(|source| TlsError::Verifier { source })?;
+    let verifier = client_verifier(ca, client_auth, &provider)?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(|source| TlsError::Config {
