@@ -16,14 +16,19 @@ pub(crate) fn store_data_key(
     key: &DataKey,
     cluster: &ClusterRecord,
 ) -> Result<(), DaemonError> {
-    let unlock = match (&cluster.autolock, &cluster.unlock_key) {
-        (true, Some(text)) => Some(
-            text.parse::<UnlockKey>()
-                .map_err(|source| DaemonError::BadUnlockKey { source })?,
-        ),
-        _ => None,
+    let unlock = match cluster.autolock {
+        true => parse_unlock_key(cluster.unlock_key.as_deref())?,
+        false => None,
     };
     paths.save_dek(&StoredDataKey::new(key, unlock.as_ref())?)
+}
+
+/// Parses an optional unlock key (`SWMKEY-1-...`) as the cluster record or
+/// a join grant carries it.
+pub(crate) fn parse_unlock_key(text: Option<&str>) -> Result<Option<UnlockKey>, DaemonError> {
+    text.map(str::parse::<UnlockKey>)
+        .transpose()
+        .map_err(|source| DaemonError::BadUnlockKey { source })
 }
 
 /// Watches the cluster record and rewrites the stored data key whenever

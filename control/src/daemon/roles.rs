@@ -8,11 +8,11 @@ use std::time::Duration;
 use super::core::{Active, Daemon, Manager, Phase};
 use super::heartbeat::call_managers;
 use super::leader::put;
-use super::{DaemonError, boot, renew};
+use super::{DaemonError, boot, keys, renew};
 use crate::ca::{NodeKey, Role};
 use crate::cluster::{ClusterError, NODES, NodeRole, NodeStatus};
 use crate::ctl::{CtlRequest, LeaderCall};
-use crate::seal::{DataKey, StoredDataKey, UnlockKey};
+use crate::seal::{DataKey, StoredDataKey};
 use crate::tls::TlsError;
 
 /// How long adding a manager to raft may take.
@@ -102,12 +102,7 @@ async fn transition(
     let data_key = match role {
         NodeRole::Manager => {
             let key = DataKey::generate();
-            let unlock = grant
-                .unlock_key
-                .as_deref()
-                .map(str::parse::<UnlockKey>)
-                .transpose()
-                .map_err(|source| DaemonError::BadUnlockKey { source })?;
+            let unlock = keys::parse_unlock_key(grant.unlock_key.as_deref())?;
             active
                 .paths
                 .save_dek(&StoredDataKey::new(&key, unlock.as_ref())?)?;

@@ -248,12 +248,7 @@ async fn start_joined(
         NodeRole::Worker => None,
         NodeRole::Manager => {
             let data_key = DataKey::generate();
-            let unlock = grant
-                .unlock_key
-                .as_deref()
-                .map(str::parse::<UnlockKey>)
-                .transpose()
-                .map_err(|source| DaemonError::BadUnlockKey { source })?;
+            let unlock = keys::parse_unlock_key(grant.unlock_key.as_deref())?;
             daemon.paths.save_dek(&crate::seal::StoredDataKey::new(
                 &data_key,
                 unlock.as_ref(),
