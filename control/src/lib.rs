@@ -6,6 +6,7 @@ pub mod ca;
 pub mod cluster;
 pub mod ctl;
 pub mod daemon;
+pub mod dispatcher;
 pub mod orchestrator;
 pub mod raft;
 pub mod runtime;

@@ -4,9 +4,14 @@
 //! Errors come back with a proper HTTP status and a body `{"message": ...}`.
 
 mod client;
+mod services;
 mod types;
 
 pub use client::{ApiClient, ApiError};
+pub use services::{
+    ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest, SecretView,
+    ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
+};
 pub use types::{
     ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
     SwarmInfo, SwarmState, UnlockKeyResponse, UnlockRequest,

@@ -9,12 +9,17 @@
 
 mod error;
 mod model;
+mod objects;
 mod rules;
 
 pub use error::ClusterError;
 pub use model::{
     Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus,
     REMOVED, now_secs,
+};
+pub use objects::{
+    ALLOCATOR, ALLOCATOR_KEY, ENDPOINTS, INGRESS_NETWORK, NETWORKS, NetworkRecord, SECRETS,
+    SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,
 };
 pub use rules::{
     LabelChange, NodeUpdate, apply_update, check_demote, check_leave, manager_status, new_node_id,

@@ -17,7 +17,7 @@ mod wire;
 pub use client::{CtlPool, bootstrap_call, connect};
 pub use error::CtlError;
 pub use proto::{
-    ALPN_CTL, ALPN_RAFT, ApiOp, CtlReply, CtlRequest, HeartbeatAck, HeartbeatReport, JoinGrant,
-    JoinRpc, LeaderCall, RemoteFailure, RenewGrant,
+    ALPN_CTL, ALPN_RAFT, ASSIGNMENT_WAIT, ApiOp, CtlReply, CtlRequest, HeartbeatAck,
+    HeartbeatReport, JoinGrant, JoinRpc, LeaderCall, RemoteFailure, RenewGrant, TaskReport,
 };
 pub use wire::{MAX_FRAME_LEN, read_frame, write_frame};

@@ -25,6 +25,34 @@ pub enum CtlRequest {
     Leader(LeaderCall),
     /// Reachability probe (any node).
     Ping,
+    /// The caller's assignment (any node; answered by any manager from its
+    /// applied store). When `known` equals the current assignment's
+    /// version the manager waits (up to [`ASSIGNMENT_WAIT`]) for a change
+    /// before answering: a long poll.
+    Assignments {
+        /// Version of the assignment the node holds, if any.
+        known: Option<u64>,
+    },
+    /// The captured output of a task running on the called node (managers
+    /// only: `service logs` fans out from a manager to the task's node).
+    TaskLogs {
+        /// The task.
+        task_id: String,
+        /// Only the last `tail` lines (all when `None`).
+        tail: Option<usize>,
+    },
+}
+
+/// Longest a manager holds an unchanged assignment request open.
+pub const ASSIGNMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What an agent reports about one of its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// The task.
+    pub task_id: String,
+    /// Its observed state, message and error.
+    pub status: crate::spec::TaskStatus,
 }
 
 /// What a joining node sends once it trusts the manager.
@@ -125,6 +153,14 @@ pub enum LeaderCall {
     },
     /// A change asked for through the API.
     Api(ApiOp),
+    /// Observed task states from the agent of `node_id` (verified by the
+    /// first manager); the leader applies those of tasks assigned to it.
+    TaskStatus {
+        /// The reporting node.
+        node_id: String,
+        /// The states.
+        reports: Vec<TaskReport>,
+    },
 }
 
 /// API changes that go through the leader.
@@ -161,6 +197,48 @@ pub enum ApiOp {
     },
     /// `swarm unlock-key --rotate`.
     RotateUnlockKey,
+    /// `service create`.
+    CreateService {
+        /// The spec (validated by the leader).
+        spec: crate::spec::ServiceSpec,
+    },
+    /// `service update` and `service scale`.
+    UpdateService {
+        /// ID, prefix or name.
+        target: String,
+        /// The new spec and the version it was read at.
+        request: crate::api::ServiceUpdateRequest,
+    },
+    /// `service rollback`.
+    RollbackService {
+        /// ID, prefix or name.
+        target: String,
+    },
+    /// `service rm`.
+    RemoveService {
+        /// ID, prefix or name.
+        target: String,
+    },
+    /// `network create`.
+    CreateNetwork {
+        /// The request.
+        request: crate::api::NetworkCreateRequest,
+    },
+    /// `network rm`.
+    RemoveNetwork {
+        /// ID, prefix or name.
+        target: String,
+    },
+    /// `secret create`.
+    CreateSecret {
+        /// The request.
+        request: crate::api::SecretCreateRequest,
+    },
+    /// `secret rm`.
+    RemoveSecret {
+        /// ID, prefix or name.
+        target: String,
+    },
 }
 
 /// An error as the answering node reports it.

@@ -119,6 +119,9 @@ async fn execute(
             Ok(serde_json::Value::Null)
         }
         LeaderCall::Api(op) => ops::run(active, manager, op).await,
+        LeaderCall::TaskStatus { .. } => Err(DaemonError::Unimplemented {
+            what: "task status reports",
+        }),
     }
 }
 

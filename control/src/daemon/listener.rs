@@ -200,5 +200,10 @@ async fn handle(
             authorize(active, manager, certs, Role::Worker)?;
             Ok(serde_json::Value::Null)
         }
+        CtlRequest::Assignments { .. } | CtlRequest::TaskLogs { .. } => {
+            Err(DaemonError::Unimplemented {
+                what: "this control request",
+            })
+        }
     }
 }

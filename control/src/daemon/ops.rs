@@ -39,6 +39,9 @@ pub(crate) async fn run(
         ApiOp::Demote { target } => demote(manager, &target).await,
         ApiOp::RotateToken { role } => rotate_token(active, manager, role).await,
         ApiOp::RotateUnlockKey => rotate_unlock_key(manager).await,
+        _ => Err(DaemonError::Unimplemented {
+            what: "this service operation",
+        }),
     }
 }
 

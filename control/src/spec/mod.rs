@@ -73,6 +73,9 @@ pub struct TaskTemplate {
     /// Resources reserved on the node for each task.
     #[serde(default)]
     pub resources: Resources,
+    /// Names of secrets mounted at `/run/secrets/<name>` in each task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// Replicated or global.
