@@ -200,14 +200,14 @@ pub enum ApiOp {
     /// `service create`.
     CreateService {
         /// The spec (validated by the leader).
-        spec: crate::spec::ServiceSpec,
+        spec: Box<crate::spec::ServiceSpec>,
     },
     /// `service update` and `service scale`.
     UpdateService {
         /// ID, prefix or name.
         target: String,
         /// The new spec and the version it was read at.
-        request: crate::api::ServiceUpdateRequest,
+        request: Box<crate::api::ServiceUpdateRequest>,
     },
     /// `service rollback`.
     RollbackService {
@@ -222,7 +222,7 @@ pub enum ApiOp {
     /// `network create`.
     CreateNetwork {
         /// The request.
-        request: crate::api::NetworkCreateRequest,
+        request: Box<crate::api::NetworkCreateRequest>,
     },
     /// `network rm`.
     RemoveNetwork {
@@ -232,7 +232,7 @@ pub enum ApiOp {
     /// `secret create`.
     CreateSecret {
         /// The request.
-        request: crate::api::SecretCreateRequest,
+        request: Box<crate::api::SecretCreateRequest>,
     },
     /// `secret rm`.
     RemoveSecret {
