@@ -76,6 +76,14 @@ pub struct TaskTemplate {
     /// Names of secrets mounted at `/run/secrets/<name>` in each task.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// Bumped by `service update --force` so the template differs and every
+    /// task is replaced; 0 (never forced) is left out of the JSON.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub force_update: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// Replicated or global.

@@ -20,6 +20,12 @@ pub struct Service {
     /// Progress of the last update or rollback.
     #[serde(default)]
     pub update_status: Option<UpdateStatus>,
+    /// Creation time (seconds since the epoch; 0 when unknown).
+    #[serde(default)]
+    pub created_at: u64,
+    /// Time of the last spec change (seconds since the epoch).
+    #[serde(default)]
+    pub updated_at: u64,
 }
 
 /// Where an update or rollback stands.
@@ -64,6 +70,8 @@ impl Service {
             previous_spec: None,
             version: 1,
             update_status: None,
+            created_at: 0,
+            updated_at: 0,
         }
     }
 
