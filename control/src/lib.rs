@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod ctl;
 pub mod daemon;
 pub mod dispatcher;
+pub mod manager;
 pub mod orchestrator;
 pub mod raft;
 pub mod runtime;

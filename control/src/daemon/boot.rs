@@ -45,7 +45,8 @@ async fn start_raft(
 
 /// Builds an active node and starts its tasks: every node heartbeats and
 /// renews its certificate; a manager (given its data key) also runs raft,
-/// the control listener, the heartbeat monitor and the data key keeper.
+/// the control listener, the heartbeat monitor, the manager loop
+/// (services → tasks) and the data key keeper.
 pub(crate) async fn activate(
     daemon: &Arc<Daemon>,
     state: NodeState,
@@ -81,6 +82,8 @@ pub(crate) async fn activate(
         }
         let monitor = tokio::spawn(heartbeat::monitor(manager.clone()));
         active.track(monitor.abort_handle());
+        let services = tokio::spawn(crate::manager::run(manager.clone()));
+        active.track(services.abort_handle());
         let keeper = tokio::spawn(keys::keeper(
             manager.clone(),
             daemon.paths.clone(),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::ca::CaError;
 use crate::cluster::ClusterError;
 use crate::ctl::CtlError;
+use crate::manager::ManagerError;
 use crate::raft::StoreError;
 use crate::seal::{KeyParseError, SealError};
 use crate::tls::TlsError;
@@ -88,6 +89,10 @@ pub enum DaemonError {
     /// A rule of the cluster refuses the change.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    /// The manager refuses a service, network or secret change (or failed
+    /// at it).
+    #[error(transparent)]
+    Manager(ManagerError),
     /// The caller is not allowed.
     #[error("permission denied: {source}")]
     Denied {
@@ -170,6 +175,17 @@ pub enum DaemonError {
     },
 }
 
+impl From<ManagerError> for DaemonError {
+    fn from(err: ManagerError) -> Self {
+        match err {
+            // Kept as a store error so that leader forwarding sees a moved
+            // leader and retries.
+            ManagerError::Store(store) => DaemonError::Store(store),
+            other => DaemonError::Manager(other),
+        }
+    }
+}
+
 impl From<CtlError> for DaemonError {
     fn from(err: CtlError) -> Self {
         match err {
@@ -191,6 +207,7 @@ impl DaemonError {
             | DaemonError::WrongUnlockKey => 400,
             DaemonError::Cluster(ClusterError::NodeNotFound { .. }) => 404,
             DaemonError::Cluster(_) => 400,
+            DaemonError::Manager(err) => err.status(),
             DaemonError::Denied { .. } | DaemonError::Removed { .. } => 403,
             DaemonError::AlreadyInSwarm | DaemonError::NotLocked => 409,
             DaemonError::NotInSwarm

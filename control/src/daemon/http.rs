@@ -40,8 +40,10 @@ impl IntoResponse for ApiFailure {
     }
 }
 
-type ApiResult<T> = Result<Json<T>, ApiFailure>;
-type Shared = State<Arc<Daemon>>;
+/// What a route answers.
+pub(super) type ApiResult<T> = Result<Json<T>, ApiFailure>;
+/// The daemon, as routes get it.
+pub(super) type Shared = State<Arc<Daemon>>;
 
 /// Query flags (`?force=true`, `?rotate=1`).
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/nodes/{id}/update", post(node_update))
         .route("/nodes/{id}/promote", post(node_promote))
         .route("/nodes/{id}/demote", post(node_demote))
+        .merge(super::http_services::routes())
         .with_state(daemon)
 }
 
@@ -112,12 +115,14 @@ fn parse_role(role: &str) -> Result<NodeRole, DaemonError> {
     }
 }
 
-async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, DaemonError> {
+/// Runs `op` on the leader (from a manager).
+pub(super) async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, DaemonError> {
     let (active, _) = daemon.manager()?;
     leader::submit(&active, LeaderCall::Api(op)).await
 }
 
-fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, DaemonError> {
+/// Decodes the leader's reply.
+pub(super) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, DaemonError> {
     serde_json::from_value(value).map_err(DaemonError::codec("leader reply"))
 }
 

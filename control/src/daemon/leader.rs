@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::DaemonError;
 use super::core::{Active, Manager};
-use super::{grant, heartbeat, ops, roles};
+use super::{grant, heartbeat, ops, roles, service_ops};
 use crate::cluster::{NodeRole, quorum};
 use crate::ctl::{CtlRequest, LeaderCall};
 use crate::raft::{Command, StoreError};
@@ -119,9 +119,9 @@ async fn execute(
             Ok(serde_json::Value::Null)
         }
         LeaderCall::Api(op) => ops::run(active, manager, op).await,
-        LeaderCall::TaskStatus { .. } => Err(DaemonError::Unimplemented {
-            what: "task status reports",
-        }),
+        LeaderCall::TaskStatus { node_id, reports } => {
+            service_ops::task_status(manager, &node_id, &reports).await
+        }
     }
 }
 

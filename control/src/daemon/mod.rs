@@ -8,6 +8,8 @@
 //! - `leader`: running work on the raft leader, forwarding, quorum reports;
 //! - `grant`: admitting joiners and renewing certificates; `renew`: the
 //!   renewal loop; `heartbeat`: node liveness; `ops`: node and token changes;
+//!   `service_ops`: service, network and secret changes and task reports
+//!   (through [`crate::manager`]); `http_services`: their routes;
 //! - `listener`: the control listener; `http`: the API; `keys`: the stored
 //!   data key under autolock.
 
@@ -18,12 +20,14 @@ mod error;
 mod grant;
 mod heartbeat;
 mod http;
+mod http_services;
 mod keys;
 mod leader;
 mod listener;
 mod ops;
 mod renew;
 mod roles;
+mod service_ops;
 mod state;
 mod swarm;
 mod views;

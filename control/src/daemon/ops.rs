@@ -1,5 +1,6 @@
 //! API changes, run on the leader: node update/rm/promote/demote, token
-//! and unlock-key rotation.
+//! and unlock-key rotation; service, network and secret changes go to
+//! [`super::service_ops`].
 
 use std::sync::Arc;
 
@@ -39,9 +40,9 @@ pub(crate) async fn run(
         ApiOp::Demote { target } => demote(manager, &target).await,
         ApiOp::RotateToken { role } => rotate_token(active, manager, role).await,
         ApiOp::RotateUnlockKey => rotate_unlock_key(manager).await,
-        _ => Err(DaemonError::Unimplemented {
-            what: "this service operation",
-        }),
+        service_op => super::service_ops::run(manager, service_op)
+            .await
+            .unwrap_or(Err(DaemonError::NotManager)),
     }
 }
 
