@@ -73,6 +73,10 @@ pub struct TaskTemplate {
     /// Resources reserved on the node for each task.
     #[serde(default)]
     pub resources: Resources,
+    /// Limits put on each task's container (cgroups); a zero field means
+    /// no limit.
+    #[serde(default, skip_serializing_if = "Resources::is_zero")]
+    pub limits: Resources,
     /// Names of secrets mounted at `/run/secrets/<name>` in each task.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
