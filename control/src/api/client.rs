@@ -96,12 +96,37 @@ impl ApiClient {
         self.call(Method::DELETE, path, None::<&()>).await
     }
 
+    /// `POST path` with a raw body (`image load`'s archive) of type
+    /// `content_type`; the answer is JSON.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<T, ApiError> {
+        self.send(Method::POST, path, body, content_type).await
+    }
+
     /// One request; an error status becomes [`ApiError::Daemon`].
     pub async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let bytes = match body {
+            Some(body) => serde_json::to_vec(body).map_err(|source| ApiError::Codec { source })?,
+            None => Vec::new(),
+        };
+        self.send(method, path, bytes, "application/json").await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
     ) -> Result<T, ApiError> {
         let stream =
             UnixStream::connect(&self.socket)
@@ -114,15 +139,11 @@ impl ApiClient {
             .await
             .map_err(|source| ApiError::Http { source })?;
         tokio::spawn(connection);
-        let bytes = match body {
-            Some(body) => serde_json::to_vec(body).map_err(|source| ApiError::Codec { source })?,
-            None => Vec::new(),
-        };
         let request = Request::builder()
             .method(method)
             .uri(path)
             .header("host", "shoal")
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|source| ApiError::Request { source })?;
         let response = sender
