@@ -57,3 +57,32 @@ pub fn block_on<T>(
         .context("cannot start the async runtime")?
         .block_on(body)
 }
+
+/// `text` made safe as one segment of a request path (names typed by the
+/// user end up in URLs): everything but unreserved characters is
+/// percent-encoded.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape_their_path_segment() {
+        assert_eq!(path_segment("web-1.x"), "web-1.x");
+        assert_eq!(
+            path_segment("../nodes?force=true"),
+            "..%2Fnodes%3Fforce%3Dtrue"
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! The flags of `service create` and `service update` (Docker's names).
+//! Turning them into a spec is [`super::service_spec`]'s job.
+
+use clap::{Args, ValueEnum};
+use shoal_control::spec::{
+    EndpointMode, FailureAction, PortConfig, RestartCondition, Span, UpdateOrder,
+};
+
+use super::parse::{self, PortToRemove};
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// A fixed number of tasks.
+    #[default]
+    Replicated,
+    /// One task per eligible node.
+    Global,
+}
+
+/// `--restart-condition`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RestartConditionArg {
+    /// Never restart.
+    None,
+    /// Restart failed tasks.
+    OnFailure,
+    /// Restart whatever stopped.
+    Any,
+}
+
+impl From<RestartConditionArg> for RestartCondition {
+    fn from(arg: RestartConditionArg) -> Self {
+        match arg {
+            RestartConditionArg::None => RestartCondition::None,
+            RestartConditionArg::OnFailure => RestartCondition::OnFailure,
+            RestartConditionArg::Any => RestartCondition::Any,
+        }
+    }
+}
+
+/// `--update-order` / `--rollback-order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// Stop the old task, then start the new one.
+    StopFirst,
+    /// Start the new task, then stop the old one.
+    StartFirst,
+}
+
+impl From<OrderArg> for UpdateOrder {
+    fn from(arg: OrderArg) -> Self {
+        match arg {
+            OrderArg::StopFirst => UpdateOrder::StopFirst,
+            OrderArg::StartFirst => UpdateOrder::StartFirst,
+        }
+    }
+}
+
+/// `--update-failure-action` / `--rollback-failure-action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailureActionArg {
+    /// Stop the update.
+    Pause,
+    /// Carry on.
+    Continue,
+    /// Return to the previous spec.
+    Rollback,
+}
+
+impl From<FailureActionArg> for FailureAction {
+    fn from(arg: FailureActionArg) -> Self {
+        match arg {
+            FailureActionArg::Pause => FailureAction::Pause,
+            FailureActionArg::Continue => FailureAction::Continue,
+            FailureActionArg::Rollback => FailureAction::Rollback,
+        }
+    }
+}
+
+/// `--endpoint-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EndpointModeArg {
+    /// A virtual IP per network.
+    Vip,
+    /// DNS round robin.
+    Dnsrr,
+}
+
+impl From<EndpointModeArg> for EndpointMode {
+    fn from(arg: EndpointModeArg) -> Self {
+        match arg {
+            EndpointModeArg::Vip => EndpointMode::Vip,
+            EndpointModeArg::Dnsrr => EndpointMode::Dnsrr,
+        }
+    }
+}
+
+/// How long and how loudly to follow the service after a change.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WatchFlags {
+    /// Exit immediately instead of waiting for the service to converge.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Suppress progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Give up waiting for convergence after this long.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse::span)]
+    pub timeout: Span,
+}
+
+/// Flags `service create` and `service update` share: they change one
+/// field each, and leave it as it is when absent.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyFlags {
+    /// Most tasks of the service on one node (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub replicas_max_per_node: Option<u64>,
+    /// How clients reach the tasks.
+    #[arg(long, value_enum)]
+    pub endpoint_mode: Option<EndpointModeArg>,
+    /// Restart when: none, on-failure or any.
+    #[arg(long, value_enum)]
+    pub restart_condition: Option<RestartConditionArg>,
+    /// Wait between restart attempts (e.g. 5s, 1m30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub restart_delay: Option<Span>,
+    /// Most restarts before giving up (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub restart_max_attempts: Option<u64>,
+    /// Window in which restarts are counted.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub restart_window: Option<Span>,
+    /// Command to check health, run with /bin/sh -c.
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub health_interval: Option<Span>,
+    /// Longest time one health check may take.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub health_timeout: Option<Span>,
+    /// Consecutive failures that make a task unhealthy.
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
+    /// Grace period before failed checks count.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub health_start_period: Option<Span>,
+    /// Disable any health check of the image.
+    #[arg(long)]
+    pub no_healthcheck: bool,
+    /// Tasks updated at once (0 = all).
+    #[arg(long, value_name = "N")]
+    pub update_parallelism: Option<u64>,
+    /// Wait between update batches.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub update_delay: Option<Span>,
+    /// stop-first or start-first.
+    #[arg(long, value_enum)]
+    pub update_order: Option<OrderArg>,
+    /// On failure: pause, continue or rollback.
+    #[arg(long, value_enum)]
+    pub update_failure_action: Option<FailureActionArg>,
+    /// How long each updated task is watched for failure.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub update_monitor: Option<Span>,
+    /// Fraction of tasks that may fail during an update (0 to 1).
+    #[arg(long, value_name = "RATIO", value_parser = parse::ratio)]
+    pub update_max_failure_ratio: Option<f64>,
+    /// Tasks rolled back at once (0 = all).
+    #[arg(long, value_name = "N")]
+    pub rollback_parallelism: Option<u64>,
+    /// Wait between rollback batches.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub rollback_delay: Option<Span>,
+    /// stop-first or start-first.
+    #[arg(long, value_enum)]
+    pub rollback_order: Option<OrderArg>,
+    /// On failure: pause or continue.
+    #[arg(long, value_enum)]
+    pub rollback_failure_action: Option<FailureActionArg>,
+    /// How long each rolled-back task is watched for failure.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub rollback_monitor: Option<Span>,
+    /// Fraction of tasks that may fail during a rollback (0 to 1).
+    #[arg(long, value_name = "RATIO", value_parser = parse::ratio)]
+    pub rollback_max_failure_ratio: Option<f64>,
+    /// CPU limit per task (e.g. 0.5).
+    #[arg(long, value_name = "CPUS", value_parser = parse::nano_cpus)]
+    pub limit_cpu: Option<u64>,
+    /// Memory limit per task (e.g. 64M).
+    #[arg(long, value_name = "BYTES", value_parser = parse::memory_bytes)]
+    pub limit_memory: Option<u64>,
+    /// CPUs reserved per task on its node (e.g. 0.5).
+    #[arg(long, value_name = "CPUS", value_parser = parse::nano_cpus)]
+    pub reserve_cpu: Option<u64>,
+    /// Memory reserved per task on its node (e.g. 64M).
+    #[arg(long, value_name = "BYTES", value_parser = parse::memory_bytes)]
+    pub reserve_memory: Option<u64>,
+}
+
+/// `service create [OPTIONS] IMAGE [ARG...]`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateFlags {
+    /// Service name (generated from the image when absent).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// replicated or global.
+    #[arg(long, value_enum, default_value_t)]
+    pub mode: ModeArg,
+    /// Number of tasks (replicated mode; default 1).
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u64>,
+    /// Environment variable KEY=value (KEY alone: this shell's value).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Attach to a network.
+    #[arg(long = "network", value_name = "NAME")]
+    pub networks: Vec<String>,
+    /// Publish a port: [PUBLISHED:]TARGET[/PROTO] or published=,target=,protocol=,mode=.
+    #[arg(short, long = "publish", value_name = "PORT", value_parser = parse::port)]
+    pub publish: Vec<PortConfig>,
+    /// Placement constraint (e.g. node.role==worker).
+    #[arg(long = "constraint", value_name = "EXPR")]
+    pub constraints: Vec<String>,
+    /// Placement preference (spread=node.labels.KEY).
+    #[arg(long = "placement-pref", value_name = "PREF")]
+    pub placement_prefs: Vec<String>,
+    /// Give the tasks a secret (mounted at /run/secrets/NAME).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub watch: WatchFlags,
+    /// Image reference.
+    pub image: String,
+    /// Arguments for the image's entry point.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `service update [OPTIONS] SERVICE`.
+#[derive(Debug, Clone, Args)]
+pub struct UpdateFlags {
+    /// New image reference.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// New arguments, as one shell-quoted string.
+    #[arg(long, value_name = "COMMAND", allow_hyphen_values = true)]
+    pub args: Option<String>,
+    /// New number of tasks.
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u64>,
+    /// Add or change an environment variable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env_add: Vec<String>,
+    /// Remove an environment variable.
+    #[arg(long, value_name = "KEY")]
+    pub env_rm: Vec<String>,
+    /// Attach to a network.
+    #[arg(long, value_name = "NAME")]
+    pub network_add: Vec<String>,
+    /// Detach from a network.
+    #[arg(long, value_name = "NAME")]
+    pub network_rm: Vec<String>,
+    /// Publish a port (replaces one with the same published port).
+    #[arg(long, value_name = "PORT", value_parser = parse::port)]
+    pub publish_add: Vec<PortConfig>,
+    /// Unpublish a port, by published port (PUBLISHED[/PROTO]).
+    #[arg(long, value_name = "PORT", value_parser = parse::port_to_remove)]
+    pub publish_rm: Vec<PortToRemove>,
+    /// Add a placement constraint.
+    #[arg(long, value_name = "EXPR")]
+    pub constraint_add: Vec<String>,
+    /// Remove a placement constraint.
+    #[arg(long, value_name = "EXPR")]
+    pub constraint_rm: Vec<String>,
+    /// Add a placement preference.
+    #[arg(long, value_name = "PREF")]
+    pub placement_pref_add: Vec<String>,
+    /// Remove a placement preference.
+    #[arg(long, value_name = "PREF")]
+    pub placement_pref_rm: Vec<String>,
+    /// Give the tasks a secret.
+    #[arg(long, value_name = "NAME")]
+    pub secret_add: Vec<String>,
+    /// Take a secret away.
+    #[arg(long, value_name = "NAME")]
+    pub secret_rm: Vec<String>,
+    /// Replace the tasks even if nothing changed.
+    #[arg(long)]
+    pub force: bool,
+    /// Roll back to the previous spec (as `service rollback`).
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub policy: PolicyFlags,
+    #[command(flatten)]
+    pub watch: WatchFlags,
+    /// The service (ID, ID prefix or name).
+    pub service: String,
+}
