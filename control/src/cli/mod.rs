@@ -6,9 +6,22 @@ mod dp;
 mod dp_conntrack;
 mod dp_lb;
 mod dp_overlay;
+#[cfg(test)]
+mod fixtures;
+mod humanize;
+mod image;
+mod network;
 mod node;
 mod output;
+mod parse;
+mod progress;
+mod secret;
+mod service;
+mod service_flags;
+mod service_spec;
+mod service_table;
 mod swarm;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +44,14 @@ enum Command {
     Swarm(swarm::SwarmArgs),
     /// List and manage the swarm's nodes.
     Node(node::NodeArgs),
+    /// Create, change, follow and remove services.
+    Service(service::ServiceArgs),
+    /// Manage the swarm's overlay networks.
+    Network(network::NetworkArgs),
+    /// Manage secrets given to services.
+    Secret(secret::SecretArgs),
+    /// Load and list images on this node.
+    Image(image::ImageArgs),
 }
 
 /// Run a parsed command line.
@@ -40,5 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daemon(args) => daemon_cmd::run(args),
         Command::Swarm(args) => swarm::run(args),
         Command::Node(args) => node::run(args),
+        Command::Service(args) => service::run(args),
+        Command::Network(args) => network::run(args),
+        Command::Secret(args) => secret::run(args),
+        Command::Image(args) => image::run(args),
     }
 }

@@ -1,0 +1,172 @@
+//! `shoal image ...`: the image store of the node the CLI talks to.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use shoal_control::api::{ImageView, LoadedImageView};
+
+use super::api_conn::{ConnArgs, block_on};
+use super::humanize::{human_size, short_id};
+use super::output::{Format, Table, print};
+
+/// `shoal image` and its connection options.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: ImageCommand,
+}
+
+/// `shoal image` subcommands.
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Load an image archive (`docker save` format) from a file or stdin.
+    Load {
+        /// Archive to read instead of standard input.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+        /// Print nothing.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List images.
+    #[command(alias = "list")]
+    Ls {
+        /// Only IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Full IDs.
+        #[arg(long)]
+        no_trunc: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// What `image load` prints for the loaded images.
+fn loaded_text(loaded: &[LoadedImageView]) -> String {
+    loaded
+        .iter()
+        .map(|image| match &image.name {
+            Some(name) => format!("Loaded image: {name}\n"),
+            None => format!("Loaded image ID: {}\n", image.id),
+        })
+        .collect()
+}
+
+/// `sha256:abc...` cut to 12 hex digits, as Docker shows image IDs.
+fn image_id(id: &str, no_trunc: bool) -> &str {
+    if no_trunc {
+        return id;
+    }
+    short_id(id.strip_prefix("sha256:").unwrap_or(id), false)
+}
+
+fn image_table(images: &[ImageView], no_trunc: bool) -> Table {
+    let mut table = Table::new(&["REPOSITORY", "TAG", "IMAGE ID", "SIZE"]);
+    let mut sorted: Vec<&ImageView> = images.iter().collect();
+    sorted.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    for image in sorted {
+        table.row(vec![
+            image.repository.clone(),
+            image.tag.clone(),
+            image_id(&image.id, no_trunc).to_owned(),
+            human_size(image.size),
+        ]);
+    }
+    table
+}
+
+fn read_archive(input: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
+    if let Some(path) = input {
+        return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    }
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        bail!("requested load from stdin, but stdin is empty (use -i FILE or a pipe)");
+    }
+    let mut data = Vec::new();
+    stdin
+        .read_to_end(&mut data)
+        .context("cannot read the archive from standard input")?;
+    Ok(data)
+}
+
+/// Runs a `shoal image` command.
+pub fn run(args: ImageArgs) -> anyhow::Result<()> {
+    let client = args.conn.client()?;
+    block_on(async move {
+        match args.command {
+            ImageCommand::Load { input, quiet } => {
+                let archive = read_archive(input.as_ref())?;
+                if archive.is_empty() {
+                    bail!("the image archive is empty");
+                }
+                let loaded: Vec<LoadedImageView> = client
+                    .post_bytes("/images/load", archive, "application/x-tar")
+                    .await?;
+                if !quiet {
+                    print!("{}", loaded_text(&loaded));
+                }
+                Ok(())
+            }
+            ImageCommand::Ls {
+                quiet,
+                no_trunc,
+                format,
+            } => {
+                let images: Vec<ImageView> = client.get("/images").await?;
+                if quiet {
+                    images
+                        .iter()
+                        .for_each(|i| println!("{}", image_id(&i.id, no_trunc)));
+                    return Ok(());
+                }
+                print(format, &images, |i| image_table(i, no_trunc))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_reports_names_or_ids_like_docker() {
+        let loaded = [
+            LoadedImageView {
+                name: Some("busybox:latest".into()),
+                id: "sha256:aa".into(),
+            },
+            LoadedImageView {
+                name: None,
+                id: "sha256:bb".into(),
+            },
+        ];
+        assert_eq!(
+            loaded_text(&loaded),
+            "Loaded image: busybox:latest\nLoaded image ID: sha256:bb\n"
+        );
+    }
+
+    #[test]
+    fn ls_shows_short_ids_and_sizes() {
+        let image = ImageView {
+            repository: "busybox".into(),
+            tag: "latest".into(),
+            id: "sha256:0123456789abcdef0123".into(),
+            size: 4_261_000,
+        };
+        assert_eq!(
+            image_table(std::slice::from_ref(&image), false).render(),
+            "REPOSITORY   TAG      IMAGE ID       SIZE\n\
+             busybox      latest   0123456789ab   4.26MB\n"
+        );
+        let full = image_table(&[image], true).render();
+        assert!(full.contains("sha256:0123456789abcdef0123"));
+    }
+}

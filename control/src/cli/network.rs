@@ -1,0 +1,243 @@
+//! `shoal network ...`: the swarm's overlay networks.
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use shoal_control::api::NetworkCreateRequest;
+use shoal_control::cluster::NetworkRecord;
+
+use super::api_conn::{ConnArgs, block_on, path_segment};
+use super::humanize::short_id;
+use super::output::{Format, Table, print, print_json};
+use super::parse;
+
+/// `shoal network` and its connection options.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: NetworkCommand,
+}
+
+/// `shoal network` subcommands.
+#[derive(Debug, Subcommand)]
+enum NetworkCommand {
+    /// Create an overlay network.
+    Create {
+        /// Driver (only overlay).
+        #[arg(short, long, default_value = "overlay")]
+        driver: String,
+        /// Subnet in CIDR form (taken from the pool when absent).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Driver option: `encrypted`.
+        #[arg(short, long = "opt", value_name = "OPTION")]
+        opts: Vec<String>,
+        /// Label (key=value).
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+        /// Network name.
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Full IDs.
+        #[arg(long)]
+        no_trunc: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show networks in detail (JSON).
+    Inspect {
+        /// Networks (IDs, ID prefixes or names).
+        #[arg(required = true)]
+        networks: Vec<String>,
+        /// json (the default).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Remove networks.
+    #[command(alias = "remove")]
+    Rm {
+        /// Networks.
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+}
+
+/// Why `network create` options were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkFlagError {
+    /// An `--opt` shoal's overlay does not have.
+    #[error("unsupported network option {option:?}: expected encrypted")]
+    Option {
+        /// The option given.
+        option: String,
+    },
+}
+
+/// The request `network create` sends.
+fn create_request(
+    name: &str,
+    driver: &str,
+    subnet: Option<String>,
+    opts: &[String],
+    labels: &[String],
+) -> anyhow::Result<NetworkCreateRequest> {
+    let mut encrypted = false;
+    for option in opts {
+        match option.as_str() {
+            "encrypted" | "encrypted=true" | "encrypted=" => encrypted = true,
+            "encrypted=false" => encrypted = false,
+            _ => {
+                return Err(NetworkFlagError::Option {
+                    option: option.clone(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(NetworkCreateRequest {
+        name: name.to_owned(),
+        driver: Some(driver.to_owned()),
+        subnet,
+        encrypted,
+        labels: parse::labels(labels)?,
+    })
+}
+
+fn network_table(networks: &[NetworkRecord], no_trunc: bool) -> Table {
+    let mut table = Table::new(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"]);
+    let mut sorted: Vec<&NetworkRecord> = networks.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for network in sorted {
+        table.row(vec![
+            short_id(&network.id, no_trunc).to_owned(),
+            network.name.clone(),
+            network.driver.clone(),
+            "swarm".to_owned(),
+        ]);
+    }
+    table
+}
+
+/// Runs a `shoal network` command.
+pub fn run(args: NetworkArgs) -> anyhow::Result<()> {
+    let client = args.conn.client()?;
+    block_on(async move {
+        match args.command {
+            NetworkCommand::Create {
+                driver,
+                subnet,
+                opts,
+                labels,
+                name,
+            } => {
+                let request = create_request(&name, &driver, subnet, &opts, &labels)?;
+                let network: NetworkRecord = client.post("/networks/create", &request).await?;
+                println!("{}", network.id);
+                Ok(())
+            }
+            NetworkCommand::Ls {
+                quiet,
+                no_trunc,
+                format,
+            } => {
+                let networks: Vec<NetworkRecord> = client.get("/networks").await?;
+                if quiet {
+                    networks
+                        .iter()
+                        .for_each(|n| println!("{}", short_id(&n.id, no_trunc)));
+                    return Ok(());
+                }
+                print(format, &networks, |n| network_table(n, no_trunc))
+            }
+            NetworkCommand::Inspect {
+                networks,
+                format: _,
+            } => {
+                let mut records = Vec::new();
+                for network in networks {
+                    let path = format!("/networks/{}", path_segment(&network));
+                    records.push(client.get::<NetworkRecord>(&path).await?);
+                }
+                print_json(&records)
+            }
+            NetworkCommand::Rm { networks } => {
+                let mut failures = Vec::new();
+                for network in networks {
+                    let path = format!("/networks/{}", path_segment(&network));
+                    match client.delete::<Value>(&path).await {
+                        Ok(_) => println!("{network}"),
+                        Err(err) => failures.push(format!("{network}: {err}")),
+                    }
+                }
+                if !failures.is_empty() {
+                    bail!("{}", failures.join("\n"));
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn create_options_become_the_request() {
+        let request = create_request(
+            "front",
+            "overlay",
+            Some("10.1.0.0/24".into()),
+            &["encrypted".into()],
+            &["team=web".into()],
+        )
+        .unwrap();
+        assert!(request.encrypted);
+        assert_eq!(request.subnet.as_deref(), Some("10.1.0.0/24"));
+        assert_eq!(request.labels.get("team").map(String::as_str), Some("web"));
+        let err = create_request("front", "overlay", None, &["mtu=1400".into()], &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported network option \"mtu=1400\": expected encrypted"
+        );
+    }
+
+    #[test]
+    fn ls_has_docker_columns() {
+        let network = |id: &str, name: &str| NetworkRecord {
+            id: id.into(),
+            name: name.into(),
+            driver: "overlay".into(),
+            vni: 4097,
+            subnet: "10.0.1.0/24".into(),
+            gateway: Ipv4Addr::new(10, 0, 1, 1),
+            encrypted: false,
+            ingress: false,
+            labels: Default::default(),
+            created_at: 0,
+        };
+        let table = network_table(
+            &[
+                network("z0123456789abcdef", "ingress"),
+                network("a1", "front"),
+            ],
+            false,
+        );
+        assert_eq!(
+            table.render(),
+            "NETWORK ID     NAME      DRIVER    SCOPE\n\
+             a1             front     overlay   swarm\n\
+             z0123456789a   ingress   overlay   swarm\n"
+        );
+    }
+}
