@@ -24,10 +24,12 @@ pub enum ParseError {
         text: String,
     },
     /// Something that should be `key=value`.
-    #[error("invalid {what} {text:?}: expected KEY=VALUE")]
+    #[error("invalid {what} {text:?}: expected {form}")]
     KeyValue {
         /// What it was for (`label`, `scale specifier`).
         what: &'static str,
+        /// The form expected (`KEY=VALUE`, `SERVICE=REPLICAS`).
+        form: &'static str,
         /// The text given.
         text: String,
     },
@@ -186,6 +188,7 @@ pub fn labels(texts: &[String]) -> Result<BTreeMap<String, String>, ParseError> 
         if key.is_empty() {
             return Err(ParseError::KeyValue {
                 what: "label",
+                form: "KEY=VALUE",
                 text: text.clone(),
             });
         }
@@ -199,6 +202,7 @@ pub fn scale_specifier(text: &str) -> Result<(String, u64), ParseError> {
     let Some((service, count)) = text.split_once('=').filter(|(s, _)| !s.is_empty()) else {
         return Err(ParseError::KeyValue {
             what: "scale specifier",
+            form: "SERVICE=REPLICAS",
             text: text.to_owned(),
         });
     };

@@ -199,7 +199,7 @@ async fn follow(
     if flags.detach {
         return Ok(());
     }
-    Ok(watch(client, id, watcher, flags.quiet).await?)
+    watch(client, id, watcher, flags.quiet).await
 }
 
 async fn ls(client: &ApiClient, quiet: bool, format: Format) -> anyhow::Result<()> {
