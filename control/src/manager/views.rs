@@ -23,8 +23,8 @@ pub fn service_view(tables: &ClusterTables, service: Service) -> ServiceView {
         endpoint: tables.endpoints.get(&service.id).cloned(),
         running,
         desired,
-        created_at: service.created_at,
-        updated_at: service.updated_at,
+        created_at: service.created_at_secs,
+        updated_at: service.updated_at_secs,
         service,
     }
 }

@@ -20,12 +20,14 @@ pub struct Service {
     /// Progress of the last update or rollback.
     #[serde(default)]
     pub update_status: Option<UpdateStatus>,
-    /// Creation time (seconds since the epoch; 0 when unknown).
+    /// Creation time (seconds since the epoch; 0 when unknown). Not named
+    /// `created_at`: the API's service view flattens the service next to
+    /// its own `created_at`.
     #[serde(default)]
-    pub created_at: u64,
+    pub created_at_secs: u64,
     /// Time of the last spec change (seconds since the epoch).
     #[serde(default)]
-    pub updated_at: u64,
+    pub updated_at_secs: u64,
 }
 
 /// Where an update or rollback stands.
@@ -70,8 +72,8 @@ impl Service {
             previous_spec: None,
             version: 1,
             update_status: None,
-            created_at: 0,
-            updated_at: 0,
+            created_at_secs: 0,
+            updated_at_secs: 0,
         }
     }
 

@@ -16,8 +16,8 @@ pub async fn create_service<L: Leadership>(
     let before = load(leader);
     check_spec(&before, None, &mut spec)?;
     let mut service = Service::new(&new_node_id(), spec);
-    service.created_at = now_secs();
-    service.updated_at = service.created_at;
+    service.created_at_secs = now_secs();
+    service.updated_at_secs = service.created_at_secs;
     let mut after = before.clone();
     let id = service.id.clone();
     after.services.insert(id.clone(), service);
@@ -64,7 +64,7 @@ pub async fn update_service<L: Leadership>(
     let forced = service.spec.task.force_update;
     spec.task.force_update = if request.force { forced + 1 } else { forced };
     service.begin_update(spec, driver::now());
-    service.updated_at = now_secs();
+    service.updated_at_secs = now_secs();
     store_service(leader, before, service).await
 }
 
@@ -81,7 +81,7 @@ pub async fn rollback_service<L: Leadership>(
             service: service.spec.name,
         });
     }
-    service.updated_at = now_secs();
+    service.updated_at_secs = now_secs();
     store_service(leader, before, service).await
 }
 

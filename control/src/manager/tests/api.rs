@@ -4,7 +4,7 @@
 use base64::Engine;
 
 use super::live::TestLeader;
-use crate::api::{NetworkCreateRequest, SecretCreateRequest, ServiceUpdateRequest};
+use crate::api::{NetworkCreateRequest, SecretCreateRequest, ServiceUpdateRequest, ServiceView};
 use crate::manager::{Leadership, ManagerError, api, pass_once};
 use crate::spec::{PortConfig, Protocol, PublishMode, ServiceMode, ServiceSpec};
 
@@ -176,6 +176,11 @@ async fn updates_check_the_version_and_rollbacks_need_a_previous_spec() {
 
     let view = api::rollback_service(&*leader, "web").await.unwrap();
     assert_eq!(view.service.spec.task.image, "busybox:2");
+    assert!(view.created_at > 0 && view.updated_at >= view.created_at);
+    // The CLI reads the view back from JSON.
+    let json = serde_json::to_string(&view).unwrap();
+    let back: ServiceView = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, view);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
