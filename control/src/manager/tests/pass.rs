@@ -235,3 +235,51 @@ fn only_five_ended_tasks_are_kept_per_slot() {
         .count();
     assert_eq!(ended, TASK_HISTORY_LIMIT);
 }
+
+#[test]
+fn an_unplaceable_task_says_why_once_and_is_not_rewritten() {
+    let mut sim = Sim::new(&["n1", "n2"]);
+    let mut spec = replicated("web", 1, &[]);
+    spec.task.placement.constraints = vec!["node.labels.zone==moon".to_owned()];
+    let web = sim.add_service(spec);
+    sim.settle();
+    let task = sim.tables.tasks.values().next().unwrap();
+    assert_eq!(task.status.state, TaskState::Pending);
+    let err = task.status.err.clone().unwrap_or_default();
+    assert!(
+        err.contains("scheduling constraints not satisfied on 2 nodes"),
+        "{err}"
+    );
+
+    let before = sim.tables.clone();
+    sim.advance(Duration::from_secs(5));
+    sim.pass();
+    assert!(sim.tables.diff(&before).unwrap().is_empty());
+    assert!(sim.running(&web).is_empty());
+}
+
+#[test]
+fn tasks_of_a_removed_node_are_orphaned_and_replaced() {
+    let mut sim = Sim::new(&["n1", "n2"]);
+    sim.add_network("backend", None);
+    let web = sim.add_service(replicated("web", 2, &["backend"]));
+    sim.settle();
+    let lost: Vec<String> = sim
+        .running(&web)
+        .iter()
+        .filter(|t| t.node_id.as_deref() == Some("n1"))
+        .map(|t| t.id.clone())
+        .collect();
+    assert_eq!(lost.len(), 1);
+    sim.tables.nodes.remove("n1");
+    sim.settle();
+
+    assert_eq!(
+        sim.per_node(&web).into_iter().collect::<Vec<_>>(),
+        [("n2".to_owned(), 2)]
+    );
+    assert_eq!(sim.tables.tasks[&lost[0]].status.state, TaskState::Orphaned);
+    let allocator = sim.tables.allocator.as_ref().unwrap();
+    let holders: BTreeSet<&String> = allocator.networks["backend"].addresses.values().collect();
+    assert!(!holders.contains(&lost[0]), "the orphan's address is free");
+}
