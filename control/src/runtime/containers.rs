@@ -231,6 +231,23 @@ impl Runtime {
         Ok(self.exit_status(id, timeout))
     }
 
+    /// Runs `argv` inside running container `id` (a health check) and
+    /// returns its exit code; an error if it did not end within `timeout`.
+    pub fn exec(&self, id: &str, argv: &[String], timeout: Duration) -> Result<i32, RuntimeError> {
+        self.meta(id)?;
+        if argv.is_empty() {
+            return Err(RuntimeError::InvalidSpec {
+                field: "exec command",
+                value: String::new(),
+                reason: "empty",
+            });
+        }
+        let pid_file = self
+            .bundle(id)
+            .join(format!("exec-{:016x}.pid", rand::random::<u64>()));
+        self.runc.exec(id, argv, timeout, &pid_file)
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the container's init.
     pub fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
         self.meta(id)?;

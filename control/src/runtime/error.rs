@@ -85,6 +85,14 @@ pub enum RuntimeError {
         /// What it said (its error output, or runc's log).
         message: String,
     },
+    /// A command run in a container (`runc exec`) did not end in time.
+    #[error("command in container {id} still running after {timeout:?}")]
+    ExecTimeout {
+        /// The container.
+        id: String,
+        /// How long it was given.
+        timeout: std::time::Duration,
+    },
     /// A JSON document could not be written or read.
     #[error("{document}: {source}")]
     Json {

@@ -2,13 +2,20 @@
 //! log file), start, state, kill, delete.
 
 use std::fs::{self, File, OpenOptions};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use super::spec::Status;
 use super::{RuntimeError, cmd};
+
+/// How often a running `runc exec` is checked for its end.
+const EXEC_POLL: Duration = Duration::from_millis(20);
+/// How long runc gets to exit after its timed-out command was killed.
+const EXEC_KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// `runc state` output (the fields used).
 #[derive(Debug, Deserialize)]
@@ -109,6 +116,63 @@ impl Runc {
             .map_err(RuntimeError::json(format!("runc state {id}")))
     }
 
+    /// `runc exec`: runs `argv` in the container (its environment and
+    /// working directory) with no stdio, and waits up to `timeout` for it.
+    /// The exit code, 128 + signal when a signal ended it. `pid_file` is
+    /// scratch space for the command's pid.
+    pub(crate) fn exec(
+        &self,
+        id: &str,
+        argv: &[String],
+        timeout: Duration,
+        pid_file: &Path,
+    ) -> Result<i32, RuntimeError> {
+        let spawn_error = |source| RuntimeError::Spawn {
+            program: self.binary.display().to_string(),
+            source,
+        };
+        let mut cmd = self.command();
+        cmd.args(["exec", "--pid-file"])
+            .arg(pid_file)
+            .arg(id)
+            .args(argv);
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(spawn_error)?;
+        let deadline = Instant::now() + timeout;
+        let mut killed = false;
+        loop {
+            if let Some(status) = child.try_wait().map_err(spawn_error)? {
+                let _ = fs::remove_file(pid_file);
+                if killed {
+                    return Err(RuntimeError::ExecTimeout {
+                        id: id.to_owned(),
+                        timeout,
+                    });
+                }
+                return Ok(status
+                    .code()
+                    .or_else(|| status.signal().map(|signal| 128 + signal))
+                    .unwrap_or(-1));
+            }
+            if Instant::now() >= deadline && !killed {
+                // Kill the command, not runc: runc reaps it and exits. Were
+                // runc killed instead, the command would become this
+                // process's unreaped child and keep the container's pid
+                // namespace (and so its init) from ever going away.
+                kill_pid_in(pid_file);
+                killed = true;
+            }
+            if Instant::now() >= deadline + EXEC_KILL_GRACE {
+                let _ = child.kill();
+            }
+            std::thread::sleep(EXEC_POLL);
+        }
+    }
+
     /// `runc kill` with a signal number.
     pub(crate) fn kill(&self, id: &str, signal: i32) -> Result<(), RuntimeError> {
         cmd::run(self.command().args(["kill", id, &signal.to_string()])).map(drop)
@@ -121,6 +185,20 @@ impl Runc {
             return Ok(());
         }
         cmd::run(self.command().args(["delete", "--force", id])).map(drop)
+    }
+}
+
+/// SIGKILL to the pid written in `pid_file`, if it was written yet.
+fn kill_pid_in(pid_file: &Path) {
+    let pid = fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|text| text.trim().parse::<libc::pid_t>().ok())
+        .filter(|pid| *pid > 0);
+    if let Some(pid) = pid {
+        // SAFETY: kill(2) with a pid runc just reported; no memory involved.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
     }
 }
 

@@ -174,6 +174,31 @@ fn stop_escalates_to_sigkill_for_an_init_ignoring_sigterm() {
 }
 
 #[test]
+fn exec_runs_in_the_container_and_reports_exit_codes_and_timeouts() {
+    let lab = Lab::new("exec");
+    let mut spec = lab.spec("sleep", &["sleep", "1000"]);
+    spec.env = vec!["MARK=inside".to_owned()];
+    lab.runtime.run(&spec).unwrap();
+    let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    // The container's environment and filesystem, not the host's.
+    let check = argv(&[
+        "sh",
+        "-c",
+        "test \"$MARK\" = inside && test -f /www/index.html",
+    ]);
+    assert_eq!(lab.runtime.exec(&spec.id, &check, TIMEOUT).unwrap(), 0);
+    let fail = argv(&["sh", "-c", "exit 7"]);
+    assert_eq!(lab.runtime.exec(&spec.id, &fail, TIMEOUT).unwrap(), 7);
+    let hang = argv(&["sleep", "30"]);
+    assert!(matches!(
+        lab.runtime
+            .exec(&spec.id, &hang, Duration::from_millis(300)),
+        Err(RuntimeError::ExecTimeout { .. })
+    ));
+    lab.delete_and_check(&spec.id);
+}
+
+#[test]
 fn env_and_hostname_are_visible_inside() {
     let lab = Lab::new("env");
     let mut spec = lab.spec("env", &["sh", "-c", "echo $FOO; hostname; pwd"]);
