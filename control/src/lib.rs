@@ -1,5 +1,6 @@
 //! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
 
+pub mod agent;
 pub mod allocator;
 pub mod api;
 pub mod ca;
