@@ -21,6 +21,13 @@ pub struct DaemonArgs {
     /// the host name.
     #[arg(long)]
     node_name: Option<String>,
+    /// Whose data-plane pins the agent programs (/sys/fs/bpf/shoal/<name>,
+    /// as `shoal dp --node` names them); default the node name.
+    #[arg(long)]
+    dp_node: Option<String>,
+    /// Where bpffs is (or gets) mounted.
+    #[arg(long, env = "SHOAL_BPFFS", default_value = shoal_dataplane::pins::BPFFS_ROOT)]
+    bpffs: PathBuf,
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.
@@ -34,6 +41,8 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
             .state_dir
             .unwrap_or_else(|| PathBuf::from(format!("/var/lib/shoal/{node_name}"))),
         socket: args.socket.unwrap_or_else(|| default_socket(&node_name)),
+        dp_node: args.dp_node.unwrap_or_else(|| node_name.clone()),
+        bpffs: args.bpffs,
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -39,6 +39,17 @@ pub async fn connect(
     addr: &str,
     pinned: Option<CaDigest>,
 ) -> Result<TlsStream<TcpStream>, CtlError> {
+    connect_named(config, addr, MANAGER_SERVER_NAME, pinned).await
+}
+
+/// [`connect`] to a peer that must present a certificate for `server_name`
+/// (`swarm-manager` for any manager, a node ID for that node).
+async fn connect_named(
+    config: Arc<rustls::ClientConfig>,
+    addr: &str,
+    server_name: &str,
+    pinned: Option<CaDigest>,
+) -> Result<TlsStream<TcpStream>, CtlError> {
     let handshake = async {
         let tcp = TcpStream::connect(addr)
             .await
@@ -47,10 +58,11 @@ pub async fn connect(
                 source,
             })?;
         let _ = tcp.set_nodelay(true);
-        let name = ServerName::try_from(MANAGER_SERVER_NAME).map_err(|e| CtlError::Handshake {
-            addr: addr.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-        })?;
+        let name =
+            ServerName::try_from(server_name.to_owned()).map_err(|e| CtlError::Handshake {
+                addr: addr.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+            })?;
         TlsConnector::from(config)
             .connect(name, tcp)
             .await
@@ -152,31 +164,58 @@ impl CtlPool {
         idle.entry(addr.to_owned()).or_default().push(stream);
     }
 
-    /// Sends `request` to `addr`. A failure on a reused connection (the
-    /// peer may have restarted) is retried once on a fresh one.
+    /// Sends `request` to the manager at `addr`. A failure on a reused
+    /// connection (the peer may have restarted) is retried once on a fresh
+    /// one.
     pub async fn call(
         &self,
         addr: &str,
         request: &CtlRequest,
         timeout: Duration,
     ) -> Result<serde_json::Value, CtlError> {
-        if let Some(mut stream) = self.take(addr) {
+        self.call_as(addr, MANAGER_SERVER_NAME, request, timeout)
+            .await
+    }
+
+    /// Sends `request` to node `node_id` at `addr`, manager or worker (its
+    /// certificate must name `node_id`): how a manager reaches the node a
+    /// task runs on ([`CtlRequest::TaskLogs`]).
+    pub async fn call_node(
+        &self,
+        addr: &str,
+        node_id: &str,
+        request: &CtlRequest,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, CtlError> {
+        self.call_as(addr, node_id, request, timeout).await
+    }
+
+    async fn call_as(
+        &self,
+        addr: &str,
+        server_name: &str,
+        request: &CtlRequest,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, CtlError> {
+        // Connections are pooled per address and expected peer.
+        let key = format!("{server_name}@{addr}");
+        if let Some(mut stream) = self.take(&key) {
             match exchange(&mut stream, addr, request, timeout).await {
                 Ok(value) => {
-                    self.put(addr, stream);
+                    self.put(&key, stream);
                     return Ok(value);
                 }
                 Err(err @ CtlError::Remote { .. }) => {
-                    self.put(addr, stream);
+                    self.put(&key, stream);
                     return Err(err);
                 }
                 Err(_) => {}
             }
         }
-        let mut stream = connect(self.config.clone(), addr, None).await?;
+        let mut stream = connect_named(self.config.clone(), addr, server_name, None).await?;
         let result = exchange(&mut stream, addr, request, timeout).await;
         if matches!(result, Ok(_) | Err(CtlError::Remote { .. })) {
-            self.put(addr, stream);
+            self.put(&key, stream);
         }
         result
     }

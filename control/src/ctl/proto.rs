@@ -11,6 +11,10 @@ pub const ALPN_RAFT: &[u8] = b"shoal-raft/1";
 
 /// A request from one node to a manager.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one short-lived message per call, decoded from JSON: boxing buys nothing"
+)]
 pub enum CtlRequest {
     /// Join with a token (no client certificate needed).
     Join(JoinRpc),
@@ -33,6 +37,10 @@ pub enum CtlRequest {
         /// Version of the assignment the node holds, if any.
         known: Option<u64>,
     },
+    /// Observed states of the caller's tasks (any node; the node ID is
+    /// taken from the caller's certificate and the batch is passed to the
+    /// leader as [`LeaderCall::TaskStatus`]).
+    TaskStatus(Vec<TaskReport>),
     /// The captured output of a task running on the called node (managers
     /// only: `service logs` fans out from a manager to the task's node).
     TaskLogs {
@@ -130,6 +138,10 @@ pub struct RenewGrant {
 
 /// Work only the raft leader does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one short-lived message per call, decoded from JSON: boxing buys nothing"
+)]
 pub enum LeaderCall {
     /// Admit a joining node.
     Join {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::DaemonError;
 use super::core::{Active, Daemon, Manager, Phase, lock};
 use super::state::NodeState;
-use super::{heartbeat, keys, listener, renew};
+use super::{agent_link, heartbeat, keys, listener, renew};
 use crate::ca::persist::{load_ca_cert, load_node_credentials};
 use crate::ca::{CaCert, NodeCertificate, NodeKey};
 use crate::cluster::NodeRole;
@@ -43,10 +43,10 @@ async fn start_raft(
     Ok(Manager::new(raft))
 }
 
-/// Builds an active node and starts its tasks: every node heartbeats and
-/// renews its certificate; a manager (given its data key) also runs raft,
-/// the control listener, the heartbeat monitor, the manager loop
-/// (services → tasks) and the data key keeper.
+/// Builds an active node and starts its tasks: every node runs the control
+/// listener, heartbeats, renews its certificate and runs its agent; a
+/// manager (given its data key) also runs raft, the heartbeat monitor, the
+/// manager loop (services → tasks) and the data key keeper.
 pub(crate) async fn activate(
     daemon: &Arc<Daemon>,
     state: NodeState,
@@ -74,12 +74,17 @@ pub(crate) async fn activate(
         tasks: std::sync::Mutex::new(Vec::new()),
         paths: daemon.paths.clone(),
         changing_role: std::sync::atomic::AtomicBool::new(false),
+        runtime: daemon.runtime.clone(),
     });
-    if let (Some(manager), Some(data_key)) = (&active.manager, data_key) {
-        if let Err(err) = listener::spawn(&active).await {
+    if let Err(err) = listener::spawn(&active).await {
+        if active.manager.is_some() {
             active.stop().await;
             return Err(err);
         }
+        // A worker's listener only serves task logs: run without it.
+        log::warn!("task logs unavailable: {}", err.full_message());
+    }
+    if let (Some(manager), Some(data_key)) = (&active.manager, data_key) {
         let monitor = tokio::spawn(heartbeat::monitor(manager.clone()));
         active.track(monitor.abort_handle());
         let services = tokio::spawn(crate::manager::run(manager.clone()));
@@ -95,6 +100,7 @@ pub(crate) async fn activate(
     active.track(agent.abort_handle());
     let renewer = tokio::spawn(renew::renewer(active.clone()));
     active.track(renewer.abort_handle());
+    agent_link::spawn(daemon, &active);
     Ok(active)
 }
 

@@ -14,6 +14,7 @@ use crate::ca::{CaCert, NodeCertificate, NodeKey};
 use crate::cluster::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, REMOVED};
 use crate::ctl::CtlPool;
 use crate::raft::{RaftNode, Store};
+use crate::runtime::Runtime;
 use crate::tls::LiveCert;
 
 /// How to run a daemon.
@@ -25,6 +26,11 @@ pub struct DaemonOptions {
     pub socket: PathBuf,
     /// The node's name (hostname in `node ls`).
     pub node_name: String,
+    /// Whose data-plane pins the agent programs (`/sys/fs/bpf/shoal/<dp_node>`):
+    /// the name `shoal dp --node` uses.
+    pub dp_node: String,
+    /// Where bpffs is (or gets) mounted (`SHOAL_BPFFS`).
+    pub bpffs: PathBuf,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is
@@ -47,6 +53,8 @@ pub(crate) enum Phase {
 pub struct Daemon {
     pub(crate) opts: DaemonOptions,
     pub(crate) paths: StatePaths,
+    /// The node's containers and images (in or out of a swarm).
+    pub(crate) runtime: Arc<Runtime>,
     phase: RwLock<Phase>,
     /// Serialises init, join, leave, unlock and role changes.
     pub(crate) transition: tokio::sync::Mutex<()>,
@@ -54,9 +62,10 @@ pub struct Daemon {
 
 impl Daemon {
     /// A daemon in no swarm yet (see [`super::boot`] for start-up).
-    pub(crate) fn new(opts: DaemonOptions) -> Arc<Self> {
+    pub(crate) fn new(opts: DaemonOptions, runtime: Arc<Runtime>) -> Arc<Self> {
         Arc::new(Self {
             paths: StatePaths::new(&opts.state_dir),
+            runtime,
             opts,
             phase: RwLock::new(Phase::Inactive),
             transition: tokio::sync::Mutex::new(()),
@@ -112,6 +121,8 @@ pub(crate) struct Active {
     pub(crate) paths: StatePaths,
     /// Set while a role change runs.
     pub(crate) changing_role: std::sync::atomic::AtomicBool,
+    /// The node's containers (shared with the daemon).
+    pub(crate) runtime: Arc<Runtime>,
 }
 
 impl Active {

@@ -8,6 +8,8 @@ use crate::cluster::ClusterError;
 use crate::ctl::CtlError;
 use crate::manager::ManagerError;
 use crate::raft::StoreError;
+use crate::runtime::RuntimeError;
+use crate::runtime::image::ImageError;
 use crate::seal::{KeyParseError, SealError};
 use crate::tls::TlsError;
 use crate::token::TokenError;
@@ -162,6 +164,31 @@ pub enum DaemonError {
         #[source]
         source: serde_json::Error,
     },
+    /// The container runtime failed (or has no such container).
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// An image archive could not be loaded or the image store read.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// An uploaded image archive exceeds the size limit.
+    #[error("image archive larger than {limit} bytes")]
+    ArchiveTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The node's assignment could not be built.
+    #[error("cannot build the node's assignment")]
+    Dispatch {
+        /// Why.
+        #[source]
+        source: crate::dispatcher::DispatchError,
+    },
+    /// A background task doing the work panicked.
+    #[error("{what} failed unexpectedly")]
+    TaskPanicked {
+        /// What it was doing.
+        what: &'static str,
+    },
     /// Local I/O.
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -221,6 +248,11 @@ impl DaemonError {
             DaemonError::Ctl(_) => 502,
             DaemonError::Remote { status, .. } => *status,
             DaemonError::Store(err) if err.is_retryable() => 503,
+            DaemonError::Runtime(RuntimeError::NotFound { .. }) => 404,
+            DaemonError::Runtime(RuntimeError::Image(err)) | DaemonError::Image(err) => {
+                image_status(err)
+            }
+            DaemonError::ArchiveTooLarge { .. } => 413,
             _ => 500,
         }
     }
@@ -253,5 +285,15 @@ impl DaemonError {
     /// Wraps a serde_json error decoding `what`.
     pub(crate) fn codec(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
         move |source| DaemonError::Codec { what, source }
+    }
+}
+
+/// The HTTP status of an image error: the caller's archive or reference is
+/// at fault unless the store itself failed.
+fn image_status(err: &ImageError) -> u16 {
+    match err {
+        ImageError::NotFound { .. } => 404,
+        ImageError::Io { .. } => 500,
+        _ => 400,
     }
 }

@@ -74,6 +74,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/nodes/{id}/promote", post(node_promote))
         .route("/nodes/{id}/demote", post(node_demote))
         .merge(super::http_services::routes())
+        .merge(super::http_images::routes())
         .with_state(daemon)
 }
 

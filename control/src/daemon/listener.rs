@@ -1,6 +1,8 @@
-//! A manager's control listener: TLS on the listen address, raft RPCs and
-//! control RPCs told apart by ALPN. Callers are authorised per request
-//! from their certificate: by role, refused when removed from the swarm.
+//! Every node's control listener: TLS on the listen address, raft RPCs and
+//! control RPCs told apart by ALPN. Managers serve both; workers serve only
+//! control requests a manager sends a node ([`CtlRequest::TaskLogs`]).
+//! Callers are authorised per request from their certificate: by role,
+//! refused when removed from the swarm.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,24 +20,30 @@ use super::{grant, leader};
 use crate::ca::{NodeIdentity, Role};
 use crate::cluster::NodeRole;
 use crate::ctl::{
-    ALPN_CTL, ALPN_RAFT, CtlReply, CtlRequest, LeaderCall, RemoteFailure, read_frame, write_frame,
+    ALPN_CTL, ALPN_RAFT, ASSIGNMENT_WAIT, CtlReply, CtlRequest, LeaderCall, RemoteFailure,
+    read_frame, write_frame,
 };
 use crate::tls::{Authorizer, ClientAuth, TlsError, live_server_config};
 
 /// Longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds the listen address and serves it until the node stops.
+/// Binds the listen address and serves it until the node stops. Raft is
+/// offered only by managers.
 pub(crate) async fn spawn(active: &Arc<Active>) -> Result<(), DaemonError> {
     let listen = active.node_state().listen_addr;
     let tcp = TcpListener::bind(&listen)
         .await
         .map_err(DaemonError::io("bind control listener on", &listen))?;
+    let protocols: &[&[u8]] = match active.manager {
+        Some(_) => &[ALPN_RAFT, ALPN_CTL],
+        None => &[ALPN_CTL],
+    };
     let config = live_server_config(
         &active.ca,
         active.live.clone(),
         ClientAuth::Optional,
-        &[ALPN_RAFT, ALPN_CTL],
+        protocols,
     )?;
     let acceptor = TlsAcceptor::from(config);
     let handle = tokio::spawn(accept_loop(tcp, acceptor, active.clone()));
@@ -71,17 +79,16 @@ async fn serve(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, active: 
         }
         Err(_) => return,
     };
-    let Some(manager) = active.manager.clone() else {
-        return;
-    };
     let certs = peer_certs(&stream);
-    match stream.get_ref().1.alpn_protocol() {
-        Some(ALPN_RAFT) => match authorize_raft(&active, &manager, certs.as_deref()) {
-            Ok(_) => manager.raft.server().serve_accepted(stream, peer).await,
-            Err(err) => log::warn!("refused raft peer {peer}: {}", err.full_message()),
-        },
-        Some(ALPN_CTL) => serve_ctl(stream, peer, certs, active, manager).await,
-        _ => log::debug!("control listener: {peer} asked for no known protocol"),
+    match (stream.get_ref().1.alpn_protocol(), active.manager.clone()) {
+        (Some(ALPN_RAFT), Some(manager)) => {
+            match authorize_raft(&active, &manager, certs.as_deref()) {
+                Ok(_) => manager.raft.server().serve_accepted(stream, peer).await,
+                Err(err) => log::warn!("refused raft peer {peer}: {}", err.full_message()),
+            }
+        }
+        (Some(ALPN_CTL), manager) => serve_ctl(stream, peer, certs, active, manager).await,
+        _ => log::debug!("control listener: {peer} asked for no protocol served here"),
     }
 }
 
@@ -150,22 +157,25 @@ async fn serve_ctl(
     peer: SocketAddr,
     certs: Option<Vec<CertificateDer<'static>>>,
     active: Arc<Active>,
-    manager: Arc<Manager>,
+    manager: Option<Arc<Manager>>,
 ) {
     let peer_text = peer.to_string();
     loop {
         let Ok(request) = read_frame::<_, CtlRequest>(&mut stream, &peer_text).await else {
             return;
         };
-        let reply: CtlReply = handle(&active, &manager, certs.as_deref(), peer, request)
-            .await
-            .map_err(|err| {
-                log::debug!("control call from {peer}: {}", err.full_message());
-                RemoteFailure {
-                    status: err.status(),
-                    message: err.full_message(),
-                }
-            });
+        let certs = certs.as_deref();
+        let answer = match &manager {
+            Some(manager) => handle(&active, manager, certs, peer, request).await,
+            None => handle_on_worker(&active, certs, request).await,
+        };
+        let reply: CtlReply = answer.map_err(|err| {
+            log::debug!("control call from {peer}: {}", err.full_message());
+            RemoteFailure {
+                status: err.status(),
+                message: err.full_message(),
+            }
+        });
         if write_frame(&mut stream, &peer_text, &reply).await.is_err() {
             return;
         }
@@ -200,10 +210,61 @@ async fn handle(
             authorize(active, manager, certs, Role::Worker)?;
             Ok(serde_json::Value::Null)
         }
-        CtlRequest::Assignments { .. } | CtlRequest::TaskLogs { .. } => {
-            Err(DaemonError::Unimplemented {
-                what: "this control request",
-            })
+        CtlRequest::Assignments { known } => {
+            let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
+            let store = manager.store();
+            let assignment =
+                crate::dispatcher::next_assignment(&node_id, known, ASSIGNMENT_WAIT, || {
+                    store.snapshot_and_watch()
+                })
+                .await
+                .map_err(|source| DaemonError::Dispatch { source })?;
+            leader::to_json(&assignment)
+        }
+        CtlRequest::TaskStatus(reports) => {
+            let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
+            leader::submit(active, LeaderCall::TaskStatus { node_id, reports }).await
+        }
+        CtlRequest::TaskLogs { task_id, tail } => {
+            authorize(active, manager, certs, Role::Manager)?;
+            task_logs(active, task_id, tail).await
         }
     }
+}
+
+/// A worker serves managers only the requests about its own tasks; the
+/// rest belongs to managers (503, so callers try another node).
+async fn handle_on_worker(
+    active: &Arc<Active>,
+    certs: Option<&[CertificateDer<'static>]>,
+    request: CtlRequest,
+) -> Result<serde_json::Value, DaemonError> {
+    match request {
+        CtlRequest::TaskLogs { task_id, tail } => {
+            // No store here to look the caller up in: its certificate
+            // (signed by the cluster CA, manager role) is the authority.
+            Authorizer::new(active.ca.cluster_id())
+                .authorize(certs, Role::Manager)
+                .map_err(|source| DaemonError::Denied { source })?;
+            task_logs(active, task_id, tail).await
+        }
+        _ => Err(DaemonError::NotManager),
+    }
+}
+
+/// The captured output of a task's container on this node, as a JSON
+/// string.
+async fn task_logs(
+    active: &Active,
+    task_id: String,
+    tail: Option<usize>,
+) -> Result<serde_json::Value, DaemonError> {
+    let runtime = active.runtime.clone();
+    let text =
+        tokio::task::spawn_blocking(move || crate::agent::task_logs(&runtime, &task_id, tail))
+            .await
+            .map_err(|_| DaemonError::TaskPanicked {
+                what: "reading task logs",
+            })??;
+    Ok(serde_json::Value::String(text))
 }

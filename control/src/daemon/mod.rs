@@ -1,6 +1,7 @@
 //! `shoal daemon`: one per node. It serves the REST/JSON API on a Unix
-//! socket for the CLI and, on managers, the control listener (raft and
-//! control RPCs over mTLS, split by ALPN) on the swarm's listen address.
+//! socket for the CLI, the control listener (control RPCs over mTLS and,
+//! on managers, raft, split by ALPN) on the swarm's listen address, and
+//! runs the node's agent (its tasks' containers and data plane).
 //!
 //! - [`core`]: the phases (in no swarm / locked / active) and handles;
 //! - `boot`: start-up from the state directory, unlock, activation;
@@ -10,10 +11,12 @@
 //!   renewal loop; `heartbeat`: node liveness; `ops`: node and token changes;
 //!   `service_ops`: service, network and secret changes and task reports
 //!   (through [`crate::manager`]); `http_services`: their routes;
-//! - `listener`: the control listener; `http`: the API; `keys`: the stored
-//!   data key under autolock.
+//! - `listener`: every node's control listener; `http`: the API; `keys`:
+//!   the stored data key under autolock; `agent_link`: the agent's calls to
+//!   the managers; `http_images`: the node's image routes.
 
 mod addr;
+mod agent_link;
 mod boot;
 mod core;
 mod error;
@@ -21,6 +24,7 @@ mod grant;
 mod heartbeat;
 mod http;
 mod http_services;
+mod http_images;
 mod keys;
 mod leader;
 mod listener;
@@ -56,7 +60,9 @@ pub async fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         }
         _ => {}
     }
-    let daemon = core::Daemon::new(opts.clone());
+    let runtime =
+        crate::runtime::Runtime::open(crate::runtime::RuntimeConfig::new(&opts.state_dir))?;
+    let daemon = core::Daemon::new(opts.clone(), std::sync::Arc::new(runtime));
     boot::boot(&daemon).await?;
     let listener = tokio::net::UnixListener::bind(&opts.socket)
         .map_err(DaemonError::io("bind API socket", &opts.socket))?;

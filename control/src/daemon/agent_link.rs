@@ -1,0 +1,65 @@
+//! The agent's line to the managers: assignments and task reports over the
+//! control RPC, and the agent's start on an active node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::DaemonError;
+use super::core::{Active, Daemon};
+use super::heartbeat::call_managers;
+use crate::agent::{self, AgentConfig, DataplaneTarget, Swarm};
+use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
+use crate::dispatcher::{Assignment, underlay_ip};
+
+/// Slack on top of the manager's long-poll wait for the answer to travel.
+const ASSIGNMENT_MARGIN: Duration = Duration::from_secs(5);
+/// How long a batch of reports may take (the leader writes it to raft).
+const REPORT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The managers as an active node reaches them.
+struct ManagerLink(Arc<Active>);
+
+impl Swarm for ManagerLink {
+    type Error = DaemonError;
+
+    async fn next_assignment(&self, known: Option<u64>) -> Result<Assignment, DaemonError> {
+        let request = CtlRequest::Assignments { known };
+        let value = call_managers(&self.0, &request, ASSIGNMENT_WAIT + ASSIGNMENT_MARGIN).await?;
+        serde_json::from_value(value).map_err(DaemonError::codec("assignment"))
+    }
+
+    async fn send_reports(&self, reports: Vec<TaskReport>) -> Result<(), DaemonError> {
+        call_managers(&self.0, &CtlRequest::TaskStatus(reports), REPORT_TIMEOUT).await?;
+        Ok(())
+    }
+}
+
+/// Starts the node's agent (stopped with the node's other tasks).
+pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
+    let advertise = active.node_state().advertise_addr;
+    let dataplane = match (underlay_ip(&advertise), dataplane_pins(daemon)) {
+        (Some(advertise_ip), Some(pins)) => Some(DataplaneTarget { pins, advertise_ip }),
+        (None, _) => {
+            log::warn!("advertise address {advertise} is not IPv4: tasks run without networks");
+            None
+        }
+        (_, None) => None,
+    };
+    let config = AgentConfig {
+        runtime: active.runtime.clone(),
+        dataplane,
+    };
+    let link = Arc::new(ManagerLink(active.clone()));
+    let handle = tokio::spawn(agent::run(link, config));
+    active.track(handle.abort_handle());
+}
+
+fn dataplane_pins(daemon: &Daemon) -> Option<shoal_dataplane::PinPaths> {
+    match shoal_dataplane::PinPaths::under(&daemon.opts.bpffs, &daemon.opts.dp_node) {
+        Ok(pins) => Some(pins),
+        Err(err) => {
+            log::warn!("data plane disabled: {err}");
+            None
+        }
+    }
+}
