@@ -30,7 +30,7 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         args: (!template.args.is_empty()).then(|| template.args.clone()),
         env: template.env.clone(),
         hostname: Some(assigned.name.clone()),
-        resources: resources(&template.resources),
+        resources: limits(&template.limits),
         secrets,
         ..ContainerSpec::default()
     };
@@ -59,9 +59,9 @@ fn secret_file(assigned: &AssignedTask, name: &str) -> Result<SecretFile, AgentE
     })
 }
 
-/// cgroup limits from the task's resources: CPUs as a quota per period,
-/// memory as a hard limit.
-fn resources(wanted: &crate::spec::Resources) -> Resources {
+/// cgroup limits from the task's limits (its reservations only count for
+/// scheduling): CPUs as a quota per period, memory as a hard limit.
+fn limits(wanted: &crate::spec::Resources) -> Resources {
     let mut limits = Resources::default();
     if wanted.nano_cpus > 0 {
         let quota = u128::from(wanted.nano_cpus) * u128::from(CPU_PERIOD_US) / 1_000_000_000;
@@ -145,8 +145,10 @@ mod tests {
         template.args = vec!["httpd".to_owned(), "-f".to_owned()];
         template.env = vec!["A=1".to_owned()];
         template.secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
-        template.resources.nano_cpus = 500_000_000;
-        template.resources.memory_bytes = 64 << 20;
+        template.limits.nano_cpus = 500_000_000;
+        template.limits.memory_bytes = 64 << 20;
+        // Reservations are the scheduler's business, not limits.
+        template.resources.memory_bytes = 1 << 30;
         AssignedTask {
             task: Task {
                 id: "t1".to_owned(),

@@ -11,10 +11,6 @@ pub const ALPN_RAFT: &[u8] = b"shoal-raft/1";
 
 /// A request from one node to a manager.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one short-lived message per call, decoded from JSON: boxing buys nothing"
-)]
 pub enum CtlRequest {
     /// Join with a token (no client certificate needed).
     Join(JoinRpc),
@@ -138,10 +134,6 @@ pub struct RenewGrant {
 
 /// Work only the raft leader does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one short-lived message per call, decoded from JSON: boxing buys nothing"
-)]
 pub enum LeaderCall {
     /// Admit a joining node.
     Join {

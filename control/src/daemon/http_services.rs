@@ -145,18 +145,23 @@ async fn service_logs(
             text: String::new(),
             error: None,
         };
-        let (active, addr) = (active.clone(), node.addr.clone());
-        calls.spawn(async move { (order, fetch_logs(&active, &addr, logs, query.tail).await) });
+        let (active, addr, node_id) = (active.clone(), node.addr.clone(), node.id.clone());
+        calls.spawn(async move {
+            let logs = fetch_logs(&active, &addr, &node_id, logs, query.tail).await;
+            (order, logs)
+        });
     }
     let mut answers = calls.join_all().await;
     answers.sort_by_key(|(order, _)| *order);
     Ok(Json(answers.into_iter().map(|(_, logs)| logs).collect()))
 }
 
-/// Fills `logs` from the node at `addr`, or says why it could not.
+/// Fills `logs` from node `node_id` at `addr` (a worker's certificate
+/// names the node, not `swarm-manager`), or says why it could not.
 async fn fetch_logs(
     active: &Active,
     addr: &str,
+    node_id: &str,
     mut logs: TaskLogs,
     tail: Option<usize>,
 ) -> TaskLogs {
@@ -164,7 +169,11 @@ async fn fetch_logs(
         task_id: logs.task_id.clone(),
         tail,
     };
-    match active.ctl.call(addr, &request, LOGS_TIMEOUT).await {
+    match active
+        .ctl
+        .call_node(addr, node_id, &request, LOGS_TIMEOUT)
+        .await
+    {
         Ok(value) => match logs_text(value) {
             Some(text) => logs.text = text,
             None => logs.error = Some("the node sent logs in an unknown shape".to_owned()),
