@@ -241,6 +241,15 @@ fn error_text(err: Option<&str>, no_trunc: bool) -> String {
     }
 }
 
+/// The name a spec enum has in the API's JSON (`stop-first`, `pause`,
+/// `rollback_started`), which is also Docker's spelling.
+fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
 /// `service inspect --pretty`.
 pub fn pretty(view: &ServiceView) -> String {
     let service = &view.service;
@@ -254,24 +263,29 @@ pub fn pretty(view: &ServiceView) -> String {
     }
     if let Some(status) = &service.update_status {
         out += &format!(
-            "UpdateStatus:\n State:\t\t{:?}\n Message:\t{}\n",
-            status.state, status.message
+            "UpdateStatus:\n State:\t\t{}\n Message:\t{}\n",
+            wire_name(&status.state),
+            status.message
         );
     }
     let placement = &spec.task.placement;
     if !placement.constraints.is_empty() {
         out += &format!("Placement:\n Constraints:\t{:?}\n", placement.constraints);
     }
-    let update = &spec.update_config;
-    out += &format!(
-        "UpdateConfig:\n Parallelism:\t{}\n Delay:\t\t{}\n On failure:\t{:?}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {:?}\n",
-        update.parallelism,
-        update.delay,
-        update.failure_action,
-        update.monitor,
-        update.max_failure_ratio,
-        update.order
-    );
+    for (title, config) in [
+        ("UpdateConfig", &spec.update_config),
+        ("RollbackConfig", &spec.rollback_config),
+    ] {
+        out += &format!(
+            "{title}:\n Parallelism:\t{}\n Delay:\t\t{}\n On failure:\t{}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {}\n",
+            config.parallelism,
+            config.delay,
+            wire_name(&config.failure_action),
+            config.monitor,
+            config.max_failure_ratio,
+            wire_name(&config.order)
+        );
+    }
     out += &format!("ContainerSpec:\n Image:\t\t{}\n", spec.task.image);
     if !spec.task.args.is_empty() {
         out += &format!(" Args:\t\t{}\n", spec.task.args.join(" "));

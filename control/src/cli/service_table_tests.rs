@@ -137,6 +137,9 @@ fn pretty_names_the_essentials() {
         "Env:\t\tA=1",
         "Ports:\t\t*:8080->80/tcp",
         "Endpoint Mode:\tvip",
+        "On failure:\tpause",
+        "Update order:      stop-first",
+        "RollbackConfig:",
     ] {
         assert!(text.contains(needle), "{needle:?} missing in\n{text}");
     }
