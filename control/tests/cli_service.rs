@@ -1,0 +1,262 @@
+//! The CLI against one real daemon: a single-manager swarm on loopback,
+//! driven through `shoal service|network|secret` as a user would. Every
+//! service is pinned by a constraint no node satisfies, so nothing is ever
+//! started on the host; that also makes the convergence view's failure
+//! path deterministic.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed step should stop the test where it happened"
+)]
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A constraint no node satisfies.
+const NOWHERE: &str = "node.labels.cli-test-nowhere==true";
+
+/// A daemon on a temporary socket; killed (by its own process ID) on drop.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts `shoal daemon` and makes it the manager of a new swarm.
+    fn swarm() -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .arg("daemon")
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--node-name", "cli-test"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon {
+            child,
+            socket,
+            _dir: dir,
+        };
+        daemon.eventually("the daemon to answer", &["swarm", "inspect"]);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        daemon.ok(&[
+            "swarm",
+            "init",
+            "--advertise-addr",
+            "127.0.0.1",
+            "--listen-addr",
+            &listen,
+        ]);
+        daemon.eventually("the manager to serve services", &["service", "ls"]);
+        daemon
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(args)
+            .env("SHOAL_HOST", format!("unix://{}", self.socket.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or_default()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Stdout of a command that must succeed.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "shoal {args:?} failed: {stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Stdout and stderr of a command that must fail.
+    fn fails(&self, args: &[&str]) -> (String, String) {
+        let out = self.run(args, None);
+        assert!(!out.status.success(), "shoal {args:?} succeeded");
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn eventually(&self, what: &str, args: &[&str]) {
+        for _ in 0..100 {
+            if self.run(args, None).status.success() {
+                return;
+            }
+            sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}");
+    }
+}
+
+#[test]
+fn services_networks_and_secrets_through_the_cli() {
+    let daemon = Daemon::swarm();
+    let network_id = daemon.ok(&["network", "create", "--opt", "encrypted", "front"]);
+    assert_eq!(network_id.trim().len(), 25, "{network_id}");
+    let networks = daemon.ok(&["network", "ls"]);
+    assert!(
+        networks.contains("front") && networks.contains("ingress"),
+        "{networks}"
+    );
+    let out = daemon.run(&["secret", "create", "db", "-"], Some(b"hunter2"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(daemon.ok(&["secret", "ls"]).contains(" db "));
+
+    let id = daemon.ok(&[
+        "service",
+        "create",
+        "--name",
+        "web",
+        "--replicas",
+        "2",
+        "-p",
+        "8080:80",
+        "--network",
+        "front",
+        "--secret",
+        "db",
+        "--constraint",
+        NOWHERE,
+        "-d",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(id.trim().len(), 25, "{id}");
+    let listed = daemon.json(&["service", "ls", "--format", "json"]);
+    assert_eq!(listed[0]["spec"]["name"], "web");
+    assert_eq!(listed[0]["desired"], 2);
+    let table = daemon.ok(&["service", "ls"]);
+    assert!(
+        table.contains("0/2") && table.contains("*:8080->80/tcp"),
+        "{table}"
+    );
+
+    let ps = daemon.ok(&["service", "ps", "--no-trunc", "web"]);
+    let rows: Vec<&str> = ps.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{ps}");
+    assert!(
+        rows[0].contains("web.1") && rows[1].contains("web.2"),
+        "{ps}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("Pending") && r.contains("no suitable node")),
+        "{ps}"
+    );
+
+    assert_eq!(
+        daemon.ok(&["service", "scale", "web=3", "-d"]),
+        "web scaled to 3\n"
+    );
+    daemon.ok(&[
+        "service",
+        "update",
+        "--env-add",
+        "A=1",
+        "--publish-rm",
+        "8080",
+        "-d",
+        "web",
+    ]);
+    let inspected = daemon.json(&["service", "inspect", "web"]);
+    let spec = &inspected[0]["spec"];
+    assert_eq!(spec["mode"]["replicated"]["replicas"], 3);
+    assert_eq!(spec["env"], serde_json::json!(["A=1"]));
+    assert_eq!(spec["ports"], serde_json::json!([]));
+    assert!(
+        daemon
+            .ok(&["service", "inspect", "--pretty", "web"])
+            .contains("Replicas:\t3")
+    );
+}
+
+#[test]
+fn the_convergence_view_fails_with_the_task_errors() {
+    let daemon = Daemon::swarm();
+    let (stdout, stderr) = daemon.fails(&[
+        "service",
+        "create",
+        "--name",
+        "stuck",
+        "--constraint",
+        NOWHERE,
+        "--timeout",
+        "2s",
+        "busybox",
+    ]);
+    assert!(
+        stdout.contains("overall progress: 0 out of 1 tasks"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1/1: no suitable node"), "{stdout}");
+    assert!(stderr.contains("did not converge within 2s"), "{stderr}");
+    assert!(stderr.contains("stuck.1: no suitable node"), "{stderr}");
+
+    daemon.ok(&[
+        "service",
+        "create",
+        "--name",
+        "everywhere",
+        "--mode",
+        "global",
+        "--constraint",
+        NOWHERE,
+        "-d",
+        "busybox",
+    ]);
+    let (_, stderr) = daemon.fails(&["service", "scale", "everywhere=2", "-d"]);
+    assert!(
+        stderr.contains("scale can only be used with replicated mode"),
+        "{stderr}"
+    );
+    let (_, stderr) = daemon.fails(&["service", "inspect", "nope"]);
+    assert!(stderr.contains("service nope not found"), "{stderr}");
+
+    assert_eq!(
+        daemon.ok(&["service", "rm", "stuck", "everywhere"]),
+        "stuck\neverywhere\n"
+    );
+    assert_eq!(
+        daemon.json(&["service", "ls", "--format", "json"]),
+        serde_json::json!([])
+    );
+}
