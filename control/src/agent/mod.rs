@@ -210,3 +210,6 @@ async fn send_reports<S: Swarm>(swarm: Arc<S>, shared: Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -68,6 +68,10 @@ impl Reconciler {
         let Some(assignment) = self.shared.assignment.borrow().clone() else {
             return;
         };
+        // Before listing: a job that ends while the list is taken stays
+        // "busy" for this pass, so a half-done change (a container created
+        // but not yet started) is never mistaken for work to do.
+        self.jobs.retain(|_, job| !job.is_finished());
         let containers = match self.list_containers().await {
             Ok(containers) => containers,
             Err(err) => {
@@ -75,7 +79,6 @@ impl Reconciler {
                 return;
             }
         };
-        self.jobs.retain(|_, job| !job.is_finished());
         let now = Instant::now();
         for assigned in &assignment.tasks {
             self.step(assigned, containers.get(&assigned.task.id), now);

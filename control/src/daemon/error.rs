@@ -17,13 +17,6 @@ use crate::token::TokenError;
 /// Everything the daemon can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// A request this daemon version does not serve yet (replaced as the
-    /// services work lands).
-    #[error("{what} is not implemented yet")]
-    Unimplemented {
-        /// What was asked.
-        what: &'static str,
-    },
     /// The node is not in a swarm.
     #[error(
         "this node is not part of a swarm: run \"shoal swarm init\" or \"shoal swarm join\" first"
@@ -243,7 +236,6 @@ impl DaemonError {
             | DaemonError::NoQuorum { .. }
             | DaemonError::NoLeader { .. } => 503,
             DaemonError::AutolockOff => 400,
-            DaemonError::Unimplemented { .. } => 501,
             DaemonError::Ctl(CtlError::CaMismatch { .. } | CtlError::NotManager { .. }) => 400,
             DaemonError::Ctl(_) => 502,
             DaemonError::Remote { status, .. } => *status,
