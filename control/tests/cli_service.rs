@@ -1,17 +1,19 @@
-//! The CLI against one real daemon: a single-manager swarm on loopback,
+//! The CLI against one real daemon: a single-manager swarm on the
+//! loopback of a network namespace made for the test (the daemon's agent
+//! attaches the data plane to its underlay, which must not be the host's),
 //! driven through `shoal service|network|secret` as a user would. Every
-//! service is pinned by a constraint no node satisfies, so nothing is ever
-//! started on the host; that also makes the convergence view's failure
-//! path deterministic.
+//! service is pinned by a constraint no node satisfies, so no container is
+//! ever started; that also makes the convergence view's failure path
+//! deterministic. Needs root (`ip netns`), like the runtime's tests.
 #![expect(
     clippy::unwrap_used,
     reason = "test helpers: a failed step should stop the test where it happened"
 )]
 
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -20,10 +22,17 @@ use serde_json::Value;
 /// A constraint no node satisfies.
 const NOWHERE: &str = "node.labels.cli-test-nowhere==true";
 
-/// A daemon on a temporary socket; killed (by its own process ID) on drop.
+/// Tests of this file running at once each get their own namespace.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A daemon in its own network namespace on a temporary socket; on drop
+/// it is killed (by its own process ID), the namespace deleted and its
+/// data-plane pins removed.
 struct Daemon {
     child: Child,
     socket: PathBuf,
+    /// Namespace name, also the daemon's data-plane pin name.
+    netns: String,
     _dir: tempfile::TempDir,
 }
 
@@ -31,21 +40,45 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+        let bpffs = std::env::var("SHOAL_BPFFS").unwrap_or_else(|_| "/sys/fs/bpf".to_owned());
+        let _ = std::fs::remove_dir_all(PathBuf::from(bpffs).join("shoal").join(&self.netns));
     }
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().unwrap();
+    assert!(status.success(), "ip {args:?} failed (the test needs root)");
 }
 
 impl Daemon {
     /// Starts `shoal daemon` and makes it the manager of a new swarm.
     fn swarm() -> Daemon {
+        let netns = format!(
+            "shoal-cli-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &netns]);
+        ip(&["-n", &netns, "link", "set", "lo", "up"]);
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("api.sock");
-        let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
-            .arg("daemon")
+        // `ip netns exec` execs the daemon: the child's ID is the daemon's.
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &netns,
+                env!("CARGO_BIN_EXE_shoal"),
+                "daemon",
+            ])
             .arg("--state-dir")
             .arg(dir.path().join("state"))
             .arg("--socket")
             .arg(&socket)
-            .args(["--node-name", "cli-test"])
+            .args(["--node-name", "cli-test", "--dp-node", &netns])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -53,22 +86,17 @@ impl Daemon {
         let daemon = Daemon {
             child,
             socket,
+            netns,
             _dir: dir,
         };
         daemon.eventually("the daemon to answer", &["swarm", "inspect"]);
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
         daemon.ok(&[
             "swarm",
             "init",
             "--advertise-addr",
             "127.0.0.1",
             "--listen-addr",
-            &listen,
+            "127.0.0.1:2377",
         ]);
         daemon.eventually("the manager to serve services", &["service", "ls"]);
         daemon
