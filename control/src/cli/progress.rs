@@ -244,7 +244,7 @@ fn slot_text(slot: &Slot<'_>) -> Option<String> {
     let view = slot.task?;
     let status = &view.task.status;
     let text = match status.err.as_deref() {
-        Some(err) if !err.is_empty() => err.to_owned(),
+        Some(err) if !err.is_empty() => one_short_line(err),
         _ if status.state.is_terminal() => status.state.name().to_owned(),
         _ => format!(
             "{:<STATE_WIDTH$} {}",
@@ -253,6 +253,21 @@ fn slot_text(slot: &Slot<'_>) -> Option<String> {
         ),
     };
     Some(format!("{}: {text}", slot.label))
+}
+
+/// Longest error shown in a slot line (Docker's): a line that wraps would
+/// break redrawing in place.
+const ERROR_WIDTH: usize = 75;
+
+/// `err` on one line, cut to [`ERROR_WIDTH`] characters.
+fn one_short_line(err: &str) -> String {
+    let flat = err.replace(['\n', '\r'], " ");
+    if flat.chars().count() <= ERROR_WIDTH {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(ERROR_WIDTH - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// The overall line and one line per slot that has a task.

@@ -186,3 +186,17 @@ fn rollback_is_announced_in_the_overall_line() {
         "overall progress: rolling back update: 1 out of 1 tasks"
     );
 }
+
+#[test]
+fn long_errors_are_cut_to_one_short_line() {
+    let web = service(1);
+    let mut failing = task(&web, "a", 1, TaskState::Preparing, 0);
+    let long = format!("runc create failed:\n{}", "x".repeat(100));
+    failing.task.status.err = Some(long);
+    let tasks = vec![failing];
+    let lines = render(&web, &assess(&web, &tasks));
+    let slot = &lines[1].text;
+    assert!(slot.starts_with("1/1: runc create failed: xxx"), "{slot}");
+    assert!(slot.ends_with('…'), "{slot}");
+    assert_eq!(slot.chars().count(), "1/1: ".len() + 75);
+}
