@@ -67,3 +67,71 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Image(args) => image::run(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap checks clashing flags and shorts only when a command is
+        // built; this builds every subcommand.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_shaped_command_lines_parse() {
+        let lines: [&[&str]; 6] = [
+            &[
+                "shoal", "service", "create", "--name", "web", "-p", "8080:80", "-e", "A=1", "-d",
+                "busybox", "sleep", "9",
+            ],
+            &[
+                "shoal",
+                "service",
+                "update",
+                "--image",
+                "busybox:2",
+                "--force",
+                "-q",
+                "web",
+            ],
+            &[
+                "shoal",
+                "service",
+                "ps",
+                "-f",
+                "desired-state=running",
+                "--no-trunc",
+                "web",
+            ],
+            &["shoal", "service", "logs", "-n", "10", "web"],
+            &[
+                "shoal",
+                "network",
+                "create",
+                "-d",
+                "overlay",
+                "-o",
+                "encrypted",
+                "front",
+            ],
+            &[
+                "shoal",
+                "image",
+                "load",
+                "-H",
+                "unix:///tmp/x.sock",
+                "-i",
+                "busybox.tar",
+            ],
+        ];
+        for line in lines {
+            if let Err(err) = Cli::try_parse_from(line) {
+                panic!("{line:?}: {err}");
+            }
+        }
+    }
+}
