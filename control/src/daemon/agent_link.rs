@@ -38,6 +38,12 @@ impl Swarm for ManagerLink {
 pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
     let advertise = active.node_state().advertise_addr;
     let dataplane = match (underlay_ip(&advertise), dataplane_pins(daemon)) {
+        // Attaching the overlay to the loopback would take over the host's
+        // own traffic, and no other node can reach it anyway.
+        (Some(ip), _) if ip.is_loopback() || ip.is_unspecified() => {
+            log::warn!("advertise address {advertise} is local only: tasks run without networks");
+            None
+        }
         (Some(advertise_ip), Some(pins)) => Some(DataplaneTarget { pins, advertise_ip }),
         (None, _) => {
             log::warn!("advertise address {advertise} is not IPv4: tasks run without networks");
