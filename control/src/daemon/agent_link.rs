@@ -69,3 +69,28 @@ fn dataplane_pins(daemon: &Daemon) -> Option<shoal_dataplane::PinPaths> {
         }
     }
 }
+
+/// After `swarm leave`: the node's task containers are deleted (killed)
+/// and its data-plane pins removed, as nothing will manage them any more.
+/// Failures are logged; leaving has happened either way.
+pub(crate) async fn clean_up_after_leave(daemon: &Daemon) {
+    let runtime = daemon.runtime.clone();
+    let pins = dataplane_pins(daemon);
+    let cleaned = tokio::task::spawn_blocking(move || {
+        for container in runtime.list().unwrap_or_default() {
+            match runtime.delete(&container.id) {
+                Ok(()) => log::info!("left the swarm: removed container {}", container.id),
+                Err(err) => log::warn!("removing container {}: {err}", container.id),
+            }
+        }
+        if let Some(pins) = pins
+            && let Err(err) = pins.remove_all()
+        {
+            log::warn!("removing the data plane's pins: {err}");
+        }
+    })
+    .await;
+    if cleaned.is_err() {
+        log::warn!("cleaning up after leaving the swarm failed unexpectedly");
+    }
+}

@@ -317,6 +317,7 @@ pub(crate) async fn leave(daemon: &Arc<Daemon>, force: bool) -> Result<(), Daemo
     }
     daemon.set_phase(Phase::Inactive);
     daemon.paths.wipe()?;
+    super::agent_link::clean_up_after_leave(daemon).await;
     log::info!("left the swarm");
     Ok(())
 }
