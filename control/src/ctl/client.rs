@@ -15,8 +15,28 @@ use super::{ALPN_CTL, CtlError, CtlReply, CtlRequest};
 use crate::ca::CaDigest;
 use crate::tls::{MANAGER_SERVER_NAME, TlsError, bootstrap_client_config};
 
-/// Longest a TCP connect plus TLS handshake may take.
+/// Longest a TCP connect plus TLS handshake may take by default.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long one call may take: to connect (TCP plus TLS), and to be
+/// answered once the request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Connect and handshake.
+    pub connect: Duration,
+    /// From sending the request to its answer.
+    pub answer: Duration,
+}
+
+impl CallLimits {
+    /// `answer` with the default connect timeout (3 s).
+    pub const fn answer_within(answer: Duration) -> Self {
+        Self {
+            connect: CONNECT_TIMEOUT,
+            answer,
+        }
+    }
+}
 
 /// Whether a handshake failed because our pinned-CA verifier refused.
 fn is_ca_mismatch(err: &std::io::Error) -> bool {
@@ -32,14 +52,15 @@ fn is_ca_mismatch(err: &std::io::Error) -> bool {
     )
 }
 
-/// Connects to `addr` with `config` (which must offer [`ALPN_CTL`]) and
-/// checks that the peer speaks the control protocol.
+/// Connects to `addr` with `config` (which must offer [`ALPN_CTL`]) within
+/// `timeout` and checks that the peer speaks the control protocol.
 pub async fn connect(
     config: Arc<rustls::ClientConfig>,
     addr: &str,
     pinned: Option<CaDigest>,
+    timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, CtlError> {
-    connect_named(config, addr, MANAGER_SERVER_NAME, pinned).await
+    connect_named(config, addr, MANAGER_SERVER_NAME, pinned, timeout).await
 }
 
 /// [`connect`] to a peer that must present a certificate for `server_name`
@@ -49,6 +70,7 @@ async fn connect_named(
     addr: &str,
     server_name: &str,
     pinned: Option<CaDigest>,
+    timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, CtlError> {
     let handshake = async {
         let tcp = TcpStream::connect(addr)
@@ -77,11 +99,11 @@ async fn connect_named(
                 },
             })
     };
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+    let stream = tokio::time::timeout(timeout, handshake)
         .await
-        .map_err(|_| CtlError::Timeout {
+        .map_err(|_| CtlError::ConnectTimeout {
             addr: addr.to_owned(),
-            timeout: CONNECT_TIMEOUT,
+            timeout,
         })??;
     if stream.get_ref().1.alpn_protocol() != Some(ALPN_CTL) {
         return Err(CtlError::NotManager {
@@ -128,7 +150,7 @@ pub async fn bootstrap_call(
     })?;
     let mut config = (*config).clone();
     config.alpn_protocols = vec![ALPN_CTL.to_vec()];
-    let mut stream = connect(Arc::new(config), addr, Some(pinned)).await?;
+    let mut stream = connect(Arc::new(config), addr, Some(pinned), CONNECT_TIMEOUT).await?;
     exchange(&mut stream, addr, request, timeout).await
 }
 
@@ -164,16 +186,26 @@ impl CtlPool {
         idle.entry(addr.to_owned()).or_default().push(stream);
     }
 
-    /// Sends `request` to the manager at `addr`. A failure on a reused
-    /// connection (the peer may have restarted) is retried once on a fresh
-    /// one.
+    /// Sends `request` to the manager at `addr`, to be answered within
+    /// `timeout`.
     pub async fn call(
         &self,
         addr: &str,
         request: &CtlRequest,
         timeout: Duration,
     ) -> Result<serde_json::Value, CtlError> {
-        self.call_as(addr, MANAGER_SERVER_NAME, request, timeout)
+        self.call_within(addr, request, CallLimits::answer_within(timeout))
+            .await
+    }
+
+    /// Sends `request` to the manager at `addr` within `limits`.
+    pub async fn call_within(
+        &self,
+        addr: &str,
+        request: &CtlRequest,
+        limits: CallLimits,
+    ) -> Result<serde_json::Value, CtlError> {
+        self.call_as(addr, MANAGER_SERVER_NAME, request, limits)
             .await
     }
 
@@ -187,20 +219,25 @@ impl CtlPool {
         request: &CtlRequest,
         timeout: Duration,
     ) -> Result<serde_json::Value, CtlError> {
-        self.call_as(addr, node_id, request, timeout).await
+        let limits = CallLimits::answer_within(timeout);
+        self.call_as(addr, node_id, request, limits).await
     }
 
+    /// A reused connection found broken (the peer may have restarted) is
+    /// replaced by a fresh one and the request sent again; a request that
+    /// went unanswered in time is not sent again (the peer may still act
+    /// on it).
     async fn call_as(
         &self,
         addr: &str,
         server_name: &str,
         request: &CtlRequest,
-        timeout: Duration,
+        limits: CallLimits,
     ) -> Result<serde_json::Value, CtlError> {
         // Connections are pooled per address and expected peer.
         let key = format!("{server_name}@{addr}");
         if let Some(mut stream) = self.take(&key) {
-            match exchange(&mut stream, addr, request, timeout).await {
+            match exchange(&mut stream, addr, request, limits.answer).await {
                 Ok(value) => {
                     self.put(&key, stream);
                     return Ok(value);
@@ -209,11 +246,13 @@ impl CtlPool {
                     self.put(&key, stream);
                     return Err(err);
                 }
+                Err(err @ CtlError::Timeout { .. }) => return Err(err),
                 Err(_) => {}
             }
         }
-        let mut stream = connect_named(self.config.clone(), addr, server_name, None).await?;
-        let result = exchange(&mut stream, addr, request, timeout).await;
+        let mut stream =
+            connect_named(self.config.clone(), addr, server_name, None, limits.connect).await?;
+        let result = exchange(&mut stream, addr, request, limits.answer).await;
         if matches!(result, Ok(_) | Err(CtlError::Remote { .. })) {
             self.put(&key, stream);
         }

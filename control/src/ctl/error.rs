@@ -49,7 +49,16 @@ pub enum CtlError {
         #[source]
         source: std::io::Error,
     },
-    /// No answer in time. Retryable.
+    /// No connection and handshake in time (nothing was sent). Retryable.
+    #[error("cannot reach {addr} within {timeout:?}")]
+    ConnectTimeout {
+        /// `host:port`.
+        addr: String,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// The request was sent but not answered in time: the peer may still
+    /// act on it. Retryable where repeating the request is harmless.
     #[error("{addr} did not answer within {timeout:?}")]
     Timeout {
         /// `host:port`.
@@ -86,6 +95,7 @@ impl CtlError {
         matches!(
             self,
             CtlError::Connect { .. }
+                | CtlError::ConnectTimeout { .. }
                 | CtlError::Handshake { .. }
                 | CtlError::Transport { .. }
                 | CtlError::Timeout { .. }

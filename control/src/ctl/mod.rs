@@ -14,7 +14,7 @@ mod error;
 mod proto;
 mod wire;
 
-pub use client::{CtlPool, bootstrap_call, connect};
+pub use client::{CallLimits, CtlPool, bootstrap_call, connect};
 pub use error::CtlError;
 pub use proto::{
     ALPN_CTL, ALPN_RAFT, ASSIGNMENT_WAIT, ApiOp, CtlReply, CtlRequest, HeartbeatAck,
