@@ -119,6 +119,14 @@ pub enum DaemonError {
         /// Managers in the swarm.
         total: usize,
     },
+    /// The leader got the call but did not answer in time: what it asked
+    /// for may or may not have been done.
+    #[error("the leader did not answer in time: the change may or may not have been made")]
+    LeaderUnanswered {
+        /// The timed-out call.
+        #[source]
+        source: CtlError,
+    },
     /// `unlock-key` asked of a swarm without autolock.
     #[error("autolock is not enabled on this swarm")]
     AutolockOff,
@@ -236,6 +244,7 @@ impl DaemonError {
             | DaemonError::NoQuorum { .. }
             | DaemonError::NoLeader { .. } => 503,
             DaemonError::AutolockOff => 400,
+            DaemonError::LeaderUnanswered { .. } => 504,
             DaemonError::Ctl(CtlError::CaMismatch { .. } | CtlError::NotManager { .. }) => 400,
             DaemonError::Ctl(_) => 502,
             DaemonError::Remote { status, .. } => *status,

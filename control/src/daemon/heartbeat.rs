@@ -109,6 +109,11 @@ pub(crate) async fn call_managers(
         candidates.extend(manager.leader_addr());
     }
     candidates.extend(state.managers);
+    if let Some(manager) = &active.manager {
+        // The store's list: newer than the last heartbeat's answer when
+        // managers just joined (a leader never forwards its heartbeats).
+        candidates.extend(manager.manager_addrs());
+    }
     if active.manager.as_ref().is_some_and(|m| m.is_member()) {
         // Itself last: it forwards to a leader it may not know yet.
         candidates.push(state.advertise_addr);

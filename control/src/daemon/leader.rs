@@ -6,19 +6,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::DaemonError;
 use super::core::{Active, Manager};
 use super::{grant, heartbeat, ops, roles, service_ops};
 use crate::cluster::{NodeRole, quorum};
-use crate::ctl::{CtlRequest, LeaderCall};
-use crate::raft::{Command, StoreError};
+use crate::ctl::{ApiOp, CallLimits, CtlError, CtlRequest, LeaderCall};
+use crate::raft::{Command, StoreError, typ};
 
-/// How long a call looks for a leader (an election takes 1-2 s).
+/// How long a call looks for a leader (an election takes about 1.5 s).
 const PATIENCE: Duration = Duration::from_secs(8);
-/// How long a forwarded call may take (adding a manager waits for it to
-/// catch up).
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest pause between two attempts; cut short when the leader this
+/// manager knows changes.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long reaching the leader may take: a dead or cut-off leader is
+/// given up on quickly (nothing was sent, so trying again is safe).
+const FORWARD_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a forwarded call may take once sent.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a forwarded membership change may take (adding a manager
+/// waits for it to catch up).
+const MEMBERSHIP_FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a reachability probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -47,39 +56,30 @@ fn leader_moved(err: &DaemonError) -> bool {
 }
 
 /// Runs `call` on the leader (here or forwarded) and returns its answer.
+///
+/// While the leader is unknown, unreachable or moving, tries again for up
+/// to [`PATIENCE`]. A forwarded call that was sent but not answered is not
+/// sent again (it may still take effect).
 pub(crate) async fn submit(
     active: &Arc<Active>,
     call: LeaderCall,
 ) -> Result<serde_json::Value, DaemonError> {
     let manager = active.manager.clone().ok_or(DaemonError::NotManager)?;
-    if !manager.is_member()
-        && manager
-            .raft
-            .metrics()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .next()
-            .is_some()
-    {
+    if has_left_raft(&manager) {
         // Demoted or removed: this node no longer speaks for the swarm.
         return Err(DaemonError::NotManager);
     }
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    let own_addr = active.node_state().advertise_addr;
+    let mut metrics = manager.raft.raft().metrics();
     loop {
-        let attempt = if manager.is_leader() {
-            Some(execute(active, &manager, call.clone()).await)
-        } else {
-            match manager.leader_addr() {
-                Some(addr) if addr != own_addr => Some(forward(active, &addr, &call).await),
-                _ => None,
-            }
-        };
-        match attempt {
+        let seen = metrics.borrow_and_update().current_leader;
+        match attempt(active, &manager, &call).await {
             Some(Ok(value)) => return Ok(value),
             Some(Err(DaemonError::Store(StoreError::NoQuorum { .. }))) => {
                 return Err(no_quorum(active, &manager).await);
+            }
+            Some(Err(DaemonError::Ctl(err @ CtlError::Timeout { .. }))) => {
+                return Err(unanswered(active, &manager, err).await);
             }
             Some(Err(err)) if !leader_moved(&err) => return Err(err),
             Some(Err(err)) => log::debug!("leader call: {}", err.full_message()),
@@ -88,7 +88,74 @@ pub(crate) async fn submit(
         if tokio::time::Instant::now() >= deadline {
             return Err(no_quorum(active, &manager).await);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        pause(&mut metrics, seen).await;
+    }
+}
+
+/// Whether this manager was in raft and no longer is.
+fn has_left_raft(manager: &Manager) -> bool {
+    !manager.is_member()
+        && manager
+            .raft
+            .metrics()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .next()
+            .is_some()
+}
+
+/// One try: here when leading, else forwarded to the known leader; `None`
+/// when no leader is known.
+async fn attempt(
+    active: &Arc<Active>,
+    manager: &Arc<Manager>,
+    call: &LeaderCall,
+) -> Option<Result<serde_json::Value, DaemonError>> {
+    if manager.is_leader() {
+        return Some(execute(active, manager, call.clone()).await);
+    }
+    if !manager.is_member() {
+        // Left raft during this call (a leader demoting itself): it no
+        // longer learns who leads, another manager does.
+        let request = CtlRequest::Leader(call.clone());
+        let timeout = forward_limits(call).answer;
+        return Some(heartbeat::call_managers(active, &request, timeout).await);
+    }
+    let own_addr = active.node_state().advertise_addr;
+    match manager.leader_addr() {
+        Some(addr) if addr != own_addr => Some(forward(active, &addr, call).await),
+        _ => None,
+    }
+}
+
+/// Waits up to [`RETRY_PAUSE`], less if the known leader changes from
+/// `seen`.
+async fn pause(metrics: &mut watch::Receiver<typ::RaftMetrics>, seen: Option<u64>) {
+    let changed = metrics.wait_for(|m| m.current_leader != seen);
+    let stopped = matches!(tokio::time::timeout(RETRY_PAUSE, changed).await, Ok(Err(_)));
+    if stopped {
+        // Raft has stopped: nothing will wake us.
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+/// Timeouts of forwarding `call`: membership changes may take long,
+/// everything else is answered within seconds.
+fn forward_limits(call: &LeaderCall) -> CallLimits {
+    let membership = matches!(
+        call,
+        LeaderCall::Join { .. }
+            | LeaderCall::AddManager { .. }
+            | LeaderCall::Api(ApiOp::Promote { .. } | ApiOp::Demote { .. })
+    );
+    CallLimits {
+        connect: FORWARD_CONNECT_TIMEOUT,
+        answer: if membership {
+            MEMBERSHIP_FORWARD_TIMEOUT
+        } else {
+            FORWARD_TIMEOUT
+        },
     }
 }
 
@@ -98,7 +165,10 @@ async fn forward(
     call: &LeaderCall,
 ) -> Result<serde_json::Value, DaemonError> {
     let request = CtlRequest::Leader(call.clone());
-    Ok(active.ctl.call(addr, &request, FORWARD_TIMEOUT).await?)
+    Ok(active
+        .ctl
+        .call_within(addr, &request, forward_limits(call))
+        .await?)
 }
 
 /// Runs `call` here, the leader.
@@ -122,6 +192,15 @@ async fn execute(
         LeaderCall::TaskStatus { node_id, reports } => {
             service_ops::task_status(manager, &node_id, &reports).await
         }
+    }
+}
+
+/// Why a forwarded call went unanswered: no quorum reachable from here,
+/// or else a leader that got the call and did not answer.
+async fn unanswered(active: &Arc<Active>, manager: &Manager, err: CtlError) -> DaemonError {
+    match no_quorum(active, manager).await {
+        lost @ DaemonError::NoQuorum { .. } => lost,
+        _ => DaemonError::LeaderUnanswered { source: err },
     }
 }
 
