@@ -24,6 +24,10 @@ enum NodeCommand {
     Ls {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Only what a quorum confirms is current (fails without a
+        /// quorum), instead of this manager's possibly lagging view.
+        #[arg(long)]
+        consistent: bool,
     },
     /// Show nodes in detail (JSON).
     Inspect {
@@ -33,6 +37,10 @@ enum NodeCommand {
         /// A human-readable summary instead of JSON.
         #[arg(long)]
         pretty: bool,
+        /// Only what a quorum confirms is current (fails without a
+        /// quorum), instead of this manager's possibly lagging view.
+        #[arg(long)]
+        consistent: bool,
     },
     /// Make workers managers.
     Promote {
@@ -131,18 +139,21 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let client = args.conn.client()?;
     block_on(async move {
         match args.command {
-            NodeCommand::Ls { format } => {
-                let mut nodes: Vec<NodeView> = client.get("/nodes").await?;
+            NodeCommand::Ls { format, consistent } => {
+                let path = format!("/nodes?consistent={consistent}");
+                let mut nodes: Vec<NodeView> = client.get(&path).await?;
                 nodes.sort_by(|a, b| a.record.hostname.cmp(&b.record.hostname));
                 print(format, &nodes, node_table)
             }
             NodeCommand::Inspect {
                 nodes,
                 pretty: human,
+                consistent,
             } => {
                 let mut views = Vec::new();
                 for node in nodes {
-                    let view: NodeView = client.get(&format!("/nodes/{node}")).await?;
+                    let path = format!("/nodes/{node}?consistent={consistent}");
+                    let view: NodeView = client.get(&path).await?;
                     views.push(view);
                 }
                 if human {

@@ -165,6 +165,9 @@ pub enum LeaderCall {
         /// The states.
         reports: Vec<TaskReport>,
     },
+    /// Confirm leadership with a quorum and answer the log index a
+    /// linearizable read must see applied (the read index).
+    ReadIndex,
 }
 
 /// API changes that go through the leader.

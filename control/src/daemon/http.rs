@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::core::Daemon;
+use super::core::{Active, Daemon, Manager};
 use super::{DaemonError, boot, leader, swarm, views};
 use crate::api::{
     ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
@@ -45,17 +45,35 @@ pub(super) type ApiResult<T> = Result<Json<T>, ApiFailure>;
 /// The daemon, as routes get it.
 pub(super) type Shared = State<Arc<Daemon>>;
 
-/// Query flags (`?force=true`, `?rotate=1`).
+/// Query flags (`?force=true`, `?rotate=1`, `?consistent=1`).
 #[derive(Debug, Default, Deserialize)]
 struct Flags {
     #[serde(default)]
     force: Option<String>,
     #[serde(default)]
     rotate: Option<String>,
+    /// On reads: answer only what a quorum confirms is current
+    /// (linearizable), instead of this manager's possibly lagging view.
+    #[serde(default)]
+    consistent: Option<String>,
 }
 
 fn flag(value: &Option<String>) -> bool {
     matches!(value.as_deref(), Some("1" | "true" | "yes"))
+}
+
+/// The manager to read from; with `?consistent=1`, after a read barrier
+/// (see [`leader::read_barrier`]), so the read sees every write
+/// acknowledged before it started.
+async fn reader(
+    daemon: &Daemon,
+    flags: &Flags,
+) -> Result<(Arc<Active>, Arc<Manager>), DaemonError> {
+    let (active, manager) = daemon.manager()?;
+    if flag(&flags.consistent) {
+        leader::read_barrier(&active).await?;
+    }
+    Ok((active, manager))
 }
 
 /// The API's routes.
@@ -133,13 +151,14 @@ async fn join_token(
     Query(flags): Query<Flags>,
 ) -> ApiResult<JoinTokenResponse> {
     let role = parse_role(&role)?;
-    let (active, manager) = daemon.manager()?;
     if flag(&flags.rotate) {
+        let (active, _) = daemon.manager()?;
         let mut rotated: JoinTokenResponse =
             decode(api_call(&daemon, ApiOp::RotateToken { role }).await?)?;
         rotated.manager_addr = active.node_state().advertise_addr;
         return Ok(Json(rotated));
     }
+    let (active, manager) = reader(&daemon, &flags).await?;
     Ok(Json(views::join_token(&active, &manager.cluster()?, role)?))
 }
 
@@ -147,12 +166,12 @@ async fn unlock_key(
     State(daemon): Shared,
     Query(flags): Query<Flags>,
 ) -> ApiResult<UnlockKeyResponse> {
-    let (_, manager) = daemon.manager()?;
     if flag(&flags.rotate) {
         return Ok(Json(decode(
             api_call(&daemon, ApiOp::RotateUnlockKey).await?,
         )?));
     }
+    let (_, manager) = reader(&daemon, &flags).await?;
     let cluster = manager.cluster()?;
     if !cluster.autolock {
         return Err(DaemonError::AutolockOff.into());
@@ -162,8 +181,8 @@ async fn unlock_key(
     }))
 }
 
-async fn node_list(State(daemon): Shared) -> ApiResult<Vec<NodeView>> {
-    let (active, manager) = daemon.manager()?;
+async fn node_list(State(daemon): Shared, Query(flags): Query<Flags>) -> ApiResult<Vec<NodeView>> {
+    let (active, manager) = reader(&daemon, &flags).await?;
     let views = manager
         .nodes()
         .into_values()
@@ -172,8 +191,12 @@ async fn node_list(State(daemon): Shared) -> ApiResult<Vec<NodeView>> {
     Ok(Json(views))
 }
 
-async fn node_inspect(State(daemon): Shared, Path(id): Path<String>) -> ApiResult<NodeView> {
-    let (active, manager) = daemon.manager()?;
+async fn node_inspect(
+    State(daemon): Shared,
+    Path(id): Path<String>,
+    Query(flags): Query<Flags>,
+) -> ApiResult<NodeView> {
+    let (active, manager) = reader(&daemon, &flags).await?;
     let nodes = manager.nodes();
     let record = resolve_node(&nodes, &id)
         .map_err(DaemonError::from)?

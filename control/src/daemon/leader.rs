@@ -1,6 +1,7 @@
 //! Getting work done by the raft leader: run it here when this manager
 //! leads, else forward it over mTLS to the leader; when no leader can be
-//! found, say how many managers are reachable.
+//! found, say how many managers are reachable. Also the read barrier that
+//! makes a manager's own reads linearizable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,19 @@ pub(crate) async fn submit(
         }
         pause(&mut metrics, seen).await;
     }
+}
+
+/// Makes this manager's next reads linearizable: gets the read index from
+/// the leader (which confirms its leadership with a quorum) and waits
+/// until this manager has applied the log that far. A write acknowledged
+/// before the barrier started is then visible here.
+pub(crate) async fn read_barrier(active: &Arc<Active>) -> Result<(), DaemonError> {
+    let manager = active.manager.clone().ok_or(DaemonError::NotManager)?;
+    let answer = submit(active, LeaderCall::ReadIndex).await?;
+    let index: Option<u64> =
+        serde_json::from_value(answer).map_err(DaemonError::codec("read index"))?;
+    manager.store().wait_applied(index).await?;
+    Ok(())
 }
 
 /// Whether this manager was in raft and no longer is.
@@ -192,6 +206,7 @@ async fn execute(
         LeaderCall::TaskStatus { node_id, reports } => {
             service_ops::task_status(manager, &node_id, &reports).await
         }
+        LeaderCall::ReadIndex => to_json(&manager.store().read_index().await?),
     }
 }
 

@@ -161,6 +161,15 @@ pub enum StoreError {
         /// How long we waited.
         timeout: Duration,
     },
+    /// This manager did not apply the log up to `index` within `timeout`
+    /// (it lags the leader). Retryable.
+    #[error("this manager did not catch up with the leader (log index {index}) within {timeout:?}")]
+    Behind {
+        /// The log index waited for.
+        index: u64,
+        /// How long we waited.
+        timeout: Duration,
+    },
     /// A membership change was refused.
     #[error("membership change refused")]
     Membership {
@@ -189,6 +198,7 @@ impl StoreError {
         match self {
             StoreError::NotLeader { .. }
             | StoreError::NoQuorum { .. }
+            | StoreError::Behind { .. }
             | StoreError::Connect { .. }
             | StoreError::Transport { .. }
             | StoreError::RpcTimeout { .. } => true,

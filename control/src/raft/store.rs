@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError};
+use openraft::metrics::WaitError;
 use tokio::sync::broadcast;
 
 use super::StoreError;
@@ -76,13 +77,27 @@ impl Store {
         table: &str,
         key: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let checked =
-            tokio::time::timeout(self.write_timeout, self.raft.ensure_linearizable()).await;
+        let index = self.read_index().await?;
+        self.wait_applied(index).await?;
+        Ok(self.read(table, key))
+    }
+
+    /// The first half of a linearizable read, on the leader: confirms with
+    /// a quorum that this manager still leads and returns the log index
+    /// every write committed before the call is at or below. Any manager
+    /// that has applied that index ([`Store::wait_applied`]) can then
+    /// serve the read from its own state.
+    ///
+    /// Fails with [`StoreError::NotLeader`] on a follower and with
+    /// [`StoreError::NoQuorum`] when no quorum confirms in time.
+    pub async fn read_index(&self) -> Result<Option<u64>, StoreError> {
+        let no_quorum = StoreError::NoQuorum {
+            timeout: self.write_timeout,
+        };
+        let checked = tokio::time::timeout(self.write_timeout, self.raft.get_read_log_id()).await;
         match checked {
-            Err(_) => Err(StoreError::NoQuorum {
-                timeout: self.write_timeout,
-            }),
-            Ok(Ok(_)) => Ok(self.read(table, key)),
+            Err(_) => Err(no_quorum),
+            Ok(Ok((read_log_id, _applied))) => Ok(read_log_id.map(|log_id| log_id.index)),
             Ok(Err(typ::RaftError::Fatal(fatal))) => Err(fatal.into()),
             Ok(Err(typ::RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)))) => {
                 Err(StoreError::NotLeader {
@@ -90,11 +105,29 @@ impl Store {
                 })
             }
             Ok(Err(typ::RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_)))) => {
-                Err(StoreError::NoQuorum {
-                    timeout: self.write_timeout,
-                })
+                Err(no_quorum)
             }
         }
+    }
+
+    /// Waits (up to the write timeout) until this manager has applied the
+    /// log up to `index`, the second half of a linearizable read.
+    pub async fn wait_applied(&self, index: Option<u64>) -> Result<(), StoreError> {
+        let Some(index) = index else {
+            return Ok(());
+        };
+        self.raft
+            .wait(Some(self.write_timeout))
+            .applied_index_at_least(Some(index), "linearizable read")
+            .await
+            .map(drop)
+            .map_err(|err| match err {
+                WaitError::Timeout(..) => StoreError::Behind {
+                    index,
+                    timeout: self.write_timeout,
+                },
+                WaitError::ShuttingDown => openraft::error::Fatal::Stopped.into(),
+            })
     }
 
     /// The current tables plus every change applied after them.
