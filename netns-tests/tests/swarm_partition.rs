@@ -1,6 +1,8 @@
 //! A manager cut off from the other two (its underlay link down): writes
-//! through it fail with the no-quorum message while the majority keeps
-//! committing; once healed it catches up.
+//! through it fail with the no-quorum message, both before it notices
+//! (while it still forwards to the old leader) and after; consistent reads
+//! fail the same way while plain reads show its stale view; the majority
+//! keeps committing; once healed it catches up.
 
 use std::time::Instant;
 
@@ -31,6 +33,20 @@ fn write(on: &SwarmNode, value: &str) -> Result<String, shoal_netns_tests::lab::
     on.cli(&["node", "update", "--label-add", &label, TARGET])
 }
 
+/// The error a manager cut off from both others gives.
+const NO_QUORUM: &str = "no quorum: 1 of 3 managers reachable, 2 needed";
+
+/// Writes `value` through `on`, expecting the no-quorum refusal.
+fn refused(on: &SwarmNode, value: &str) {
+    let asked = Instant::now();
+    let err = match write(on, value) {
+        Ok(out) => panic!("a write of {value} through the cut-off manager succeeded: {out}"),
+        Err(err) => err.to_string(),
+    };
+    eprintln!("{value}: refused after {:?}: {err}", asked.elapsed());
+    assert!(err.contains(NO_QUORUM), "{err}");
+}
+
 fn link(node: &SwarmNode, state: &str) {
     node.lab_node()
         .exec(&["ip", "link", "set", "eth0", state])
@@ -53,23 +69,20 @@ fn a_cut_off_manager_refuses_writes_and_catches_up_when_healed() {
     });
 
     link(&nodes[cut], "down");
-    // Until its election timer fires it still forwards to the old leader,
-    // and such a forward waits out its long timeout (60 s): write once
-    // it knows it has no leader.
+    // At once: it still takes the old leader for the leader and forwards
+    // the write there, which cannot answer.
+    refused(&nodes[cut], "unnoticed");
+    // Once it knows it has no leader.
     eventually("the cut-off manager to lose its leader", || {
         let list = nodes[cut].nodes().ok()?;
         leader_name(&list).is_none().then_some(())
     });
-    let refused_at = Instant::now();
-    let err = match write(&nodes[cut], "isolated") {
-        Ok(out) => panic!("a write through the cut-off manager succeeded: {out}"),
+    refused(&nodes[cut], "isolated");
+    let err = match nodes[cut].cli(&["node", "inspect", "--consistent", TARGET]) {
+        Ok(out) => panic!("a consistent read on the cut-off manager succeeded: {out}"),
         Err(err) => err.to_string(),
     };
-    eprintln!("refused after {:?}: {err}", refused_at.elapsed());
-    assert!(
-        err.contains("no quorum: 1 of 3 managers reachable, 2 needed"),
-        "{err}"
-    );
+    assert!(err.contains(NO_QUORUM), "{err}");
     // The majority keeps committing, through the leader and the follower.
     for (i, via) in [leader, other, leader, other].into_iter().enumerate() {
         write(&nodes[via], &format!("majority-{i}")).expect("write through the majority");
@@ -81,6 +94,12 @@ fn a_cut_off_manager_refuses_writes_and_catches_up_when_healed() {
     });
     // Cut off, it still shows what it had (its local, stale view).
     assert_eq!(part_label(&nodes[cut]).as_deref(), Some("before"));
+    // A consistent read through the majority's follower sees the last write.
+    let out = nodes[other]
+        .cli(&["node", "inspect", "--consistent", TARGET])
+        .expect("consistent read through the majority");
+    let view: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(view[0]["labels"]["part"], "majority-3");
 
     link(&nodes[cut], "up");
     let healed = Instant::now();
