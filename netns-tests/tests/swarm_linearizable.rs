@@ -4,16 +4,18 @@
 //! leader's daemon killed and restarted meanwhile; then a search for a
 //! linearization of what the clients saw.
 //!
-//! Reads: `node ls` answers from the serving manager's local state, which
-//! on a follower may lag. A read counts only when the serving manager
-//! names itself Leader in that very answer (reads served by the leader);
-//! other reads are dropped, which is sound since a read changes nothing.
-//! Writes: any failure counts as "outcome unknown" (a write may commit
-//! after its client gave up, e.g. across the failover).
+//! Reads: `node ls --consistent` through random managers. The serving
+//! manager first gets a read index from the leader (confirmed by a
+//! quorum), waits until it has applied that far, then answers from its
+//! own state; so followers serve linearizable reads too, and every read
+//! that succeeds counts. Failed reads are dropped (a read changes
+//! nothing). Writes: any failure counts as "outcome unknown" (a write may
+//! commit after its client gave up, e.g. across the failover).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use shoal_netns_tests::linearizability::{Op, OpKind, check, lost_acked_writes};
 use shoal_netns_tests::swarm_kit::{
     SwarmNode, all_ready, eventually, field, leader_of, three_managers,
@@ -45,57 +47,66 @@ impl Dice {
     }
 }
 
-/// The register as the serving manager sees it, if it names itself Leader.
-fn read_at_leader(node: &SwarmNode) -> Option<Option<u64>> {
-    let list = node.nodes().ok()?;
+/// A consistent read of the register through `node`: the value, and
+/// whether a follower served it.
+fn read_consistent(node: &SwarmNode) -> Option<(Option<u64>, bool)> {
+    let out = node
+        .cli(&["node", "ls", "--consistent", "--format", "json"])
+        .ok()?;
+    let list: Vec<Value> = serde_json::from_str(&out).ok()?;
     let me = list.iter().find(|n| n["is_self"] == true)?;
-    if field(me, "manager_status") != "Leader" {
-        return None;
-    }
+    let by_follower = field(me, "manager_status") != "Leader";
     let register = list
         .iter()
         .find(|n| field(n, "hostname") == REGISTER_NODE)?;
-    Some(
-        register["labels"]["reg"]
-            .as_str()
-            .and_then(|v| v.parse().ok()),
-    )
+    let value = register["labels"]["reg"]
+        .as_str()
+        .and_then(|v| v.parse().ok());
+    Some((value, by_follower))
 }
 
 fn nanos(t0: Instant) -> u64 {
     u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// What the clients recorded.
+#[derive(Default)]
+struct Record {
+    history: Vec<Op>,
+    /// Reads a follower served.
+    follower_reads: usize,
+}
+
 /// One client: `OPS_PER_CLIENT` reads and writes through random managers.
-fn client(id: u64, managers: &[SwarmNode], t0: Instant, history: &Mutex<Vec<Op>>) {
+fn client(id: u64, managers: &[SwarmNode], t0: Instant, record: &Mutex<Record>) {
     let mut dice = Dice(nanos(t0) ^ id);
-    let mut guess = 0;
     for k in 0..OPS_PER_CLIENT {
         let invoke = nanos(t0);
-        let op = if dice.roll(2) == 0 {
+        let node = &managers[usize::try_from(dice.roll(3)).unwrap_or(0)];
+        let (op, by_follower) = if dice.roll(2) == 0 {
             let value = id * 1000 + k + 1;
-            let node = &managers[usize::try_from(dice.roll(3)).unwrap_or(0)];
             let label = format!("reg={value}");
             let done = node.cli(&["node", "update", "--label-add", &label, REGISTER_NODE]);
-            Some(match done {
+            let op = match done {
                 Ok(_) => Op::write(value, invoke, nanos(t0)),
                 Err(err) => {
                     eprintln!("write {value} via {}: {err}", node.name);
                     Op::unknown_write(value, invoke)
                 }
-            })
+            };
+            (Some(op), false)
         } else {
-            let node = &managers[guess];
-            let seen = read_at_leader(node);
-            let complete = nanos(t0);
-            if seen.is_none() {
-                // Not the leader (or down): look elsewhere next time.
-                guess = usize::try_from(dice.roll(3)).unwrap_or(0);
+            match read_consistent(node) {
+                Some((value, by_follower)) => {
+                    (Some(Op::read(value, invoke, nanos(t0))), by_follower)
+                }
+                None => (None, false),
             }
-            seen.map(|value| Op::read(value, invoke, complete))
         };
         if let Some(op) = op {
-            history.lock().expect("history").push(op);
+            let mut record = record.lock().expect("record");
+            record.history.push(op);
+            record.follower_reads += usize::from(by_follower);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -109,13 +120,13 @@ fn register_history_is_linearizable_across_a_leader_crash() {
     let started = Instant::now();
     let (_lab, mut nodes) = three_managers();
     let managers = nodes.clone();
-    let history = Mutex::new(Vec::new());
+    let record = Mutex::new(Record::default());
     let t0 = Instant::now();
     let down = std::thread::scope(|scope| {
         for id in 0..CLIENTS {
-            let (managers, history) = (&managers, &history);
+            let (managers, record) = (&managers, &record);
             scope.spawn(move || {
-                client(id, managers, t0, history);
+                client(id, managers, t0, record);
                 eprintln!("client {id} done at {:?}", t0.elapsed());
             });
         }
@@ -135,10 +146,13 @@ fn register_history_is_linearizable_across_a_leader_crash() {
         all_ready(node, 3);
     }
     let invoke = nanos(t0);
-    let last = eventually("a read served by the leader", || {
-        nodes.iter().find_map(read_at_leader)
+    let (last, _) = eventually("a consistent read", || {
+        nodes.iter().find_map(read_consistent)
     });
-    let mut history = history.into_inner().expect("history");
+    let Record {
+        mut history,
+        follower_reads,
+    } = record.into_inner().expect("record");
     history.push(Op::read(last, invoke, nanos(t0)));
 
     let writes = history
@@ -147,11 +161,15 @@ fn register_history_is_linearizable_across_a_leader_crash() {
         .count();
     let unknown = history.iter().filter(|op| op.complete.is_none()).count();
     eprintln!(
-        "{} operations: {writes} writes ({unknown} unknown), {} leader reads; final {last:?}",
+        "{} operations: {writes} writes ({unknown} unknown), {} reads ({follower_reads} served by followers); final {last:?}",
         history.len(),
         history.len() - writes
     );
     assert!(writes > 10 && history.len() - writes > 10, "{history:?}");
+    assert!(
+        follower_reads > 5,
+        "only {follower_reads} reads served by followers"
+    );
     // The survivors kept committing while the old leader was down.
     assert!(
         history.iter().any(|op| op.complete.is_some()
