@@ -100,10 +100,11 @@ raft entry acknowledged after a quorum committed it and the leader applied it;
 p50/p99 over the timed writes of a run, writes/s = writes / total time.
 **Failover**: SIGKILL of the leader's daemon, then the same write through a
 surviving manager (it forwards to whichever leader it finds, retrying) until
-one is acknowledged; the time includes noticing the leader is gone (raft
-election timeout randomised in 1-2 s, heartbeats every 250 ms). The old leader
-is restarted and every manager ready before the next run. Each cell is the
-median over runs.
+one is acknowledged; the time includes noticing the leader is gone (heartbeats
+every 100 ms; a follower campaigns after the old leader's lease of 800 ms plus
+its own election timeout randomised in 400-800 ms). The old leader is
+restarted and every manager ready before the next run. Each cell is the median
+over runs.
 ";
 
 /// The section, markdown.
