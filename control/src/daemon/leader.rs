@@ -256,3 +256,30 @@ async fn no_quorum(active: &Arc<Active>, manager: &Manager) -> DaemonError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_membership_calls_keep_the_long_forward_timeout() {
+        let promote = LeaderCall::Api(ApiOp::Promote {
+            target: "n2".into(),
+        });
+        let add = LeaderCall::AddManager {
+            node_id: "n2".into(),
+        };
+        for call in [promote, add] {
+            assert_eq!(forward_limits(&call).answer, MEMBERSHIP_FORWARD_TIMEOUT);
+        }
+        let update = LeaderCall::Api(ApiOp::UpdateNode {
+            target: "n2".into(),
+            update: Default::default(),
+        });
+        for call in [update, LeaderCall::ReadIndex] {
+            let limits = forward_limits(&call);
+            assert_eq!(limits.answer, FORWARD_TIMEOUT);
+            assert_eq!(limits.connect, FORWARD_CONNECT_TIMEOUT);
+        }
+    }
+}
