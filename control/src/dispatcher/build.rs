@@ -121,10 +121,12 @@ pub fn build(node_id: &str, tables: &Tables) -> Result<Assignment, DispatchError
     Ok(assignment)
 }
 
-/// A task the node must run or still stop: placed on it, and wanted (desired
-/// state at most running) or not yet ended.
+/// A task the node must run or still stop: handed to it by the scheduler
+/// (a global task names its node before it is allocated and scheduled),
+/// and wanted (desired state at most running) or not yet ended.
 fn is_assigned_here(task: &Task, node_id: &str) -> bool {
     task.node_id.as_deref() == Some(node_id)
+        && task.status.state >= TaskState::Assigned
         && (task.desired_state <= TaskState::Running || !task.status.state.is_terminal())
 }
 

@@ -145,6 +145,8 @@ fn tables() -> Tables {
         task("t4", 4, "n2", Running, Running),
         task("t5", 5, "n2", Running, TaskState::Starting),
         task("t6", 6, "n2", Shutdown, Shutdown),
+        // A global task names its node before the scheduler hands it over.
+        task("t7", 0, "n1", Running, TaskState::Pending),
     ] {
         put(&mut t, TASKS, &task.id.clone(), &task);
     }
@@ -155,7 +157,8 @@ fn tables() -> Tables {
 fn a_node_gets_its_wanted_tasks_and_those_still_to_stop() {
     let a = build("n1", &tables()).unwrap();
     let ids: Vec<_> = a.tasks.iter().map(|t| t.task.id.as_str()).collect();
-    // t3 is stopped already: nothing left to do for it.
+    // t3 is stopped already: nothing left to do for it; t7 is not
+    // scheduled yet.
     assert_eq!(ids, ["t1", "t2"]);
     assert_eq!(a.tasks[0].name, "web.1");
     assert_eq!(a.data_path_port, 4790);
