@@ -230,20 +230,31 @@ async fn an_assignment_runs_reports_stops_and_cleans_up_real_containers() {
         Some("No such image: missing:1")
     );
 
-    // The agent restarts: the running container is adopted, not recreated.
-    let pid = lab.container(&ids[0]).await.unwrap().pid;
+    let again = restart_adopts_the_running_container(&lab, &ids[0]).await;
+    shutdown_stops_then_removal_deletes(&lab, &ids).await;
+    again.abort();
+}
+
+/// The agent restarts: the running container is adopted, not recreated,
+/// and nothing is reported again.
+async fn restart_adopts_the_running_container(lab: &Lab, id: &str) -> tokio::task::JoinHandle<()> {
+    let pid = lab.container(id).await.unwrap().pid;
     lab.agent.abort();
     let reports_before = lock(&lab.swarm.reports).len();
     let again = Lab::start_agent(&lab.runtime, &lab.swarm);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(lab.container(&ids[0]).await.unwrap().pid, pid);
+    assert_eq!(lab.container(id).await.unwrap().pid, pid);
     assert_eq!(
         lock(&lab.swarm.reports).len(),
         reports_before,
         "restart re-reported"
     );
+    again
+}
 
-    // Shut down: drained, stopped, reported; then gone with its task.
+/// Shut down: drained, stopped, reported; then deleted (with the exited
+/// one) once the tasks leave the assignment.
+async fn shutdown_stops_then_removal_deletes(lab: &Lab, ids: &[String; 3]) {
     lab.change(|tasks| tasks[0].task.desired_state = TaskState::Shutdown);
     lab.wait_state(&ids[0], TaskState::Shutdown).await;
     assert_eq!(
@@ -258,7 +269,6 @@ async fn an_assignment_runs_reports_stops_and_cleans_up_real_containers() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    again.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
