@@ -9,4 +9,5 @@ pub mod lab;
 pub mod linearizability;
 pub mod overlay_kit;
 pub mod scenario;
+pub mod services_kit;
 pub mod swarm_kit;

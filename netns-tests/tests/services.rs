@@ -1,0 +1,390 @@
+//! Services on real containers in a three-node lab swarm (n1 manager, n2
+//! and n3 workers): spreading, the routing mesh with the client's own
+//! address, self-healing, rescheduling off a dead node, scaling,
+//! constraints and drain, rolling updates under load, failing updates, and
+//! global mode.
+#![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use shoal_netns_tests::services_kit::{Load, ServiceLab, is_running, node_named, task_image, who};
+use shoal_netns_tests::swarm_kit::{eventually, field};
+
+/// Creates the `front` network and a web service of `replicas` tasks
+/// publishing 8080 → 80, detached; `extra` adds options.
+fn web(lab: &ServiceLab, replicas: usize, extra: &[&str]) {
+    lab.cli(&["network", "create", "--driver", "overlay", "front"])
+        .unwrap();
+    let replicas = replicas.to_string();
+    let mut args = vec![
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--replicas",
+        &replicas,
+        "--network",
+        "front",
+        "-p",
+        "8080:80",
+    ];
+    args.extend(extra);
+    args.push("web:1");
+    lab.cli(&args).unwrap();
+}
+
+#[test]
+fn replicas_spread_and_answer_through_every_node_with_the_client_address() {
+    let mut lab = ServiceLab::new(3);
+    let out = lab.cli(&["network", "create", "front"]).unwrap();
+    assert!(!out.trim().is_empty(), "network create prints the ID");
+    // Not detached: the command shows progress and returns converged.
+    let out = lab
+        .cli(&[
+            "service",
+            "create",
+            "--name",
+            "web",
+            "--replicas",
+            "6",
+            "--network",
+            "front",
+            "-p",
+            "8080:80",
+            "web:1",
+        ])
+        .unwrap();
+    assert!(out.contains("overall progress: 6 out of 6 tasks"), "{out}");
+    assert!(
+        out.contains("Service converged") || out.contains("converged"),
+        "{out}"
+    );
+    let per_node = lab.wait_running("web", 6);
+    let expected: BTreeMap<String, usize> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| ((*n).to_owned(), 2))
+        .collect();
+    assert_eq!(per_node, expected, "six replicas spread 2/2/2");
+
+    let client = lab.client("c1");
+    let mut answered_by = BTreeSet::new();
+    for addr in lab.node_addrs() {
+        for _ in 0..6 {
+            let (host, peer, version) = eventually("an answer through the mesh", || {
+                who(&client, addr, 8080).ok()
+            });
+            assert_eq!(peer, client.addr().to_string(), "the task sees the client");
+            assert_eq!(version, "1");
+            answered_by.insert(host);
+        }
+    }
+    assert!(
+        answered_by.len() >= 3,
+        "answers from several tasks: {answered_by:?}"
+    );
+    assert!(
+        answered_by.iter().all(|h| h.starts_with("web.")),
+        "{answered_by:?}"
+    );
+
+    let ls = lab.cli(&["service", "ls"]).unwrap();
+    assert!(ls.contains("6/6") && ls.contains("*:8080->80/tcp"), "{ls}");
+    let services = lab.manager().lab_node().shoal(&["dp", "services"]).unwrap();
+    assert!(services.contains("8080"), "{services}");
+}
+
+/// The host PID of the process running in task `id`'s network namespace.
+fn task_pids(lab: &ServiceLab, node: &str, task_id: &str) -> Vec<String> {
+    let node = node_named(&lab.nodes, node);
+    let out = node
+        .lab_node()
+        .exec(&["ip", "netns", "pids", &format!("shoal-{task_id}")])
+        .unwrap_or_default();
+    out.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_killed_container_is_replaced_and_kept_in_history() {
+    let lab = ServiceLab::new(3);
+    web(&lab, 3, &["--restart-delay", "1s"]);
+    lab.wait_running("web", 3);
+    let victim = lab.tasks("web").into_iter().find(is_running).unwrap();
+    let victim_id = field(&victim, "id").to_owned();
+    let node = field(&victim, "node_hostname").to_owned();
+    let pids = task_pids(&lab, &node, &victim_id);
+    assert!(
+        !pids.is_empty(),
+        "the task's container runs in its namespace"
+    );
+    for pid in &pids {
+        std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status()
+            .unwrap();
+    }
+    let slot = victim["slot"].as_u64().unwrap();
+    eventually("the slot to run a new task", || {
+        let tasks = lab.tasks("web");
+        let old = tasks.iter().find(|t| field(t, "id") == victim_id)?;
+        let replaced = tasks.iter().any(|t| {
+            t["slot"].as_u64() == Some(slot) && field(t, "id") != victim_id && is_running(t)
+        });
+        (old["status"]["state"] == "failed" && replaced).then_some(())
+    });
+    lab.wait_running("web", 3);
+    let ps = lab.cli(&["service", "ps", "web"]).unwrap();
+    assert!(ps.contains("\\_ web."), "history rows in service ps: {ps}");
+    assert!(
+        ps.contains("non-zero exit") || ps.contains("Failed"),
+        "{ps}"
+    );
+}
+
+#[test]
+fn tasks_of_a_dead_node_come_back_elsewhere() {
+    let mut lab = ServiceLab::new(3);
+    web(&lab, 6, &[]);
+    lab.wait_running("web", 6);
+    lab.nodes[2].kill();
+    eventually("n3 down", || {
+        let nodes = lab.manager().nodes().ok()?;
+        nodes
+            .iter()
+            .any(|n| field(n, "hostname") == "n3" && field(n, "status") == "down")
+            .then_some(())
+    });
+    let per_node = eventually("six tasks on n1 and n2", || {
+        let per_node = lab.running_per_node("web");
+        let on_live: usize = ["n1", "n2"]
+            .iter()
+            .map(|n| per_node.get(*n).copied().unwrap_or(0))
+            .sum();
+        (on_live == 6).then_some(per_node)
+    });
+    assert_eq!(per_node.get("n1"), Some(&3), "{per_node:?}");
+    assert_eq!(per_node.get("n2"), Some(&3), "{per_node:?}");
+}
+
+#[test]
+fn scale_up_and_down() {
+    let mut lab = ServiceLab::new(3);
+    web(&lab, 6, &[]);
+    lab.wait_running("web", 6);
+    let out = lab.cli(&["service", "scale", "web=10"]).unwrap();
+    assert!(
+        out.contains("overall progress: 10 out of 10 tasks"),
+        "{out}"
+    );
+    let per_node = lab.wait_running("web", 10);
+    assert!(
+        per_node.values().all(|c| (3..=4).contains(c)),
+        "{per_node:?}"
+    );
+    lab.cli(&["service", "scale", "-d", "web=2"]).unwrap();
+    lab.wait_running("web", 2);
+    let client = lab.client("c1");
+    let addr = lab.node_addrs()[2];
+    eventually("answers after scaling down", || {
+        who(&client, addr, 8080).ok()
+    });
+}
+
+#[test]
+fn constraints_and_drain_are_honoured() {
+    let lab = ServiceLab::new(3);
+    web(&lab, 4, &["--constraint", "node.hostname==n2"]);
+    assert_eq!(
+        lab.wait_running("web", 4),
+        BTreeMap::from([("n2".to_owned(), 4)]),
+        "every task on n2"
+    );
+    // A constraint no node meets: the task stays pending and says why.
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "nowhere",
+        "--constraint",
+        "node.labels.zone==mars",
+        "web:1",
+    ])
+    .unwrap();
+    let why = eventually("a pending task with a reason", || {
+        let tasks = lab.tasks("nowhere");
+        let task = tasks.first()?;
+        (task["status"]["state"] == "pending").then(|| {
+            task["status"]["err"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    });
+    assert!(why.contains("no suitable node"), "{why}");
+
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "spread",
+        "--replicas",
+        "4",
+        "web:1",
+    ])
+    .unwrap();
+    lab.wait_running("spread", 4);
+    lab.cli(&["node", "update", "--availability", "drain", "n3"])
+        .unwrap();
+    let per_node = eventually("spread off n3", || {
+        let per_node = lab.running_per_node("spread");
+        (per_node.values().sum::<usize>() == 4 && !per_node.contains_key("n3")).then_some(per_node)
+    });
+    assert_eq!(per_node.len(), 2, "{per_node:?}");
+}
+
+fn rolling_update_without_failures(order: &str) {
+    let mut lab = ServiceLab::new(3);
+    web(
+        &lab,
+        3,
+        &[
+            "--update-order",
+            order,
+            "--update-delay",
+            "1s",
+            "--update-parallelism",
+            "1",
+        ],
+    );
+    lab.wait_running("web", 3);
+    let client = lab.client("c1");
+    let addr = lab.node_addrs()[0];
+    eventually("the service answers", || who(&client, addr, 8080).ok());
+    let load = Load::start(&client, addr, 8080);
+    eventually("some load served", || (load.counts().0 >= 5).then_some(()));
+    let out = lab
+        .cli(&["service", "update", "--image", "web:2", "web"])
+        .unwrap();
+    assert!(out.contains("converged"), "{out}");
+    eventually("more load served after the update", || {
+        let before = load.counts().0;
+        (before >= 20).then_some(())
+    });
+    let (ok, failed) = load.stop();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during the update",
+        ok + failed
+    );
+    let tasks = lab.tasks("web");
+    let running: Vec<_> = tasks.iter().filter(|t| is_running(t)).collect();
+    assert_eq!(running.len(), 3);
+    assert!(
+        running.iter().all(|t| task_image(t) == "web:2"),
+        "{running:?}"
+    );
+    let (_, _, version) = who(&client, addr, 8080).unwrap();
+    assert_eq!(version, "2");
+}
+
+#[test]
+fn start_first_rolling_update_loses_no_request() {
+    rolling_update_without_failures("start-first");
+}
+
+#[test]
+fn stop_first_rolling_update_loses_no_request() {
+    rolling_update_without_failures("stop-first");
+}
+
+fn update_state(lab: &ServiceLab) -> String {
+    let out = lab
+        .cli(&["service", "inspect", "web", "--format", "json"])
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let service = if value.is_array() { &value[0] } else { &value };
+    service["update_status"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_failing_update_pauses_or_rolls_back_as_configured() {
+    let lab = ServiceLab::new(3);
+    web(
+        &lab,
+        3,
+        &[
+            "--update-failure-action",
+            "pause",
+            "--update-monitor",
+            "3s",
+            "--restart-delay",
+            "1s",
+        ],
+    );
+    lab.wait_running("web", 3);
+    let err = lab
+        .manager()
+        .cli_err(&["service", "update", "--image", "web:broken", "web"]);
+    assert!(err.contains("paused") || err.contains("update"), "{err}");
+    eventually("the update paused", || {
+        (update_state(&lab) == "paused").then_some(())
+    });
+    // Pausing leaves the other tasks on the old image, still serving.
+    let running = lab.tasks("web").into_iter().filter(is_running).count();
+    assert!(running >= 2, "the unaffected slots keep running");
+
+    lab.cli(&[
+        "service",
+        "update",
+        "-d",
+        "--update-failure-action",
+        "rollback",
+        "--image",
+        "web:1",
+        "web",
+    ])
+    .unwrap();
+    lab.wait_running("web", 3);
+    lab.cli(&["service", "update", "-d", "--image", "web:broken", "web"])
+        .unwrap();
+    eventually("the update rolled back", || {
+        (update_state(&lab) == "rollback_completed").then_some(())
+    });
+    lab.wait_running("web", 3);
+    let tasks = lab.tasks("web");
+    assert!(
+        tasks
+            .iter()
+            .filter(|t| is_running(t))
+            .all(|t| task_image(t) == "web:1"),
+        "rolled back to web:1"
+    );
+}
+
+#[test]
+fn global_mode_runs_one_task_per_node_including_a_late_joiner() {
+    let lab = ServiceLab::partly_joined(3, 2);
+    lab.cli(&[
+        "service", "create", "-d", "--name", "agent", "--mode", "global", "web:1",
+    ])
+    .unwrap();
+    assert_eq!(
+        lab.wait_running("agent", 2),
+        BTreeMap::from([("n1".to_owned(), 1), ("n2".to_owned(), 1)])
+    );
+    lab.join(2);
+    assert_eq!(
+        lab.wait_running("agent", 3),
+        BTreeMap::from([
+            ("n1".to_owned(), 1),
+            ("n2".to_owned(), 1),
+            ("n3".to_owned(), 1)
+        ])
+    );
+}
