@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use shoal_control::runtime::image::{ExtraFile, build_busybox_image};
+use shoal_control::runtime::image::{ExtraFile, ImageError, build_busybox_image};
 
 use crate::lab::cmd::CmdError;
 use crate::lab::{Lab, Node};
@@ -37,6 +37,62 @@ fn who_script(version: &str) -> String {
     format!(
         "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"$(hostname) $REMOTE_ADDR {version}\"\n"
     )
+}
+
+/// Failures preparing a services lab.
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    /// The image directory could not be created.
+    #[error("cannot create {}", dir.display())]
+    ImageDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An image could not be built.
+    #[error("cannot build a test image")]
+    Image(#[from] ImageError),
+}
+
+/// The archives [`build_test_images`] writes into `dir`.
+pub fn test_image_archives(dir: &Path) -> Vec<PathBuf> {
+    ["web-1", "web-2", "web-broken"]
+        .iter()
+        .map(|name| dir.join(format!("{name}.tar")))
+        .collect()
+}
+
+/// Builds the test images into `dir` as OCI archives: `web:1` and `web:2`
+/// (busybox httpd on port 80 whose `/cgi-bin/who` answers `<hostname>
+/// <client address> <version>`) and `web:broken` (exits 3 at once).
+pub fn build_test_images(dir: &Path) -> Result<(), KitError> {
+    std::fs::create_dir_all(dir).map_err(|source| KitError::ImageDir {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    let archives = test_image_archives(dir);
+    for (version, archive) in ["1", "2"].iter().zip(&archives) {
+        let script = ExtraFile {
+            mode: 0o755,
+            ..ExtraFile::new("www/cgi-bin/who", who_script(version))
+        };
+        let index = ExtraFile::new("www/index.html", format!("web {version}\n"));
+        build_busybox_image(
+            &format!("web:{version}"),
+            &[script, index],
+            &["httpd", "-f", "-p", "80", "-h", "/www"],
+            archive,
+        )?;
+    }
+    build_busybox_image(
+        "web:broken",
+        &[],
+        &["sh", "-c", "echo broken; exit 3"],
+        &archives[2],
+    )?;
+    Ok(())
 }
 
 impl ServiceLab {
@@ -80,38 +136,12 @@ impl ServiceLab {
     }
 
     fn build_images(&self) {
-        std::fs::create_dir_all(&self.images).expect("image directory");
-        for version in ["1", "2"] {
-            let script = ExtraFile {
-                mode: 0o755,
-                ..ExtraFile::new("www/cgi-bin/who", who_script(version))
-            };
-            let index = ExtraFile::new("www/index.html", format!("web {version}\n"));
-            build_busybox_image(
-                &format!("web:{version}"),
-                &[script, index],
-                &["httpd", "-f", "-p", "80", "-h", "/www"],
-                &self.archive(&format!("web-{version}")),
-            )
-            .expect("build web image");
-        }
-        build_busybox_image(
-            "web:broken",
-            &[],
-            &["sh", "-c", "echo broken; exit 3"],
-            &self.archive("web-broken"),
-        )
-        .expect("build broken image");
-    }
-
-    fn archive(&self, name: &str) -> PathBuf {
-        self.images.join(format!("{name}.tar"))
+        build_test_images(&self.images).expect("build the test images");
     }
 
     /// `shoal image load` of every test image on `node`.
     pub fn load_images(&self, node: &SwarmNode) {
-        for name in ["web-1", "web-2", "web-broken"] {
-            let archive = self.archive(name);
+        for archive in test_image_archives(&self.images) {
             let archive = archive.to_str().expect("utf-8 path");
             node.cli(&["image", "load", "-i", archive])
                 .expect("image load");

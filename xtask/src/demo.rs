@@ -1,108 +1,126 @@
 //! `cargo xtask demo`: shoal's main job, end to end on one machine. A lab of
-//! nodes joined by an underlay; an overlay network with a task on every
-//! node; a service with a VIP and a published port; requests from a client
-//! on the underlay to every node's published port, answered by tasks on
-//! several nodes that see the client's own address; then what the data
-//! plane holds (`shoal dp services`, `dp endpoints`, `dp stats`).
+//! nodes joined by an underlay, each running `shoal daemon`; `swarm init`
+//! on the first and `swarm join` on the others; a small web image loaded
+//! on every node; an overlay network; a replicated service publishing a
+//! port through the routing mesh; requests from a client on the underlay to
+//! every node's published port, answered by tasks on several nodes that see
+//! the client's own address; then `service ps` and what the data plane
+//! holds (`shoal dp services`).
 
-use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
-    process::Command,
-};
+use std::process::Command;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use shoal_dataplane::lb::state::PublishMode;
-use shoal_netns_tests::scenario::{Cluster, connect_from};
+use shoal_netns_tests::services_kit::{build_test_images, test_image_archives, who};
+use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, eventually, swarm_lab};
 
 use crate::{setup, sh};
 
 /// The published port the demo's service answers on, on every node.
-const PUBLISHED: u16 = 8000;
+const PUBLISHED: u16 = 8080;
 
 /// Arguments of `cargo xtask demo`.
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Number of nodes.
+    /// Number of nodes (the first is the manager).
     #[arg(long, short, default_value_t = 3)]
     nodes: usize,
+    /// Replicas of the demo service.
+    #[arg(long, default_value_t = 6)]
+    replicas: usize,
     /// Leave the lab running afterwards (tear down with `cargo xtask lab down ID`).
     #[arg(long)]
     keep: bool,
 }
 
+/// Runs `shoal <args>` on `node`, printing the command and its output.
+fn show(node: &SwarmNode, args: &[&str]) -> Result<String> {
+    println!("\n$ shoal {}        # on {}", args.join(" "), node.name);
+    let out = node
+        .cli(args)
+        .with_context(|| format!("shoal {}", args.join(" ")))?;
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(out)
+}
+
 /// Run the demo.
 pub fn run(args: DemoArgs) -> Result<()> {
+    if args.nodes < 2 {
+        bail!("the demo needs at least 2 nodes");
+    }
     setup::run()?;
     let mut build = Command::new(env!("CARGO"));
     build.args(["build", "--package", "shoal-control", "--bin", "shoal"]);
     sh::run(&mut build)?;
 
-    let mut cluster = Cluster::new(args.nodes).context("building the lab")?;
-    cluster.network("front", 4097, "10.10.0.0/24");
-    let mut tasks = Vec::new();
-    for i in 1..=args.nodes {
-        tasks.push(cluster.task(
-            &format!("web{i}"),
-            i,
-            "front",
-            &format!("10.10.0.{}", 10 + i),
-        )?);
-    }
-    let refs: Vec<_> = tasks.iter().collect();
-    cluster.service("web", "10.10.0.100", 80, 8080, &refs);
-    cluster.publish(PUBLISHED, "web", 80, PublishMode::Ingress);
-    cluster
-        .apply_all()
-        .context("shoal dp apply on every node")?;
-    for task in &tasks {
-        cluster.serve(task, 8080)?;
-    }
-    let client = cluster.lab.add_client("c1")?.clone();
+    let (mut lab, nodes) = swarm_lab(args.nodes);
     println!(
-        "\n== lab {}: {} nodes on 198.18.0.0/24, overlay 'front' (VNI 4097, 10.10.0.0/24),",
-        cluster.lab.id(),
+        "== lab {}: {} nodes on the underlay 198.18.0.0/24, a daemon on each",
+        lab.id(),
         args.nodes
     );
-    println!(
-        "   service 'web' at 10.10.0.100:80 → tasks :8080, published on every node at :{PUBLISHED}"
-    );
-    println!(
-        "\nrequests from client {} to each node's published port:",
-        client.addr()
-    );
-    for node in cluster.lab.nodes() {
-        for _ in 0..3 {
-            let to = SocketAddr::new(node.addr().into(), PUBLISHED);
-            let answer = hello(client.name(), to)?;
-            println!("  {to:<20} answered by {answer}");
+    let manager = &nodes[0];
+    let addr = manager.lab_node().addr().to_string();
+    show(manager, &["swarm", "init", "--advertise-addr", &addr])?;
+    let token = manager.cli(&["swarm", "join-token", "worker", "-q"])?;
+    let at = manager.control_addr();
+    for node in &nodes[1..] {
+        show(node, &["swarm", "join", "--token", token.trim(), &at])?;
+    }
+    all_ready(manager, nodes.len());
+    show(manager, &["node", "ls"])?;
+
+    let images = lab.nodes()[0].state_dir().join("images");
+    build_test_images(&images).context("building the demo images")?;
+    for node in &nodes {
+        for archive in test_image_archives(&images).iter().take(1) {
+            let archive = archive.to_str().context("image path")?;
+            show(node, &["image", "load", "-i", archive])?;
         }
     }
-    let n1 = cluster.lab.node(1).context("node 1")?;
-    for cmd in [["dp", "services"], ["dp", "endpoints"], ["dp", "stats"]] {
-        println!(
-            "\n$ shoal {}        # on {}\n{}",
-            cmd.join(" "),
-            n1.name(),
-            n1.shoal(&cmd)?
-        );
+    show(manager, &["network", "create", "--driver", "overlay", "front"])?;
+    let replicas = args.replicas.to_string();
+    let publish = format!("{PUBLISHED}:80");
+    show(
+        manager,
+        &[
+            "service", "create", "--name", "web", "--replicas", &replicas, "--network", "front",
+            "-p", &publish, "web:1",
+        ],
+    )?;
+    show(manager, &["service", "ls"])?;
+    show(manager, &["service", "ps", "web"])?;
+
+    let client = lab.add_client("c1")?.clone();
+    println!(
+        "\n== requests from client {} to every node's published port :{PUBLISHED}",
+        client.addr()
+    );
+    for node in &nodes {
+        let node_addr = node.lab_node().addr();
+        for _ in 0..3 {
+            let (task, peer, _) = eventually("an answer through the mesh", || {
+                who(&client, node_addr, PUBLISHED).ok()
+            });
+            println!(
+                "  {node_addr}:{PUBLISHED:<6} answered by task {task:<8} which sees the client as {peer}"
+            );
+        }
     }
+    let n1 = manager.lab_node();
+    println!("\n$ shoal dp services        # on {}", manager.name);
+    println!("{}", n1.shoal(&["dp", "services"])?);
     if args.keep {
-        let id = cluster.lab.into_persistent();
+        let socket = manager.socket();
+        let id = lab.into_persistent();
         println!(
-            "lab {id} left running: `cargo xtask lab exec n1 -- shoal dp stats`; `cargo xtask lab down {id}`"
+            "lab {id} left running: `cargo xtask lab exec n1 -- shoal -H unix://{} service ps web`; \
+             `cargo xtask lab down {id}`",
+            socket.display()
         );
     }
     Ok(())
-}
-
-/// The first line a task's server says: its name and the peer it sees.
-fn hello(netns: &str, to: SocketAddr) -> Result<String> {
-    let stream = connect_from(netns, to)?.with_context(|| format!("connecting to {to}"))?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    let mut words = line.split_whitespace();
-    let (task, peer) = (words.next().unwrap_or("?"), words.next().unwrap_or("?"));
-    Ok(format!("{task} (it sees the client as {peer})"))
 }
