@@ -42,6 +42,11 @@ impl SwarmNode {
         self.node.state_dir().join("shoal.sock")
     }
 
+    /// The daemon's process ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
     /// The lab node.
     pub fn lab_node(&self) -> &Node {
         &self.node

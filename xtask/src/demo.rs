@@ -81,14 +81,26 @@ pub fn run(args: DemoArgs) -> Result<()> {
             show(node, &["image", "load", "-i", archive])?;
         }
     }
-    show(manager, &["network", "create", "--driver", "overlay", "front"])?;
+    show(
+        manager,
+        &["network", "create", "--driver", "overlay", "front"],
+    )?;
     let replicas = args.replicas.to_string();
     let publish = format!("{PUBLISHED}:80");
     show(
         manager,
         &[
-            "service", "create", "--name", "web", "--replicas", &replicas, "--network", "front",
-            "-p", &publish, "web:1",
+            "service",
+            "create",
+            "--name",
+            "web",
+            "--replicas",
+            &replicas,
+            "--network",
+            "front",
+            "-p",
+            &publish,
+            "web:1",
         ],
     )?;
     show(manager, &["service", "ls"])?;

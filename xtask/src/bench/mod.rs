@@ -13,6 +13,7 @@ mod lb_shoal;
 mod measure;
 mod overlay;
 mod report;
+mod services;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -35,6 +36,10 @@ enum BenchTarget {
     /// The control plane on 3 and 5 managers: leader failover time, commit
     /// latency and writes/s through the leader's API.
     Control(control::ControlArgs),
+    /// Services on a lab swarm with real containers: create → all running
+    /// for 10 and 100 replicas next to the runtime's own floor, the
+    /// scheduler alone, daemon memory at 100 tasks.
+    Services(services::ServicesArgs),
     /// A minimal keep-alive HTTP server the `lb` benchmark runs in backend
     /// namespaces (busybox httpd closes every connection).
     #[command(hide = true)]
@@ -47,6 +52,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchTarget::Overlay(args) => overlay::run(args),
         BenchTarget::Lb(args) => lb::run(args),
         BenchTarget::Control(args) => control::run(args),
+        BenchTarget::Services(args) => services::run(args),
         BenchTarget::HttpKeepalive(args) => keepalive::run(args),
     }
 }
