@@ -12,7 +12,8 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use shoal_netns_tests::services_kit::{build_test_images, test_image_archives, who};
-use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, eventually, swarm_lab};
+use shoal_netns_tests::lab::Node;
+use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, swarm_lab};
 
 use crate::{setup, sh};
 
@@ -107,32 +108,52 @@ pub fn run(args: DemoArgs) -> Result<()> {
     show(manager, &["service", "ps", "web"])?;
 
     let client = lab.add_client("c1")?.clone();
+    let shown = requests(&client, &nodes).and_then(|()| {
+        println!("\n$ shoal dp services        # on {}", manager.name);
+        println!("{}", manager.lab_node().shoal(&["dp", "services"])?);
+        Ok(())
+    });
+    if args.keep {
+        let socket = manager.socket();
+        let id = lab.into_persistent();
+        println!(
+            "lab {id} left running: `cargo xtask lab exec n1 -- shoal service -H unix://{} ps web`; \
+             `cargo xtask lab down {id}`",
+            socket.display()
+        );
+    }
+    shown
+}
+
+/// Requests from `client` to every node's published port, three each.
+fn requests(client: &Node, nodes: &[SwarmNode]) -> Result<()> {
     println!(
         "\n== requests from client {} to every node's published port :{PUBLISHED}",
         client.addr()
     );
-    for node in &nodes {
+    for node in nodes {
         let node_addr = node.lab_node().addr();
         for _ in 0..3 {
-            let (task, peer, _) = eventually("an answer through the mesh", || {
-                who(&client, node_addr, PUBLISHED).ok()
-            });
+            let (task, peer, _) = answer(client, node_addr)?;
             println!(
                 "  {node_addr}:{PUBLISHED:<6} answered by task {task:<8} which sees the client as {peer}"
             );
         }
     }
-    let n1 = manager.lab_node();
-    println!("\n$ shoal dp services        # on {}", manager.name);
-    println!("{}", n1.shoal(&["dp", "services"])?);
-    if args.keep {
-        let socket = manager.socket();
-        let id = lab.into_persistent();
-        println!(
-            "lab {id} left running: `cargo xtask lab exec n1 -- shoal -H unix://{} service ps web`; \
-             `cargo xtask lab down {id}`",
-            socket.display()
-        );
-    }
     Ok(())
+}
+
+/// One answer through the mesh, retried for a while (the first requests
+/// may race the last data-plane update).
+fn answer(client: &Node, addr: std::net::Ipv4Addr) -> Result<(String, String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match who(client, addr, PUBLISHED) {
+            Ok(answer) => return Ok(answer),
+            Err(err) if std::time::Instant::now() > deadline => {
+                bail!("no answer from {addr}:{PUBLISHED}: {err}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
+        }
+    }
 }
