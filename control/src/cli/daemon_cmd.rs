@@ -22,8 +22,10 @@ pub struct DaemonArgs {
     #[arg(long)]
     node_name: Option<String>,
     /// Whose data-plane pins the agent programs (/sys/fs/bpf/shoal/<name>,
-    /// as `shoal dp --node` names them); default the node name.
-    #[arg(long)]
+    /// as `shoal dp --node` names them); default $SHOAL_NODE (what `shoal
+    /// dp` defaults to as well, so both see the same pins), then the node
+    /// name.
+    #[arg(long, env = "SHOAL_NODE")]
     dp_node: Option<String>,
     /// Where bpffs is (or gets) mounted.
     #[arg(long, env = "SHOAL_BPFFS", default_value = shoal_dataplane::pins::BPFFS_ROOT)]

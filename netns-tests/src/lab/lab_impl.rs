@@ -307,6 +307,10 @@ impl Lab {
         for member in members {
             teardown::keep_first(
                 &mut first_err,
+                teardown::remove_containers(&member.state_dir).map_err(Into::into),
+            );
+            teardown::keep_first(
+                &mut first_err,
                 teardown::delete_netns(&member.name).map_err(Into::into),
             );
             teardown::keep_first(&mut first_err, teardown::remove_pins(&member.name));

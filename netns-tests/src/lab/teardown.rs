@@ -62,6 +62,10 @@ pub fn cleanup_by_id(id: &LabId) -> Result<(), TeardownError> {
     for ns in lab_netns(id)? {
         keep_first(
             &mut first_err,
+            remove_containers(&id.state_root().join(&ns)).map_err(TeardownError::from),
+        );
+        keep_first(
+            &mut first_err,
             delete_netns(&ns).map_err(TeardownError::from),
         );
         if !ns.ends_with("-sw") {
@@ -70,6 +74,68 @@ pub fn cleanup_by_id(id: &LabId) -> Result<(), TeardownError> {
     }
     keep_first(&mut first_err, remove_dir(&id.state_root()));
     first_err.map_or(Ok(()), Err)
+}
+
+/// Removes the containers a node's daemon left under `state_dir` (a killed
+/// daemon cannot): every runc root found there (`<dir>/runc`, at most
+/// three levels down) has its containers force-deleted and their task
+/// namespaces (`shoal-<id>`) emptied and deleted. Best effort: a container
+/// runc no longer knows still loses its namespace.
+pub(crate) fn remove_containers(state_dir: &Path) -> Result<(), CmdError> {
+    let mut first_err = None;
+    for root in runc_roots(state_dir, 3) {
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for id in entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()) {
+            let mut runc = std::process::Command::new("runc");
+            runc.arg("--root").arg(&root).args(["delete", "--force", &id]);
+            // A container whose init is gone is deleted all the same.
+            let _ = cmd::output(runc);
+            let netns = format!("shoal-{id}");
+            if let Err(err) = delete_netns(&netns) {
+                first_err.get_or_insert(err);
+            }
+        }
+    }
+    unmount_under(state_dir);
+    first_err.map_or(Ok(()), Err)
+}
+
+/// Lazily unmounts everything mounted below `dir` (container root
+/// filesystems), deepest first, so the directory can be removed.
+fn unmount_under(dir: &Path) {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(4))
+        .filter(|point| Path::new(point).starts_with(dir))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in points {
+        let mut umount = std::process::Command::new("umount");
+        umount.args(["-l", point]);
+        // Already gone (a parent went first) is fine.
+        let _ = cmd::output(umount);
+    }
+}
+
+/// Directories named `runc` under `dir`, down to `depth` levels.
+fn runc_roots(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut roots = Vec::new();
+    for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+        if entry.file_name() == "runc" {
+            roots.push(entry.path());
+        } else if depth > 0 {
+            roots.extend(runc_roots(&entry.path(), depth - 1));
+        }
+    }
+    roots
 }
 
 /// Kills every process in `netns` and deletes it; a missing namespace is fine.
