@@ -220,11 +220,18 @@ pub fn who(client: &Node, addr: Ipv4Addr, port: u16) -> Result<(String, String, 
     match words.as_slice() {
         [host, client, version] => Ok((
             (*host).to_owned(),
-            (*client).to_owned(),
+            plain_ipv4(client),
             (*version).to_owned(),
         )),
         _ => Err(format!("unexpected answer {out:?}")),
     }
+}
+
+/// `198.18.0.201` from httpd's `[::ffff:198.18.0.201]` (it listens on
+/// an IPv6 socket and sees IPv4 clients as mapped addresses).
+fn plain_ipv4(addr: &str) -> String {
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    addr.strip_prefix("::ffff:").unwrap_or(addr).to_owned()
 }
 
 /// A background load: `client` requests a URL in a loop until stopped;

@@ -11,8 +11,8 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use shoal_netns_tests::services_kit::{build_test_images, test_image_archives, who};
 use shoal_netns_tests::lab::Node;
+use shoal_netns_tests::services_kit::{build_test_images, test_image_archives, who};
 use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, swarm_lab};
 
 use crate::{setup, sh};

@@ -49,9 +49,26 @@ pub fn desired_state(
     let known = |name: &str| networks.iter().any(|n| n.name == name);
     let mut taken: HashSet<(String, Ipv4Addr)> = HashSet::new();
     let mut endpoints = Vec::new();
+    let is_ingress = |name: &str| {
+        assignment
+            .networks
+            .iter()
+            .any(|n| n.ingress && n.name == name)
+    };
     for task in local {
-        let attached = task.task.task.networks.iter().filter(|a| known(&a.network));
-        for (index, attachment) in attached.enumerate() {
+        let mut attached: Vec<_> = task
+            .task
+            .task
+            .networks
+            .iter()
+            .filter(|a| known(&a.network))
+            .collect();
+        // The ingress attachment is eth0 and carries the default route: a
+        // task answers mesh clients (any address) from its ingress
+        // address, and the data plane drops a source address that is not
+        // the sending interface's.
+        attached.sort_by_key(|a| !is_ingress(&a.network));
+        for (index, attachment) in attached.into_iter().enumerate() {
             let Some(ip) = attachment.ip else { continue };
             if !taken.insert((attachment.network.clone(), ip)) {
                 continue;

@@ -128,7 +128,7 @@ fn underlay() -> Underlay {
 }
 
 #[test]
-fn a_running_task_gets_one_interface_per_network_in_its_netns() {
+fn a_running_task_gets_one_interface_per_network_in_its_netns_ingress_first() {
     let a = assignment();
     let local = [LocalTask {
         task: &a.tasks[0],
@@ -144,8 +144,10 @@ fn a_running_task_gets_one_interface_per_network_in_its_netns() {
     assert_eq!(
         ifaces,
         [
-            ("t1@front", "shoal-t1", "eth0", ip(10, 1)),
-            ("t1@ingress", "shoal-t1", "eth1", ip(10, 0)),
+            // eth0, listed first, gets the default route: mesh clients
+            // are answered from the ingress address.
+            ("t1@ingress", "shoal-t1", "eth0", ip(10, 0)),
+            ("t1@front", "shoal-t1", "eth1", ip(10, 1)),
         ]
     );
     let remote: Vec<_> = state

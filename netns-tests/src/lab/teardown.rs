@@ -87,9 +87,14 @@ pub(crate) fn remove_containers(state_dir: &Path) -> Result<(), CmdError> {
         let Ok(entries) = std::fs::read_dir(&root) else {
             continue;
         };
-        for id in entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()) {
+        for id in entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+        {
             let mut runc = std::process::Command::new("runc");
-            runc.arg("--root").arg(&root).args(["delete", "--force", &id]);
+            runc.arg("--root")
+                .arg(&root)
+                .args(["delete", "--force", &id]);
             // A container whose init is gone is deleted all the same.
             let _ = cmd::output(runc);
             let netns = format!("shoal-{id}");
