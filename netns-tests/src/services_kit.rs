@@ -29,7 +29,14 @@ pub struct ServiceLab {
     token: String,
     /// The manager's join address.
     at: String,
+    /// Held for the lab's life: service labs of one test binary run one at
+    /// a time (three daemons and their containers each on a 2-CPU
+    /// machine; heartbeats must not starve).
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Serialises [`ServiceLab`]s within one test binary.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The CGI script of the web images: answers `<hostname> <client address>
 /// <version>` so tests see which task answered whom.
@@ -107,6 +114,11 @@ impl ServiceLab {
     /// Like [`ServiceLab::new`] with `n` daemons of which only the first
     /// `joined` are in the swarm (see [`ServiceLab::join`]).
     pub fn partly_joined(n: usize, joined: usize) -> ServiceLab {
+        // A test that panicked while holding the lock leaves nothing behind
+        // (its lab is torn down on unwind), so a poisoned lock is fine.
+        let serial = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (lab, nodes) = swarm_lab(n);
         let (token, at, _) = init(&nodes[0], &[]);
         let images = lab.nodes()[0].state_dir().join("images");
@@ -116,6 +128,7 @@ impl ServiceLab {
             images,
             token,
             at,
+            _serial: serial,
         };
         service_lab.build_images();
         for node in &service_lab.nodes {
