@@ -52,6 +52,19 @@ fn is_ca_mismatch(err: &std::io::Error) -> bool {
     )
 }
 
+/// Whether the peer's certificate is not valid for the name we asked for:
+/// when we ask for a manager, the peer is a worker (same CA, other role).
+fn is_wrong_role(err: &std::io::Error) -> bool {
+    matches!(
+        err.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. }
+        ))
+    )
+}
+
 /// Connects to `addr` with `config` (which must offer [`ALPN_CTL`]) within
 /// `timeout` and checks that the peer speaks the control protocol.
 pub async fn connect(
@@ -93,6 +106,11 @@ async fn connect_named(
                     addr: addr.to_owned(),
                     pinned,
                 },
+                _ if server_name == crate::tls::MANAGER_SERVER_NAME && is_wrong_role(&source) => {
+                    CtlError::NotManager {
+                        addr: addr.to_owned(),
+                    }
+                }
                 _ => CtlError::Handshake {
                     addr: addr.to_owned(),
                     source,
