@@ -89,11 +89,14 @@ impl SwarmNode {
         }
     }
 
-    /// Runs `shoal <args> -H unix://<socket>` on the node.
+    /// Runs `shoal <group> -H unix://<socket> <rest>` on the node.
     pub fn cli(&self, args: &[&str]) -> Result<String, CmdError> {
         let host = format!("unix://{}", self.socket().display());
+        // `-H` right after the command group: at the end it would be taken
+        // as a trailing argument (`service create IMAGE ARG...`).
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["-H", &host]);
+        let at = usize::from(!all.is_empty());
+        all.splice(at..at, ["-H", host.as_str()]);
         self.node.shoal(&all)
     }
 

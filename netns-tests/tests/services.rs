@@ -388,3 +388,44 @@ fn global_mode_runs_one_task_per_node_including_a_late_joiner() {
         ])
     );
 }
+
+#[test]
+fn secrets_reach_their_tasks_and_logs_come_from_every_node() {
+    let lab = ServiceLab::new(3);
+    let file = lab.lab.nodes()[0].state_dir().join("db-password");
+    std::fs::write(&file, "s3cr3t-value\n").unwrap();
+    lab.cli(&["secret", "create", "db", file.to_str().unwrap()])
+        .unwrap();
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "reader",
+        "--replicas",
+        "3",
+        "--secret",
+        "db",
+        "web:1",
+        "sh",
+        "-c",
+        "echo \"read $(cat /run/secrets/db)\"; exec sleep 600",
+    ])
+    .unwrap();
+    assert_eq!(lab.wait_running("reader", 3).len(), 3, "one task per node");
+    let logs = eventually("every task's line in the logs", || {
+        let logs = lab.cli(&["service", "logs", "reader"]).ok()?;
+        (logs.matches("read s3cr3t-value").count() == 3).then_some(logs)
+    });
+    for node in ["n1", "n2", "n3"] {
+        assert!(
+            logs.contains(&format!("@{node}")),
+            "logs name their node: {logs}"
+        );
+    }
+    // The secret is in use: it cannot be removed, and the refusal says so.
+    let err = lab.manager().cli_err(&["secret", "rm", "db"]);
+    assert!(err.contains("in use") || err.contains("reader"), "{err}");
+    let ls = lab.cli(&["secret", "ls"]).unwrap();
+    assert!(ls.contains("db") && !ls.contains("s3cr3t"), "{ls}");
+}
