@@ -7,7 +7,7 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
     lb::{
-        CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH, REPLY_REV_NAT,
+        Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH, REPLY_REV_NAT,
         ReplyEntry, ServiceKey, flow_hash,
     },
 };
@@ -91,8 +91,7 @@ pub fn try_translate(
                 return Err(DropReason::NoBackend);
             }
             let slot = flow_hash(ip.src, key_ip, sport, dport, ip.proto) % MAGLEV_SIZE;
-            let id = lb_maps::maglev_pick(service.id, slot).ok_or(DropReason::NoBackend)?;
-            let backend = lb_maps::backend(id).ok_or(DropReason::StaleBackend)?;
+            let (id, backend) = pick_backend(service.id, slot, ip.src, service.active_backends)?;
             let entry = CtEntry {
                 last_seen_ns: now,
                 backend_id: id,
@@ -121,6 +120,43 @@ pub fn try_translate(
         ip: entry.backend_ip,
         vni: entry.vni,
     }))
+}
+
+/// How many further Maglev slots a hairpin flow tries (see [`pick_backend`]):
+/// with two backends the chance that all land on the sender is 2^-16.
+const HAIRPIN_PROBES: u32 = 16;
+
+/// The backend for a new flow from `src` hashed to `slot`. A task calling
+/// its own service must not get itself: the reply to a packet from its own
+/// address to its own address never leaves it, so the client would see an
+/// unrelated source and the connection fails. When the ring gives the
+/// sender and other backends exist, the following slots are tried (Maglev
+/// spreads each backend over the ring, so a neighbouring slot is another
+/// backend); only a service whose sole backend is the sender keeps it.
+#[inline(always)]
+fn pick_backend(
+    service_id: u32,
+    slot: u32,
+    src: [u8; 4],
+    active: u32,
+) -> Result<(u32, Backend), DropReason> {
+    let id = lb_maps::maglev_pick(service_id, slot).ok_or(DropReason::NoBackend)?;
+    let backend = lb_maps::backend(id).ok_or(DropReason::StaleBackend)?;
+    if backend.ip != src || active < 2 {
+        return Ok((id, backend));
+    }
+    for probe in 1..=HAIRPIN_PROBES {
+        let next = (slot + probe) % MAGLEV_SIZE;
+        let Some(other_id) = lb_maps::maglev_pick(service_id, next) else {
+            break;
+        };
+        if let Some(other) = lb_maps::backend(other_id)
+            && other.ip != src
+        {
+            return Ok((other_id, other));
+        }
+    }
+    Ok((id, backend))
 }
 
 /// The flow's conntrack entry if it is live and its backend still exists;

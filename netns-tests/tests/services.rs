@@ -429,3 +429,72 @@ fn secrets_reach_their_tasks_and_logs_come_from_every_node() {
     let ls = lab.cli(&["secret", "ls"]).unwrap();
     assert!(ls.contains("db") && !ls.contains("s3cr3t"), "{ls}");
 }
+
+#[test]
+fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
+    let lab = ServiceLab::new(3);
+    web(&lab, 3, &[]);
+    lab.wait_running("web", 3);
+    let out = lab
+        .cli(&["service", "inspect", "web", "--format", "json"])
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let service = if value.is_array() { &value[0] } else { &value };
+    let vip = service["endpoint"]["vips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["network"] == "front")
+        .map(|v| v["ip"].as_str().unwrap().to_owned())
+        .unwrap();
+    let task = lab.tasks("web").into_iter().find(is_running).unwrap();
+    let netns = format!("shoal-{}", field(&task, "id"));
+    let url = format!("http://{vip}:80/cgi-bin/who");
+    let call = || {
+        std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &netns,
+                "curl",
+                "-sS",
+                "--max-time",
+                "3",
+                &url,
+            ])
+            .output()
+            .unwrap()
+    };
+    // The caller's own node programs the VIP from the assignment that made
+    // the task running: give it that moment.
+    eventually("a first answer from the VIP", || {
+        call().status.success().then_some(())
+    });
+    let mut answered_by = BTreeSet::new();
+    // Each request is a new flow; with three backends a third of them
+    // would hash to the caller itself.
+    for _ in 0..24 {
+        let out = call();
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        answered_by.insert(
+            body.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        !answered_by.contains(field(&task, "name")),
+        "{answered_by:?}"
+    );
+    assert_eq!(
+        answered_by.len(),
+        2,
+        "the two other tasks answer: {answered_by:?}"
+    );
+}
