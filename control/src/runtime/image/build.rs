@@ -161,6 +161,17 @@ impl LayerBuilder {
     }
 }
 
+/// The blobs of a built image (see [`ImageBuilder::oci_blobs`]).
+#[derive(Debug, Clone)]
+pub struct BuiltBlobs {
+    /// The OCI image manifest (`application/vnd.oci.image.manifest.v1+json`).
+    pub manifest: Vec<u8>,
+    /// The image config.
+    pub config: Vec<u8>,
+    /// gzip-compressed layer tars, base first.
+    pub layers: Vec<Vec<u8>>,
+}
+
 /// An image being built: uncompressed layers plus how to run it.
 #[derive(Debug, Clone)]
 pub struct ImageBuilder {
@@ -251,28 +262,45 @@ impl ImageBuilder {
         serde_json::to_vec(&config).map_err(ImageError::json("built image config"))
     }
 
-    /// The files of an OCI image layout (gzip layers), archive path first.
-    pub(crate) fn oci_entries(&self) -> Result<Vec<(String, Vec<u8>)>, ImageError> {
+    /// The image's blobs as a registry holds them: gzip layers, config and
+    /// an OCI manifest pointing at both (what a push uploads).
+    pub fn oci_blobs(&self) -> Result<BuiltBlobs, ImageError> {
         let config = self.config_bytes()?;
-        let mut entries = Vec::new();
         let mut layers = Vec::new();
+        let mut descriptors = Vec::new();
         for layer in &self.layers {
             let mut gz = GzEncoder::new(Vec::new(), Compression::default());
             gz.write_all(layer).map_err(build_error("gzip layer"))?;
             let gz = gz.finish().map_err(build_error("gzip layer"))?;
-            let desc = Descriptor::of(MEDIA_LAYER_GZIP, &gz);
-            entries.push((blob_path(&desc.digest), gz));
-            layers.push(desc);
+            descriptors.push(Descriptor::of(MEDIA_LAYER_GZIP, &gz));
+            layers.push(gz);
         }
-        let config_desc = Descriptor::of(MEDIA_CONFIG, &config);
-        entries.push((blob_path(&config_desc.digest), config));
         let manifest = Manifest {
             schema_version: 2,
             media_type: MEDIA_MANIFEST.to_owned(),
-            config: config_desc,
-            layers,
+            config: Descriptor::of(MEDIA_CONFIG, &config),
+            layers: descriptors,
         };
         let manifest = serde_json::to_vec(&manifest).map_err(ImageError::json("built manifest"))?;
+        Ok(BuiltBlobs {
+            manifest,
+            config,
+            layers,
+        })
+    }
+
+    /// The files of an OCI image layout (gzip layers), archive path first.
+    pub(crate) fn oci_entries(&self) -> Result<Vec<(String, Vec<u8>)>, ImageError> {
+        let BuiltBlobs {
+            manifest,
+            config,
+            layers,
+        } = self.oci_blobs()?;
+        let mut entries: Vec<_> = layers
+            .into_iter()
+            .map(|gz| (blob_path(&Digest::of(&gz)), gz))
+            .collect();
+        entries.push((blob_path(&Digest::of(&config)), config));
         let mut manifest_desc = Descriptor::of(MEDIA_MANIFEST, &manifest);
         manifest_desc
             .annotations

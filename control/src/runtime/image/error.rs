@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::Digest;
+use super::registry::RegistryError;
 
 /// Why an image could not be loaded, built, found or listed.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +152,14 @@ pub enum ImageError {
     Ambiguous {
         /// The reference given.
         reference: String,
+    },
+    /// A registry refused or failed a pull.
+    #[error("registry {registry}: {source}")]
+    Registry {
+        /// `host[:port]` of the registry.
+        registry: String,
+        /// What went wrong.
+        source: RegistryError,
     },
     /// The image's user is a name; only numeric `uid[:gid]` is supported.
     #[error("image user {user:?} is not numeric (uid[:gid])")]

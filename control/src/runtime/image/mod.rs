@@ -1,6 +1,6 @@
 //! The node's image store: content-addressed blobs, layers unpacked once,
 //! names; `load` of OCI layout archives and `docker save` tarballs with
-//! every blob verified; a builder for small busybox images.
+//! every blob verified; `pull` from an OCI distribution registry; a builder for small busybox images.
 
 mod archive;
 mod build;
@@ -9,17 +9,24 @@ mod docker;
 mod error;
 mod layer;
 mod oci;
+mod pull;
 mod query;
+mod reference;
+mod registry;
 mod store;
 mod types;
 
 use std::path::{Path, PathBuf};
 
 pub use build::{
-    BUSYBOX_APPLETS, BUSYBOX_PATH, ExtraFile, ImageBuilder, LayerBuilder, build_busybox_image,
+    BUSYBOX_APPLETS, BUSYBOX_PATH, BuiltBlobs, ExtraFile, ImageBuilder, LayerBuilder,
+    build_busybox_image,
 };
 pub use digest::Digest;
 pub use error::ImageError;
+pub use pull::PulledImage;
+pub use reference::{Reference, Target};
+pub use registry::RegistryError;
 pub use store::{Image, ImageStore, ImageSummary, LoadedImage};
 pub use types::{
     Descriptor, ExecConfig, ImageConfigFile, ImageName, Index, Manifest, Platform, RootFs,

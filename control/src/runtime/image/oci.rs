@@ -7,15 +7,44 @@ use serde::de::DeserializeOwned;
 
 use super::archive::Staged;
 use super::digest::Digest;
-use super::types::{Descriptor, ImageConfigFile, Index, MEDIA_MANIFEST, Manifest};
+use super::types::{
+    Descriptor, ImageConfigFile, Index, MEDIA_DOCKER_MANIFEST, MEDIA_MANIFEST, Manifest,
+};
 use super::{ImageError, PendingImage};
 
 /// Media types accepted for manifests (empty: older layouts omit it).
-const MANIFEST_TYPES: [&str; 3] = [
-    MEDIA_MANIFEST,
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "",
-];
+const MANIFEST_TYPES: [&str; 3] = [MEDIA_MANIFEST, MEDIA_DOCKER_MANIFEST, ""];
+/// The manifest of an index (or Docker manifest list) for this machine's
+/// platform; entries without a platform count as native.
+pub(crate) fn native_manifest<'a>(
+    index: &'a Index,
+    index_digest: &Digest,
+) -> Result<&'a Descriptor, ImageError> {
+    index
+        .manifests
+        .iter()
+        .find(|d| d.platform.as_ref().is_none_or(|p| p.is_native()))
+        .ok_or_else(|| ImageError::Unsupported {
+            what: "platform",
+            value: format!(
+                "no linux/{} manifest in {index_digest}",
+                std::env::consts::ARCH
+            ),
+        })
+}
+
+/// Refuses a manifest media type the store cannot read (Docker's schema 1,
+/// artifacts, ...).
+pub(crate) fn check_manifest_type(media_type: &str) -> Result<(), ImageError> {
+    if MANIFEST_TYPES.contains(&media_type) {
+        return Ok(());
+    }
+    Err(ImageError::Unsupported {
+        what: "media type",
+        value: media_type.to_owned(),
+    })
+}
+
 /// Nested indexes followed at most this deep.
 const MAX_INDEX_DEPTH: usize = 2;
 
@@ -107,28 +136,10 @@ fn collect(
             });
         }
         let nested: Index = parse(&read_blob(staged, desc)?, &format!("index {}", desc.digest))?;
-        let native = nested
-            .manifests
-            .iter()
-            .find(|d| d.platform.as_ref().is_none_or(|p| p.is_native()));
-        return match native {
-            Some(d) => collect(staged, d, names, depth + 1, out),
-            None => Err(ImageError::Unsupported {
-                what: "platform",
-                value: format!(
-                    "no linux/{} manifest in {}",
-                    std::env::consts::ARCH,
-                    desc.digest
-                ),
-            }),
-        };
+        let native = native_manifest(&nested, &desc.digest)?;
+        return collect(staged, native, names, depth + 1, out);
     }
-    if !MANIFEST_TYPES.contains(&desc.media_type.as_str()) {
-        return Err(ImageError::Unsupported {
-            what: "media type",
-            value: desc.media_type.clone(),
-        });
-    }
+    check_manifest_type(&desc.media_type)?;
     let bytes = read_blob(staged, desc)?;
     let manifest: Manifest = parse(&bytes, &format!("manifest {}", desc.digest))?;
     out.push(pending(staged, names, bytes, manifest)?);

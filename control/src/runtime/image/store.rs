@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +35,8 @@ pub(super) struct Repositories {
     pub(super) untagged: BTreeSet<Digest>,
 }
 
-/// A directory removed when dropped (a load's staging area).
-struct StagingDir(PathBuf);
+/// A directory removed when dropped (a load's or pull's staging area).
+pub(super) struct StagingDir(pub(super) PathBuf);
 
 impl Drop for StagingDir {
     fn drop(&mut self) {
@@ -122,12 +122,8 @@ impl ImageStore {
     /// Loads an OCI image layout archive or a `docker save` tarball,
     /// verifying every blob; on any error the store is unchanged.
     pub fn load(&self, archive: &Path) -> Result<Vec<LoadedImage>, ImageError> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let seq = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
-        let staging = StagingDir(
-            self.root
-                .join(format!("tmp/load-{}-{seq}", std::process::id())),
-        );
+        let _guard = self.lock();
+        let staging = self.staging("load");
         let unpacked = staging.0.join("archive");
         fs::create_dir_all(&unpacked).map_err(ImageError::io("create", &unpacked))?;
         let staged = Staged::extract(archive, &unpacked)?;
@@ -145,11 +141,36 @@ impl ImageStore {
                 path: archive.to_owned(),
             });
         }
+        self.install(&images, &staging)
+    }
+
+    /// Holds the store's lock: one load or pull installs at a time.
+    pub(super) fn lock(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh staging directory under `tmp/`, removed when dropped.
+    pub(super) fn staging(&self, kind: &str) -> StagingDir {
+        let seq = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
+        StagingDir(
+            self.root
+                .join(format!("tmp/{kind}-{}-{seq}", std::process::id())),
+        )
+    }
+
+    /// Unpacks and checks the layers of verified `images`, then moves
+    /// their blobs and layers into place and records their names; call
+    /// with the lock held.
+    pub(super) fn install(
+        &self,
+        images: &[PendingImage],
+        staging: &StagingDir,
+    ) -> Result<Vec<LoadedImage>, ImageError> {
         let layers_dir = staging.0.join("layers");
-        for image in &images {
+        for image in images {
             self.stage_layers(image, &layers_dir)?;
         }
-        self.commit(&images, &layers_dir)
+        self.commit(images, &layers_dir)
     }
 
     /// Unpacks the image's layers the store lacks into `staging` and checks
