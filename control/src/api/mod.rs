@@ -9,8 +9,8 @@ mod types;
 
 pub use client::{ApiClient, ApiError};
 pub use services::{
-    ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest, SecretView,
-    ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
+    ImagePullRequest, ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest,
+    SecretView, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
 };
 pub use types::{
     ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,

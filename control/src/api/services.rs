@@ -20,6 +20,7 @@
 //! | `GET /secrets`, `GET /secrets/{id}` | | [`SecretView`]s (never the value) |
 //! | `DELETE /secrets/{id}` | | `{}` |
 //! | `POST /images/load` | the archive's bytes | `Vec<`[`LoadedImageView`]`>` |
+//! | `POST /images/pull` | [`ImagePullRequest`] | `Vec<`[`LoadedImageView`]`>` (one) |
 //! | `GET /images` | | `Vec<`[`ImageView`]`>` |
 //!
 //! Service, task, network and secret routes need a manager (changes go
@@ -153,14 +154,31 @@ pub struct TaskLogs {
     pub error: Option<String>,
 }
 
-/// One image `image load` added.
+/// One image `image load` or `image pull` added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadedImageView {
-    /// `repo:tag` it was loaded under, if the archive named it.
+    /// `repo:tag` it was stored under, if the archive or reference named it.
     #[serde(default)]
     pub name: Option<String>,
     /// Image ID (`sha256:` + hex of the config digest).
     pub id: String,
+    /// Manifest digest (`sha256:...`), as a registry names the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// `image pull` only: the node had this image under this name already.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub up_to_date: bool,
+    /// `image pull` only: blobs downloaded (0 when all were present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloaded_blobs: Option<usize>,
+}
+
+/// `image pull`'s body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePullRequest {
+    /// `host[:port]/name[:tag|@sha256:...]`; plain http, so the registry is
+    /// `localhost` or an IP address.
+    pub reference: String,
 }
 
 /// One row of `image ls`.

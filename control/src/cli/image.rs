@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use shoal_control::api::{ImageView, LoadedImageView};
+use shoal_control::api::{ImagePullRequest, ImageView, LoadedImageView};
+use shoal_control::runtime::image::{Reference, Target};
 
 use super::api_conn::{ConnArgs, block_on};
 use super::humanize::{human_size, short_id};
-use super::output::{Format, Table, print};
+use super::output::{Format, Table, print, print_json};
 
 /// `shoal image` and its connection options.
 #[derive(Debug, Args)]
@@ -31,6 +32,17 @@ enum ImageCommand {
         /// Print nothing.
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Pull an image from a registry named in the reference
+    /// (`host:port/name[:tag|@digest]`; plain http, so localhost or an IP).
+    Pull {
+        /// `host:port/name[:tag]` or `host:port/name@sha256:...`.
+        reference: String,
+        /// Print only the image name (or digest).
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// List images.
     #[command(alias = "list")]
@@ -55,6 +67,32 @@ fn loaded_text(loaded: &[LoadedImageView]) -> String {
             None => format!("Loaded image ID: {}\n", image.id),
         })
         .collect()
+}
+
+/// What `image pull` prints before asking the daemon, as Docker does.
+fn pull_header(given: &str, reference: &Reference) -> String {
+    let default_tag = match &reference.target {
+        Target::Tag(tag) if !given.ends_with(&format!(":{tag}")) => "Using default tag: latest\n",
+        _ => "",
+    };
+    let target = match &reference.target {
+        Target::Tag(tag) => tag.clone(),
+        Target::Digest(digest) => digest.to_string(),
+    };
+    let from = reference.repository_path();
+    format!("{default_tag}{target}: Pulling from {from}\n")
+}
+
+/// What `image pull` prints once the daemon answered.
+fn pulled_text(reference: &Reference, pulled: &LoadedImageView) -> String {
+    let digest = pulled.digest.as_deref().unwrap_or(&pulled.id);
+    let name = reference.to_string();
+    let status = if pulled.up_to_date {
+        format!("Image is up to date for {name}")
+    } else {
+        format!("Downloaded newer image for {name}")
+    };
+    format!("Digest: {digest}\nStatus: {status}\n{name}\n")
 }
 
 /// `sha256:abc...` cut to 12 hex digits, as Docker shows image IDs.
@@ -113,6 +151,30 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            ImageCommand::Pull {
+                reference,
+                quiet,
+                format,
+            } => {
+                let parsed = Reference::parse(&reference)?;
+                if !quiet && format == Format::Table {
+                    print!("{}", pull_header(&reference, &parsed));
+                }
+                let request = ImagePullRequest { reference };
+                let pulled: Vec<LoadedImageView> = client.post("/images/pull", &request).await?;
+                if format == Format::Json {
+                    return print_json(&pulled);
+                }
+                let image = pulled
+                    .first()
+                    .context("the daemon reported no pulled image")?;
+                if quiet {
+                    println!("{parsed}");
+                } else {
+                    print!("{}", pulled_text(&parsed, image));
+                }
+                Ok(())
+            }
             ImageCommand::Ls {
                 quiet,
                 no_trunc,
@@ -141,15 +203,53 @@ mod tests {
             LoadedImageView {
                 name: Some("busybox:latest".into()),
                 id: "sha256:aa".into(),
+                digest: None,
+                up_to_date: false,
+                downloaded_blobs: None,
             },
             LoadedImageView {
                 name: None,
                 id: "sha256:bb".into(),
+                digest: None,
+                up_to_date: false,
+                downloaded_blobs: None,
             },
         ];
         assert_eq!(
             loaded_text(&loaded),
             "Loaded image: busybox:latest\nLoaded image ID: sha256:bb\n"
+        );
+    }
+
+    #[test]
+    fn pull_reports_like_docker() {
+        let reference = Reference::parse("127.0.0.1:5000/team/app").unwrap();
+        assert_eq!(
+            pull_header("127.0.0.1:5000/team/app", &reference),
+            "Using default tag: latest\nlatest: Pulling from 127.0.0.1:5000/team/app\n"
+        );
+        let tagged = Reference::parse("127.0.0.1:5000/team/app:1").unwrap();
+        assert_eq!(
+            pull_header("127.0.0.1:5000/team/app:1", &tagged),
+            "1: Pulling from 127.0.0.1:5000/team/app\n"
+        );
+        let mut pulled = LoadedImageView {
+            name: Some("127.0.0.1:5000/team/app:1".into()),
+            id: "sha256:aa".into(),
+            digest: Some("sha256:mm".into()),
+            up_to_date: false,
+            downloaded_blobs: Some(3),
+        };
+        assert_eq!(
+            pulled_text(&tagged, &pulled),
+            "Digest: sha256:mm\n\
+             Status: Downloaded newer image for 127.0.0.1:5000/team/app:1\n\
+             127.0.0.1:5000/team/app:1\n"
+        );
+        pulled.up_to_date = true;
+        assert!(
+            pulled_text(&tagged, &pulled)
+                .contains("Status: Image is up to date for 127.0.0.1:5000/team/app:1\n")
         );
     }
 

@@ -9,7 +9,7 @@ use crate::ctl::CtlError;
 use crate::manager::ManagerError;
 use crate::raft::StoreError;
 use crate::runtime::RuntimeError;
-use crate::runtime::image::ImageError;
+use crate::runtime::image::{ImageError, RegistryError};
 use crate::seal::{KeyParseError, SealError};
 use crate::tls::TlsError;
 use crate::token::TokenError;
@@ -168,7 +168,7 @@ pub enum DaemonError {
     /// The container runtime failed (or has no such container).
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// An image archive could not be loaded or the image store read.
+    /// An image could not be loaded or pulled, or the image store read.
     #[error(transparent)]
     Image(#[from] ImageError),
     /// An uploaded image archive exceeds the size limit.
@@ -290,10 +290,16 @@ impl DaemonError {
 }
 
 /// The HTTP status of an image error: the caller's archive or reference is
-/// at fault unless the store itself failed.
+/// at fault unless the store itself failed (500) or the registry could not
+/// be reached (502).
 fn image_status(err: &ImageError) -> u16 {
     match err {
-        ImageError::NotFound { .. } => 404,
+        ImageError::NotFound { .. }
+        | ImageError::Registry {
+            source: RegistryError::ManifestUnknown { .. },
+            ..
+        } => 404,
+        ImageError::Registry { source, .. } if source.is_retryable() => 502,
         ImageError::Io { .. } => 500,
         _ => 400,
     }

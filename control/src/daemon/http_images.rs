@@ -1,6 +1,7 @@
 //! The node's image routes (in a swarm or not): `POST /images/load` takes
 //! an image archive (`docker save` or OCI layout tar) as the request body,
-//! `GET /images` lists the node's images.
+//! `POST /images/pull` pulls a reference from a registry (plain http to
+//! `localhost` or an IP address), `GET /images` lists the node's images.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use http_body_util::BodyExt as _;
 use super::DaemonError;
 use super::core::Daemon;
 use super::http::ApiFailure;
-use crate::api::{ImageView, LoadedImageView};
+use crate::api::{ImagePullRequest, ImageView, LoadedImageView};
 
 /// Largest archive `image load` accepts.
 const MAX_ARCHIVE_BYTES: u64 = 2 << 30;
@@ -25,6 +26,7 @@ pub(crate) fn routes() -> Router<Arc<Daemon>> {
     Router::new()
         .route("/images", get(image_list))
         .route("/images/load", post(image_load))
+        .route("/images/pull", post(image_pull))
 }
 
 async fn image_list(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ImageView>>, ApiFailure> {
@@ -67,9 +69,32 @@ async fn image_load(
         .map(|image| LoadedImageView {
             name: image.name.map(|name| name.to_string()),
             id: image.id.to_string(),
+            digest: Some(image.manifest.to_string()),
+            up_to_date: false,
+            downloaded_blobs: None,
         })
         .collect();
     Ok(Json(views))
+}
+
+async fn image_pull(
+    State(daemon): State<Arc<Daemon>>,
+    Json(request): Json<ImagePullRequest>,
+) -> Result<Json<Vec<LoadedImageView>>, ApiFailure> {
+    let runtime = daemon.runtime.clone();
+    let pulled = tokio::task::spawn_blocking(move || runtime.images().pull(&request.reference))
+        .await
+        .map_err(|_| DaemonError::TaskPanicked {
+            what: "pulling an image",
+        })?
+        .map_err(DaemonError::from)?;
+    Ok(Json(vec![LoadedImageView {
+        name: pulled.image.name.map(|name| name.to_string()),
+        id: pulled.image.id.to_string(),
+        digest: Some(pulled.image.manifest.to_string()),
+        up_to_date: pulled.up_to_date,
+        downloaded_blobs: Some(pulled.fetched.len()),
+    }]))
 }
 
 /// A temporary file for an uploaded archive, removed when dropped.
@@ -144,6 +169,8 @@ mod tests {
             .method(method)
             .uri(path)
             .header("host", "shoal")
+            // JSON routes insist on it; the archive route ignores it.
+            .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
@@ -152,24 +179,30 @@ mod tests {
         (status, bytes.to_vec())
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_archive_posted_to_images_load_is_listed_and_garbage_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
+    /// A daemon's API on a socket in `dir`; returns the socket and state dir.
+    fn serve(dir: &Path) -> (PathBuf, PathBuf) {
+        let state = dir.join("state");
         let runtime = Runtime::open(RuntimeConfig::new(&state)).unwrap();
         let daemon = Daemon::new(
             DaemonOptions {
                 state_dir: state.clone(),
-                socket: dir.path().join("api.sock"),
+                socket: dir.join("api.sock"),
                 node_name: "n1".to_owned(),
                 dp_node: "n1".to_owned(),
-                bpffs: dir.path().join("bpffs"),
+                bpffs: dir.join("bpffs"),
             },
             Arc::new(runtime),
         );
-        let socket = dir.path().join("api.sock");
+        let socket = dir.join("api.sock");
         let listener = UnixListener::bind(&socket).unwrap();
         tokio::spawn(axum::serve(listener, super::super::http::router(daemon)).into_future());
+        (socket, state)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_archive_posted_to_images_load_is_listed_and_garbage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, state) = serve(dir.path());
 
         let archive = dir.path().join("web.tar");
         build_busybox_image("web:1.0", &[], &["true"], &archive).unwrap();
@@ -197,5 +230,26 @@ mod tests {
         assert!(!error.message.is_empty());
         let uploads = std::fs::read_dir(state.join("uploads")).unwrap().count();
         assert_eq!(uploads, 0, "an upload was left behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pull_from_an_unreachable_registry_is_a_bad_gateway() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, _state) = serve(dir.path());
+        let unused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        for (reference, expected) in [
+            (format!("127.0.0.1:{unused}/app:1"), 502),
+            ("busybox".to_owned(), 400),
+        ] {
+            let body = serde_json::to_vec(&ImagePullRequest { reference }).unwrap();
+            let (status, body) = call(&socket, Method::POST, "/images/pull", body).await;
+            assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
+            let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert!(!error.message.is_empty());
+        }
     }
 }

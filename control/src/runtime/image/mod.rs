@@ -63,4 +63,6 @@ impl PendingImage {
 }
 
 #[cfg(test)]
+mod pull_tests;
+#[cfg(test)]
 mod tests;
