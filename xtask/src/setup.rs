@@ -13,24 +13,25 @@ use crate::sh;
 
 /// Debian packages the tests and benchmarks use, each with the test that needs it.
 const PACKAGES: &[&str] = &[
-    "iproute2",       // netns labs: `ip netns`, veth/bridge underlays, addresses and routes
-    "runc",           // netns labs: tasks are runc containers
-    "busybox-static", // netns labs: the rootfs of task containers (httpd, sh, ping)
-    "iperf3",         // benchmarks: TCP/UDP throughput between tasks across the overlay
-    "wrk",            // benchmarks: HTTP load through the service load balancer
-    "nftables",       // netns labs: fault injection (dropping underlay traffic)
-    "tshark",         // netns labs: decoding captured VXLAN frames (RFC 7348 conformance)
-    "tcpdump",        // netns labs: capturing underlay traffic for tshark and debugging
-    "bpftool",        // netns labs: inspecting pinned programs, links and maps
-    "ethtool",        // netns labs: turning off veth offloads so checksums are real
-    "socat",          // netns labs: UDP and TCP echo endpoints inside tasks
-    "netcat-openbsd", // netns labs: connectivity probes (`nc -z`) between tasks
-    "procps",         // netns labs: `sysctl` for forwarding, `pkill` of daemons
-    "psmisc",         // netns labs: `killall`/`fuser` to fault daemons and clean up
-    "kmod",           // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
-    "iputils-ping",   // netns labs: ICMP reachability between nodes and tasks
-    "curl",           // netns labs: HTTP requests to services through the routing mesh
-    "vagrant",        // vagrant/: `vagrant validate` checks the multi-VM lab definition
+    "iproute2",        // netns labs: `ip netns`, veth/bridge underlays, addresses and routes
+    "runc",            // netns labs: tasks are runc containers
+    "busybox-static",  // netns labs: the rootfs of task containers (httpd, sh, ping)
+    "iperf3",          // benchmarks: TCP/UDP throughput between tasks across the overlay
+    "wrk",             // benchmarks: HTTP load through the service load balancer
+    "nftables",        // netns labs: fault injection (dropping underlay traffic)
+    "tshark",          // netns labs: decoding captured VXLAN frames (RFC 7348 conformance)
+    "tcpdump",         // netns labs: capturing underlay traffic for tshark and debugging
+    "bpftool",         // netns labs: inspecting pinned programs, links and maps
+    "ethtool",         // netns labs: turning off veth offloads so checksums are real
+    "socat",           // netns labs: UDP and TCP echo endpoints inside tasks
+    "netcat-openbsd",  // netns labs: connectivity probes (`nc -z`) between tasks
+    "procps",          // netns labs: `sysctl` for forwarding, `pkill` of daemons
+    "psmisc",          // netns labs: `killall`/`fuser` to fault daemons and clean up
+    "kmod",            // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
+    "iputils-ping",    // netns labs: ICMP reachability between nodes and tasks
+    "curl",            // netns labs: HTTP requests to services through the routing mesh
+    "docker-registry", // control/tests/image_pull.rs: an OCI distribution registry on loopback
+    "vagrant",         // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.
