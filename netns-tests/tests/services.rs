@@ -323,6 +323,10 @@ fn a_failing_update_pauses_or_rolls_back_as_configured() {
             "pause",
             "--update-monitor",
             "3s",
+            // The broken task starts, then exits at once: the delay lets it
+            // fail before the next slot's turn.
+            "--update-delay",
+            "3s",
             "--restart-delay",
             "1s",
         ],
