@@ -71,7 +71,8 @@ impl Totals {
 /// `cargo test --all-targets`, echoing its output and adding up the results.
 fn tests() -> Result<Totals> {
     use std::io::{BufRead as _, BufReader};
-    let mut cmd = cargo(&["test", "--all-targets"]);
+    // Every test binary runs even after one fails: the summary counts them all.
+    let mut cmd = cargo(&["test", "--all-targets", "--no-fail-fast"]);
     println!("==> tests: {}", sh::describe(&cmd));
     let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
     let mut totals = Totals::default();
