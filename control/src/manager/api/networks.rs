@@ -22,6 +22,9 @@ pub async fn create_network<L: Leadership>(
             });
         }
     }
+    if request.encrypted {
+        return Err(ManagerError::EncryptionUnavailable);
+    }
     let subnet = request
         .subnet
         .as_deref()
@@ -40,7 +43,6 @@ pub async fn create_network<L: Leadership>(
     let allocator = ensure_allocator(&mut after, now, &mut new_node_id)?;
     let network = allocator.create_network(&request.name, subnet)?;
     let mut record = network_record(network, new_node_id(), now);
-    record.encrypted = request.encrypted;
     record.labels = request.labels;
     after.networks.insert(record.id.clone(), record.clone());
     commit(leader, &before, &after).await?;
