@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod ctl;
 pub mod daemon;
 pub mod dispatcher;
+pub mod error_chain;
 pub mod manager;
 pub mod orchestrator;
 pub mod raft;

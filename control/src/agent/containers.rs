@@ -94,17 +94,7 @@ pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
     }
 }
 
-/// An error with its causes, as an operator reads it.
-pub(crate) fn full_message(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
+pub(crate) use crate::error_chain::full_message;
 
 /// The captured output (stdout and stderr) of task `task_id`'s container
 /// on this node; only the last `tail` lines when given.

@@ -12,6 +12,7 @@ mod humanize;
 mod image;
 mod network;
 mod node;
+mod objects;
 mod output;
 mod parse;
 mod progress;

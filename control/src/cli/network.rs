@@ -1,15 +1,13 @@
 //! `shoal network ...`: the swarm's overlay networks.
 
-use anyhow::bail;
 use clap::{Args, Subcommand};
-use serde_json::Value;
 use shoal_control::api::NetworkCreateRequest;
 use shoal_control::cluster::NetworkRecord;
 
-use super::api_conn::{ConnArgs, block_on, path_segment};
+use super::api_conn::{ConnArgs, block_on};
 use super::humanize::short_id;
 use super::output::{Format, Table, print, print_json};
-use super::parse;
+use super::{objects, parse};
 
 /// `shoal network` and its connection options.
 #[derive(Debug, Args)]
@@ -161,26 +159,12 @@ pub fn run(args: NetworkArgs) -> anyhow::Result<()> {
                 networks,
                 format: _,
             } => {
-                let mut records = Vec::new();
-                for network in networks {
-                    let path = format!("/networks/{}", path_segment(&network));
-                    records.push(client.get::<NetworkRecord>(&path).await?);
-                }
+                let records: Vec<NetworkRecord> =
+                    objects::inspect_each(&client, "/networks", &networks).await?;
                 print_json(&records)
             }
             NetworkCommand::Rm { networks } => {
-                let mut failures = Vec::new();
-                for network in networks {
-                    let path = format!("/networks/{}", path_segment(&network));
-                    match client.delete::<Value>(&path).await {
-                        Ok(_) => println!("{network}"),
-                        Err(err) => failures.push(format!("{network}: {err}")),
-                    }
-                }
-                if !failures.is_empty() {
-                    bail!("{}", failures.join("\n"));
-                }
-                Ok(())
+                objects::remove_each(&client, "/networks", &networks).await
             }
         }
     })

@@ -2,17 +2,16 @@
 
 use std::io::Read as _;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use base64::Engine as _;
 use clap::{Args, Subcommand};
-use serde_json::Value;
 use shoal_control::api::{SecretCreateRequest, SecretView};
 use shoal_control::spec::Timestamp;
 
-use super::api_conn::{ConnArgs, block_on, path_segment};
+use super::api_conn::{ConnArgs, block_on};
 use super::humanize::{ago_secs, now, short_id};
 use super::output::{Format, Table, print, print_json};
-use super::parse;
+use super::{objects, parse};
 
 /// Largest secret, as Docker's (500 KiB).
 const MAX_SECRET_BYTES: usize = 500 * 1024;
@@ -148,26 +147,12 @@ pub fn run(args: SecretArgs) -> anyhow::Result<()> {
                 print(format, &secrets, |s| secret_table(s, now))
             }
             SecretCommand::Inspect { secrets, format: _ } => {
-                let mut views = Vec::new();
-                for secret in secrets {
-                    let path = format!("/secrets/{}", path_segment(&secret));
-                    views.push(client.get::<SecretView>(&path).await?);
-                }
+                let views: Vec<SecretView> =
+                    objects::inspect_each(&client, "/secrets", &secrets).await?;
                 print_json(&views)
             }
             SecretCommand::Rm { secrets } => {
-                let mut failures = Vec::new();
-                for secret in secrets {
-                    let path = format!("/secrets/{}", path_segment(&secret));
-                    match client.delete::<Value>(&path).await {
-                        Ok(_) => println!("{secret}"),
-                        Err(err) => failures.push(format!("{secret}: {err}")),
-                    }
-                }
-                if !failures.is_empty() {
-                    bail!("{}", failures.join("\n"));
-                }
-                Ok(())
+                objects::remove_each(&client, "/secrets", &secrets).await
             }
         }
     })

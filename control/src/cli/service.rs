@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use serde_json::Value;
 use shoal_control::api::{
     ApiClient, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
 };
@@ -342,18 +341,7 @@ async fn rollback(client: &ApiClient, service: &str, flags: &WatchFlags) -> anyh
 }
 
 async fn rm(client: &ApiClient, services: &[String]) -> anyhow::Result<()> {
-    let mut failures = Vec::new();
-    for service in services {
-        let path = format!("/services/{}", path_segment(service));
-        match client.delete::<Value>(&path).await {
-            Ok(_) => println!("{service}"),
-            Err(err) => failures.push(format!("{service}: {err}")),
-        }
-    }
-    if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
-    }
-    Ok(())
+    super::objects::remove_each(client, "/services", services).await
 }
 
 /// `web.1.abcdefghijkl@node-1    | ` before every line, as Docker.

@@ -260,14 +260,7 @@ impl DaemonError {
 
     /// The message with its causes, as the operator sees it.
     pub fn full_message(&self) -> String {
-        let mut message = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        message
+        crate::error_chain::full_message(self)
     }
 
     /// Wraps an I/O error on `path`.

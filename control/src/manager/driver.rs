@@ -71,17 +71,7 @@ impl ErrorLog {
     }
 }
 
-/// `err` with its causes.
-pub(crate) fn full_message(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
+pub(crate) use crate::error_chain::full_message;
 
 async fn drive<L: Leadership>(leader: Arc<L>) {
     let mut errors = ErrorLog::default();
