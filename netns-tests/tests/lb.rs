@@ -132,7 +132,7 @@ fn a_vip_spreads_over_backends_on_every_node_and_they_see_the_task() {
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
         let mut buf = [0u8; 128];
-        (0..5).find_map(|_| {
+        (0..10).find_map(|_| {
             sock.send_to(b"ping\n", addr(VIP, 80)).unwrap();
             let (n, from) = sock.recv_from(&mut buf).ok()?;
             Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from))

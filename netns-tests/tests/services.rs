@@ -469,8 +469,25 @@ fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
             .output()
             .unwrap()
     };
-    // The caller's own node programs the VIP from the assignment that made
-    // the task running: give it that moment.
+    // Every node programs the VIP's backends from the assignment that saw
+    // them running, a moment after `service ps` does: wait until all three
+    // nodes balance over all three tasks.
+    let vip_line = format!("{vip}:80/tcp");
+    eventually("every node balancing the VIP over three tasks", || {
+        lab.nodes
+            .iter()
+            .all(|node| {
+                let services = node
+                    .lab_node()
+                    .shoal(&["dp", "services"])
+                    .unwrap_or_default();
+                services.lines().any(|line| {
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    words.first() == Some(&vip_line.as_str()) && words.get(2) == Some(&"3")
+                })
+            })
+            .then_some(())
+    });
     eventually("a first answer from the VIP", || {
         call().status.success().then_some(())
     });
