@@ -7,8 +7,8 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
     lb::{
-        Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH, REPLY_REV_NAT,
-        ReplyEntry, ServiceKey, flow_hash,
+        ANY_PORT, Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH,
+        REPLY_REV_NAT, ReplyEntry, ServiceKey, flow_hash,
     },
 };
 
@@ -79,7 +79,14 @@ pub fn try_translate(
         proto: ip.proto,
         _pad: 0,
     };
-    let Some(service) = lb_maps::service(&key) else {
+    let Some(service) = lb_maps::service(&key).or_else(|| {
+        // A VIP answers on every port its service has no entry for.
+        let any = ServiceKey {
+            port: ANY_PORT,
+            ..key
+        };
+        if mesh { None } else { lb_maps::service(&any) }
+    }) else {
         return Ok(None);
     };
     let now = ct::now_ns();
@@ -96,7 +103,11 @@ pub fn try_translate(
                 last_seen_ns: now,
                 backend_id: id,
                 backend_ip: backend.ip,
-                backend_port: backend.port,
+                backend_port: if backend.port == ANY_PORT {
+                    flow.dport
+                } else {
+                    backend.port
+                },
                 state: ct::initial_state(ip, flags),
                 fins: 0,
                 vni: backend.vni,

@@ -519,3 +519,62 @@ fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
         "the two other tasks answer: {answered_by:?}"
     );
 }
+
+#[test]
+fn a_service_without_ports_answers_other_tasks_on_every_port_of_its_vip() {
+    let lab = ServiceLab::new(3);
+    web(&lab, 1, &[]);
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "api",
+        "--replicas",
+        "2",
+        "--network",
+        "front",
+        "web:2",
+    ])
+    .unwrap();
+    lab.wait_running("web", 1);
+    lab.wait_running("api", 2);
+    let out = lab
+        .cli(&["service", "inspect", "api", "--format", "json"])
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let service = if value.is_array() { &value[0] } else { &value };
+    let vip = service["endpoint"]["vips"][0]["ip"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let caller = lab.tasks("web").into_iter().find(is_running).unwrap();
+    let netns = format!("shoal-{}", field(&caller, "id"));
+    // No port was published or declared: the VIP still answers on the
+    // port the tasks listen on, as Swarm's do.
+    let url = format!("http://{vip}:80/cgi-bin/who");
+    let answer = eventually("api answering on its VIP", || {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &netns,
+                "curl",
+                "-sS",
+                "--max-time",
+                "3",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(
+        answer.starts_with("api.") && answer.trim_end().ends_with(" 2"),
+        "{answer}"
+    );
+    let services = lab.manager().lab_node().shoal(&["dp", "services"]).unwrap();
+    assert!(services.contains(&format!("{vip}:*/tcp")), "{services}");
+}

@@ -203,19 +203,26 @@ fn published_entry<'a>(
     }
 }
 
-/// The VIP answers on each target port (as Swarm's VIPs do), once per
-/// port and protocol.
+/// The VIP answers on every port, TCP and UDP, as Swarm's VIPs do (a
+/// service needs no published port to be reached by other tasks); the
+/// target ports get entries of their own, which published (mesh) ports
+/// lead to.
 fn service_ports(ports: &[PortConfig]) -> Vec<ServicePort> {
     let mut seen = HashSet::new();
-    ports
+    let targets = ports
         .iter()
         .filter(|p| p.target != 0 && seen.insert((p.target, p.protocol)))
         .map(|p| ServicePort {
             port: p.target,
             target: Some(p.target),
             protocol: protocol(p.protocol),
-        })
-        .collect()
+        });
+    let every_port = [DpProtocol::Tcp, DpProtocol::Udp].map(|protocol| ServicePort {
+        port: 0,
+        target: None,
+        protocol,
+    });
+    targets.chain(every_port).collect()
 }
 
 fn protocol(protocol: Protocol) -> DpProtocol {

@@ -173,7 +173,8 @@ fn each_vip_balances_its_own_network_and_draining_tasks_stay_marked() {
         .iter()
         .map(|p| (p.port, p.target_port()))
         .collect();
-    assert_eq!(ports, [(80, 80), (90, 90)]);
+    // The targets, then every other port on TCP and UDP (`0`).
+    assert_eq!(ports, [(80, 80), (90, 90), (0, 0), (0, 0)]);
     let backends: Vec<_> = front.backends.iter().map(|b| (b.ip, b.draining)).collect();
     assert_eq!(backends, [(ip(10, 1), false), (ip(11, 1), true)]);
 }

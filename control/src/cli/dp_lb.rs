@@ -58,7 +58,7 @@ struct ServiceRow {
 impl ServiceRow {
     fn address(&self) -> String {
         match self.vip {
-            Some(vip) => format!("{vip}:{}/{}", self.port, self.protocol),
+            Some(vip) => format!("{vip}:{}/{}", port_text(self.port), self.protocol),
             None => format!("mesh :{}/{}", self.port, self.protocol),
         }
     }
@@ -68,7 +68,7 @@ impl ServiceRow {
             .backends
             .iter()
             .take(CELL_BACKENDS)
-            .map(|b| format!("{}:{}", b.ip, b.port))
+            .map(|b| format!("{}:{}", b.ip, port_text(b.port)))
             .collect();
         if self.backends.len() > CELL_BACKENDS {
             shown.push(format!("+{} more", self.backends.len() - CELL_BACKENDS));
@@ -87,6 +87,16 @@ pub(super) fn protocol(proto: u8) -> String {
         PROTO_TCP => "tcp".into(),
         PROTO_UDP => "udp".into(),
         other => other.to_string(),
+    }
+}
+
+/// A port as the tables show it: `*` for a VIP's every-port entry (and its
+/// backends, which keep the flow's port).
+fn port_text(port: u16) -> String {
+    if port == 0 {
+        "*".to_owned()
+    } else {
+        port.to_string()
     }
 }
 

@@ -26,7 +26,8 @@ pub const PROTO_UDP: u8 = 17;
 pub struct ServiceKey {
     /// Service VIP, network byte order; `0.0.0.0` for a published (mesh) port.
     pub ip: [u8; 4],
-    /// Service or published port, network byte order.
+    /// Service or published port, network byte order; `0` on a VIP: every
+    /// port without an entry of its own ([`ANY_PORT`]).
     pub port: [u8; 2],
     /// [`PROTO_TCP`] or [`PROTO_UDP`].
     pub proto: u8,
@@ -34,6 +35,11 @@ pub struct ServiceKey {
     pub _pad: u8,
 }
 const _: () = assert!(core::mem::size_of::<ServiceKey>() == 8);
+
+/// [`ServiceKey::port`] of a VIP entry that answers on every port (as
+/// Swarm's VIPs do); its backends' port is [`ANY_PORT`] too, meaning the
+/// flow keeps its own destination port.
+pub const ANY_PORT: [u8; 2] = [0, 0];
 
 /// Value of [`crate::maps::SERVICES`].
 #[repr(C)]

@@ -33,7 +33,9 @@ pub struct ServiceSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePort {
-    /// Port on the VIP, 1-65535.
+    /// Port on the VIP, 1-65535; `0`: every port that has no entry of its
+    /// own, the backends getting the flow's own destination port (no
+    /// `target` then).
     pub port: u16,
     /// Port on the backends; defaults to `port`.
     #[serde(default)]
@@ -339,8 +341,9 @@ fn validate_ports(
     keys: &mut HashSet<(Ipv4Addr, u16, Protocol)>,
 ) -> Result<(), LbStateError> {
     for p in &svc.ports {
+        let any_port = p.port == 0 && p.target.is_none();
         for (what, port) in [("port", p.port), ("target port", p.target_port())] {
-            if port == 0 {
+            if port == 0 && !any_port {
                 return Err(LbStateError::PortZero {
                     owner: format!("service {}", svc.name),
                     what,

@@ -109,7 +109,9 @@ fn bad_services_are_refused_with_the_reason() {
             "VIP 10.10.0.6 is already a task's address on front",
         ),
         (
-            svc("10.10.0.100", r#"{"port": 0}"#, b5),
+            // Port 0 means every port, with the flow's own port on the
+            // backends: a target makes no sense there.
+            svc("10.10.0.100", r#"{"port": 0, "target": 80}"#, b5),
             "service web: port 0 is not a port (use 1-65535)",
         ),
         (
@@ -182,6 +184,8 @@ fn bad_services_are_refused_with_the_reason() {
         ),
     ];
     check(&cases);
+    // A VIP's every-port entry.
+    parse(&svc("10.10.0.100", r#"{"port": 0}"#, b5)).unwrap();
 }
 
 #[test]
