@@ -4,6 +4,7 @@
 //! be demoted.
 
 use serde_json::Value;
+use shoal_netns_tests::lab::cmd::CmdError;
 use shoal_netns_tests::swarm_kit::{
     SwarmNode, eventually, field, leader_name, leader_of, three_managers,
 };
@@ -26,9 +27,16 @@ fn row(list: &[Value], node: &str) -> Option<Value> {
 /// another leader and the old one as a ready worker without a manager
 /// status. Returns the new leader's name.
 fn demote_leader(via: &SwarmNode, leader: &str) -> String {
-    let out = via
-        .cli(&["node", "demote", leader])
-        .expect("demote the leader");
+    // The leader demoting itself steps down mid-call; a caller that finds
+    // no leader during the election that follows is told to try again,
+    // and does (demoting a worker again is a no-op).
+    let out = eventually(&format!("{leader} demoted"), || {
+        match via.cli(&["node", "demote", leader]) {
+            Ok(out) => Some(out),
+            Err(CmdError::Failed { stderr, .. }) if stderr.contains("try again") => None,
+            Err(err) => panic!("demote the leader: {err}"),
+        }
+    });
     assert!(out.contains("demoted"), "{out}");
     eventually(&format!("a leader other than {leader}"), || {
         let list = via.nodes().ok()?;
