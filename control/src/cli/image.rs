@@ -10,7 +10,7 @@ use shoal_control::runtime::image::{Reference, Target};
 
 use super::api_conn::{ConnArgs, block_on};
 use super::humanize::{human_size, short_id};
-use super::output::{Format, Table, print, print_json};
+use super::output::{Format, Table, print_json, print_list};
 
 /// `shoal image` and its connection options.
 #[derive(Debug, Args)]
@@ -181,13 +181,13 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
                 format,
             } => {
                 let images: Vec<ImageView> = client.get("/images").await?;
-                if quiet {
-                    images
-                        .iter()
-                        .for_each(|i| println!("{}", image_id(&i.id, no_trunc)));
-                    return Ok(());
-                }
-                print(format, &images, |i| image_table(i, no_trunc))
+                print_list(
+                    format,
+                    quiet,
+                    &images,
+                    |i| image_id(&i.id, no_trunc),
+                    |i| image_table(i, no_trunc),
+                )
             }
         }
     })

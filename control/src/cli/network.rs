@@ -6,7 +6,7 @@ use shoal_control::cluster::NetworkRecord;
 
 use super::api_conn::{ConnArgs, block_on};
 use super::humanize::short_id;
-use super::output::{Format, Table, print, print_json};
+use super::output::{Format, Table, print_json, print_list};
 use super::{objects, parse};
 
 /// `shoal network` and its connection options.
@@ -147,13 +147,13 @@ pub fn run(args: NetworkArgs) -> anyhow::Result<()> {
                 format,
             } => {
                 let networks: Vec<NetworkRecord> = client.get("/networks").await?;
-                if quiet {
-                    networks
-                        .iter()
-                        .for_each(|n| println!("{}", short_id(&n.id, no_trunc)));
-                    return Ok(());
-                }
-                print(format, &networks, |n| network_table(n, no_trunc))
+                print_list(
+                    format,
+                    quiet,
+                    &networks,
+                    |n| short_id(&n.id, no_trunc),
+                    |n| network_table(n, no_trunc),
+                )
             }
             NetworkCommand::Inspect {
                 networks,

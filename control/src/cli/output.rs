@@ -79,6 +79,23 @@ pub fn print<T: Serialize>(
     Ok(())
 }
 
+/// Print a list as `ls`/`ps` do: only the IDs with `-q`, else JSON or the
+/// table.
+pub fn print_list<T: Serialize>(
+    format: Format,
+    quiet: bool,
+    items: &[T],
+    id: impl Fn(&T) -> &str,
+    table: impl FnOnce(&[T]) -> Table,
+) -> anyhow::Result<()> {
+    if quiet {
+        let ids: String = items.iter().map(|item| format!("{}\n", id(item))).collect();
+        std::io::stdout().lock().write_all(ids.as_bytes())?;
+        return Ok(());
+    }
+    print(format, &items, |items| table(items))
+}
+
 /// Print `value` as pretty JSON.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";

@@ -10,7 +10,7 @@ use shoal_control::spec::Timestamp;
 
 use super::api_conn::{ConnArgs, block_on};
 use super::humanize::{ago_secs, now, short_id};
-use super::output::{Format, Table, print, print_json};
+use super::output::{Format, Table, print_json, print_list};
 use super::{objects, parse};
 
 /// Largest secret, as Docker's (500 KiB).
@@ -139,12 +139,14 @@ pub fn run(args: SecretArgs) -> anyhow::Result<()> {
             }
             SecretCommand::Ls { quiet, format } => {
                 let secrets: Vec<SecretView> = client.get("/secrets").await?;
-                if quiet {
-                    secrets.iter().for_each(|s| println!("{}", s.id));
-                    return Ok(());
-                }
                 let now = now();
-                print(format, &secrets, |s| secret_table(s, now))
+                print_list(
+                    format,
+                    quiet,
+                    &secrets,
+                    |s| s.id.as_str(),
+                    |s| secret_table(s, now),
+                )
             }
             SecretCommand::Inspect { secrets, format: _ } => {
                 let views: Vec<SecretView> =

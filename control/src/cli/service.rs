@@ -11,7 +11,7 @@ use shoal_control::api::{
 
 use super::api_conn::{ConnArgs, block_on, path_segment};
 use super::humanize::{now, short_id};
-use super::output::{Format, print, print_json};
+use super::output::{Format, print_json, print_list};
 use super::parse;
 use super::service_flags::{CreateFlags, UpdateFlags, WatchFlags};
 use super::service_spec::{create_spec, generated_name, update_spec, with_replicas};
@@ -203,11 +203,13 @@ async fn follow(
 
 async fn ls(client: &ApiClient, quiet: bool, format: Format) -> anyhow::Result<()> {
     let services: Vec<ServiceView> = client.get("/services").await?;
-    if quiet {
-        services.iter().for_each(|s| println!("{}", s.service.id));
-        return Ok(());
-    }
-    print(format, &services, |s| service_table(s))
+    print_list(
+        format,
+        quiet,
+        &services,
+        |s| s.service.id.as_str(),
+        service_table,
+    )
 }
 
 async fn ps(
@@ -230,17 +232,17 @@ async fn ps(
         ports.insert(id.clone(), service_ports(&view).to_vec());
     }
     ps_order(&mut tasks);
-    if quiet {
-        for task in &tasks {
-            println!("{}", short_id(&task.task.id, no_trunc));
-        }
-        return Ok(());
-    }
     let options = PsOptions {
         no_trunc,
         now: now(),
     };
-    print(format, &tasks, |t| task_table(t, &ports, options))
+    print_list(
+        format,
+        quiet,
+        &tasks,
+        |t| short_id(&t.task.id, no_trunc),
+        |t| task_table(t, &ports, options),
+    )
 }
 
 async fn inspect(client: &ApiClient, services: &[String], human: bool) -> anyhow::Result<()> {
