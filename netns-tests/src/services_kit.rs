@@ -189,6 +189,31 @@ impl ServiceLab {
         serde_json::from_str(&out).unwrap_or_default()
     }
 
+    /// `service inspect SERVICE --format json`: the service's object.
+    pub fn inspect(&self, service: &str) -> Value {
+        let out = self
+            .cli(&["service", "inspect", service, "--format", "json"])
+            .expect("service inspect");
+        let value: Value = serde_json::from_str(&out).expect("inspect JSON");
+        match value {
+            Value::Array(mut services) if !services.is_empty() => services.swap_remove(0),
+            other => other,
+        }
+    }
+
+    /// The VIP of `service` on `network`.
+    pub fn vip(&self, service: &str, network: &str) -> String {
+        let inspected = self.inspect(service);
+        inspected["endpoint"]["vips"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["network"] == network)
+            .and_then(|v| v["ip"].as_str())
+            .unwrap_or_else(|| panic!("{service} has no VIP on {network}: {inspected}"))
+            .to_owned()
+    }
+
     /// Tasks wanted and running, as `node hostname → count`.
     pub fn running_per_node(&self, service: &str) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
@@ -245,6 +270,25 @@ pub fn who(client: &Node, addr: Ipv4Addr, port: u16) -> Result<(String, String, 
 fn plain_ipv4(addr: &str) -> String {
     let addr = addr.trim_start_matches('[').trim_end_matches(']');
     addr.strip_prefix("::ffff:").unwrap_or(addr).to_owned()
+}
+
+/// `curl` of `url` (3 s limit) from inside the network namespace of task
+/// `task_id`, as a task of the swarm would call it.
+pub fn get_from_task(task_id: &str, url: &str) -> std::process::Output {
+    let netns = format!("shoal-{task_id}");
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &netns,
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            url,
+        ])
+        .output()
+        .expect("run curl in the task's namespace")
 }
 
 /// A background load: `client` requests a URL in a loop until stopped;

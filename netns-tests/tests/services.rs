@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shoal_netns_tests::services_kit::{Load, ServiceLab, is_running, node_named, task_image, who};
+use shoal_netns_tests::services_kit::{
+    Load, ServiceLab, get_from_task, is_running, node_named, task_image, who,
+};
 use shoal_netns_tests::swarm_kit::{eventually, field};
 
 /// Creates the `front` network and a web service of `replicas` tasks
@@ -301,12 +303,7 @@ fn stop_first_rolling_update_loses_no_request() {
 }
 
 fn update_state(lab: &ServiceLab) -> String {
-    let out = lab
-        .cli(&["service", "inspect", "web", "--format", "json"])
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let service = if value.is_array() { &value[0] } else { &value };
-    service["update_status"]["state"]
+    lab.inspect("web")["update_status"]["state"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
@@ -439,36 +436,10 @@ fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
     let lab = ServiceLab::new(3);
     web(&lab, 3, &[]);
     lab.wait_running("web", 3);
-    let out = lab
-        .cli(&["service", "inspect", "web", "--format", "json"])
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let service = if value.is_array() { &value[0] } else { &value };
-    let vip = service["endpoint"]["vips"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["network"] == "front")
-        .map(|v| v["ip"].as_str().unwrap().to_owned())
-        .unwrap();
+    let vip = lab.vip("web", "front");
     let task = lab.tasks("web").into_iter().find(is_running).unwrap();
-    let netns = format!("shoal-{}", field(&task, "id"));
     let url = format!("http://{vip}:80/cgi-bin/who");
-    let call = || {
-        std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &netns,
-                "curl",
-                "-sS",
-                "--max-time",
-                "3",
-                &url,
-            ])
-            .output()
-            .unwrap()
-    };
+    let call = || get_from_task(field(&task, "id"), &url);
     // Every node programs the VIP's backends from the assignment that saw
     // them running, a moment after `service ps` does: wait until all three
     // nodes balance over all three tasks.
@@ -539,34 +510,13 @@ fn a_service_without_ports_answers_other_tasks_on_every_port_of_its_vip() {
     .unwrap();
     lab.wait_running("web", 1);
     lab.wait_running("api", 2);
-    let out = lab
-        .cli(&["service", "inspect", "api", "--format", "json"])
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let service = if value.is_array() { &value[0] } else { &value };
-    let vip = service["endpoint"]["vips"][0]["ip"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let vip = lab.vip("api", "front");
     let caller = lab.tasks("web").into_iter().find(is_running).unwrap();
-    let netns = format!("shoal-{}", field(&caller, "id"));
     // No port was published or declared: the VIP still answers on the
     // port the tasks listen on, as Swarm's do.
     let url = format!("http://{vip}:80/cgi-bin/who");
     let answer = eventually("api answering on its VIP", || {
-        let out = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &netns,
-                "curl",
-                "-sS",
-                "--max-time",
-                "3",
-                &url,
-            ])
-            .output()
-            .unwrap();
+        let out = get_from_task(field(&caller, "id"), &url);
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
