@@ -132,18 +132,20 @@ pub(crate) async fn stop(shared: Arc<Shared>, task_id: String, drain: bool) {
     if drain {
         tokio::time::sleep(DRAIN).await;
     }
-    let id = task_id.clone();
-    if let Err(err) = blocking(&shared, "container stop", move |rt| {
-        rt.stop(&id, STOP_GRACE)
-    })
-    .await
-    {
+    stop_container(&shared, &task_id).await;
+    shared.wake.notify_one();
+}
+
+/// SIGTERM, then SIGKILL after the grace period; a failure is logged (the
+/// container's exit, or its absence, shows in the next pass).
+async fn stop_container(shared: &Arc<Shared>, task_id: &str) {
+    let id = task_id.to_owned();
+    if let Err(err) = blocking(shared, "container stop", move |rt| rt.stop(&id, STOP_GRACE)).await {
         log::warn!(
             "stopping task {task_id}: {}",
             super::containers::full_message(&err)
         );
     }
-    shared.wake.notify_one();
 }
 
 /// Stops and deletes the container of a task no longer assigned.
@@ -191,17 +193,7 @@ pub(crate) async fn check_health(shared: Arc<Shared>, task_id: String, policy: H
     });
     if verdict == Some(Verdict::Unhealthy) {
         log::info!("task {task_id}: unhealthy, stopping it");
-        let id = task_id.clone();
-        if let Err(err) = blocking(&shared, "container stop", move |rt| {
-            rt.stop(&id, STOP_GRACE)
-        })
-        .await
-        {
-            log::warn!(
-                "stopping task {task_id}: {}",
-                super::containers::full_message(&err)
-            );
-        }
+        stop_container(&shared, &task_id).await;
     }
     shared.wake.notify_one();
 }
