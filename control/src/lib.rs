@@ -18,3 +18,6 @@ pub mod seal;
 pub mod spec;
 pub mod tls;
 pub mod token;
+
+#[cfg(test)]
+mod test_support;

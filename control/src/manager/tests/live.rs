@@ -16,8 +16,7 @@ use crate::spec::{
     RestartPolicy, Service, ServiceMode, ServiceSpec, Span, Task, TaskState, TaskStatus, Timestamp,
 };
 
-/// Generous limit for anything the tests wait for; never a timing assertion.
-const PATIENCE: Duration = Duration::from_secs(30);
+use crate::test_support::PATIENCE;
 
 /// A one-manager raft store that leads.
 pub(super) struct TestLeader {
@@ -85,20 +84,7 @@ impl TestLeader {
     }
 }
 
-/// Polls `check` until it gives a value (panics after [`PATIENCE`]).
-pub(super) async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub(super) use crate::test_support::eventually;
 
 /// A report of `state` for `task`.
 fn report(task: &Task, state: TaskState) -> TaskReport {

@@ -12,8 +12,7 @@ use crate::raft::{
 use crate::seal::DataKey;
 
 pub(super) const CLUSTER: &str = "raftcluster";
-/// Generous limit for anything the tests wait for; never a timing assertion.
-pub(super) const PATIENCE: Duration = Duration::from_secs(30);
+pub(super) use crate::test_support::PATIENCE;
 /// How long a write waits for a quorum in tests.
 pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -271,22 +270,8 @@ impl TestCluster {
     }
 
     /// Polls `check` until it returns `Some`, panicking after [`PATIENCE`].
-    pub(super) async fn eventually<T>(
-        &self,
-        what: &str,
-        mut check: impl FnMut() -> Option<T>,
-    ) -> T {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            if let Some(value) = check() {
-                return value;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    pub(super) async fn eventually<T>(&self, what: &str, check: impl FnMut() -> Option<T>) -> T {
+        crate::test_support::eventually(what, check).await
     }
 
     /// Shuts every node down.
