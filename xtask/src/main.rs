@@ -1,17 +1,23 @@
 //! shoal's developer tasks, run as `cargo xtask <command>`.
+//!
+//! This binary compiles on a machine that has nothing but rustup's stable and
+//! nightly toolchains: it depends on no crate that builds eBPF. `setup` and
+//! `test` run here; `demo`, `lab` and `bench` run in `xtask-lab`, which links
+//! the data plane and is built only after setup has installed the eBPF
+//! toolchain (the nightly's rust-src and bpf-linker).
 
-mod bench;
-mod demo;
-mod lab;
-mod setup;
-mod sh;
 mod test;
 
-use anyhow::Result;
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
+use xtask::{setup, sh};
 
 /// shoal's developer tasks.
 #[derive(Parser)]
+#[command(name = "cargo xtask")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -19,24 +25,59 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Benchmarks, shoal beside the kernel baseline: `overlay`.
-    Bench(bench::BenchArgs),
-    /// shoal's main job: a multi-node lab running the data plane, with real traffic.
-    Demo(demo::DemoArgs),
     /// Install what this machine lacks: nightly + rust-src, bpf-linker, Debian test packages.
     Setup,
-    /// Network-namespace labs: `up`, `down`, `exec`, `ls`.
-    Lab(lab::LabArgs),
-    /// Everything CI runs: setup, fmt, clippy, unit tests, packet fixtures, netns labs.
+    /// Everything CI runs: setup, bootstrap guard, fmt, clippy, unit tests, packet fixtures,
+    /// netns labs.
     Test,
+    /// shoal's main job: a multi-node swarm lab with a service answered through the mesh
+    /// (`cargo xtask demo --help` for its options).
+    #[command(disable_help_flag = true)]
+    Demo(Passthrough),
+    /// Network-namespace labs: `up`, `down`, `exec`, `ls`.
+    #[command(disable_help_flag = true)]
+    Lab(Passthrough),
+    /// Benchmarks, shoal beside the kernel baseline: `overlay`, `lb`, `control`, `services`.
+    #[command(disable_help_flag = true)]
+    Bench(Passthrough),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
-        Cmd::Bench(args) => bench::run(args),
-        Cmd::Demo(args) => demo::run(args),
-        Cmd::Setup => setup::run(),
-        Cmd::Lab(args) => lab::run(args),
-        Cmd::Test => test::run(),
-    }
+/// Arguments handed unchanged to `xtask-lab`, which parses them.
+#[derive(clap::Args)]
+struct Passthrough {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+fn main() -> Result<ExitCode> {
+    let (name, rest) = match Cli::parse().cmd {
+        Cmd::Setup => return setup::run().map(|()| ExitCode::SUCCESS),
+        Cmd::Test => return test::run().map(|()| ExitCode::SUCCESS),
+        Cmd::Demo(p) => ("demo", p.args),
+        Cmd::Lab(p) => ("lab", p.args),
+        Cmd::Bench(p) => ("bench", p.args),
+    };
+    setup::ensure_quietly()?;
+    run_lab_tool(name, &rest)
+}
+
+/// Builds `xtask-lab` (after setup, so the eBPF toolchain is there) and runs
+/// `xtask-lab NAME REST…`, exiting with its exit code.
+fn run_lab_tool(name: &str, rest: &[OsString]) -> Result<ExitCode> {
+    println!(
+        "xtask: building the lab tool (the first build compiles shoal and its eBPF programs: \
+         several minutes on 2 cores)"
+    );
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["run", "--package", "xtask-lab", "--bin", "xtask-lab", "--"])
+        .arg(name)
+        .args(rest);
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{}`", sh::describe(&cmd)))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
 }

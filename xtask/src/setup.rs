@@ -42,18 +42,47 @@ const BPFFS: &str = "/sys/fs/bpf";
 
 /// Installs whatever is missing, reporting each piece.
 pub fn run() -> Result<()> {
-    for step in [nightly_toolchain(), rust_src(), bpf_linker()] {
-        step.ensure()?;
-    }
-    debian_packages()?;
-    bpffs().ensure()?;
+    ensure(Verbosity::EveryPiece)?;
     println!("setup: done");
     Ok(())
+}
+
+/// Installs whatever is missing before a demo, lab or benchmark: reports what it
+/// installs, and a single line when everything was already there.
+pub fn ensure_quietly() -> Result<()> {
+    if ensure(Verbosity::Installs)? == 0 {
+        println!("setup: everything already present (`cargo xtask setup` lists it)");
+    }
+    Ok(())
+}
+
+/// How much `ensure` reports.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verbosity {
+    /// Every piece, present or installed.
+    EveryPiece,
+    /// Only pieces being installed.
+    Installs,
+}
+
+/// Checks every piece and installs the missing ones; returns how many it installed.
+fn ensure(verbosity: Verbosity) -> Result<usize> {
+    println!("setup: checking the toolchain pieces and Debian packages shoal's tests use");
+    let mut installed = 0;
+    for step in [nightly_toolchain(), rust_src(), bpf_linker()] {
+        installed += usize::from(step.ensure(verbosity)?);
+    }
+    installed += debian_packages(verbosity)?;
+    installed += usize::from(bpffs().ensure(verbosity)?);
+    Ok(installed)
 }
 
 /// One piece a developer machine needs: how to tell it is there and how to get it.
 struct Step {
     name: String,
+    /// What installing it involves and roughly how long it takes, for the
+    /// line printed before a long install.
+    takes: &'static str,
     check: Box<dyn Fn() -> Result<bool>>,
     install: Box<dyn Fn() -> Result<()>>,
 }
@@ -61,30 +90,35 @@ struct Step {
 impl Step {
     fn new(
         name: impl Into<String>,
+        takes: &'static str,
         check: impl Fn() -> Result<bool> + 'static,
         install: impl Fn() -> Result<()> + 'static,
     ) -> Self {
         Self {
             name: name.into(),
+            takes,
             check: Box::new(check),
             install: Box::new(install),
         }
     }
 
-    /// Installs the piece unless it is present, and checks again afterwards.
-    fn ensure(&self) -> Result<()> {
+    /// Installs the piece unless it is present, and checks again afterwards;
+    /// returns whether it installed it.
+    fn ensure(&self, verbosity: Verbosity) -> Result<bool> {
         let present = (self.check)().with_context(|| format!("cannot check {}", self.name))?;
         if present {
-            report(&self.name, "already present");
-            return Ok(());
+            if verbosity == Verbosity::EveryPiece {
+                report(&self.name, "already present");
+            }
+            return Ok(false);
         }
-        report(&self.name, "missing, installing");
+        report(&self.name, &format!("missing, installing ({})", self.takes));
         (self.install)().with_context(|| format!("cannot install {}", self.name))?;
         if !(self.check)()? {
             bail!("{} is still missing after installing it", self.name);
         }
         report(&self.name, "installed");
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -123,6 +157,7 @@ fn tool(program: &str) -> Result<Command> {
 fn nightly_toolchain() -> Step {
     Step::new(
         "nightly toolchain",
+        "rustup downloads it: a minute or two",
         || {
             let list = sh::output(tool("rustup")?.args(["toolchain", "list"]))?;
             Ok(list.lines().any(|line| {
@@ -150,6 +185,7 @@ fn nightly_toolchain() -> Step {
 fn rust_src() -> Step {
     Step::new(
         "rust-src (nightly)",
+        "rustup downloads the nightly's standard library sources: under a minute",
         || {
             let installed = sh::output(tool("rustup")?.args([
                 "component",
@@ -234,6 +270,7 @@ fn cache_dir() -> Result<PathBuf> {
 fn bpf_linker() -> Step {
     Step::new(
         "bpf-linker (nightly's LLVM)",
+        "cargo install builds it against the nightly's own libLLVM: 3-6 minutes on 2 cores",
         bpf_linker_present,
         install_bpf_linker,
     )
@@ -300,30 +337,37 @@ fn install_bpf_linker() -> Result<()> {
         .with_context(|| format!("cannot write {}", stamp.display()))
 }
 
-/// (c) Debian packages, checked one by one and installed with a single apt-get run.
-fn debian_packages() -> Result<()> {
+/// (c) Debian packages, checked one by one and installed with a single apt-get run;
+/// returns how many it installed.
+fn debian_packages(verbosity: Verbosity) -> Result<usize> {
     let mut missing = Vec::new();
     for &package in PACKAGES {
         if package_installed(package) {
-            report(&format!("package {package}"), "already present");
+            if verbosity == Verbosity::EveryPiece {
+                report(&format!("package {package}"), "already present");
+            }
         } else {
             missing.push(package);
         }
     }
     if missing.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     for package in &missing {
-        report(&format!("package {package}"), "missing, installing");
+        report(&format!("package {package}"), "missing");
     }
+    println!(
+        "setup: installing {} Debian packages with apt-get (a few minutes on a fresh machine)",
+        missing.len()
+    );
     install_packages(&missing).with_context(|| format!("cannot install {}", missing.join(" ")))?;
-    for package in missing {
+    for package in &missing {
         if !package_installed(package) {
             bail!("package {package} is still missing after apt-get install");
         }
         report(&format!("package {package}"), "installed");
     }
-    Ok(())
+    Ok(missing.len())
 }
 
 fn package_installed(package: &str) -> bool {
@@ -381,6 +425,7 @@ fn bpffs() -> Step {
     };
     Step::new(
         format!("bpffs ({BPFFS}, {state})"),
+        "nothing to install: the kernel must have it",
         || {
             let filesystems = fs::read_to_string("/proc/filesystems")?;
             let kernel_has_bpffs = filesystems

@@ -1,12 +1,12 @@
 //! `cargo xtask test`: everything CI checks, in order, failing loudly on the
-//! first broken step: setup, formatting, lints (host crates and the eBPF
+//! first broken step: setup, the bootstrap guard, formatting, lints (host crates and the eBPF
 //! crate), unit tests, packet fixtures and network-namespace labs.
 
 use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{setup, sh};
+use xtask::{bootstrap, setup, sh};
 
 /// Run the whole suite.
 pub fn run() -> Result<()> {
@@ -14,6 +14,8 @@ pub fn run() -> Result<()> {
         bail!("the fixtures and labs load eBPF programs and create namespaces: run as root");
     }
     setup::run()?;
+    println!("==> bootstrap guard: xtask must compile before setup has installed anything");
+    bootstrap::check(&workspace_root(), &workspace_root().join("target/bootstrap-check"))?;
     step("format", cargo(&["fmt", "--all", "--check"]))?;
     step(
         "clippy (host crates)",
@@ -134,9 +136,14 @@ fn ebpf_clippy() -> Command {
     cmd
 }
 
+/// The workspace root (xtask's parent).
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// Check the multi-VM lab's Vagrantfile (no box or provider needed).
 fn vagrant_validate() -> Command {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = workspace_root();
     let mut cmd = Command::new("vagrant");
     cmd.args(["validate", "--ignore-provider"])
         .current_dir(root.join("vagrant"))

@@ -15,7 +15,6 @@ use super::lb_report::{self as rep, EwRow, LbRun, MeshRow, ScaleRow};
 use super::lb_shoal::{self, ShoalLb};
 use super::overlay::{build_shoal, workspace_root};
 use super::report::{self, Machine};
-use crate::setup;
 
 /// Seconds per run and runs per measurement, normally and with `--quick`.
 const FULL: (u64, usize) = (5, 3);
@@ -55,7 +54,6 @@ pub fn run(args: LbArgs) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("the benchmark creates network namespaces: run as root");
     }
-    setup::run()?;
     build_shoal().context("building shoal")?;
     let (secs, reps) = if args.quick { QUICK } else { FULL };
     let reps = args.reps.unwrap_or(reps).max(1);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use super::measure::{self, Server, WrkStats};
-use crate::sh;
+use xtask::sh;
 
 /// Port every backend serves on.
 pub const BACKEND_PORT: u16 = 8080;

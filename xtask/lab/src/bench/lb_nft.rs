@@ -21,7 +21,7 @@ use shoal_netns_tests::overlay_kit::{
 };
 
 use super::lb_load::BACKEND_PORT;
-use crate::sh;
+use xtask::sh;
 
 /// The measured service's VIP and port on the router.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 50, 0, 100);

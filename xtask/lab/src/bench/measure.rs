@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use shoal_netns_tests::lab::cmd::netns_command;
 use shoal_netns_tests::overlay_kit::wait_listening;
 
-use crate::sh;
+use xtask::sh;
 
 /// iperf3's default port.
 const IPERF_PORT: u16 = 5201;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result};
 
-use crate::sh;
+use xtask::sh;
 
 /// First line of the overlay section; merging replaces the section it starts.
 pub const OVERLAY_TITLE: &str = "## Overlay (`cargo xtask bench overlay`)";

@@ -13,7 +13,6 @@ use super::control_api::Api;
 use super::control_report::{self as rep, ControlRun, SizeRow};
 use super::overlay::{build_shoal, workspace_root};
 use super::report::{self, Machine};
-use crate::setup;
 
 /// Longest a failover may take before the run gives up on it.
 const FAILOVER_LIMIT: Duration = Duration::from_secs(30);
@@ -47,7 +46,6 @@ pub fn run(args: ControlArgs) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("the benchmark creates network namespaces: run as root");
     }
-    setup::run()?;
     build_shoal().context("building shoal")?;
     let (reps, writes) = if args.quick { (1, 50) } else { (3, 300) };
     let reps = args.reps.unwrap_or(reps).max(1);

@@ -20,7 +20,7 @@ use shoal_netns_tests::overlay_kit::{
 
 use super::measure::{self, Pair};
 use super::report::{self, Machine, Metrics, OverlayRun, Row};
-use crate::{setup, sh};
+use xtask::sh;
 
 const RAW: &str = "raw veth";
 const KERNEL: &str = "kernel vxlan";
@@ -57,7 +57,6 @@ pub fn run(args: OverlayArgs) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("the benchmark creates network namespaces: run as root");
     }
-    setup::run()?;
     let shoal = build_shoal().map_err(|e| format!("building shoal: {e:#}"));
     let mut plan = if args.quick { QUICK } else { FULL };
     plan.reps = args.reps.unwrap_or(plan.reps).max(1);
@@ -109,7 +108,7 @@ pub(super) fn build_shoal() -> Result<()> {
 }
 
 pub(super) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// How long and how often each measurement runs.

@@ -16,7 +16,6 @@ use shoal_netns_tests::services_kit::{ServiceLab, test_image_archives};
 
 use super::overlay::{build_shoal, workspace_root};
 use super::report::{self, Machine, busy_warning};
-use crate::setup;
 
 /// Longest a service may take to converge before the run gives up.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(600);
@@ -48,7 +47,6 @@ pub fn run(args: ServicesArgs) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("the benchmark creates network namespaces and containers: run as root");
     }
-    setup::run()?;
     build_shoal().context("building shoal")?;
     let machine = Machine::probe()?;
     let lab = ServiceLab::new(3);

@@ -15,7 +15,7 @@ use shoal_netns_tests::lab::Node;
 use shoal_netns_tests::services_kit::{build_test_images, test_image_archives, who};
 use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, swarm_lab};
 
-use crate::{setup, sh};
+use xtask::sh;
 
 /// The published port the demo's service answers on, on every node.
 const PUBLISHED: u16 = 8080;
@@ -52,7 +52,6 @@ pub fn run(args: DemoArgs) -> Result<()> {
     if args.nodes < 2 {
         bail!("the demo needs at least 2 nodes");
     }
-    setup::run()?;
     let mut build = Command::new(env!("CARGO"));
     build.args(["build", "--package", "shoal-control", "--bin", "shoal"]);
     sh::run(&mut build)?;
