@@ -7,7 +7,7 @@ use crate::proto::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use shoal_common::lb::{
     CT_CLOSING, CT_DATAGRAM, CT_ESTABLISHED, CT_FIN_BACKEND, CT_FIN_CLIENT, CT_HALF_CLOSED,
-    CT_SYN_SENT, LbConfig,
+    CT_SYN_SENT,
 };
 
 use crate::{
@@ -87,10 +87,4 @@ pub fn advance(state: u8, fins: u8, flags: u8, from_client: bool) -> (u8, u8) {
         state
     };
     (state, fins)
-}
-
-/// Whether an entry last seen at `last_seen_ns` in `state` has timed out.
-#[inline(always)]
-pub fn expired(cfg: &LbConfig, state: u8, last_seen_ns: u64, now: u64) -> bool {
-    now.saturating_sub(last_seen_ns) > u64::from(cfg.timeout_s(state)) * 1_000_000_000
 }

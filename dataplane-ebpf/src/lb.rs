@@ -178,7 +178,7 @@ fn known_flow(flow: &FlowKey, now: u64, flags: u8) -> Option<CtEntry> {
     // SAFETY: a map value pointer; we update it in place.
     let entry = unsafe { &mut *entry };
     let cfg = lb_maps::lb_config();
-    if ct::expired(&cfg, entry.state, entry.last_seen_ns, now)
+    if cfg.expired(entry.state, entry.last_seen_ns, now)
         || lb_maps::backend(entry.backend_id).is_none()
     {
         return None;
@@ -289,12 +289,7 @@ pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, Drop
         }
         // Refreshed by every request that comes through the tunnel.
         REPLY_RETURN_PATH
-            if !ct::expired(
-                &lb_maps::lb_config(),
-                CT_ESTABLISHED,
-                reply.last_seen_ns,
-                ct::now_ns(),
-            ) =>
+            if !lb_maps::lb_config().expired(CT_ESTABLISHED, reply.last_seen_ns, ct::now_ns()) =>
         {
             Ok(Some(Reply::ReturnPath {
                 via_node: reply.via_node,
@@ -345,7 +340,7 @@ fn track_reply(ctx: &TcContext, ip: &Ipv4Packet, key: &FlowKey, reply: &ReplyEnt
     // SAFETY: a map value pointer; we update it in place.
     let entry = unsafe { &mut *entry };
     let now = ct::now_ns();
-    if ct::expired(&lb_maps::lb_config(), entry.state, entry.last_seen_ns, now) {
+    if lb_maps::lb_config().expired(entry.state, entry.last_seen_ns, now) {
         return false;
     }
     let (state, fins) = ct::advance(entry.state, entry.fins, ct::tcp_flags(ctx, ip), false);

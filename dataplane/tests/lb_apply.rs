@@ -42,12 +42,15 @@ impl Node {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(unsafe { libc::geteuid() }, 0, "these tests need root");
         static N: AtomicU32 = AtomicU32::new(0);
+        // A random part too, so a killed earlier run's pins are never reused.
         let name = format!(
-            "lbtest-{}-{}",
+            "lbtest-{}-{}-{:08x}",
             std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
+            N.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
         );
         let pins = PinPaths::for_node(&name).unwrap();
+        pins.remove_all().unwrap();
         // Loading pins every map of the object, the Maglev outer map included.
         drop(Loaded::load(&pins).unwrap());
         Node(pins)

@@ -10,4 +10,7 @@ pub mod linearizability;
 pub mod overlay_kit;
 pub mod scenario;
 pub mod services_kit;
+pub mod skip;
 pub mod swarm_kit;
+
+pub use skip::require_root;

@@ -19,15 +19,6 @@ use shoal_netns_tests::lab::{Lab, Node};
 
 const DATAGRAMS: u64 = 20;
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 /// `shoal dp stats --format json` on `node`, as counter name → packets.
 fn stats(node: &Node) -> Vec<(String, u64)> {
     let json: Value =
@@ -103,7 +94,7 @@ fn udp_frame(from: &Node, to: &Node) -> Vec<u8> {
 
 #[test]
 fn traffic_between_nodes_shows_up_in_the_receivers_stats() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let lab = Lab::builder().nodes(3).build().unwrap();
@@ -145,7 +136,7 @@ fn traffic_between_nodes_shows_up_in_the_receivers_stats() {
 
 #[test]
 fn malformed_frames_on_the_wire_are_dropped_and_counted_by_reason() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let lab = Lab::builder().nodes(2).build().unwrap();

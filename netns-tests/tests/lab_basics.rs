@@ -5,23 +5,13 @@ use std::path::Path;
 use shoal_netns_tests::lab::cmd::{nsenter_net_command, output};
 use shoal_netns_tests::lab::{Lab, LabId, lab_netns, list_labs, pin_dir};
 
-/// Labs need CAP_SYS_ADMIN; skip (loudly) elsewhere rather than fail.
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 fn netns_of(id: &LabId) -> Vec<String> {
     lab_netns(id).expect("ip netns list")
 }
 
 #[test]
 fn three_nodes_and_a_client_share_the_underlay() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut lab = Lab::builder().nodes(3).build().unwrap();
@@ -71,7 +61,7 @@ fn three_nodes_and_a_client_share_the_underlay() {
 
 #[test]
 fn spawned_processes_die_with_the_lab() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let lab = Lab::builder().nodes(2).build().unwrap();
@@ -96,7 +86,7 @@ fn spawned_processes_die_with_the_lab() {
 
 #[test]
 fn a_panicking_test_still_cleans_up() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (tx, rx) = std::sync::mpsc::channel();
@@ -118,7 +108,7 @@ fn a_panicking_test_still_cleans_up() {
 
 #[test]
 fn persistent_labs_can_be_attached_and_torn_down() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut lab = Lab::builder().nodes(2).build().unwrap();
@@ -141,9 +131,11 @@ fn persistent_labs_can_be_attached_and_torn_down() {
 
 #[test]
 fn pins_are_removed_and_shoal_sees_host_bpffs() {
-    if !is_root() || !Path::new("/sys/fs/bpf").is_dir() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
+    // bpffs is mounted by whoever first needs it; on a fresh machine that may be us.
+    shoal_dataplane::pins::ensure_bpffs(Path::new("/sys/fs/bpf")).unwrap();
     let lab = Lab::builder().nodes(1).build().unwrap();
     let node = lab.node(1).unwrap();
     let pins = pin_dir(node.name());

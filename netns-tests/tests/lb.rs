@@ -21,15 +21,6 @@ use shoal_netns_tests::{
 const VIP: &str = "10.10.0.100";
 const TARGET: u16 = 8080;
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 /// A cluster of `nodes` nodes with backend `b<i>` on node i, a client task
 /// on node 1 and service `web` (VIP:80 → 8080) over all backends.
 fn web_cluster(nodes: usize) -> (Cluster, Vec<Task>, Task) {
@@ -114,7 +105,7 @@ fn names(tasks: &[Task]) -> BTreeSet<String> {
 
 #[test]
 fn a_vip_spreads_over_backends_on_every_node_and_they_see_the_task() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (_c, backends, client) = web_cluster(3);
@@ -150,7 +141,7 @@ fn a_vip_spreads_over_backends_on_every_node_and_they_see_the_task() {
 
 #[test]
 fn every_nodes_published_port_reaches_every_backend_with_the_clients_address() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (mut c, backends, _client) = web_cluster(3);
@@ -175,7 +166,7 @@ fn every_nodes_published_port_reaches_every_backend_with_the_clients_address() {
 
 #[test]
 fn backend_changes_leave_established_flows_alone() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (mut c, backends, client) = web_cluster(3);
@@ -230,7 +221,7 @@ fn backend_changes_leave_established_flows_alone() {
 
 #[test]
 fn idle_flows_expire_only_after_the_configured_timeout() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     const TIMEOUT_S: u64 = 4;
@@ -284,7 +275,7 @@ fn idle_flows_expire_only_after_the_configured_timeout() {
 
 #[test]
 fn a_service_without_backends_refuses_at_once() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (mut c, _backends, client) = web_cluster(2);
@@ -322,7 +313,7 @@ fn a_service_without_backends_refuses_at_once() {
 
 #[test]
 fn host_mode_publishing_answers_only_where_a_task_runs() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = Cluster::new(2).unwrap();
@@ -349,7 +340,7 @@ fn host_mode_publishing_answers_only_where_a_task_runs() {
 
 #[test]
 fn icmp_errors_about_a_translated_flow_reach_the_client_translated() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (mut c, backends, client) = web_cluster(2);

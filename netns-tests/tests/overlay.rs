@@ -22,15 +22,6 @@ use shoal_netns_tests::{
     scenario::{Cluster, Task},
 };
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 /// A cluster of `nodes` nodes with network `front` (VNI 4097, 10.10.0.0/24).
 fn front(nodes: usize) -> Cluster {
     let mut c = Cluster::new(nodes).unwrap();
@@ -103,7 +94,7 @@ fn vnis_seen(
 
 #[test]
 fn tasks_talk_on_one_node_and_across_nodes_in_standard_vxlan() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(3);
@@ -150,7 +141,7 @@ fn tasks_talk_on_one_node_and_across_nodes_in_standard_vxlan() {
 
 #[test]
 fn a_100_mb_transfer_across_nodes_arrives_intact_with_a_derived_mtu() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(2);
@@ -201,7 +192,7 @@ fn a_100_mb_transfer_across_nodes_arrives_intact_with_a_derived_mtu() {
 
 #[test]
 fn networks_are_isolated_and_a_task_on_two_networks_reaches_both() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(2);
@@ -243,7 +234,7 @@ fn networks_are_isolated_and_a_task_on_two_networks_reaches_both() {
 
 #[test]
 fn a_kernel_vxlan_node_with_static_fdb_entries_interoperates() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(2);
@@ -276,7 +267,7 @@ fn a_kernel_vxlan_node_with_static_fdb_entries_interoperates() {
 
 #[test]
 fn the_data_path_port_is_configurable() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(2);
@@ -299,7 +290,7 @@ fn the_data_path_port_is_configurable() {
 
 #[test]
 fn reapply_changes_nothing_and_flows_survive_reapplies_and_removals() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(2);
@@ -364,7 +355,7 @@ fn reapply_changes_nothing_and_flows_survive_reapplies_and_removals() {
 
 #[test]
 fn bad_desired_state_is_refused_and_changes_nothing() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut c = front(1);

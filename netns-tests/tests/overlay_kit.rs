@@ -11,16 +11,6 @@ use shoal_netns_tests::overlay_kit::{
     raw_veth_pair, tcp_transfer, vxlan_vnis,
 };
 
-/// Labs need CAP_SYS_ADMIN; skip (loudly) elsewhere rather than fail.
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 fn run_in(netns: &str, args: &[&str]) -> String {
     cmd::output(netns_command(netns, args).unwrap()).unwrap()
 }
@@ -35,7 +25,7 @@ fn cidr(s: &str) -> Cidr {
 
 #[test]
 fn bare_namespaces_belong_to_the_lab() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut lab = Lab::builder().nodes(1).build().unwrap();
@@ -67,7 +57,7 @@ fn bare_namespaces_belong_to_the_lab() {
 
 #[test]
 fn raw_veth_pair_carries_a_checked_transfer() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let mut lab = Lab::builder().nodes(0).build().unwrap();
@@ -102,7 +92,7 @@ fn task(netns: &str, ip: Ipv4Addr) -> TaskIface {
 
 #[test]
 fn kernel_vxlan_joins_tasks_on_two_nodes() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     const VNI: u32 = 4097;

@@ -38,6 +38,9 @@ fn web(lab: &ServiceLab, replicas: usize, extra: &[&str]) {
 
 #[test]
 fn replicas_spread_and_answer_through_every_node_with_the_client_address() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let mut lab = ServiceLab::new(3);
     let out = lab.cli(&["network", "create", "front"]).unwrap();
     assert!(!out.trim().is_empty(), "network create prints the ID");
@@ -108,6 +111,9 @@ fn task_pids(lab: &ServiceLab, node: &str, task_id: &str) -> Vec<String> {
 
 #[test]
 fn a_killed_container_is_replaced_and_kept_in_history() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::new(3);
     web(&lab, 3, &["--restart-delay", "1s"]);
     lab.wait_running("web", 3);
@@ -145,6 +151,9 @@ fn a_killed_container_is_replaced_and_kept_in_history() {
 
 #[test]
 fn tasks_of_a_dead_node_come_back_elsewhere() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let mut lab = ServiceLab::new(3);
     web(&lab, 6, &[]);
     lab.wait_running("web", 6);
@@ -170,6 +179,9 @@ fn tasks_of_a_dead_node_come_back_elsewhere() {
 
 #[test]
 fn scale_up_and_down() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let mut lab = ServiceLab::new(3);
     web(&lab, 6, &[]);
     lab.wait_running("web", 6);
@@ -194,6 +206,9 @@ fn scale_up_and_down() {
 
 #[test]
 fn constraints_and_drain_are_honoured() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::new(3);
     web(&lab, 4, &["--constraint", "node.hostname==n2"]);
     assert_eq!(
@@ -294,11 +309,17 @@ fn rolling_update_without_failures(order: &str) {
 
 #[test]
 fn start_first_rolling_update_loses_no_request() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     rolling_update_without_failures("start-first");
 }
 
 #[test]
 fn stop_first_rolling_update_loses_no_request() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     rolling_update_without_failures("stop-first");
 }
 
@@ -311,6 +332,9 @@ fn update_state(lab: &ServiceLab) -> String {
 
 #[test]
 fn a_failing_update_pauses_or_rolls_back_as_configured() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::new(3);
     web(
         &lab,
@@ -370,6 +394,9 @@ fn a_failing_update_pauses_or_rolls_back_as_configured() {
 
 #[test]
 fn global_mode_runs_one_task_per_node_including_a_late_joiner() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::partly_joined(3, 2);
     lab.cli(&[
         "service", "create", "-d", "--name", "agent", "--mode", "global", "web:1",
@@ -392,6 +419,9 @@ fn global_mode_runs_one_task_per_node_including_a_late_joiner() {
 
 #[test]
 fn secrets_reach_their_tasks_and_logs_come_from_every_node() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::new(3);
     let file = lab.lab.nodes()[0].state_dir().join("db-password");
     std::fs::write(&file, "s3cr3t-value\n").unwrap();
@@ -433,6 +463,9 @@ fn secrets_reach_their_tasks_and_logs_come_from_every_node() {
 
 #[test]
 fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::new(3);
     web(&lab, 3, &[]);
     lab.wait_running("web", 3);
@@ -493,6 +526,9 @@ fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
 
 #[test]
 fn a_service_without_ports_answers_other_tasks_on_every_port_of_its_vip() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
     let lab = ServiceLab::new(3);
     web(&lab, 1, &[]);
     lab.cli(&[

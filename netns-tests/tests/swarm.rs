@@ -9,18 +9,9 @@ use shoal_netns_tests::swarm_kit::{
     SwarmNode, all_ready, eventually, field, files_under, ids, init, leader_name, swarm_lab,
 };
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 #[test]
 fn managers_and_workers_join_agree_and_survive_the_leader() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (_lab, mut nodes) = swarm_lab(5);
@@ -121,7 +112,7 @@ fn with_secret(token: &str, secret: &str) -> String {
 
 #[test]
 fn bad_join_input_is_refused_clearly_and_changes_nothing() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (_lab, nodes) = swarm_lab(3);
@@ -207,7 +198,7 @@ const MARKERS: [&str; 2] = ["marker-label-value-5e1b9c", "marker-label-value-77d
 
 #[test]
 fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (lab, mut nodes) = swarm_lab(2);
@@ -324,7 +315,7 @@ fn ctl_call(
 fn node_rpcs_are_authorised_by_certificate_role_and_removal() {
     use shoal_control::cluster::NodeUpdate;
     use shoal_control::ctl::{ApiOp, CtlError, CtlRequest, LeaderCall};
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (_lab, mut nodes) = swarm_lab(3);
@@ -420,7 +411,7 @@ fn cert_expiry_of(manager: &SwarmNode, node: &str) -> Option<i64> {
 
 #[test]
 fn certificates_renew_in_place_and_roles_change_through_raft() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (_lab, nodes) = swarm_lab(3);

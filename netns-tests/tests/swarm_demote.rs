@@ -9,15 +9,6 @@ use shoal_netns_tests::swarm_kit::{
     SwarmNode, eventually, field, leader_name, leader_of, three_managers,
 };
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 /// `node` as `on` lists it.
 fn row(list: &[Value], node: &str) -> Option<Value> {
     list.iter().find(|n| field(n, "hostname") == node).cloned()
@@ -58,7 +49,7 @@ fn label(on: &SwarmNode, node: &str, k: &str) -> Option<String> {
 
 #[test]
 fn demoting_the_leader_elects_another_and_writes_go_on() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let (_lab, nodes) = three_managers();

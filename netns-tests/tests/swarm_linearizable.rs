@@ -25,15 +25,6 @@ const CLIENTS: u64 = 3;
 const OPS_PER_CLIENT: u64 = 40;
 const REGISTER_NODE: &str = "n1";
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 /// A small splitmix64: which manager, read or write.
 struct Dice(u64);
 
@@ -114,7 +105,7 @@ fn client(id: u64, managers: &[SwarmNode], t0: Instant, record: &Mutex<Record>) 
 
 #[test]
 fn register_history_is_linearizable_across_a_leader_crash() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let started = Instant::now();

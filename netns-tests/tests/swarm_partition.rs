@@ -12,15 +12,6 @@ use shoal_netns_tests::swarm_kit::{SwarmNode, eventually, leader_name, leader_of
 /// The node whose label the test writes.
 const TARGET: &str = "n1";
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping: lab tests need root");
-    }
-    root
-}
-
 /// The `part` label of [`TARGET`] as `on` sees it.
 fn part_label(on: &SwarmNode) -> Option<String> {
     let out = on.cli(&["node", "inspect", TARGET]).ok()?;
@@ -55,7 +46,7 @@ fn link(node: &SwarmNode, state: &str) {
 
 #[test]
 fn a_cut_off_manager_refuses_writes_and_catches_up_when_healed() {
-    if !is_root() {
+    if !shoal_netns_tests::require_root() {
         return;
     }
     let started = Instant::now();

@@ -31,6 +31,7 @@ const PACKAGES: &[&str] = &[
     "iputils-ping",    // netns labs: ICMP reachability between nodes and tasks
     "curl",            // netns labs: HTTP requests to services through the routing mesh
     "docker-registry", // control/tests/image_pull.rs: an OCI distribution registry on loopback
+    "attr",            // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
     "vagrant",         // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];
 

@@ -208,6 +208,14 @@ impl LbConfig {
         };
         if set == 0 { default } else { set }
     }
+
+    /// Whether a flow last seen at `last_seen_ns` in `state` has timed out at
+    /// `now_ns` (both on `bpf_ktime_get_ns`'s clock). An entry stamped after
+    /// `now_ns` (another CPU raced ahead) is fresh, not ancient.
+    #[inline(always)]
+    pub fn expired(&self, state: u8, last_seen_ns: u64, now_ns: u64) -> bool {
+        now_ns.saturating_sub(last_seen_ns) > u64::from(self.timeout_s(state)) * 1_000_000_000
+    }
 }
 
 /// The hash that picks a flow's Maglev slot: `flow_hash(..) % MAGLEV_SIZE`.
@@ -232,6 +240,64 @@ pub fn flow_hash(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) 
     h ^= h >> 13;
     h = h.wrapping_mul(0xc2b2_ae35);
     h ^ (h >> 16)
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    //! The timeout arithmetic with a synthetic clock, so hours-old entries
+    //! are checked on any machine (the kernel fixtures can only back-date
+    //! entries by as long as the machine has been up).
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+    /// A "now" far from zero, as on a machine up for days.
+    const NOW: u64 = 10 * 24 * 3600 * S;
+
+    fn kept(cfg: &LbConfig, state: u8, idle_s: u64) -> bool {
+        !cfg.expired(state, NOW - idle_s * S, NOW)
+    }
+
+    #[test]
+    fn defaults_outlast_the_ipvs_timeouts_swarm_users_hit() {
+        let d = LbConfig::default();
+        assert!(
+            kept(&d, CT_ESTABLISHED, 1000),
+            "idle 1000 s (IPVS cuts at 900)"
+        );
+        assert!(kept(&d, CT_ESTABLISHED, 5 * 3600), "idle 5 h");
+        assert!(!kept(&d, CT_ESTABLISHED, 6 * 3600 + 1), "idle past 6 h");
+        assert!(kept(&d, CT_HALF_CLOSED, 120), "CLOSE_WAIT 120 s (IPVS: 60)");
+        assert!(!kept(&d, CT_SYN_SENT, 120), "SYN 120 s ago (60 s)");
+        assert!(kept(&d, CT_SYN_SENT, 59), "SYN 59 s ago");
+        assert!(!kept(&d, CT_CLOSING, 20), "closing 20 s (10 s)");
+        assert!(!kept(&d, CT_DATAGRAM, 400), "UDP idle 400 s (300 s)");
+        assert!(kept(&d, CT_DATAGRAM, 200), "UDP idle 200 s");
+    }
+
+    #[test]
+    fn configured_timeouts_replace_defaults_and_zero_means_default() {
+        let cfg = LbConfig {
+            tcp_syn_s: 5,
+            tcp_established_s: 0,
+            tcp_half_closed_s: 5,
+            tcp_closing_s: 5,
+            udp_s: 5,
+            _pad: 0,
+        };
+        assert!(kept(&cfg, CT_ESTABLISHED, 1000), "zero: the 6 h default");
+        assert!(!kept(&cfg, CT_HALF_CLOSED, 10));
+        assert!(!kept(&cfg, CT_DATAGRAM, 10));
+        assert!(
+            kept(&cfg, CT_DATAGRAM, 5),
+            "exactly the timeout is not past it"
+        );
+    }
+
+    #[test]
+    fn an_entry_stamped_after_now_is_fresh() {
+        let d = LbConfig::default();
+        assert!(!d.expired(CT_CLOSING, NOW + S, NOW));
+    }
 }
 
 #[cfg(feature = "user")]

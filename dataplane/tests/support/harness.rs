@@ -301,12 +301,16 @@ impl Harness {
             "packet fixtures need root (BPF_PROG_TEST_RUN, bpffs pins)"
         );
         static NEXT: AtomicU32 = AtomicU32::new(0);
+        // A random part too: a killed earlier run with the same pid leaves pins
+        // behind, and loading would reuse its pinned maps and their entries.
         let node = format!(
-            "fixture-{}-{}",
+            "fixture-{}-{}-{:08x}",
             std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
         );
         let pins = PinGuard(PinPaths::for_node(&node).expect("valid node name"));
+        pins.0.remove_all().expect("clearing stale pins");
         let mut loaded = Loaded::load(&pins.0).expect("loading the eBPF object");
         let ebpf = &mut loaded.ebpf;
         for prog in Program::ALL {

@@ -46,12 +46,19 @@ pub(super) fn put(table: &str, key: &str, value: serde_json::Value) -> Command {
     }
 }
 
-/// A free port on 127.0.0.1 below the kernel's ephemeral range (32768 and
-/// up), so that no outgoing connection (of this or another test process)
-/// takes it while its node is stopped and the node can restart on it.
+/// A free port on 127.0.0.1 below the kernel's ephemeral range (read from
+/// `ip_local_port_range`, 32768 and up by default), so that no outgoing
+/// connection (of this or another test process) takes it while its node is
+/// stopped and the node can restart on it.
 fn unused_port_below_ephemeral_range() -> SocketAddr {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let low = 10_000.min(ephemeral_start / 2);
     for _ in 0..1000 {
-        let addr = SocketAddr::from(([127, 0, 0, 1], rand::random_range(20_000..32_000)));
+        let port = rand::random_range(low..ephemeral_start);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         if std::net::TcpListener::bind(addr).is_ok() {
             return addr;
         }

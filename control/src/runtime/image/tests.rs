@@ -321,10 +321,14 @@ fn whiteouts_become_overlay_whiteouts() {
     let opaque = std::process::Command::new("getfattr")
         .args(["-n", "trusted.overlay.opaque", "--only-values"])
         .arg(layer.join("var/cache"))
-        .output();
-    if let Ok(out) = opaque {
-        assert_eq!(out.stdout, b"y", "{}", String::from_utf8_lossy(&out.stderr));
-    }
+        .output()
+        .expect("getfattr (Debian's attr package, installed by cargo xtask setup)");
+    assert_eq!(
+        opaque.stdout,
+        b"y",
+        "{}",
+        String::from_utf8_lossy(&opaque.stderr)
+    );
 }
 
 #[test]
