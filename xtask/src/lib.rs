@@ -4,5 +4,6 @@
 //! machine; `cargo xtask test` checks that (see `bootstrap`).
 
 pub mod bootstrap;
+pub mod layers;
 pub mod setup;
 pub mod sh;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use xtask::{bootstrap, setup, sh};
+use xtask::{bootstrap, layers, setup, sh};
 
 /// Run the whole suite.
 pub fn run() -> Result<()> {
