@@ -1,7 +1,8 @@
 //! Service load balancing: a packet to a VIP or published port gets a
 //! backend — from conntrack if the flow is known, else by Maglev — and its
-//! destination rewritten; replies are rewritten back, or sent back through
-//! the overlay to the node that translated them.
+//! destination rewritten; replies are rewritten back, or (mesh replies on
+//! the backend's node) told which node to return to. Where packets then go
+//! is `task`'s and `mesh`'s business.
 
 use aya_ebpf::programs::TcContext;
 use shoal_common::{
@@ -43,9 +44,9 @@ pub enum Reply {
     },
 }
 
-/// The flow key of `ip` as it travels.
+/// The flow key of `ip` as it travels, with its ports in host order.
 #[inline(always)]
-fn flow_of(ip: &Ipv4Packet) -> Option<(FlowKey, u16, u16)> {
+pub fn flow_of(ip: &Ipv4Packet) -> Option<(FlowKey, u16, u16)> {
     let (sport, dport) = match ip.l4 {
         L4::Tcp { sport, dport } | L4::Udp { sport, dport } => (sport, dport),
         _ => return None,
@@ -220,52 +221,6 @@ fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64) {
         ..Default::default()
     };
     let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
-}
-
-/// Record that requests of this flow came through VXLAN from `via_node`,
-/// so the backend's replies go back there (mesh to a remote backend).
-#[inline(always)]
-pub fn remember_return_path(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32) {
-    let Some((flow, _, _)) = flow_of(ip) else {
-        return;
-    };
-    let reply_key = FlowKey {
-        src: flow.dst,
-        dst: flow.src,
-        sport: flow.dport,
-        dport: flow.sport,
-        ..flow
-    };
-    let now = ct::now_ns();
-    if let Some(existing) = SHOAL_REP_V1.get_ptr_mut(reply_key) {
-        // SAFETY: a map value pointer; we update it in place.
-        let existing = unsafe { &mut *existing };
-        if existing.kind == REPLY_RETURN_PATH
-            && existing.via_node == via_node
-            && existing.vni == vni
-        {
-            existing.last_seen_ns = now;
-            return;
-        }
-    }
-    let reply = ReplyEntry {
-        last_seen_ns: now,
-        kind: REPLY_RETURN_PATH,
-        via_node,
-        vni,
-        ..Default::default()
-    };
-    let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
-}
-
-/// Whether `ip` matches the reply table (no side effects).
-#[inline(always)]
-pub fn is_reply(ctx: &TcContext, ip: &Ipv4Packet) -> bool {
-    if let Some(quoted) = icmp::quoted(ctx, ip) {
-        return icmp::reply_for(&quoted).is_some();
-    }
-    // SAFETY: only the presence of the entry is used.
-    flow_of(ip).is_some_and(|(key, _, _)| unsafe { SHOAL_REP_V1.get(key).is_some() })
 }
 
 /// If `ip` is a reply of a translated flow, handle it: rewrite its source

@@ -7,10 +7,12 @@
 mod arp;
 mod csum;
 mod ct;
+mod deliver;
 mod icmp;
 mod lb;
 mod lb_maps;
 mod mem;
+mod mesh;
 mod nat;
 mod overlay_maps;
 mod parse;

@@ -13,10 +13,9 @@ use shoal_common::{
 };
 
 use crate::{
-    arp,
-    lb::{self, Reply},
+    arp, deliver, lb,
     mem::ptr_at,
-    overlay_maps,
+    mesh, overlay_maps,
     parse::{Ipv4Packet, parse_ipv4},
     reject,
     stats::count,
@@ -54,7 +53,7 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
     match overlay_maps::endpoint(iface.vni, ip.dst) {
         Some(ep) if ep.kind == ENDPOINT_LOCAL => {
             let bytes = ctx.len();
-            let action = vxlan::deliver_local(ctx, &ep, &ip, DropReason::UnknownEndpoint)?;
+            let action = deliver::to_local_task(ctx, &ep, &ip, DropReason::UnknownEndpoint)?;
             count(Stat::LocalDelivery, bytes);
             Ok(action)
         }
@@ -67,7 +66,7 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
                 &ip,
             )
         }
-        _ => reply_to_outside(ctx, iface, &ip),
+        _ => mesh::reply_from_task(ctx, iface, &ip),
     }
 }
 
@@ -82,7 +81,7 @@ fn to_backend(
     let ep = overlay_maps::endpoint(target.vni, target.ip).ok_or(DropReason::UnknownEndpoint)?;
     if ep.kind == ENDPOINT_LOCAL {
         let bytes = ctx.len();
-        let action = vxlan::deliver(ctx, &ep, DropReason::UnknownEndpoint)?;
+        let action = deliver::to_task(ctx, &ep, DropReason::UnknownEndpoint)?;
         count(Stat::LocalDelivery, bytes);
         return Ok(action);
     }
@@ -93,30 +92,4 @@ fn to_backend(
         &Tunnel::to_endpoint(target.vni, &ep, iface.mac),
         ip,
     )
-}
-
-/// A packet to an address outside the overlay: only replies to mesh clients
-/// may leave, the way their requests came.
-#[inline(always)]
-fn reply_to_outside(
-    ctx: &TcContext,
-    iface: &TaskIface,
-    ip: &Ipv4Packet,
-) -> Result<Action, DropReason> {
-    let cfg = overlay_maps::node_config().ok_or(DropReason::NoNodeConfig)?;
-    match lb::try_reply(ctx, ip)? {
-        Some(Reply::Translated) => vxlan::to_underlay(&cfg),
-        Some(Reply::ReturnPath { via_node, vni }) => {
-            let tunnel = Tunnel {
-                vni,
-                node_ip: via_node,
-                src_mac: iface.mac,
-                dst_mac: vxlan::node_mac(&cfg),
-            };
-            let action = vxlan::encap(ctx, &cfg, &tunnel, ip)?;
-            count(Stat::ReturnPath, ctx.len());
-            Ok(action)
-        }
-        None => Err(DropReason::UnknownEndpoint),
-    }
 }

@@ -3,20 +3,20 @@
 //! unwrapped and delivered to their task.
 
 use aya_ebpf::programs::TcContext;
+use network_types::eth::EthHdr;
 use shoal_common::{
     DropReason, Stat,
     overlay::{ENDPOINT_LOCAL, NodeConfig},
 };
 
 use crate::{
-    lb,
+    deliver,
     mem::Packet,
-    overlay_maps,
-    parse::{Frame, Ipv4Packet, L4, parse_frame},
-    reject,
+    mesh, overlay_maps,
+    parse::{Frame, Ipv4Packet, L4, parse_frame, parse_ipv4},
     stats::count,
     verdict::Action,
-    vxlan::{self, Tunnel},
+    vxlan,
 };
 
 /// Validate a frame's headers and count what it is.
@@ -63,31 +63,33 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
     }
     match ip.l4 {
         L4::Udp { dport, .. } if dport == u16::from_be_bytes(cfg.vxlan_port) => {
-            vxlan::try_decap(ctx, &cfg, &ip)
+            from_tunnel(ctx, &cfg, &ip)
         }
-        L4::Tcp { .. } | L4::Udp { .. } => mesh(ctx, &cfg, &ip),
+        L4::Tcp { .. } | L4::Udp { .. } => mesh::from_client(ctx, &cfg, &ip),
         _ => Ok(Action::Pass),
     }
 }
 
-/// A packet to one of this node's ports: a published port goes to a
-/// backend; anything else is the host's own traffic.
+/// A VXLAN frame for this node (`outer`: its outer headers): unwrapped and
+/// delivered to the local task it is for, or — a mesh reply coming back to
+/// the node that translated its request — sent on to the client.
 #[inline(always)]
-fn mesh(ctx: &TcContext, cfg: &NodeConfig, ip: &Ipv4Packet) -> Result<Action, DropReason> {
-    let target = match lb::try_translate(ctx, ip, true) {
-        Ok(Some(target)) => target,
-        Ok(None) => return Ok(Action::Pass),
-        Err(DropReason::NoBackend) => return reject::refuse(ctx, ip, cfg.underlay_ifindex),
-        Err(e) => return Err(e),
+fn from_tunnel(
+    ctx: &TcContext,
+    cfg: &NodeConfig,
+    outer: &Ipv4Packet,
+) -> Result<Action, DropReason> {
+    let via_node = outer.src;
+    let vni = vxlan::decap(ctx, outer)?;
+    let ip = parse_ipv4(ctx, EthHdr::LEN)?;
+    let local = overlay_maps::endpoint(vni, ip.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
+    let action = match local {
+        Some(ep) => {
+            mesh::note_request_via(&ip, via_node, vni);
+            deliver::to_local_task(ctx, &ep, &ip, DropReason::DecapFailed)?
+        }
+        None => mesh::reply_from_tunnel(ctx, cfg, &ip)?,
     };
-    let ep = overlay_maps::endpoint(target.vni, target.ip).ok_or(DropReason::UnknownEndpoint)?;
-    if ep.kind == ENDPOINT_LOCAL {
-        return vxlan::deliver(ctx, &ep, DropReason::UnknownEndpoint);
-    }
-    vxlan::encap(
-        ctx,
-        cfg,
-        &Tunnel::to_endpoint(target.vni, &ep, vxlan::node_mac(cfg)),
-        ip,
-    )
+    count(Stat::Decap, ctx.len());
+    Ok(action)
 }

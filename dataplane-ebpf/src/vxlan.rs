@@ -1,6 +1,8 @@
-//! VXLAN (RFC 7348): wrapping a task's frame towards the node that hosts
-//! its destination, and unwrapping frames for local tasks. Standard frames
-//! on the configured UDP port, so a kernel vxlan device can be a peer.
+//! VXLAN (RFC 7348): wrapping a frame towards the node that hosts its
+//! destination, and unwrapping frames addressed to this node. Standard
+//! frames on the configured UDP port, so a kernel vxlan device can be a
+//! peer. Only the encapsulation lives here: where a frame goes is decided
+//! by `task`, `underlay` and `mesh`.
 
 use crate::proto::{ETH_P_IPV4, IPPROTO_UDP};
 use aya_ebpf::{
@@ -8,18 +10,18 @@ use aya_ebpf::{
         BPF_ADJ_ROOM_ENCAP_L2_SHIFT, BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4,
         BPF_F_ADJ_ROOM_ENCAP_L4_UDP, BPF_F_ADJ_ROOM_FIXED_GSO, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
-    helpers::{bpf_redirect_neigh, bpf_redirect_peer},
+    helpers::bpf_redirect_neigh,
     programs::TcContext,
 };
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, udp::UdpHdr};
 use shoal_common::{
     DropReason, Stat,
-    overlay::{ENDPOINT_LOCAL, Endpoint, NodeConfig, VXLAN_FLAG_VNI, vxlan_source_port},
+    overlay::{Endpoint, NodeConfig, VXLAN_FLAG_VNI, vxlan_source_port},
 };
 
 use crate::{
-    csum, lb,
-    mem::{ptr_at, ptr_at_mut},
+    csum,
+    mem::ptr_at,
     overlay_maps,
     parse::{Ipv4Packet, L4, parse_ipv4},
     stats::count,
@@ -158,15 +160,12 @@ fn encap_headers(
 }
 
 /// Unwrap a VXLAN frame addressed to this node (`outer`: its parsed outer
-/// IPv4/UDP) and deliver the inner packet: to the local task it is for, or
-/// — a mesh reply coming back to the node that translated it — out of the
-/// underlay to the client.
+/// IPv4/UDP): check the header and the VNI, strip everything up to the
+/// inner IPv4 header (outer IPv4 with options, UDP, VXLAN, inner Ethernet)
+/// and return the VNI. The caller re-parses the inner packet and decides
+/// where it goes (`underlay::from_tunnel`).
 #[inline(always)]
-pub fn try_decap(
-    ctx: &TcContext,
-    cfg: &NodeConfig,
-    outer: &Ipv4Packet,
-) -> Result<Action, DropReason> {
+pub fn decap(ctx: &TcContext, outer: &Ipv4Packet) -> Result<u32, DropReason> {
     let vxlan_off = outer.l4_off + UdpHdr::LEN;
     let vxlan: *const [u8; VXLAN_HDR_LEN] = ptr_at(ctx, vxlan_off, DropReason::MalformedVxlan)?;
     // SAFETY: bounds-checked by ptr_at.
@@ -182,18 +181,8 @@ pub fn try_decap(
     if u16::from_be(unsafe { (*inner_eth).ether_type }) != ETH_P_IPV4 {
         return Err(DropReason::UnsupportedL3);
     }
-    let inner = parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?;
-    let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
-    if local.is_none() && !lb::is_reply(ctx, &inner) {
-        return Err(DropReason::UnknownEndpoint);
-    }
-    if local.is_some() && overlay_maps::endpoint(vni, inner.src).is_none() {
-        // A client from outside the overlay, sent here by the mesh on another
-        // node: its replies must go back through that node.
-        lb::remember_return_path(&inner, outer.src, vni);
-    }
-    // Everything between the outer Ethernet header and the inner IPv4
-    // header goes: outer IPv4 (+options), UDP, VXLAN, inner Ethernet.
+    // The inner IPv4 header must be whole before anything is stripped.
+    parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?;
     let shrink = inner_eth_off as i32;
     ctx.adjust_room(
         -shrink,
@@ -201,51 +190,5 @@ pub fn try_decap(
         u64::from(BPF_F_ADJ_ROOM_FIXED_GSO),
     )
     .map_err(|_| DropReason::DecapFailed)?;
-    let ip = parse_ipv4(ctx, EthHdr::LEN)?;
-    let action = match local {
-        Some(ep) => deliver_local(ctx, &ep, &ip, DropReason::DecapFailed)?,
-        None => match lb::try_reply(ctx, &ip)? {
-            Some(lb::Reply::Translated) => to_underlay(cfg)?,
-            _ => return Err(DropReason::UnknownEndpoint),
-        },
-    };
-    count(Stat::Decap, ctx.len());
-    Ok(action)
-}
-
-/// Send a packet whose destination is on the underlay (a mesh client) out
-/// of the underlay NIC; the kernel resolves the next hop.
-#[inline(always)]
-pub fn to_underlay(cfg: &NodeConfig) -> Result<Action, DropReason> {
-    // SAFETY: plain helper call; null parameters: route on the destination.
-    let rc = unsafe { bpf_redirect_neigh(cfg.underlay_ifindex, core::ptr::null_mut(), 0, 0) };
-    redirected(rc, DropReason::NatFailed)?;
-    Ok(Action::Redirect)
-}
-
-/// Deliver to local task `ep`, translating a service reply back first.
-#[inline(always)]
-pub fn deliver_local(
-    ctx: &TcContext,
-    ep: &Endpoint,
-    ip: &Ipv4Packet,
-    failed: DropReason,
-) -> Result<Action, DropReason> {
-    lb::try_reply(ctx, ip)?;
-    deliver(ctx, ep, failed)
-}
-
-/// Address the frame to local task `ep` and put it straight into the task's
-/// namespace (ingress of its interface).
-#[inline(always)]
-pub fn deliver(ctx: &TcContext, ep: &Endpoint, failed: DropReason) -> Result<Action, DropReason> {
-    let eth: *mut EthHdr = ptr_at_mut(ctx, 0, failed)?;
-    // SAFETY: bounds-checked by ptr_at_mut (re-derived after any resize).
-    unsafe {
-        (*eth).dst_addr = ep.mac;
-        (*eth).src_addr = ep.host_mac;
-    }
-    // SAFETY: plain helper call; the Redirect verdict hands the packet to it.
-    redirected(unsafe { bpf_redirect_peer(ep.ifindex, 0) }, failed)?;
-    Ok(Action::Redirect)
+    Ok(vni)
 }
