@@ -71,7 +71,7 @@ pub fn try_translate(
     mesh: bool,
 ) -> Result<Option<Target>, DropReason> {
     let Some((flow, sport, dport)) = flow_of(ip) else {
-        return Ok(None);
+        return refuse_fragment_to_vip(ip, mesh);
     };
     let key_ip = if mesh { [0; 4] } else { ip.dst };
     let key = ServiceKey {
@@ -132,6 +132,27 @@ pub fn try_translate(
         ip: entry.backend_ip,
         vni: entry.vni,
     }))
+}
+
+/// A packet without ports: a non-first fragment to a VIP (every VIP has an
+/// every-port entry per protocol) is dropped with its own reason, since it
+/// cannot be matched to its datagram's backend; anything else is not a
+/// service packet. Fragments to a published port are the host's.
+#[inline(always)]
+fn refuse_fragment_to_vip(ip: &Ipv4Packet, mesh: bool) -> Result<Option<Target>, DropReason> {
+    if mesh || !matches!(ip.l4, L4::Fragment) {
+        return Ok(None);
+    }
+    let any = ServiceKey {
+        ip: ip.dst,
+        port: ANY_PORT,
+        proto: ip.proto,
+        _pad: 0,
+    };
+    match lb_maps::service(&any) {
+        Some(_) => Err(DropReason::FragmentToVip),
+        None => Ok(None),
+    }
 }
 
 /// How many further Maglev slots a hairpin flow tries (see [`pick_backend`]):

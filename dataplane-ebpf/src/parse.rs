@@ -13,6 +13,8 @@ use crate::mem::{Packet, ptr_at};
 const ICMP_HDR_LEN: usize = 8;
 /// Fragment offset bits of the IPv4 flags/offset field.
 const IPV4_FRAG_OFFSET_MASK: u16 = 0x1fff;
+/// The "more fragments" flag of the IPv4 flags/offset field.
+const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
 
 /// The L4 header we found, if any.
 #[derive(Clone, Copy)]
@@ -95,11 +97,14 @@ pub fn parse_ipv4<P: Packet>(ctx: &P, l3_off: usize) -> Result<Ipv4Packet, DropR
         return Err(DropReason::TruncatedIpv4);
     }
     let l4_off = l3_off + ihl_bytes;
-    let frag_offset = u16::from_be_bytes(ip.frags) & IPV4_FRAG_OFFSET_MASK;
-    let l4 = if frag_offset != 0 {
+    let frags = u16::from_be_bytes(ip.frags);
+    let l4 = if frags & IPV4_FRAG_OFFSET_MASK != 0 {
         L4::Fragment
     } else {
-        parse_l4(ctx, ip.proto, l4_off, l3_off + tot_len)?
+        // A first fragment (MF set) holds the L4 header but only part of the
+        // datagram the header's length speaks of.
+        let first_fragment = frags & IPV4_MORE_FRAGMENTS != 0;
+        parse_l4(ctx, ip.proto, l4_off, l3_off + tot_len, first_fragment)?
     };
     Ok(Ipv4Packet {
         l3_off,
@@ -113,12 +118,19 @@ pub fn parse_ipv4<P: Packet>(ctx: &P, l3_off: usize) -> Result<Ipv4Packet, DropR
     })
 }
 
-/// Parse the L4 header at `l4_off`; `ip_end` is where the IP payload ends.
+/// Parse the L4 header at `l4_off`; `ip_end` is where the IP payload ends,
+/// and with `first_fragment` the datagram goes on in later fragments.
 #[inline(always)]
-fn parse_l4<P: Packet>(ctx: &P, proto: u8, l4_off: usize, ip_end: usize) -> Result<L4, DropReason> {
+fn parse_l4<P: Packet>(
+    ctx: &P,
+    proto: u8,
+    l4_off: usize,
+    ip_end: usize,
+    first_fragment: bool,
+) -> Result<L4, DropReason> {
     match proto {
         IPPROTO_TCP => parse_tcp(ctx, l4_off, ip_end),
-        IPPROTO_UDP => parse_udp(ctx, l4_off, ip_end),
+        IPPROTO_UDP => parse_udp(ctx, l4_off, ip_end, first_fragment),
         IPPROTO_ICMP => {
             if l4_off + ICMP_HDR_LEN > ip_end {
                 return Err(DropReason::TruncatedL4);
@@ -148,8 +160,15 @@ fn parse_tcp<P: Packet>(ctx: &P, l4_off: usize, ip_end: usize) -> Result<L4, Dro
     })
 }
 
+/// The UDP header at `l4_off`. Its length covers the whole datagram: at most
+/// what this packet carries, or, in a first fragment, at least that much.
 #[inline(always)]
-fn parse_udp<P: Packet>(ctx: &P, l4_off: usize, ip_end: usize) -> Result<L4, DropReason> {
+fn parse_udp<P: Packet>(
+    ctx: &P,
+    l4_off: usize,
+    ip_end: usize,
+    first_fragment: bool,
+) -> Result<L4, DropReason> {
     if l4_off + UdpHdr::LEN > ip_end {
         return Err(DropReason::TruncatedL4);
     }
@@ -157,7 +176,13 @@ fn parse_udp<P: Packet>(ctx: &P, l4_off: usize, ip_end: usize) -> Result<L4, Dro
     // SAFETY: ptr_at checked the 8-byte UDP header lies inside the packet.
     let udp = unsafe { &*udp };
     let udp_len = u16::from_be_bytes(udp.len) as usize;
-    if udp_len < UdpHdr::LEN || l4_off + udp_len > ip_end {
+    let datagram_end = l4_off + udp_len;
+    let fits = if first_fragment {
+        datagram_end > ip_end
+    } else {
+        datagram_end <= ip_end
+    };
+    if udp_len < UdpHdr::LEN || !fits {
         return Err(DropReason::MalformedL4);
     }
     Ok(L4::Udp {

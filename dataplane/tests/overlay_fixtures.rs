@@ -462,6 +462,15 @@ fn encap_fixtures(dev: Devices) -> Vec<Fixture> {
             VXLAN_PORT,
         ),
         remote(
+            "the first fragment of a 4000-byte UDP datagram (offset 0, MF; the UDP length \
+             covers the whole datagram): encapsulated, not malformed-l4",
+            from_task(Pkt::udp(TASK_IP, 40_001, REMOTE_IP, 9))
+                .payload(&[0x33; 1472])
+                .fragment(0, true)
+                .udp_len(4008),
+            VXLAN_PORT,
+        ),
+        remote(
             "a short UDP frame padded to 60 bytes: the padding travels in the inner frame",
             from_task(Pkt::udp(TASK_IP, 1, REMOTE_IP, 2)).pad_to(ETH_MIN_FRAME),
             VXLAN_PORT,

@@ -77,6 +77,15 @@ fn well_formed() -> Vec<Fixture> {
             tcp().payload(&[0xab; 64]).fragment(0, true).build(),
         ),
         Fixture::pass(
+            "first fragment (offset 0, MF) of a 4000-byte UDP datagram: UDP length beyond this \
+             packet, L4 parsed, passed",
+            udp()
+                .payload(&[0xab; 64])
+                .fragment(0, true)
+                .udp_len(4008)
+                .build(),
+        ),
+        Fixture::pass(
             "non-first fragment (offset 1480, last): no L4 header to read, counted fragment",
             Pkt::ipv4(CLIENT, SERVER, IPPROTO_TCP)
                 .payload(&[0xab; 100])
@@ -242,6 +251,16 @@ fn malformed_l4() -> Vec<Fixture> {
             udp()
                 .payload(b"abcd")
                 .udp_len(udp_header_and_payload + 1)
+                .build(),
+            DropReason::MalformedL4,
+        ),
+        Fixture::drop(
+            "a first fragment (offset 0, MF) whose UDP length ends inside it: the datagram \
+             cannot go on in later fragments",
+            udp()
+                .payload(b"abcd")
+                .fragment(0, true)
+                .udp_len(udp_header_and_payload)
                 .build(),
             DropReason::MalformedL4,
         ),

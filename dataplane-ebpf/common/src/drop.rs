@@ -51,11 +51,14 @@ pub enum DropReason {
     StaleBackend = 19,
     /// Building the TCP reset for a refused flow failed.
     RejectFailed = 20,
+    /// A non-first fragment to a VIP: it carries no ports, so it cannot be
+    /// matched to its datagram's flow and backend.
+    FragmentToVip = 21,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 20] = [
+    pub const ALL: [DropReason; 21] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
@@ -76,10 +79,11 @@ impl DropReason {
         DropReason::NatFailed,
         DropReason::StaleBackend,
         DropReason::RejectFailed,
+        DropReason::FragmentToVip,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 20;
+    pub const MAX_CODE: u32 = 21;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -104,6 +108,7 @@ impl DropReason {
             DropReason::NatFailed => "nat-failed",
             DropReason::StaleBackend => "stale-backend",
             DropReason::RejectFailed => "reject-failed",
+            DropReason::FragmentToVip => "fragment-to-vip",
         }
     }
 

@@ -302,4 +302,22 @@ fn malformed_and_fragmented_to_a_vip() {
     .counts(Stat::Fragment)
     .maps(maps())];
     harness.run_table(&[Program::UnderlayTc], &underlay);
+
+    // As the agent programs every VIP: an every-port entry per protocol.
+    let every_port = || {
+        let (overlay, lb) = setup(dev);
+        (overlay, lb.service(VIP, 0, PROTO_TCP, T_WEB, 1))
+    };
+    let vip_fragment = [Fixture::drop(
+        "a non-first fragment to a VIP with an every-port entry: its own reason, not \
+         unknown-endpoint (it cannot be matched to its datagram's backend)",
+        from_client(Pkt::ipv4(CLIENT, VIP, PROTO_TCP))
+            .payload(&[0xab; 32])
+            .fragment(1480, false)
+            .build(),
+        DropReason::FragmentToVip,
+    )
+    .maps(every_port())
+    .on_ifindex(dev.client)];
+    harness.run_table(&[Program::TaskTc], &vip_fragment);
 }
