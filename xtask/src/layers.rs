@@ -39,11 +39,13 @@ pub struct Edge {
 
 /// Checks every workspace crate's dependencies (all kinds) against [`LAYERS`].
 pub fn check(root: &Path) -> Result<()> {
-    let json = sh::output(
-        Command::new(env!("CARGO"))
-            .current_dir(root)
-            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"]),
-    )?;
+    let json = sh::output(Command::new(env!("CARGO")).current_dir(root).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]))?;
     let edges = workspace_edges(&json)?;
     let broken = violations(&edges)?;
     if !broken.is_empty() {

@@ -19,6 +19,8 @@ pub fn run() -> Result<()> {
         &workspace_root(),
         &workspace_root().join("target/bootstrap-check"),
     )?;
+    println!("==> layers: every crate depends only on crates of lower layers");
+    layers::check(&workspace_root())?;
     step("format", cargo(&["fmt", "--all", "--check"]))?;
     step(
         "clippy (host crates)",
