@@ -9,6 +9,7 @@
 pub mod attach;
 pub mod iproute;
 pub mod lb;
+pub mod node;
 pub mod object;
 pub mod overlay;
 pub mod pins;

@@ -1,9 +1,9 @@
-//! `lb::apply` against real pinned maps: what SERVICES, BACKENDS and MAGLEV
+//! `node::apply_services` against real pinned maps: what SERVICES, BACKENDS and MAGLEV
 //! hold after an apply (tables compared with the Maglev builder, read both
 //! through the mmap-ed area and slot by slot through syscalls), that a
 //! re-apply changes nothing, that ids stay put, that draining keeps a
 //! backend's entry but takes it out of the tables, and that removal leaves
-//! nothing behind. The last test runs the whole `overlay::apply` in a
+//! nothing behind. The last test runs the whole `node::apply` in a
 //! private network namespace with a veth underlay (this kernel has no
 //! dummy driver). Needs root.
 #![expect(
@@ -30,8 +30,8 @@ use shoal_dataplane::{
         maglev::{self, MaglevBackend},
         tables::LbTables,
     },
+    node::{self, DesiredState},
     object::Loaded,
-    overlay::{self, DesiredState},
 };
 
 /// A throwaway node whose pins are removed on drop, panics included.
@@ -58,7 +58,7 @@ impl Node {
 
     fn apply(&self, state: &Value) -> lb::LbReport {
         let state: DesiredState = serde_json::from_value(state.clone()).unwrap();
-        lb::apply(&self.0, &state).unwrap()
+        node::apply_services(&self.0, &state).unwrap()
     }
 
     fn tables(&self) -> LbTables {
@@ -299,12 +299,12 @@ fn a_service_whose_backends_all_drain_loses_its_table_but_not_its_id() {
     check_tables(&node.tables());
 }
 
-/// The whole `overlay::apply`, which calls the load balancer after the
+/// The whole `node::apply`, which calls the load balancer after the
 /// endpoints: in a private network namespace (on its own thread) with a
 /// veth underlay (this kernel has no dummy driver), so nothing is attached
 /// to the host's interfaces.
 #[test]
-fn overlay_apply_programs_the_services_too() {
+fn node_apply_programs_the_services_too() {
     let node = Node::new();
     let pins = node.0.clone();
     std::thread::spawn(move || {
@@ -325,10 +325,10 @@ fn overlay_apply_programs_the_services_too() {
         let mut s = state(web3(), true);
         s["underlay"]["iface"] = json!("u0");
         let s: DesiredState = serde_json::from_value(s).unwrap();
-        let report = overlay::apply(&pins, &s).unwrap();
+        let report = node::apply(&pins, &s).unwrap();
         assert_eq!(report.lb.services.added, 4, "{report:?}");
         assert_eq!(report.lb.maglev_tables.added, 3, "{report:?}");
-        let again = overlay::apply(&pins, &s).unwrap();
+        let again = node::apply(&pins, &s).unwrap();
         assert!(again.is_noop(), "{again:?}");
     })
     .join()

@@ -13,7 +13,8 @@ use shoal_dataplane::{
     lb::state::{
         BackendSpec, ConntrackSpec, Protocol, PublishMode, PublishedPort, ServicePort, ServiceSpec,
     },
-    overlay::state::{DesiredState, LocalEndpoint, NetworkSpec, RemoteEndpoint, Underlay},
+    node::DesiredState,
+    overlay::state::{LocalEndpoint, NetworkSpec, RemoteEndpoint, Underlay},
 };
 
 use crate::lab::{

@@ -9,7 +9,7 @@ use shoal_dataplane::lb::state::{
     BackendSpec, Protocol as DpProtocol, PublishMode as DpPublishMode, PublishedPort, ServicePort,
     ServiceSpec,
 };
-use shoal_dataplane::overlay::DesiredState;
+use shoal_dataplane::node::DesiredState;
 use shoal_dataplane::overlay::state::{
     LocalEndpoint, NetworkSpec, RemoteEndpoint, Subnet, Underlay,
 };

@@ -47,7 +47,7 @@ pub enum AgentError {
     },
     /// Programming the data plane failed.
     #[error("data plane")]
-    Dataplane(#[from] shoal_dataplane::overlay::ApplyError),
+    Dataplane(#[from] shoal_dataplane::node::ApplyError),
     /// A blocking job panicked.
     #[error("{what} panicked")]
     Panicked {

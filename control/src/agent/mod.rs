@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use shoal_dataplane::PinPaths;
-use shoal_dataplane::overlay::DesiredState;
+use shoal_dataplane::node::DesiredState;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 

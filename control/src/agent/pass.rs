@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use shoal_dataplane::overlay::DesiredState;
+use shoal_dataplane::node::DesiredState;
 use shoal_dataplane::overlay::state::Underlay;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use shoal_dataplane::PinPaths;
-use shoal_dataplane::overlay::DesiredState;
+use shoal_dataplane::node::DesiredState;
 use tokio::sync::watch;
 
 use super::AgentError;
@@ -114,7 +114,7 @@ async fn apply(pins: &PinPaths, state: &DesiredState, first: bool) -> Result<(),
     }
     let pins = pins.clone();
     let state = state.clone();
-    tokio::task::spawn_blocking(move || shoal_dataplane::overlay::apply(&pins, &state))
+    tokio::task::spawn_blocking(move || shoal_dataplane::node::apply(&pins, &state))
         .await
         .map_err(|_| AgentError::Panicked {
             what: "data plane apply",

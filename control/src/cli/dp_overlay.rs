@@ -8,7 +8,8 @@ use serde::Serialize;
 use shoal_common::overlay::{ENDPOINT_LOCAL, Endpoint, EndpointKey};
 use shoal_dataplane::{
     PinPaths,
-    overlay::{self, ApplyReport, DesiredState, state::Mac, tables::Tables},
+    node::{self, ApplyReport, DesiredState},
+    overlay::{state::Mac, tables::Tables},
 };
 
 use super::output::{Format, Table, print};
@@ -19,16 +20,16 @@ pub fn apply(pins: &PinPaths, file: &Path, format: Format) -> anyhow::Result<()>
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let state: DesiredState =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
-    let report = overlay::apply(pins, &state)?;
+    let report = node::apply(pins, &state)?;
     print(format, &report, apply_table)
 }
 
 fn apply_table(r: &ApplyReport) -> Table {
     let mut t = Table::new(&["TABLE", "ADDED", "UPDATED", "REMOVED"]);
     for (name, c) in [
-        ("networks", r.networks),
-        ("task-ifaces", r.task_ifaces),
-        ("endpoints", r.endpoints),
+        ("networks", r.overlay.networks),
+        ("task-ifaces", r.overlay.task_ifaces),
+        ("endpoints", r.overlay.endpoints),
         ("services", r.lb.services),
         ("backends", r.lb.backends),
         ("maglev-tables", r.lb.maglev_tables),
@@ -40,7 +41,7 @@ fn apply_table(r: &ApplyReport) -> Table {
             c.removed.to_string(),
         ]);
     }
-    let (added, removed) = (r.veths_created.len(), r.veths_removed.len());
+    let (added, removed) = (r.overlay.veths_created.len(), r.overlay.veths_removed.len());
     t.row(vec![
         "task-veths".into(),
         added.to_string(),

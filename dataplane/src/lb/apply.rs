@@ -1,4 +1,4 @@
-//! Reconcile the load balancer's maps with a desired state. Ordered so a
+//! Reconcile the load balancer's maps with its part of a desired state. Ordered so a
 //! packet never meets a half-made change: backends exist before a table
 //! names them, a table is complete before a service points at it, and
 //! nothing is removed until nothing points at it any more.
@@ -12,22 +12,13 @@ use super::{
     ids::{IdError, assign},
     plan::{BackendAddr, Plan, plan},
     tables::{LbTables, LbTablesError},
+    view::LbView,
 };
-use crate::{
-    overlay::{
-        DesiredState,
-        state::StateError,
-        tables::{Changes, TablesError, remove_stale, upsert},
-    },
-    pins::PinPaths,
-};
+use crate::overlay::tables::{Changes, TablesError, remove_stale, upsert};
 
 /// Errors applying the load-balancing part of a desired state.
 #[derive(Debug, thiserror::Error)]
 pub enum LbApplyError {
-    /// The state is invalid; nothing was changed.
-    #[error("invalid desired state: {0}")]
-    State(#[from] StateError),
     /// A map could not be read or written.
     #[error(transparent)]
     Tables(#[from] LbTablesError),
@@ -65,15 +56,9 @@ impl LbReport {
     }
 }
 
-/// Validate `state` and apply its services to the node whose pins are `pins`.
-pub fn apply(pins: &PinPaths, state: &DesiredState) -> Result<LbReport, LbApplyError> {
-    state.validate()?;
-    let mut tables = LbTables::open(pins)?;
-    apply_to(&mut tables, state)
-}
-
-/// Apply an already validated `state` to open `tables`.
-pub fn apply_to(tables: &mut LbTables, state: &DesiredState) -> Result<LbReport, LbApplyError> {
+/// Apply an already validated `state` (the whole node's, checked by its
+/// owner) to open `tables`.
+pub fn apply_to(tables: &mut LbTables, state: &LbView) -> Result<LbReport, LbApplyError> {
     let plan = plan(state);
     let (service_ids, backend_ids) = assign_ids(tables, &plan)?;
     let mut report = LbReport::default();

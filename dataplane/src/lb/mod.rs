@@ -1,6 +1,6 @@
 //! Service load balancing and the ingress routing mesh, userspace half:
-//! Maglev tables, the services part of the desired state, and reconciling
-//! the pinned service, backend and Maglev maps.
+//! Maglev tables, the services part of the desired state (seen through an
+//! [`LbView`]), and reconciling the pinned service, backend and Maglev maps.
 
 mod apply;
 pub mod ids;
@@ -9,5 +9,8 @@ pub mod plan;
 pub mod state;
 pub mod table_map;
 pub mod tables;
+mod validate;
+mod view;
 
-pub use apply::{LbApplyError, LbReport, apply, apply_to};
+pub use apply::{LbApplyError, LbReport, apply_to};
+pub use view::LbView;

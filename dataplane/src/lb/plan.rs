@@ -14,8 +14,8 @@ use shoal_common::lb::{
 use super::{
     maglev::{self, MaglevBackend},
     state::{PublishMode, ServicePort, ServiceSpec, published_target},
+    view::LbView,
 };
-use crate::overlay::DesiredState;
 
 /// A backend as [`shoal_common::maps::BACKENDS`] identifies it: the socket
 /// a flow is translated to. Services reaching the same socket share it.
@@ -84,15 +84,15 @@ pub fn service_key(ip: Ipv4Addr, port: u16, proto: u8) -> ServiceKey {
 }
 
 /// The plan for a validated `state`.
-pub fn plan(state: &DesiredState) -> Plan {
+pub fn plan(state: &LbView) -> Plan {
     let mut services = BTreeMap::new();
-    for svc in &state.services {
+    for svc in state.services {
         for port in &svc.ports {
             let key = service_key(svc.vip, port.port, port.protocol.number());
             services.insert(key, backends(state, svc, port, false));
         }
     }
-    for p in &state.published {
+    for p in state.published {
         let Some(svc) = state.services.iter().find(|s| s.name == p.service) else {
             continue;
         };
@@ -107,7 +107,7 @@ pub fn plan(state: &DesiredState) -> Plan {
 }
 
 fn backends(
-    state: &DesiredState,
+    state: &LbView,
     svc: &ServiceSpec,
     port: &ServicePort,
     local_only: bool,

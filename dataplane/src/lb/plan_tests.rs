@@ -1,10 +1,40 @@
+use serde::Deserialize;
 use shoal_common::lb::{PROTO_TCP, PROTO_UDP};
 
 use super::*;
+use crate::{
+    lb::state::{ConntrackSpec, PublishedPort},
+    overlay::state::{LocalEndpoint, NetworkSpec},
+};
 
-fn state() -> DesiredState {
-    let json = r#"{"underlay": {"iface": "eth0"},
-        "networks": [{"name": "front", "vni": 4097, "subnet": "10.10.0.0/24"}],
+/// The parts of a desired state a plan reads, owned (the whole state is
+/// the node's, above this module).
+#[derive(Deserialize)]
+struct State {
+    networks: Vec<NetworkSpec>,
+    endpoints: Vec<LocalEndpoint>,
+    services: Vec<ServiceSpec>,
+    published: Vec<PublishedPort>,
+    #[serde(default)]
+    conntrack: ConntrackSpec,
+}
+
+impl State {
+    fn view(&self) -> LbView<'_> {
+        LbView {
+            vxlan_port: shoal_common::overlay::VXLAN_PORT,
+            networks: &self.networks,
+            endpoints: &self.endpoints,
+            remote_endpoints: &[],
+            services: &self.services,
+            published: &self.published,
+            conntrack: &self.conntrack,
+        }
+    }
+}
+
+fn state() -> State {
+    let json = r#"{"networks": [{"name": "front", "vni": 4097, "subnet": "10.10.0.0/24"}],
         "endpoints": [{"id": "t1", "netns": "t1", "network": "front", "ip": "10.10.0.5"}],
         "services": [{"name": "web", "vip": "10.10.0.100",
             "ports": [{"port": 80, "target": 8080}, {"port": 53, "protocol": "udp"}],
@@ -13,8 +43,8 @@ fn state() -> DesiredState {
                          {"ip": "10.10.0.7", "network": "front", "draining": true}]}],
         "published": [{"port": 8080, "service": "web", "target": 80},
                       {"port": 5353, "protocol": "udp", "service": "web", "target": 53, "mode": "host"}]}"#;
-    let s: DesiredState = serde_json::from_str(json).unwrap();
-    s.validate().unwrap();
+    let s: State = serde_json::from_str(json).unwrap();
+    s.view().validate().unwrap();
     s
 }
 
@@ -27,7 +57,7 @@ fn ips(backends: &[PlannedBackend]) -> Vec<(String, u16, bool)> {
 
 #[test]
 fn vip_ports_and_published_ports_become_service_entries() {
-    let p = plan(&state());
+    let p = plan(&state().view());
     let vip = Ipv4Addr::new(10, 10, 0, 100);
     let keys: Vec<ServiceKey> = p.services.keys().copied().collect();
     assert_eq!(keys.len(), 4);
@@ -57,7 +87,7 @@ fn vip_ports_and_published_ports_become_service_entries() {
 
 #[test]
 fn backends_are_shared_by_address_and_active_if_any_entry_uses_them() {
-    let p = plan(&state());
+    let p = plan(&state().view());
     let addrs = p.backend_addrs();
     assert_eq!(addrs.len(), 6, "three tasks × two target ports");
     let ids: BTreeMap<BackendAddr, u32> = addrs.iter().zip(1..).map(|(a, i)| (*a, i)).collect();
@@ -80,7 +110,7 @@ fn backends_are_shared_by_address_and_active_if_any_entry_uses_them() {
 
 #[test]
 fn tables_hold_active_backends_and_services_count_them() {
-    let p = plan(&state());
+    let p = plan(&state().view());
     let sids: BTreeMap<ServiceKey, u32> =
         p.services.keys().zip(1..).map(|(k, i)| (*k, i)).collect();
     let bids: BTreeMap<BackendAddr, u32> = p
@@ -112,7 +142,7 @@ fn a_service_without_active_backends_has_an_empty_table() {
     for b in &mut s.services[0].backends {
         b.draining = true;
     }
-    let p = plan(&s);
+    let p = plan(&s.view());
     let sids: BTreeMap<ServiceKey, u32> =
         p.services.keys().zip(1..).map(|(k, i)| (*k, i)).collect();
     let bids = p

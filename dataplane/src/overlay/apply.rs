@@ -1,6 +1,7 @@
-//! Reconcile a node's overlay with a [`DesiredState`]: diff against what the
-//! pinned maps and the links hold and change only the difference, so
-//! running it twice changes nothing and a restart loses nothing.
+//! Reconcile a node's overlay with its part of the desired state (an
+//! [`OverlayView`]): diff against what the pinned maps and the links hold and
+//! change only the difference, so running it twice changes nothing and a
+//! restart loses nothing.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -15,13 +16,13 @@ use shoal_common::{
 };
 
 use super::{
-    state::{DesiredState, LocalEndpoint, Mac, StateError},
+    state::{LocalEndpoint, Mac, StateError, Underlay},
     tables::{Changes, Tables, TablesError, sync},
+    view::OverlayView,
 };
 use crate::{
     attach::{AttachError, Hook, ensure_tcx_ingress, unpin_link},
     iproute::{self, IprouteError, Netns, TaskIfaceConfig},
-    lb::{self, LbApplyError, LbReport, tables::LbTables},
     object::{Loaded, ObjectError},
     pins::PinPaths,
 };
@@ -31,9 +32,9 @@ const HOST_VETH_PREFIX: &str = "sh";
 /// Prefix of task link pin names.
 const TASK_LINK_PREFIX: &str = "task_";
 
-/// Errors applying a desired state.
+/// Errors applying the overlay's part of a desired state.
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
+pub enum OverlayApplyError {
     /// The state is invalid; nothing was changed.
     #[error("invalid desired state: {0}")]
     State(#[from] StateError),
@@ -65,14 +66,11 @@ pub enum ApplyError {
     /// Configuring links or addresses failed.
     #[error(transparent)]
     Iproute(#[from] IprouteError),
-    /// Applying services, backends or Maglev tables failed.
-    #[error(transparent)]
-    Lb(#[from] LbApplyError),
 }
 
-/// What an apply changed.
+/// What an overlay apply changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ApplyReport {
+pub struct OverlayReport {
     /// MTU set on task interfaces (underlay MTU − VXLAN overhead).
     pub task_mtu: u32,
     /// Node settings rewritten.
@@ -89,12 +87,9 @@ pub struct ApplyReport {
     pub veths_created: Vec<String>,
     /// Host-side veths removed (no longer desired).
     pub veths_removed: Vec<String>,
-    /// Services, backends, Maglev tables and conntrack timeouts.
-    #[serde(flatten)]
-    pub lb: LbReport,
 }
 
-impl ApplyReport {
+impl OverlayReport {
     /// Whether the apply changed nothing at all.
     pub fn is_noop(&self) -> bool {
         !self.node_config_changed
@@ -104,7 +99,6 @@ impl ApplyReport {
             && self.endpoints.is_empty()
             && self.veths_created.is_empty()
             && self.veths_removed.is_empty()
-            && self.lb.is_noop()
     }
 }
 
@@ -118,46 +112,72 @@ pub fn host_veth_name(netns: &str, ifname: &str) -> String {
     format!("{HOST_VETH_PREFIX}{h:08x}")
 }
 
-/// Apply `state` to the node whose pins are `pins`.
-pub fn apply(pins: &PinPaths, state: &DesiredState) -> Result<ApplyReport, ApplyError> {
-    state.validate()?;
-    check_netns_exist(state)?;
-    let underlay = underlay_config(state)?;
-    let mut report = ApplyReport {
-        task_mtu: underlay.1 - VXLAN_OVERHEAD,
+/// Apply the overlay part of a validated desired state to the node whose
+/// pins are `pins`: underlay program and settings, networks, task
+/// interfaces and endpoints. Stale task veths are left to
+/// [`remove_stale_task_ifaces`], which the caller runs after the services.
+pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, OverlayApplyError> {
+    check_netns_exist(view)?;
+    let (node_config, mtu) = underlay_config(view.underlay)?;
+    let mut report = OverlayReport {
+        task_mtu: mtu - VXLAN_OVERHEAD,
         ..Default::default()
     };
     let mut loaded = Loaded::load(pins)?;
     let mut tables = Tables::open(pins)?;
 
-    let underlay_link = pins.links().join(Hook::Tc.link_name(&state.underlay.iface));
+    let iface = &view.underlay.iface;
+    let underlay_link = pins.links().join(Hook::Tc.link_name(iface));
     let prog = tc_program(&mut loaded, maps::programs::UNDERLAY_TC)?;
-    report.underlay_attached = ensure_tcx_ingress(
-        prog,
-        maps::programs::UNDERLAY_TC,
-        &state.underlay.iface,
-        &underlay_link,
-    )?;
-    report.node_config_changed = tables.set_node_config(underlay.0)?;
+    report.underlay_attached =
+        ensure_tcx_ingress(prog, maps::programs::UNDERLAY_TC, iface, &underlay_link)?;
+    report.node_config_changed = tables.set_node_config(node_config)?;
     report.networks = sync(
         &mut tables.networks,
         maps::NETWORKS,
-        &desired_networks(state),
+        &desired_networks(view),
     )?;
 
     let task_prog = tc_program(&mut loaded, maps::programs::TASK_TC)?;
-    let mut ifaces = BTreeMap::new();
-    let mut endpoints = BTreeMap::new();
+    let local = local_endpoints(pins, task_prog, view, report.task_mtu)?;
+    report.veths_created = local.created;
+    let mut endpoints = local.endpoints;
+    endpoints.extend(remote_endpoints(view));
+    report.task_ifaces = sync(&mut tables.ifaces, maps::TASK_IFACES, &local.ifaces)?;
+    report.endpoints = sync(&mut tables.endpoints, maps::ENDPOINTS, &endpoints)?;
+    Ok(report)
+}
+
+/// The task interfaces of this node, as the maps hold them.
+struct LocalTables {
+    /// Host ifindex → task interface.
+    ifaces: BTreeMap<u32, TaskIface>,
+    /// Their endpoint entries.
+    endpoints: BTreeMap<EndpointKey, Endpoint>,
+    /// Host-side veths created.
+    created: Vec<String>,
+}
+
+/// Create and configure every task interface of `view`.
+fn local_endpoints(
+    pins: &PinPaths,
+    prog: &mut SchedClassifier,
+    view: &OverlayView,
+    mtu: u32,
+) -> Result<LocalTables, OverlayApplyError> {
+    let mut out = LocalTables {
+        ifaces: BTreeMap::new(),
+        endpoints: BTreeMap::new(),
+        created: Vec::new(),
+    };
     let mut routed = HashSet::new();
-    for ep in &state.endpoints {
+    for ep in view.endpoints {
         let default_route = routed.insert(ep.netns.clone());
         let (ifindex, iface, created) =
-            ensure_task_iface(pins, task_prog, state, ep, report.task_mtu, default_route)?;
-        if let Some(name) = created {
-            report.veths_created.push(name);
-        }
-        ifaces.insert(ifindex, iface);
-        endpoints.insert(
+            ensure_task_iface(pins, prog, view, ep, mtu, default_route)?;
+        out.created.extend(created);
+        out.ifaces.insert(ifindex, iface);
+        out.endpoints.insert(
             EndpointKey {
                 vni: iface.vni,
                 ip: iface.ip,
@@ -171,36 +191,36 @@ pub fn apply(pins: &PinPaths, state: &DesiredState) -> Result<ApplyReport, Apply
             },
         );
     }
-    for remote in &state.remote_endpoints {
-        let vni = network_vni(state, &remote.network);
-        let mac = remote.mac.unwrap_or_else(|| Mac::for_ip(remote.ip)).0;
-        endpoints.insert(
-            EndpointKey {
+    Ok(out)
+}
+
+/// The endpoint entries of the tasks on other nodes.
+fn remote_endpoints(view: &OverlayView) -> BTreeMap<EndpointKey, Endpoint> {
+    view.remote_endpoints
+        .iter()
+        .map(|remote| {
+            let vni = view.network(&remote.network).map_or(0, |n| n.vni);
+            let mac = remote.mac.unwrap_or_else(|| Mac::for_ip(remote.ip)).0;
+            let key = EndpointKey {
                 vni,
                 ip: remote.ip.octets(),
-            },
-            Endpoint {
+            };
+            let value = Endpoint {
                 kind: ENDPOINT_REMOTE,
                 ifindex: 0,
                 node_ip: remote.node.octets(),
                 mac,
                 host_mac: [0; 6],
-            },
-        );
-    }
-    report.task_ifaces = sync(&mut tables.ifaces, maps::TASK_IFACES, &ifaces)?;
-    report.endpoints = sync(&mut tables.endpoints, maps::ENDPOINTS, &endpoints)?;
-    // Services after endpoints: a backend is reachable before it gets flows.
-    let mut lb_tables = LbTables::open(pins).map_err(LbApplyError::from)?;
-    report.lb = lb::apply_to(&mut lb_tables, state)?;
-    report.veths_removed = remove_stale_task_ifaces(pins, state)?;
-    Ok(report)
+            };
+            (key, value)
+        })
+        .collect()
 }
 
-fn check_netns_exist(state: &DesiredState) -> Result<(), ApplyError> {
-    for ep in &state.endpoints {
+fn check_netns_exist(view: &OverlayView) -> Result<(), OverlayApplyError> {
+    for ep in view.endpoints {
         if !Netns::parse(&ep.netns).path().exists() {
-            return Err(ApplyError::NoNetns {
+            return Err(OverlayApplyError::NoNetns {
                 endpoint: ep.id.clone(),
                 netns: ep.netns.clone(),
             });
@@ -210,14 +230,14 @@ fn check_netns_exist(state: &DesiredState) -> Result<(), ApplyError> {
 }
 
 /// The node settings and the underlay MTU.
-fn underlay_config(state: &DesiredState) -> Result<(NodeConfig, u32), ApplyError> {
-    let iface = &state.underlay.iface;
-    let missing = |why| ApplyError::Underlay {
+fn underlay_config(underlay: &Underlay) -> Result<(NodeConfig, u32), OverlayApplyError> {
+    let iface = &underlay.iface;
+    let missing = |why| OverlayApplyError::Underlay {
         iface: iface.clone(),
         why,
     };
     let link = iproute::link(None, iface)?.ok_or_else(|| missing("no such interface"))?;
-    let addr = match state.underlay.addr {
+    let addr = match underlay.addr {
         Some(addr) => addr,
         None => iproute::first_ipv4(iface)?.ok_or_else(|| missing("no IPv4 address"))?,
     };
@@ -227,7 +247,7 @@ fn underlay_config(state: &DesiredState) -> Result<(NodeConfig, u32), ApplyError
     let cfg = NodeConfig {
         underlay_ifindex: link.ifindex,
         underlay_ip: addr.octets(),
-        vxlan_port: state.underlay.vxlan_port.to_be_bytes(),
+        vxlan_port: underlay.vxlan_port.to_be_bytes(),
         _pad: [0; 2],
     };
     Ok((cfg, link.mtu))
@@ -236,7 +256,7 @@ fn underlay_config(state: &DesiredState) -> Result<(NodeConfig, u32), ApplyError
 fn tc_program<'a>(
     loaded: &'a mut Loaded,
     name: &'static str,
-) -> Result<&'a mut SchedClassifier, ApplyError> {
+) -> Result<&'a mut SchedClassifier, OverlayApplyError> {
     let prog: &mut SchedClassifier = loaded
         .ebpf
         .program_mut(name)
@@ -257,9 +277,8 @@ fn tc_program<'a>(
     Ok(prog)
 }
 
-fn desired_networks(state: &DesiredState) -> BTreeMap<u32, Network> {
-    state
-        .networks
+fn desired_networks(view: &OverlayView) -> BTreeMap<u32, Network> {
+    view.networks
         .iter()
         .map(|n| {
             (
@@ -273,21 +292,16 @@ fn desired_networks(state: &DesiredState) -> BTreeMap<u32, Network> {
         .collect()
 }
 
-/// The VNI of a network `validate` has already checked exists.
-fn network_vni(state: &DesiredState, name: &str) -> u32 {
-    state.network(name).map_or(0, |n| n.vni)
-}
-
 /// Create (if needed) and configure one task interface; returns the host
 /// ifindex, its table entry and the veth name if it was created.
 fn ensure_task_iface(
     pins: &PinPaths,
     prog: &mut SchedClassifier,
-    state: &DesiredState,
+    view: &OverlayView,
     ep: &LocalEndpoint,
     mtu: u32,
     default_route: bool,
-) -> Result<(u32, TaskIface, Option<String>), ApplyError> {
+) -> Result<(u32, TaskIface, Option<String>), OverlayApplyError> {
     let netns = Netns::parse(&ep.netns);
     let host = host_veth_name(&ep.netns, &ep.ifname);
     let created = if iproute::link(None, &host)?.is_none() {
@@ -296,7 +310,7 @@ fn ensure_task_iface(
     } else {
         None
     };
-    let net = state
+    let net = view
         .network(&ep.network)
         .ok_or_else(|| StateError::UnknownNetwork {
             endpoint: ep.id.clone(),
@@ -315,7 +329,7 @@ fn ensure_task_iface(
         },
     )?;
     iproute::set_up(&host, mtu)?;
-    let link = iproute::link(None, &host)?.ok_or(ApplyError::Underlay {
+    let link = iproute::link(None, &host)?.ok_or(OverlayApplyError::Underlay {
         iface: host.clone(),
         why: "vanished",
     })?;
@@ -330,12 +344,13 @@ fn ensure_task_iface(
     Ok((link.ifindex, iface, created))
 }
 
-/// Detach and delete task veths that are pinned but no longer desired.
-fn remove_stale_task_ifaces(
+/// Detach and delete task veths that are pinned but no longer in `view`;
+/// returns their names.
+pub fn remove_stale_task_ifaces(
     pins: &PinPaths,
-    state: &DesiredState,
-) -> Result<Vec<String>, ApplyError> {
-    let wanted: HashSet<String> = state
+    view: &OverlayView,
+) -> Result<Vec<String>, OverlayApplyError> {
+    let wanted: HashSet<String> = view
         .endpoints
         .iter()
         .map(|ep| host_veth_name(&ep.netns, &ep.ifname))

@@ -1,38 +1,12 @@
-//! The overlay's desired state for one node: one serialisable value that
-//! `shoal dp apply` (and later the agent) hands to [`super::apply`].
+//! The overlay's types of a node's desired state: the underlay, networks,
+//! local and remote endpoints, and the errors found validating them. The
+//! node's whole desired state holds them; the overlay sees them through an
+//! [`super::OverlayView`].
 
-use std::{collections::HashSet, fmt, net::Ipv4Addr, str::FromStr};
+use std::{fmt, net::Ipv4Addr, str::FromStr};
 
 use serde::{Deserialize, Serialize};
-use shoal_common::overlay::{VNI_MAX, VXLAN_PORT};
-
-use crate::lb::state::{ConntrackSpec, LbStateError, PublishedPort, ServiceSpec};
-
-/// Everything the overlay of one node should hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DesiredState {
-    /// The node's underlay.
-    pub underlay: Underlay,
-    /// Overlay networks this node takes part in.
-    #[serde(default)]
-    pub networks: Vec<NetworkSpec>,
-    /// Task interfaces on this node.
-    #[serde(default)]
-    pub endpoints: Vec<LocalEndpoint>,
-    /// Tasks on other nodes this node must reach.
-    #[serde(default)]
-    pub remote_endpoints: Vec<RemoteEndpoint>,
-    /// Services this node load-balances ([`crate::lb::state`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<ServiceSpec>,
-    /// Ports published on this node's addresses (the routing mesh).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub published: Vec<PublishedPort>,
-    /// Conntrack timeouts; absent or 0: the defaults.
-    #[serde(default, skip_serializing_if = "ConntrackSpec::is_default")]
-    pub conntrack: ConntrackSpec,
-}
+use shoal_common::overlay::VXLAN_PORT;
 
 /// The node's underlay NIC and VXLAN settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,9 +118,6 @@ pub enum StateError {
         /// Its subnet.
         subnet: Subnet,
     },
-    /// The services part is invalid.
-    #[error(transparent)]
-    Lb(#[from] LbStateError),
 }
 
 /// An IPv4 subnet, `a.b.c.d/len` with the host bits zero.
@@ -286,150 +257,3 @@ impl fmt::Display for Mac {
         )
     }
 }
-
-impl DesiredState {
-    /// Check everything that can be checked without touching the system.
-    pub fn validate(&self) -> Result<(), StateError> {
-        if self.underlay.vxlan_port == 0 {
-            return Err(StateError::Invalid {
-                what: "vxlan_port",
-                value: "0".into(),
-                why: "must be 1-65535",
-            });
-        }
-        validate_ifname(&self.underlay.iface)?;
-        self.validate_networks()?;
-        self.validate_local_endpoints()?;
-        self.validate_remote_endpoints()?;
-        Ok(crate::lb::state::validate(self)?)
-    }
-
-    /// The network called `name`.
-    pub fn network(&self, name: &str) -> Option<&NetworkSpec> {
-        self.networks.iter().find(|n| n.name == name)
-    }
-
-    fn validate_networks(&self) -> Result<(), StateError> {
-        let (mut names, mut vnis) = (HashSet::new(), HashSet::new());
-        for net in &self.networks {
-            if net.name.is_empty() {
-                return Err(StateError::Invalid {
-                    what: "network name",
-                    value: String::new(),
-                    why: "empty",
-                });
-            }
-            if !(1..=VNI_MAX).contains(&net.vni) {
-                return Err(StateError::Invalid {
-                    what: "VNI",
-                    value: net.vni.to_string(),
-                    why: "must be 1..=16777215",
-                });
-            }
-            if !names.insert(&net.name) {
-                return Err(StateError::Duplicate {
-                    what: "network",
-                    value: net.name.clone(),
-                });
-            }
-            if !vnis.insert(net.vni) {
-                return Err(StateError::Duplicate {
-                    what: "VNI",
-                    value: net.vni.to_string(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_local_endpoints(&self) -> Result<(), StateError> {
-        let (mut ids, mut ifaces, mut addrs) = (HashSet::new(), HashSet::new(), HashSet::new());
-        for ep in &self.endpoints {
-            validate_ifname(&ep.ifname)?;
-            if ep.netns.is_empty() || ep.netns.contains('/') {
-                return Err(StateError::Invalid {
-                    what: "netns",
-                    value: ep.netns.clone(),
-                    why: "expected a name under /run/netns or a process id",
-                });
-            }
-            if !ids.insert(&ep.id) {
-                return Err(StateError::Duplicate {
-                    what: "endpoint id",
-                    value: ep.id.clone(),
-                });
-            }
-            if !ifaces.insert((&ep.netns, &ep.ifname)) {
-                return Err(StateError::Duplicate {
-                    what: "task interface",
-                    value: format!("{}:{}", ep.netns, ep.ifname),
-                });
-            }
-            self.check_address(&ep.id, &ep.network, ep.ip, &mut addrs)?;
-        }
-        Ok(())
-    }
-
-    fn validate_remote_endpoints(&self) -> Result<(), StateError> {
-        let mut addrs: HashSet<(String, Ipv4Addr)> = self
-            .endpoints
-            .iter()
-            .map(|e| (e.network.clone(), e.ip))
-            .collect();
-        for ep in &self.remote_endpoints {
-            self.check_address(&ep.ip.to_string(), &ep.network, ep.ip, &mut addrs)?;
-        }
-        Ok(())
-    }
-
-    fn check_address(
-        &self,
-        endpoint: &str,
-        network: &str,
-        ip: Ipv4Addr,
-        seen: &mut HashSet<(String, Ipv4Addr)>,
-    ) -> Result<(), StateError> {
-        let net = self
-            .network(network)
-            .ok_or_else(|| StateError::UnknownNetwork {
-                endpoint: endpoint.to_owned(),
-                network: network.to_owned(),
-            })?;
-        if !net.subnet.is_task_address(ip) {
-            return Err(StateError::AddressOutsideSubnet {
-                endpoint: endpoint.to_owned(),
-                ip,
-                network: net.name.clone(),
-                subnet: net.subnet,
-            });
-        }
-        if !seen.insert((network.to_owned(), ip)) {
-            return Err(StateError::Duplicate {
-                what: "address",
-                value: format!("{network}/{ip}"),
-            });
-        }
-        Ok(())
-    }
-}
-
-fn validate_ifname(name: &str) -> Result<(), StateError> {
-    let ok = !name.is_empty()
-        && name.len() <= 15
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(StateError::Invalid {
-            what: "interface name",
-            value: name.to_owned(),
-            why: "use 1-15 characters of [A-Za-z0-9._-]",
-        })
-    }
-}
-
-#[cfg(test)]
-#[path = "state_tests.rs"]
-mod tests;

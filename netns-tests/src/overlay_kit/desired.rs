@@ -1,10 +1,10 @@
 //! Writing a node's desired state — the data plane's own
-//! [`DesiredState`](shoal_dataplane::overlay::DesiredState) — where
+//! [`DesiredState`](shoal_dataplane::node::DesiredState) — where
 //! `shoal dp apply FILE` on that node can read it.
 
 use std::path::{Path, PathBuf};
 
-use shoal_dataplane::overlay::DesiredState;
+use shoal_dataplane::node::DesiredState;
 
 use crate::lab::Node;
 

@@ -8,8 +8,9 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use shoal_dataplane::node::DesiredState;
 use shoal_dataplane::overlay::state::{
-    DesiredState, LocalEndpoint, NetworkSpec, RemoteEndpoint, Subnet, Underlay,
+    LocalEndpoint, NetworkSpec, RemoteEndpoint, Subnet, Underlay,
 };
 use shoal_netns_tests::lab::cmd::netns_command;
 use shoal_netns_tests::lab::{Lab, Node};

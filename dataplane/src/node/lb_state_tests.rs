@@ -1,4 +1,5 @@
 use super::*;
+use crate::lb::state::{Protocol, PublishMode};
 
 fn parse(json: &str) -> Result<DesiredState, String> {
     let s: DesiredState = serde_json::from_str(json).map_err(|e| e.to_string())?;
