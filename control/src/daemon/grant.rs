@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::DaemonError;
 use super::addr::joiner_addr;
+use super::calls::put;
 use super::core::{Active, Manager};
-use super::leader::put;
 use crate::ca::{CertValidity, NodeCertificate, RootCa};
 use crate::cluster::{
     Availability, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus, new_node_id, now_secs,

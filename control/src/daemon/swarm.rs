@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::DaemonError;
 use super::addr::{advertise, only_ipv4, parse_listen};
+use super::calls::put;
 use super::core::{Active, Daemon, Phase};
 use super::heartbeat::ENGINE_VERSION;
-use super::leader::put;
 use super::renew::cert_from_pem;
 use super::state::NodeState;
 use super::{boot, keys, roles};

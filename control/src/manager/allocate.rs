@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::pass::PassOutcome;
+use super::outcome::PassOutcome;
 use super::{ClusterTables, ManagerError};
 use crate::allocator::{Allocator, Ipv4Net, NetworkAllocation};
 use crate::cluster::{INGRESS_NETWORK, NetworkRecord, ServiceEndpoint, VirtualIp};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::pass::{PassOutcome, run_pass};
+use super::outcome::PassOutcome;
+use super::pass::run_pass;
 use super::{ClusterTables, Leadership, ManagerError};
 use crate::raft::{AppliedChanges, Command};
 use crate::spec::Timestamp;

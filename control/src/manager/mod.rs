@@ -28,6 +28,7 @@ mod error;
 mod history;
 mod nodes;
 mod orchestrate;
+mod outcome;
 mod pass;
 mod schedule;
 mod status;
@@ -39,9 +40,10 @@ pub use driver::{now, pass_once, run};
 pub use error::ManagerError;
 pub use history::TASK_HISTORY_LIMIT;
 pub use nodes::{view as node_view, views as node_views};
-pub use pass::{PassOutcome, run_pass};
+pub use outcome::PassOutcome;
+pub use pass::run_pass;
 pub use status::{apply_report, record_reports};
-pub use tables::{ClusterTables, put};
+pub use tables::{ClusterTables, put, resolve};
 
 use crate::raft::Store;
 

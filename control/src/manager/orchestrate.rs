@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::pass::PassOutcome;
+use super::outcome::PassOutcome;
 use super::{ClusterTables, nodes};
 use crate::orchestrator::{
     UpdateStep, apply_actions, apply_update_step, next_update_step, reconcile,

@@ -2,28 +2,9 @@
 //! addresses, schedule, prune history. Pure: the driver loads the tables,
 //! runs the pass and proposes the diff.
 
-use super::{ClusterTables, ManagerError, allocate, history, orchestrate, schedule};
+use super::outcome::PassOutcome;
+use super::{ClusterTables, allocate, history, orchestrate, schedule};
 use crate::spec::Timestamp;
-
-/// What a pass found besides the new tables.
-#[derive(Debug, Default)]
-pub struct PassOutcome {
-    /// When to run again even if nothing changes (restart delays, update
-    /// delays and monitor periods running out).
-    pub wake_at: Option<Timestamp>,
-    /// What failed (the rest of the pass went on; the failed part is
-    /// retried next pass).
-    pub errors: Vec<ManagerError>,
-}
-
-impl PassOutcome {
-    /// Wakes at `at` if that is earlier than the wake-up already planned.
-    pub fn wake(&mut self, at: Option<Timestamp>) {
-        if let Some(at) = at {
-            self.wake_at = Some(self.wake_at.map_or(at, |current| current.min(at)));
-        }
-    }
-}
 
 /// Runs one pass on `before` at `now`; `ids` makes object IDs. Returns the
 /// tables as they should be.

@@ -147,3 +147,39 @@ fn decode_row<T: DeserializeOwned>(tables: &Tables, table: &str, key: &str) -> O
         }
     }
 }
+
+/// Finds the object `query` names, as Docker resolves references: an exact
+/// ID, then an exact name, then a unique ID prefix.
+pub fn resolve<'a, T>(
+    rows: &'a BTreeMap<String, T>,
+    query: &str,
+    kind: &'static str,
+    name_of: impl Fn(&T) -> &str,
+) -> Result<&'a T, ManagerError> {
+    if let Some(row) = rows.get(query) {
+        return Ok(row);
+    }
+    if let Some(row) = rows.values().find(|row| name_of(row) == query) {
+        return Ok(row);
+    }
+    let matches: Vec<&T> = if query.is_empty() {
+        Vec::new()
+    } else {
+        rows.iter()
+            .filter(|(id, _)| id.starts_with(query))
+            .map(|(_, row)| row)
+            .collect()
+    };
+    match matches.as_slice() {
+        [] => Err(ManagerError::NotFound {
+            kind,
+            query: query.to_owned(),
+        }),
+        [one] => Ok(one),
+        many => Err(ManagerError::Ambiguous {
+            kind,
+            query: query.to_owned(),
+            matches: many.len(),
+        }),
+    }
+}

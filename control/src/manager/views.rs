@@ -2,7 +2,7 @@
 
 use std::cmp::Reverse;
 
-use super::{ClusterTables, ManagerError, api, nodes};
+use super::{ClusterTables, ManagerError, nodes, tables};
 use crate::api::{SecretView, ServiceView, TaskView};
 use crate::cluster::SecretRecord;
 use crate::spec::{Constraint, Service, ServiceMode, Task, TaskState};
@@ -76,7 +76,7 @@ pub fn task_views(
 ) -> Result<Vec<TaskView>, ManagerError> {
     let service_id = match service {
         Some(query) => Some(
-            api::resolve(&tables.services, query, "service", |s| &s.spec.name)?
+            tables::resolve(&tables.services, query, "service", |s| &s.spec.name)?
                 .id
                 .clone(),
         ),

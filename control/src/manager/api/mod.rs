@@ -11,8 +11,7 @@ pub use networks::{create_network, remove_network};
 pub use secrets::{SECRET_MAX_BYTES, create_secret, remove_secret};
 pub use services::{create_service, remove_service, rollback_service, update_service};
 
-use std::collections::BTreeMap;
-
+use super::tables::resolve;
 use super::{ClusterTables, Leadership, ManagerError};
 use crate::raft::Command;
 
@@ -33,42 +32,6 @@ async fn commit<L: Leadership>(
         leader.store().propose(Command::Batch(commands)).await?;
     }
     Ok(())
-}
-
-/// Finds the object `query` names, as Docker resolves references: an exact
-/// ID, then an exact name, then a unique ID prefix.
-pub fn resolve<'a, T>(
-    rows: &'a BTreeMap<String, T>,
-    query: &str,
-    kind: &'static str,
-    name_of: impl Fn(&T) -> &str,
-) -> Result<&'a T, ManagerError> {
-    if let Some(row) = rows.get(query) {
-        return Ok(row);
-    }
-    if let Some(row) = rows.values().find(|row| name_of(row) == query) {
-        return Ok(row);
-    }
-    let matches: Vec<&T> = if query.is_empty() {
-        Vec::new()
-    } else {
-        rows.iter()
-            .filter(|(id, _)| id.starts_with(query))
-            .map(|(_, row)| row)
-            .collect()
-    };
-    match matches.as_slice() {
-        [] => Err(ManagerError::NotFound {
-            kind,
-            query: query.to_owned(),
-        }),
-        [one] => Ok(one),
-        many => Err(ManagerError::Ambiguous {
-            kind,
-            query: query.to_owned(),
-            matches: many.len(),
-        }),
-    }
 }
 
 /// Checks a network or secret name: a letter or digit first and last,
