@@ -4,7 +4,7 @@
 use base64::Engine as _;
 
 use super::AgentError;
-use crate::dispatcher::AssignedTask;
+use crate::assignment::AssignedTask;
 use crate::runtime::image::ImageError;
 use crate::runtime::{ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
 use crate::spec::TaskState;
@@ -127,7 +127,7 @@ fn last_lines(text: &str, n: usize) -> &str {
 mod tests {
 
     use super::*;
-    use crate::dispatcher::AssignedSecret;
+    use crate::assignment::AssignedSecret;
     use crate::spec::{ServiceSpec, Task, TaskStatus};
 
     fn assigned(secrets: &[&str], given: Vec<AssignedSecret>) -> AssignedTask {

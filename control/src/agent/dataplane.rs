@@ -14,8 +14,8 @@ use shoal_dataplane::overlay::state::{
     LocalEndpoint, NetworkSpec, RemoteEndpoint, Subnet, Underlay,
 };
 
+use crate::assignment::{AssignedTask, Assignment, LbService};
 use crate::cluster::{INGRESS_NETWORK, VirtualIp};
-use crate::dispatcher::{AssignedTask, Assignment, LbService};
 use crate::spec::{PortConfig, Protocol, PublishMode};
 
 /// A task of this node whose container exists and has not stopped.

@@ -3,8 +3,8 @@
 use std::net::Ipv4Addr;
 
 use super::*;
+use crate::assignment::{LbBackend, RemoteTask};
 use crate::cluster::NetworkRecord;
-use crate::dispatcher::{LbBackend, RemoteTask};
 use crate::spec::{NetworkAttachment, ServiceSpec, Task, TaskState, TaskStatus};
 
 const N2: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);

@@ -10,7 +10,7 @@ use super::dataplane::endpoint_id;
 use super::health::{HealthPolicy, Verdict};
 use super::report::status;
 use super::{AgentError, Shared, TICK};
-use crate::dispatcher::{AssignedTask, Assignment};
+use crate::assignment::{AssignedTask, Assignment};
 use crate::runtime::{Runtime, RuntimeError};
 use crate::spec::TaskState;
 

@@ -38,9 +38,9 @@ use shoal_dataplane::overlay::DesiredState;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::ctl::TaskReport;
-use crate::dispatcher::Assignment;
+use crate::assignment::Assignment;
 use crate::runtime::Runtime;
+use crate::spec::TaskReport;
 use crate::spec::TaskStatus;
 
 use reconcile::TaskMemory;

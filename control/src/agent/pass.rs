@@ -19,7 +19,7 @@ use super::health::{self, HealthState};
 use super::reconcile::{Decision, decide};
 use super::report::status;
 use super::{AgentError, Shared, jobs, lock, programmer};
-use crate::dispatcher::{AssignedTask, Assignment};
+use crate::assignment::{AssignedTask, Assignment};
 use crate::runtime::{ContainerState, NETNS_DIR, Status};
 use crate::spec::TaskState;
 

@@ -1,7 +1,7 @@
 //! What to do about one assigned task, given its container (if any) and
 //! what the agent remembers: a pure decision, carried out by the jobs.
 
-use crate::dispatcher::AssignedTask;
+use crate::assignment::AssignedTask;
 use crate::runtime::{ContainerState, Status};
 use crate::spec::TaskState;
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::ctl::TaskReport;
+use crate::spec::TaskReport;
 use crate::spec::{TaskState, TaskStatus, Timestamp};
 
 /// How long after a delivered report the same state is not sent again

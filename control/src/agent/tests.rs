@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::*;
-use crate::dispatcher::AssignedTask;
+use crate::assignment::AssignedTask;
 use crate::runtime::image::build_busybox_image;
 use crate::runtime::{ContainerState, RuntimeConfig, RuntimeError, Status};
 use crate::spec::{HealthCheck, ServiceSpec, Span, Task, TaskState};

@@ -1,13 +1,13 @@
 //! The daemon's REST/JSON API (Docker Engine API style, over a Unix socket):
-//! the request and response bodies, and the client the CLI uses.
+//! the request and response bodies (the client the CLI uses is
+//! [`crate::api_client`]).
 //!
 //! Errors come back with a proper HTTP status and a body `{"message": ...}`.
 
-mod client;
 mod services;
 mod types;
 
-pub use client::{ApiClient, ApiError};
+pub use crate::api_client::{ApiClient, ApiError};
 pub use services::{
     ImagePullRequest, ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest,
     SecretView, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::CaError;
+use crate::cluster::NodeRole;
 
 /// The role of a node, fixed in its certificate by the CA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,5 +41,23 @@ impl fmt::Display for Role {
             Role::Manager => "manager",
             Role::Worker => "worker",
         })
+    }
+}
+
+impl From<Role> for NodeRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Manager => NodeRole::Manager,
+            Role::Worker => NodeRole::Worker,
+        }
+    }
+}
+
+impl From<NodeRole> for Role {
+    fn from(role: NodeRole) -> Self {
+        match role {
+            NodeRole::Manager => Role::Manager,
+            NodeRole::Worker => Role::Worker,
+        }
     }
 }

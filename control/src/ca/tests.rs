@@ -174,3 +174,10 @@ pub(crate) fn test_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("create test dir");
     dir
 }
+
+#[test]
+fn new_ids_are_valid_node_ids() {
+    let id = crate::ids::new_id();
+    assert_eq!(id.len(), 25);
+    assert!(validate_id("node ID", &id).is_ok());
+}

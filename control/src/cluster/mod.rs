@@ -22,8 +22,8 @@ pub use objects::{
     SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,
 };
 pub use rules::{
-    LabelChange, NodeUpdate, apply_update, check_demote, check_leave, manager_status, new_node_id,
-    quorum, resolve_node,
+    LabelChange, NodeUpdate, apply_update, check_demote, check_leave, manager_status, quorum,
+    resolve_node,
 };
 
 #[cfg(test)]

@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ca::Role;
-
 /// Table of nodes: node ID → [`NodeRecord`].
 pub const NODES: &str = "nodes";
 /// Table holding the one [`ClusterRecord`].
@@ -23,24 +21,6 @@ pub enum NodeRole {
     Manager,
     /// Runs tasks only.
     Worker,
-}
-
-impl From<Role> for NodeRole {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::Manager => NodeRole::Manager,
-            Role::Worker => NodeRole::Worker,
-        }
-    }
-}
-
-impl From<NodeRole> for Role {
-    fn from(role: NodeRole) -> Self {
-        match role {
-            NodeRole::Manager => Role::Manager,
-            NodeRole::Worker => Role::Worker,
-        }
-    }
 }
 
 /// Whether the scheduler may place tasks on a node.

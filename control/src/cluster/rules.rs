@@ -5,18 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Availability, ClusterError, NodeRecord, NodeRole, NodeStatus};
-use crate::token::base36;
 
 /// Votes needed among `managers` voters.
 pub const fn quorum(managers: usize) -> usize {
     managers / 2 + 1
-}
-
-/// A fresh node ID: 25 lower-case base36 characters from 128 random bits
-/// (Swarm's shape).
-pub fn new_node_id() -> String {
-    let random: [u8; 16] = rand::random();
-    base36::encode(&random, 25)
 }
 
 /// Finds the node `query` names: an exact ID, an exact hostname, or a

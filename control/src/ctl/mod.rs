@@ -14,10 +14,11 @@ mod error;
 mod proto;
 mod wire;
 
+pub use crate::spec::TaskReport;
 pub use client::{CallLimits, CtlPool, bootstrap_call, connect};
 pub use error::CtlError;
 pub use proto::{
     ALPN_CTL, ALPN_RAFT, ASSIGNMENT_WAIT, ApiOp, CtlReply, CtlRequest, HeartbeatAck,
-    HeartbeatReport, JoinGrant, JoinRpc, LeaderCall, RemoteFailure, RenewGrant, TaskReport,
+    HeartbeatReport, JoinGrant, JoinRpc, LeaderCall, RemoteFailure, RenewGrant,
 };
 pub use wire::{MAX_FRAME_LEN, read_frame, write_frame};

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{NodeRole, NodeUpdate};
+use crate::spec::TaskReport;
 
 /// ALPN protocol of the control RPC.
 pub const ALPN_CTL: &[u8] = b"shoal-ctl/1";
@@ -49,15 +50,6 @@ pub enum CtlRequest {
 
 /// Longest a manager holds an unchanged assignment request open.
 pub const ASSIGNMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// What an agent reports about one of its tasks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskReport {
-    /// The task.
-    pub task_id: String,
-    /// Its observed state, message and error.
-    pub status: crate::spec::TaskStatus,
-}
 
 /// What a joining node sends once it trusts the manager.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,11 +8,12 @@
 //! back until something changes (long poll), so agents learn of changes
 //! at once without streaming diffs.
 
-mod assignment;
 mod build;
 mod poll;
 
-pub use assignment::{AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask};
+pub use crate::assignment::{
+    AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
+};
 pub use build::{ASSIGNMENT_TABLES, DispatchError, build, underlay_ip};
 pub use poll::next_assignment;
 

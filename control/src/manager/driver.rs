@@ -100,7 +100,7 @@ pub async fn pass_once<L: Leadership>(leader: &L) -> Result<PassOutcome, Manager
     let _writes = leader.writes().lock().await;
     let (snapshot, _) = leader.store().snapshot_and_watch();
     let before = ClusterTables::load(&snapshot.tables);
-    let (after, outcome) = run_pass(&before, now(), &mut crate::cluster::new_node_id);
+    let (after, outcome) = run_pass(&before, now(), &mut crate::ids::new_id);
     let commands = after.diff(&before)?;
     if !commands.is_empty() {
         leader.store().propose(Command::Batch(commands)).await?;

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::cluster::TASKS;
-use crate::ctl::TaskReport;
 use crate::raft::Command;
+use crate::spec::TaskReport;
 use crate::spec::{Task, Timestamp};
 
 use super::tables::put;

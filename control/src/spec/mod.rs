@@ -17,7 +17,7 @@ pub use error::SpecError;
 pub use node::{NodeAvailability, NodeRole, NodeStatus, NodeView};
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use span::Span;
-pub use task::{NetworkAttachment, Task, TaskState, TaskStatus, Timestamp};
+pub use task::{NetworkAttachment, Task, TaskReport, TaskState, TaskStatus, Timestamp};
 
 use serde::{Deserialize, Serialize};
 

@@ -170,3 +170,12 @@ impl Task {
         self.is_wanted() && self.status.state <= TaskState::Pending
     }
 }
+
+/// What an agent reports about one of its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// The task.
+    pub task_id: String,
+    /// Its observed state, message and error.
+    pub status: TaskStatus,
+}

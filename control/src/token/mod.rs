@@ -6,7 +6,7 @@
 //! Workers and managers have separate secrets; rotating one invalidates every
 //! token carrying the old secret.
 
-pub mod base36;
+pub use crate::ids as base36;
 mod error;
 mod join_token;
 mod secrets;

@@ -3,7 +3,8 @@
 use super::{check_object_name, commit, load, resolve};
 use crate::allocator::{AllocatorError, Ipv4Net};
 use crate::api::NetworkCreateRequest;
-use crate::cluster::{NetworkRecord, new_node_id};
+use crate::cluster::NetworkRecord;
+use crate::ids::new_id;
 use crate::manager::{
     Leadership, ManagerError, driver, ensure_allocator, network_record, publishes_ingress,
 };
@@ -40,9 +41,9 @@ pub async fn create_network<L: Leadership>(
     }
     let mut after = before.clone();
     let now = driver::now();
-    let allocator = ensure_allocator(&mut after, now, &mut new_node_id)?;
+    let allocator = ensure_allocator(&mut after, now, &mut new_id)?;
     let network = allocator.create_network(&request.name, subnet)?;
-    let mut record = network_record(network, new_node_id(), now);
+    let mut record = network_record(network, new_id(), now);
     record.labels = request.labels;
     after.networks.insert(record.id.clone(), record.clone());
     commit(leader, &before, &after).await?;

@@ -4,7 +4,8 @@ use base64::Engine;
 
 use super::{check_object_name, commit, load, resolve};
 use crate::api::{SecretCreateRequest, SecretView};
-use crate::cluster::{SecretRecord, new_node_id, now_secs};
+use crate::cluster::{SecretRecord, now_secs};
+use crate::ids::new_id;
 use crate::manager::{Leadership, ManagerError, views};
 
 /// Largest secret value, decoded (Docker's 500 KiB).
@@ -37,7 +38,7 @@ pub async fn create_secret<L: Leadership>(
         });
     }
     let record = SecretRecord {
-        id: new_node_id(),
+        id: new_id(),
         name: request.name,
         data_b64: request.data_b64,
         labels: request.labels,

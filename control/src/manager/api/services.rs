@@ -2,7 +2,8 @@
 
 use super::{commit, load, resolve};
 use crate::api::{ServiceCreateResponse, ServiceUpdateRequest, ServiceView};
-use crate::cluster::{INGRESS_NETWORK, new_node_id, now_secs};
+use crate::cluster::{INGRESS_NETWORK, now_secs};
+use crate::ids::new_id;
 use crate::manager::allocate::release_removed_services;
 use crate::manager::{ClusterTables, Leadership, ManagerError, driver, views};
 use crate::spec::{PublishMode, Service, ServiceMode, ServiceSpec};
@@ -15,7 +16,7 @@ pub async fn create_service<L: Leadership>(
     let _writes = leader.writes().lock().await;
     let before = load(leader);
     check_spec(&before, None, &mut spec)?;
-    let mut service = Service::new(&new_node_id(), spec);
+    let mut service = Service::new(&new_id(), spec);
     service.created_at_secs = now_secs();
     service.updated_at_secs = service.created_at_secs;
     let mut after = before.clone();

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use crate::ca::{CertValidity, DEFAULT_NODE_CERT_EXPIRY, DEFAULT_ROOT_EXPIRY, Role, RootCa};
 use crate::cluster::{NODES, TASKS};
-use crate::ctl::TaskReport;
 use crate::manager::{ClusterTables, Leadership, api, put, record_reports, run, views};
 use crate::orchestrator::{SlotKey, new_task};
 use crate::raft::{NodeConfig, RaftNode, RaftTls, Store};
 use crate::seal::DataKey;
+use crate::spec::TaskReport;
 use crate::spec::{
     RestartPolicy, Service, ServiceMode, ServiceSpec, Span, Task, TaskState, TaskStatus, Timestamp,
 };

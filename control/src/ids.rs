@@ -1,5 +1,14 @@
-//! Fixed-width base36 (`0-9a-z`) of big-endian unsigned integers, as Go's
-//! `big.Int.Text(36)` zero-padded on the left (Swarm's token encoding).
+//! Object IDs and fixed-width base36 (`0-9a-z`) of big-endian unsigned
+//! integers, as Go's `big.Int.Text(36)` zero-padded on the left (Swarm's
+//! token and ID encoding).
+
+/// A fresh object ID: 25 lower-case base36 characters from 128 random
+/// bits (Swarm's shape). Mints node, cluster, service, network and secret
+/// IDs.
+pub fn new_id() -> String {
+    let random: [u8; 16] = rand::random();
+    encode(&random, 25)
+}
 
 /// The base36 alphabet, lower case as Go prints it.
 const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";

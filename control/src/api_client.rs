@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::ErrorBody;
+use crate::api::ErrorBody;
 
 /// Failures talking to the daemon.
 #[derive(Debug, thiserror::Error)]

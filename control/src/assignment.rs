@@ -1,4 +1,5 @@
-//! [`Assignment`] and its parts.
+//! [`Assignment`] and its parts: what the dispatcher builds for a node and
+//! its agent runs.
 
 use std::net::Ipv4Addr;
 
