@@ -1,23 +1,21 @@
-//! shoal control plane library: security foundations (CA, join tokens, TLS, sealing).
+//! shoal's control plane: the daemon ([`daemon`]) and the API client
+//! ([`api_client`]), and the lower control crates re-exported under their
+//! old module names.
 
-pub mod agent;
-pub mod allocator;
-pub mod api;
-pub mod ca;
-pub mod cluster;
-pub mod ctl;
+pub mod api_client;
 pub mod daemon;
-pub mod dispatcher;
-pub mod error_chain;
-pub mod manager;
-pub mod orchestrator;
-pub mod raft;
-pub mod runtime;
-pub mod scheduler;
-pub mod seal;
-pub mod spec;
-pub mod tls;
-pub mod token;
 
-#[cfg(test)]
-mod test_support;
+pub use shoal_agent as agent;
+pub use shoal_ctl as ctl;
+pub use shoal_manager::{allocator, dispatcher, manager, orchestrator, scheduler};
+pub use shoal_model::{assignment, cluster, error_chain, ids, spec};
+pub use shoal_raft as raft;
+pub use shoal_runtime as runtime;
+pub use shoal_security::{ca, seal, tls, token};
+
+/// The daemon's REST/JSON API: the bodies ([`shoal_model::api`]) and the
+/// client the CLI uses.
+pub mod api {
+    pub use crate::api_client::{ApiClient, ApiError};
+    pub use shoal_model::api::*;
+}

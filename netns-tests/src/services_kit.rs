@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use shoal_control::runtime::image::{ExtraFile, ImageError, build_busybox_image};
+use shoal_runtime::image::{ExtraFile, ImageError, build_busybox_image};
 
 use crate::lab::cmd::CmdError;
 use crate::lab::{Lab, Node};

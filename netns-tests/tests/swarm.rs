@@ -234,7 +234,7 @@ fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
     assert!(state.contains("\"locked\""), "{state}");
     let err = nodes[0].cli_err(&["node", "ls"]);
     assert!(err.contains("swarm unlock"), "{err}");
-    let wrong = shoal_control::seal::UnlockKey::generate()
+    let wrong = shoal_security::seal::UnlockKey::generate()
         .expose()
         .to_string();
     let err = nodes[0].cli_err(&["swarm", "unlock", "--key", &wrong]);
@@ -284,11 +284,11 @@ fn ctl_call(
     creds_dir: std::path::PathBuf,
     with_cert: bool,
     addr: String,
-    request: shoal_control::ctl::CtlRequest,
-) -> Result<Value, shoal_control::ctl::CtlError> {
-    use shoal_control::ca::persist::{load_ca_cert, load_node_credentials};
-    use shoal_control::ctl::{ALPN_CTL, CtlPool, bootstrap_call};
-    use shoal_control::tls::{LiveCert, live_client_config};
+    request: shoal_ctl::CtlRequest,
+) -> Result<Value, shoal_ctl::CtlError> {
+    use shoal_ctl::{ALPN_CTL, CtlPool, bootstrap_call};
+    use shoal_security::ca::persist::{load_ca_cert, load_node_credentials};
+    use shoal_security::tls::{LiveCert, live_client_config};
     let ca = load_ca_cert(&creds_dir).expect("CA certificate");
     let (cert, key) = load_node_credentials(&creds_dir).expect("node credentials");
     from.lab_node()
@@ -313,8 +313,8 @@ fn ctl_call(
 
 #[test]
 fn node_rpcs_are_authorised_by_certificate_role_and_removal() {
-    use shoal_control::cluster::NodeUpdate;
-    use shoal_control::ctl::{ApiOp, CtlError, CtlRequest, LeaderCall};
+    use shoal_ctl::{ApiOp, CtlError, CtlRequest, LeaderCall};
+    use shoal_model::cluster::NodeUpdate;
     if !shoal_netns_tests::require_root() {
         return;
     }

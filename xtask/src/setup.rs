@@ -30,7 +30,7 @@ const PACKAGES: &[&str] = &[
     "kmod",            // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
     "iputils-ping",    // netns labs: ICMP reachability between nodes and tasks
     "curl",            // netns labs: HTTP requests to services through the routing mesh
-    "docker-registry", // control/tests/image_pull.rs: an OCI distribution registry on loopback
+    "docker-registry", // control/crates/runtime/tests/image_pull.rs: an OCI distribution registry on loopback
     "attr",            // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
     "vagrant",         // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];

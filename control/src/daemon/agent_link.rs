@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::DaemonError;
+use super::calls::call_managers;
 use super::core::{Active, Daemon};
-use super::heartbeat::call_managers;
 use crate::agent::{self, AgentConfig, DataplaneTarget, Swarm};
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};

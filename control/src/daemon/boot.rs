@@ -1,17 +1,21 @@
 //! Bringing a node up: from its state directory at start-up, after
-//! `swarm unlock`, after init/join, and after a role change.
+//! `swarm unlock`, after init/join, and after a role change; the heartbeat
+//! loop that notices a wanted role change, and the change itself.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::DaemonError;
+use super::calls::{call_managers, unique};
 use super::core::{Active, Daemon, Manager, Phase, lock};
+use super::heartbeat::{ENGINE_VERSION, HEARTBEAT_INTERVAL};
 use super::state::NodeState;
-use super::{agent_link, heartbeat, keys, listener, renew};
+use super::{agent_link, heartbeat, keys, listener, renew, roles};
 use crate::ca::persist::{load_ca_cert, load_node_credentials};
 use crate::ca::{CaCert, NodeCertificate, NodeKey};
 use crate::cluster::NodeRole;
-use crate::ctl::{ALPN_CTL, ALPN_RAFT, CtlPool};
+use crate::ctl::{ALPN_CTL, ALPN_RAFT, CtlPool, CtlRequest, HeartbeatAck, HeartbeatReport};
 use crate::raft::{NodeConfig, RaftNode, RaftTls};
 use crate::seal::{DataKey, SealError, StoredDataKey, UnlockKey};
 use crate::tls::{Authorizer, ClientAuth, LiveCert, live_client_config, live_server_config};
@@ -20,6 +24,8 @@ use crate::tls::{Authorizer, ClientAuth, LiveCert, live_client_config, live_serv
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a membership change may take.
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one heartbeat call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts raft for a manager. Its own RPC port is on loopback and unused:
 /// peers reach raft through the control listener (ALPN), at the
@@ -96,7 +102,7 @@ pub(crate) async fn activate(
         ));
         active.track(keeper.abort_handle());
     }
-    let agent = tokio::spawn(heartbeat::agent(daemon.clone(), active.clone()));
+    let agent = tokio::spawn(heartbeat_loop(daemon.clone(), active.clone()));
     active.track(agent.abort_handle());
     let renewer = tokio::spawn(renew::renewer(active.clone()));
     active.track(renewer.abort_handle());
@@ -162,4 +168,108 @@ pub(crate) async fn unlock(daemon: &Arc<Daemon>, key_text: &str) -> Result<(), D
             other => other.into(),
         })?;
     start_from_disk(daemon, state, Some(data_key)).await
+}
+
+/// Every node's heartbeat loop; also notices a wanted role change.
+async fn heartbeat_loop(daemon: Arc<Daemon>, active: Arc<Active>) {
+    loop {
+        match beat(&active).await {
+            Ok(ack) => {
+                remember_managers(&active, &ack);
+                if ack.desired_role != active.node_state().role {
+                    spawn_transition(daemon.clone(), active.clone(), ack.desired_role);
+                }
+            }
+            Err(err) => log::debug!("heartbeat: {}", err.full_message()),
+        }
+        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+    }
+}
+
+async fn beat(active: &Active) -> Result<HeartbeatAck, DaemonError> {
+    let cert_not_after = lock(&active.cert).identity()?.not_after.unix_timestamp();
+    let request = CtlRequest::Heartbeat(HeartbeatReport {
+        engine_version: ENGINE_VERSION.to_owned(),
+        cert_not_after,
+    });
+    let value = call_managers(active, &request, CALL_TIMEOUT).await?;
+    serde_json::from_value(value).map_err(DaemonError::codec("heartbeat ack"))
+}
+
+/// Keeps the manager list (leader first) and the certificate lifetime.
+fn remember_managers(active: &Active, ack: &HeartbeatAck) {
+    let mut managers: Vec<String> = ack.leader_addr.iter().cloned().collect();
+    managers.extend(ack.managers.iter().cloned());
+    let managers = unique(managers);
+    let mut state = lock(&active.state);
+    if state.managers != managers || state.cert_expiry_secs != ack.cert_expiry_secs {
+        state.managers = managers;
+        state.cert_expiry_secs = ack.cert_expiry_secs;
+        if let Err(err) = state.save(&active.paths) {
+            log::warn!("cannot save node state: {}", err.full_message());
+        }
+    }
+}
+
+/// Starts a role change in the background, once.
+fn spawn_transition(daemon: Arc<Daemon>, active: Arc<Active>, role: NodeRole) {
+    if active.changing_role.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tokio::spawn(async move {
+        if let Err(err) = transition(&daemon, &active, role).await {
+            log::warn!("becoming a {role:?}: {}", err.full_message());
+        }
+        active.changing_role.store(false, Ordering::SeqCst);
+    });
+}
+
+/// Becomes a `role`: gets a certificate for it, stops, and starts again
+/// with (manager) or without (worker) raft.
+async fn transition(
+    daemon: &Arc<Daemon>,
+    active: &Arc<Active>,
+    role: NodeRole,
+) -> Result<(), DaemonError> {
+    let _transition = daemon.transition.lock().await;
+    let current =
+        daemon.with_phase(|phase| matches!(phase, Phase::Active(a) if Arc::ptr_eq(a, active)));
+    if !current {
+        return Ok(());
+    }
+    let grant = renew::renew_now(active, true).await?;
+    if grant.role != role {
+        return Ok(());
+    }
+    active.stop().await;
+    let mut state = active.node_state();
+    state.role = role;
+    let raft_dir = active.paths.raft_dir();
+    if raft_dir.exists() {
+        std::fs::remove_dir_all(&raft_dir).map_err(DaemonError::io("remove", raft_dir))?;
+    }
+    let data_key = match role {
+        NodeRole::Manager => {
+            let key = DataKey::generate();
+            let unlock = keys::parse_unlock_key(grant.unlock_key.as_deref())?;
+            active
+                .paths
+                .save_dek(&StoredDataKey::new(&key, unlock.as_ref())?)?;
+            Some(key)
+        }
+        NodeRole::Worker => {
+            let _ = std::fs::remove_file(active.paths.dek_file());
+            None
+        }
+    };
+    state.save(&active.paths)?;
+    let cert = lock(&active.cert).clone();
+    let key = NodeKey::from_pem(&active.key.to_pem())?;
+    let next = activate(daemon, state, active.ca.clone(), cert, key, data_key).await?;
+    daemon.set_phase(Phase::Active(next.clone()));
+    if role == NodeRole::Manager {
+        roles::join_raft(&next).await?;
+    }
+    log::info!("this node is now a {role:?}");
+    Ok(())
 }

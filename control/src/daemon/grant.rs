@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use super::DaemonError;
 use super::addr::joiner_addr;
+use super::calls::put;
 use super::core::{Active, Manager};
-use super::leader::put;
 use crate::ca::{CertValidity, NodeCertificate, RootCa};
 use crate::cluster::{
-    Availability, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus, new_node_id, now_secs,
+    Availability, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus, now_secs,
 };
 use crate::ctl::{JoinGrant, JoinRpc, RenewGrant};
+use crate::ids::new_id;
 use crate::token::{JoinSecret, JoinSecrets, JoinToken};
 
 /// The cluster's join secrets as stored.
@@ -57,7 +58,7 @@ pub(crate) async fn admit(
         .verify(&token, &active.ca.digest())
         .map_err(|source| DaemonError::BadToken { source })?
         .into();
-    let node_id = new_node_id();
+    let node_id = new_id();
     let cert = issue(&cluster, &rpc.csr_der, &node_id, role)?;
     let addr = joiner_addr(rpc.advertise_addr.as_deref(), observed_ip, rpc.listen_port)?;
     let raft_id = rand::random_range(1..u64::MAX);

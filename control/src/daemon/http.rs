@@ -3,47 +3,20 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::core::{Active, Daemon, Manager};
+use super::http_api::{ApiResult, Shared, api_call, decode};
 use super::{DaemonError, boot, leader, swarm, views};
 use crate::api::{
-    ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
-    SwarmInfo, UnlockKeyResponse, UnlockRequest,
+    InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView, SwarmInfo,
+    UnlockKeyResponse, UnlockRequest,
 };
 use crate::cluster::{NodeRole, NodeUpdate, resolve_node};
-use crate::ctl::{ApiOp, LeaderCall};
-
-/// An error as the API answers it: its status and `{"message": ...}`.
-pub(crate) struct ApiFailure(DaemonError);
-
-impl From<DaemonError> for ApiFailure {
-    fn from(err: DaemonError) -> Self {
-        Self(err)
-    }
-}
-
-impl IntoResponse for ApiFailure {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = self.0.full_message();
-        if status.is_server_error() {
-            log::warn!("API error: {message}");
-        }
-        (status, Json(ErrorBody { message })).into_response()
-    }
-}
-
-/// What a route answers.
-pub(super) type ApiResult<T> = Result<Json<T>, ApiFailure>;
-/// The daemon, as routes get it.
-pub(super) type Shared = State<Arc<Daemon>>;
+use crate::ctl::ApiOp;
 
 /// Query flags (`?force=true`, `?rotate=1`, `?consistent=1`).
 #[derive(Debug, Default, Deserialize)]
@@ -134,17 +107,6 @@ fn parse_role(role: &str) -> Result<NodeRole, DaemonError> {
     }
 }
 
-/// Runs `op` on the leader (from a manager).
-pub(super) async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, DaemonError> {
-    let (active, _) = daemon.manager()?;
-    leader::submit(&active, LeaderCall::Api(op)).await
-}
-
-/// Decodes the leader's reply.
-pub(super) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, DaemonError> {
-    serde_json::from_value(value).map_err(DaemonError::codec("leader reply"))
-}
-
 async fn join_token(
     State(daemon): Shared,
     Path(role): Path<String>,
@@ -232,4 +194,121 @@ async fn node_promote(State(daemon): Shared, Path(target): Path<String>) -> ApiR
 async fn node_demote(State(daemon): Shared, Path(target): Path<String>) -> ApiResult<Value> {
     api_call(&daemon, ApiOp::Demote { target }).await?;
     Ok(Json(json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Method, Request};
+    use hyper_util::rt::TokioIo;
+    use tokio::net::{UnixListener, UnixStream};
+
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt as _;
+
+    use super::router;
+    use crate::api::ErrorBody;
+    use crate::api::{ImagePullRequest, ImageView, LoadedImageView};
+    use crate::daemon::core::Daemon;
+    use crate::daemon::core::DaemonOptions;
+    use crate::runtime::image::build_busybox_image;
+    use crate::runtime::{Runtime, RuntimeConfig};
+
+    /// Sends one request to the API on `socket`: status and body.
+    async fn call(socket: &Path, method: Method, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let stream = UnixStream::connect(socket).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "shoal")
+            // JSON routes insist on it; the archive route ignores it.
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, bytes.to_vec())
+    }
+
+    /// A daemon's API on a socket in `dir`; returns the socket and state dir.
+    fn serve(dir: &Path) -> (PathBuf, PathBuf) {
+        let state = dir.join("state");
+        let runtime = Runtime::open(RuntimeConfig::new(&state)).unwrap();
+        let daemon = Daemon::new(
+            DaemonOptions {
+                state_dir: state.clone(),
+                socket: dir.join("api.sock"),
+                node_name: "n1".to_owned(),
+                dp_node: "n1".to_owned(),
+                bpffs: dir.join("bpffs"),
+            },
+            Arc::new(runtime),
+        );
+        let socket = dir.join("api.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        tokio::spawn(axum::serve(listener, router(daemon)).into_future());
+        (socket, state)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_archive_posted_to_images_load_is_listed_and_garbage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, state) = serve(dir.path());
+
+        let archive = dir.path().join("web.tar");
+        build_busybox_image("web:1.0", &[], &["true"], &archive).unwrap();
+        let bytes = std::fs::read(&archive).unwrap();
+        let (status, body) = call(&socket, Method::POST, "/images/load", bytes).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let loaded: Vec<LoadedImageView> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].name.as_deref(), Some("web:1.0"));
+        assert!(loaded[0].id.starts_with("sha256:"));
+
+        let (status, body) = call(&socket, Method::GET, "/images", Vec::new()).await;
+        assert_eq!(status, 200);
+        let images: Vec<ImageView> = serde_json::from_slice(&body).unwrap();
+        let rows: Vec<_> = images
+            .iter()
+            .map(|i| (i.repository.as_str(), i.tag.as_str(), i.id.as_str()))
+            .collect();
+        assert_eq!(rows, [("web", "1.0", loaded[0].id.as_str())]);
+        assert!(images[0].size > 0);
+
+        let (status, body) = call(&socket, Method::POST, "/images/load", b"junk".to_vec()).await;
+        assert_eq!(status, 400);
+        let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert!(!error.message.is_empty());
+        let uploads = std::fs::read_dir(state.join("uploads")).unwrap().count();
+        assert_eq!(uploads, 0, "an upload was left behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pull_from_an_unreachable_registry_is_a_bad_gateway() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, _state) = serve(dir.path());
+        let unused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        for (reference, expected) in [
+            (format!("127.0.0.1:{unused}/app:1"), 502),
+            ("busybox".to_owned(), 400),
+        ] {
+            let body = serde_json::to_vec(&ImagePullRequest { reference }).unwrap();
+            let (status, body) = call(&socket, Method::POST, "/images/pull", body).await;
+            assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
+            let error: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert!(!error.message.is_empty());
+        }
+    }
 }

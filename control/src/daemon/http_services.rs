@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 
 use super::DaemonError;
 use super::core::{Active, Daemon};
-use super::http::{ApiResult, Shared, api_call, decode};
+use super::http_api::{ApiResult, Shared, api_call, decode};
 use crate::api::{
     NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
     ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
 };
 use crate::cluster::NetworkRecord;
 use crate::ctl::{ApiOp, CtlRequest};
-use crate::manager::{ClusterTables, api, views};
+use crate::manager::{self, ClusterTables, api, views};
 use crate::spec::ServiceSpec;
 
 /// How long one node may take to send a task's logs.
@@ -83,7 +83,7 @@ async fn service_list(State(daemon): Shared) -> ApiResult<Vec<ServiceView>> {
 
 async fn service_inspect(State(daemon): Shared, Path(id): Path<String>) -> ApiResult<ServiceView> {
     let tables = tables(&daemon)?;
-    let service = api::resolve(&tables.services, &id, "service", |s| &s.spec.name)
+    let service = manager::resolve(&tables.services, &id, "service", |s| &s.spec.name)
         .map_err(DaemonError::from)?
         .clone();
     Ok(Json(views::service_view(&tables, service)))
@@ -130,7 +130,7 @@ async fn service_logs(
 ) -> ApiResult<Vec<TaskLogs>> {
     let (active, _) = daemon.manager()?;
     let tables = tables(&daemon)?;
-    let service = api::resolve(&tables.services, &id, "service", |s| &s.spec.name)
+    let service = manager::resolve(&tables.services, &id, "service", |s| &s.spec.name)
         .map_err(DaemonError::from)?;
     let tasks = views::task_views(&tables, Some(&service.id)).map_err(DaemonError::from)?;
     let mut calls = tokio::task::JoinSet::new();
@@ -230,8 +230,8 @@ async fn network_inspect(
     Path(id): Path<String>,
 ) -> ApiResult<NetworkRecord> {
     let tables = tables(&daemon)?;
-    let network =
-        api::resolve(&tables.networks, &id, "network", |n| &n.name).map_err(DaemonError::from)?;
+    let network = manager::resolve(&tables.networks, &id, "network", |n| &n.name)
+        .map_err(DaemonError::from)?;
     Ok(Json(network.clone()))
 }
 
@@ -260,7 +260,7 @@ async fn secret_list(State(daemon): Shared) -> ApiResult<Vec<SecretView>> {
 async fn secret_inspect(State(daemon): Shared, Path(id): Path<String>) -> ApiResult<SecretView> {
     let tables = tables(&daemon)?;
     let secret =
-        api::resolve(&tables.secrets, &id, "secret", |s| &s.name).map_err(DaemonError::from)?;
+        manager::resolve(&tables.secrets, &id, "secret", |s| &s.name).map_err(DaemonError::from)?;
     Ok(Json(views::secret_view(secret)))
 }
 

@@ -6,15 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use super::DaemonError;
+use super::calls::{call_managers, to_json};
 use super::core::{Active, Manager};
 use super::{grant, heartbeat, ops, roles, service_ops};
 use crate::cluster::{NodeRole, quorum};
 use crate::ctl::{ApiOp, CallLimits, CtlError, CtlRequest, LeaderCall};
-use crate::raft::{Command, StoreError, typ};
+use crate::raft::{StoreError, typ};
 
 /// How long a call looks for a leader (an election takes about 1.5 s).
 const PATIENCE: Duration = Duration::from_secs(8);
@@ -31,20 +31,6 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 const MEMBERSHIP_FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a reachability probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Serialises a result for the wire.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, DaemonError> {
-    serde_json::to_value(value).map_err(DaemonError::codec("reply"))
-}
-
-/// A put of a JSON row.
-pub(crate) fn put<T: Serialize>(table: &str, key: &str, value: &T) -> Result<Command, DaemonError> {
-    Ok(Command::Put {
-        table: table.to_owned(),
-        key: key.to_owned(),
-        value: to_json(value)?,
-    })
-}
 
 /// Whether the leader may be elsewhere or about to exist.
 fn leader_moved(err: &DaemonError) -> bool {
@@ -134,7 +120,7 @@ async fn attempt(
         // longer learns who leads, another manager does.
         let request = CtlRequest::Leader(call.clone());
         let timeout = forward_limits(call).answer;
-        return Some(heartbeat::call_managers(active, &request, timeout).await);
+        return Some(call_managers(active, &request, timeout).await);
     }
     let own_addr = active.node_state().advertise_addr;
     match manager.leader_addr() {
@@ -202,7 +188,10 @@ async fn execute(
             roles::add_manager(manager, &node_id).await?;
             Ok(serde_json::Value::Null)
         }
-        LeaderCall::Api(op) => ops::run(active, manager, op).await,
+        LeaderCall::Api(op) => match service_ops::run(manager, op).await {
+            Ok(result) => result,
+            Err(op) => ops::run(active, manager, op).await,
+        },
         LeaderCall::TaskStatus { node_id, reports } => {
             service_ops::task_status(manager, &node_id, &reports).await
         }

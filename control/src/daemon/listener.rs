@@ -16,7 +16,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::DaemonError;
 use super::core::{Active, Manager};
-use super::{grant, leader};
+use super::{calls, grant, leader};
 use crate::ca::{NodeIdentity, Role};
 use crate::cluster::NodeRole;
 use crate::ctl::{
@@ -200,7 +200,7 @@ async fn handle(
         }
         CtlRequest::Renew { csr_der } => {
             let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
-            leader::to_json(&grant::renew(manager, &node_id, &csr_der)?)
+            calls::to_json(&grant::renew(manager, &node_id, &csr_der)?)
         }
         CtlRequest::Leader(call) => {
             authorize(active, manager, certs, Role::Manager)?;
@@ -219,7 +219,7 @@ async fn handle(
                 })
                 .await
                 .map_err(|source| DaemonError::Dispatch { source })?;
-            leader::to_json(&assignment)
+            calls::to_json(&assignment)
         }
         CtlRequest::TaskStatus(reports) => {
             let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;

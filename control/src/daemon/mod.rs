@@ -4,8 +4,10 @@
 //! runs the node's agent (its tasks' containers and data plane).
 //!
 //! - [`core`]: the phases (in no swarm / locked / active) and handles;
-//! - `boot`: start-up from the state directory, unlock, activation;
-//! - `swarm`: init, join, leave; `roles`: joining raft, role changes;
+//! - `boot`: start-up from the state directory, unlock, activation, the
+//!   heartbeat loop and role changes;
+//! - `swarm`: init, join, leave; `roles`: joining raft; `calls`: the JSON
+//!   codec and reaching any manager;
 //! - `leader`: running work on the raft leader, forwarding, quorum reports;
 //! - `grant`: admitting joiners and renewing certificates; `renew`: the
 //!   renewal loop; `heartbeat`: node liveness; `ops`: node and token changes;
@@ -13,16 +15,19 @@
 //!   (through [`crate::manager`]); `http_services`: their routes;
 //! - `listener`: every node's control listener; `http`: the API; `keys`:
 //!   the stored data key under autolock; `agent_link`: the agent's calls to
-//!   the managers; `http_images`: the node's image routes.
+//!   the managers; `http_images`: the node's image routes; `http_api`: what
+//!   the API's routes share.
 
 mod addr;
 mod agent_link;
 mod boot;
+mod calls;
 mod core;
 mod error;
 mod grant;
 mod heartbeat;
 mod http;
+mod http_api;
 mod http_images;
 mod http_services;
 mod keys;

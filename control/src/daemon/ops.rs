@@ -1,12 +1,12 @@
 //! API changes, run on the leader: node update/rm/promote/demote, token
 //! and unlock-key rotation; service, network and secret changes go to
-//! [`super::service_ops`].
+//! `service_ops` (the leader's router sends them there).
 
 use std::sync::Arc;
 
 use super::DaemonError;
+use super::calls::{put, to_json};
 use super::core::{Active, Manager, lock};
-use super::leader::{put, to_json};
 use super::views;
 use crate::api::UnlockKeyResponse;
 use crate::cluster::{
@@ -40,9 +40,9 @@ pub(crate) async fn run(
         ApiOp::Demote { target } => demote(manager, &target).await,
         ApiOp::RotateToken { role } => rotate_token(active, manager, role).await,
         ApiOp::RotateUnlockKey => rotate_unlock_key(manager).await,
-        service_op => super::service_ops::run(manager, service_op)
-            .await
-            .unwrap_or(Err(DaemonError::NotManager)),
+        // Service, network and secret operations: the leader's router
+        // sends them to `service_ops`.
+        _ => Err(DaemonError::NotManager),
     }
 }
 

@@ -11,9 +11,9 @@ use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 
 use super::DaemonError;
+use super::calls::call_managers;
 use super::core::{Active, lock};
 use super::grant;
-use super::heartbeat::call_managers;
 use crate::ca::persist::save_node_credentials;
 use crate::ca::{CaError, NodeCertificate};
 use crate::ctl::{CtlRequest, RenewGrant};

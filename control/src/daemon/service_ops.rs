@@ -3,8 +3,8 @@
 //! manager node to it.
 
 use super::DaemonError;
+use super::calls::to_json;
 use super::core::Manager;
-use super::leader::to_json;
 use crate::ctl::{ApiOp, TaskReport};
 use crate::manager::{self, Leadership, api};
 use crate::raft::Store;
@@ -23,12 +23,12 @@ impl Leadership for Manager {
     }
 }
 
-/// Runs a service, network or secret operation here, the leader; `None`
-/// for the other operations (see [`super::ops`]).
+/// Runs a service, network or secret operation here, the leader; gives
+/// the other operations back (see [`super::ops`]).
 pub(crate) async fn run(
     manager: &Manager,
     op: ApiOp,
-) -> Option<Result<serde_json::Value, DaemonError>> {
+) -> Result<Result<serde_json::Value, DaemonError>, ApiOp> {
     let done = || Ok(serde_json::Value::Null);
     let result = match op {
         ApiOp::CreateService { spec } => api::create_service(manager, *spec)
@@ -55,9 +55,9 @@ pub(crate) async fn run(
         ApiOp::RemoveSecret { target } => {
             api::remove_secret(manager, &target).await.map(|()| done())
         }
-        _ => return None,
+        other => return Err(other),
     };
-    Some(result.map_err(DaemonError::from).and_then(|json| json))
+    Ok(result.map_err(DaemonError::from).and_then(|json| json))
 }
 
 /// Records the task states the agent of `node_id` reports.

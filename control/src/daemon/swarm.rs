@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::DaemonError;
 use super::addr::{advertise, only_ipv4, parse_listen};
+use super::calls::put;
 use super::core::{Active, Daemon, Phase};
 use super::heartbeat::ENGINE_VERSION;
-use super::leader::put;
 use super::renew::cert_from_pem;
 use super::state::NodeState;
 use super::{boot, keys, roles};
@@ -18,9 +18,10 @@ use crate::ca::{
 };
 use crate::cluster::{
     Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus,
-    check_leave, new_node_id, now_secs,
+    check_leave, now_secs,
 };
 use crate::ctl::{CtlError, CtlRequest, JoinGrant, JoinRpc, bootstrap_call};
+use crate::ids::new_id;
 use crate::raft::Command;
 use crate::seal::{DataKey, UnlockKey};
 use crate::token::{JoinSecrets, JoinToken};
@@ -75,12 +76,12 @@ async fn create_swarm(
     listen_addr: String,
     advertise_addr: String,
 ) -> Result<InitResponse, DaemonError> {
-    let cluster_id = new_node_id();
+    let cluster_id = new_id();
     let ca = RootCa::create(&cluster_id, DEFAULT_ROOT_EXPIRY)?;
     let expiry = request
         .cert_expiry_secs
         .unwrap_or(DEFAULT_NODE_CERT_EXPIRY.as_secs());
-    let node_id = new_node_id();
+    let node_id = new_id();
     let validity = CertValidity::from_now(Duration::from_secs(expiry))?;
     let (key, cert) = ca.issue_with_new_key(&node_id, Role::Manager, validity)?;
     save_credentials(daemon, ca.cert(), &cert, &key)?;

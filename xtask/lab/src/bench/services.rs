@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use shoal_control::runtime::{ContainerSpec, Runtime, RuntimeConfig};
-use shoal_control::scheduler::bench_schedule;
+use shoal_manager::scheduler::bench_schedule;
 use shoal_netns_tests::services_kit::{ServiceLab, test_image_archives};
+use shoal_runtime::{ContainerSpec, Runtime, RuntimeConfig};
 
 use super::overlay::{build_shoal, workspace_root};
 use super::report::{self, Machine, busy_warning};

@@ -1,0 +1,207 @@
+//! Task ↔ container: the container spec a task runs as, how a failed
+//! create is reported, and a task's captured output.
+
+use base64::Engine as _;
+
+use super::AgentError;
+use shoal_model::assignment::AssignedTask;
+use shoal_model::spec::TaskState;
+use shoal_runtime::image::ImageError;
+use shoal_runtime::{ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
+
+/// The CPU period a `nano_cpus` quota is expressed in (the kernel's
+/// default, as Docker uses).
+const CPU_PERIOD_US: u64 = 100_000;
+/// Permission bits of secret files (read-only for the task's user).
+const SECRET_MODE: u32 = 0o400;
+
+/// The container a task runs as: its id is the task ID, its hostname the
+/// task name; the service's args replace the image's CMD (as Docker's do).
+pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, AgentError> {
+    let template = &assigned.task.spec;
+    let secrets = template
+        .secrets
+        .iter()
+        .map(|name| secret_file(assigned, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = ContainerSpec {
+        id: assigned.task.id.clone(),
+        image: template.image.clone(),
+        args: (!template.args.is_empty()).then(|| template.args.clone()),
+        env: template.env.clone(),
+        hostname: Some(assigned.name.clone()),
+        resources: limits(&template.limits),
+        secrets,
+        ..ContainerSpec::default()
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn secret_file(assigned: &AssignedTask, name: &str) -> Result<SecretFile, AgentError> {
+    let secret = assigned
+        .secrets
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| AgentError::SecretNotFound {
+            name: name.to_owned(),
+        })?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(&secret.data_b64)
+        .map_err(|source| AgentError::SecretEncoding {
+            name: name.to_owned(),
+            source,
+        })?;
+    Ok(SecretFile {
+        name: name.to_owned(),
+        data,
+        mode: SECRET_MODE,
+    })
+}
+
+/// cgroup limits from the task's limits (its reservations only count for
+/// scheduling): CPUs as a quota per period, memory as a hard limit.
+fn limits(wanted: &shoal_model::spec::Resources) -> Resources {
+    let mut limits = Resources::default();
+    if wanted.nano_cpus > 0 {
+        let quota = u128::from(wanted.nano_cpus) * u128::from(CPU_PERIOD_US) / 1_000_000_000;
+        // At least 1 ms per period: the kernel refuses smaller quotas.
+        limits.cpu_quota_us = Some(i64::try_from(quota.max(1_000)).unwrap_or(i64::MAX));
+        limits.cpu_period_us = Some(CPU_PERIOD_US);
+    }
+    if wanted.memory_bytes > 0 {
+        limits.memory_limit_bytes = Some(i64::try_from(wanted.memory_bytes).unwrap_or(i64::MAX));
+    }
+    limits
+}
+
+/// How a task that could not be created is reported: a missing image (or
+/// a spec this node cannot run) rejects it, anything else fails it.
+pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
+    match err {
+        AgentError::Runtime(RuntimeError::Image(ImageError::NotFound { reference })) => {
+            (TaskState::Rejected, format!("No such image: {reference}"))
+        }
+        AgentError::SecretNotFound { .. }
+        | AgentError::SecretEncoding { .. }
+        | AgentError::Runtime(
+            RuntimeError::InvalidId { .. }
+            | RuntimeError::InvalidSpec { .. }
+            | RuntimeError::NoCommand { .. }
+            | RuntimeError::Image(_),
+        ) => (TaskState::Rejected, full_message(err)),
+        _ => (TaskState::Failed, full_message(err)),
+    }
+}
+
+pub(crate) use shoal_model::error_chain::full_message;
+
+/// The captured output (stdout and stderr) of task `task_id`'s container
+/// on this node; only the last `tail` lines when given.
+pub fn task_logs(
+    runtime: &Runtime,
+    task_id: &str,
+    tail: Option<usize>,
+) -> Result<String, RuntimeError> {
+    let bytes = runtime.logs(task_id)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(match tail {
+        Some(lines) => last_lines(&text, lines).to_owned(),
+        None => text.into_owned(),
+    })
+}
+
+/// The last `n` lines of `text` (a final line without a newline counts).
+fn last_lines(text: &str, n: usize) -> &str {
+    if n == 0 {
+        return "";
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rmatch_indices('\n').nth(n - 1) {
+        Some((at, _)) => &text[at + 1..],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+    use shoal_model::assignment::AssignedSecret;
+    use shoal_model::spec::{ServiceSpec, Task, TaskStatus};
+
+    fn assigned(secrets: &[&str], given: Vec<AssignedSecret>) -> AssignedTask {
+        let mut template = ServiceSpec::new("web", "busybox").task;
+        template.args = vec!["httpd".to_owned(), "-f".to_owned()];
+        template.env = vec!["A=1".to_owned()];
+        template.secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
+        template.limits.nano_cpus = 500_000_000;
+        template.limits.memory_bytes = 64 << 20;
+        // Reservations are the scheduler's business, not limits.
+        template.resources.memory_bytes = 1 << 30;
+        AssignedTask {
+            task: Task {
+                id: "t1".to_owned(),
+                service_id: "s".to_owned(),
+                slot: 1,
+                node_id: Some("n".to_owned()),
+                desired_state: TaskState::Running,
+                status: TaskStatus::default(),
+                spec: template,
+                spec_version: 1,
+                networks: Vec::new(),
+            },
+            name: "web.1".to_owned(),
+            secrets: given,
+        }
+    }
+
+    #[test]
+    fn a_task_becomes_a_container_named_after_it() {
+        let secret = AssignedSecret {
+            name: "pw".to_owned(),
+            data_b64: "aHVudGVyMg==".to_owned(),
+        };
+        let spec = container_spec(&assigned(&["pw"], vec![secret])).unwrap();
+        assert_eq!(spec.id, "t1");
+        assert_eq!(spec.hostname.as_deref(), Some("web.1"));
+        assert_eq!(spec.args.unwrap(), ["httpd", "-f"]);
+        assert_eq!(spec.env, ["A=1"]);
+        assert_eq!(spec.resources.cpu_quota_us, Some(50_000));
+        assert_eq!(spec.resources.cpu_period_us, Some(100_000));
+        assert_eq!(spec.resources.memory_limit_bytes, Some(64 << 20));
+        assert_eq!(spec.secrets[0].data, b"hunter2");
+        assert_eq!(spec.secrets[0].mode, 0o400);
+    }
+
+    #[test]
+    fn no_args_keeps_the_image_cmd() {
+        let mut task = assigned(&[], Vec::new());
+        task.task.spec.args.clear();
+        assert_eq!(container_spec(&task).unwrap().args, None);
+    }
+
+    #[test]
+    fn a_missing_secret_or_image_rejects_the_task() {
+        let err = container_spec(&assigned(&["pw"], Vec::new())).unwrap_err();
+        assert_eq!(
+            create_failure(&err),
+            (TaskState::Rejected, "secret not found: pw".to_owned())
+        );
+        let missing = AgentError::Runtime(RuntimeError::Image(ImageError::NotFound {
+            reference: "nginx:1".to_owned(),
+        }));
+        assert_eq!(
+            create_failure(&missing),
+            (TaskState::Rejected, "No such image: nginx:1".to_owned())
+        );
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(last_lines("a\nb\nc", 2), "b\nc");
+        assert_eq!(last_lines("a\nb\n", 5), "a\nb\n");
+        assert_eq!(last_lines("a\nb\n", 0), "");
+    }
+}

@@ -1,0 +1,187 @@
+//! The long poll behind `CtlRequest::Assignments` (in `shoal-ctl`): answer at
+//! once when the node's assignment differs from the one it holds, else wait
+//! for a store change that alters it.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::Assignment;
+use super::build::{ASSIGNMENT_TABLES, DispatchError, build};
+use shoal_raft::{AppliedChanges, StoreSnapshot};
+
+/// Whether an applied entry touched a table assignments are built from.
+fn touches_assignments(applied: &AppliedChanges) -> bool {
+    applied
+        .changes
+        .iter()
+        .any(|change| ASSIGNMENT_TABLES.contains(&change.table()))
+}
+
+/// The assignment of `node_id`: at once if its version is not `known`,
+/// else as soon as a change makes it differ, or unchanged after `wait`.
+/// `snapshot_and_watch` is [`shoal_raft::Store::snapshot_and_watch`] of
+/// the answering manager.
+pub async fn next_assignment<F>(
+    node_id: &str,
+    known: Option<u64>,
+    wait: Duration,
+    mut snapshot_and_watch: F,
+) -> Result<Assignment, DispatchError>
+where
+    F: FnMut() -> (StoreSnapshot, broadcast::Receiver<AppliedChanges>),
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let (snapshot, mut changes) = snapshot_and_watch();
+        let assignment = build(node_id, &snapshot.tables)?;
+        if known != Some(assignment.version) {
+            return Ok(assignment);
+        }
+        loop {
+            match tokio::time::timeout_at(deadline, changes.recv()).await {
+                // Unchanged all along: the node keeps what it has.
+                Err(_elapsed) => return Ok(assignment),
+                Ok(Ok(applied)) if !touches_assignments(&applied) => {}
+                // A relevant change, or missed ones: look again.
+                Ok(Ok(_) | Err(RecvError::Lagged(_))) => break,
+                // The store is going away (raft stopped).
+                Ok(Err(RecvError::Closed)) => return Ok(assignment),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+
+    use super::*;
+    use shoal_model::cluster::{CLUSTER, CLUSTER_KEY, NETWORKS};
+    use shoal_raft::{Change, Tables};
+
+    /// A fake store: tables plus a change feed.
+    struct FakeStore {
+        tables: Mutex<Tables>,
+        feed: broadcast::Sender<AppliedChanges>,
+    }
+
+    impl FakeStore {
+        fn new() -> Arc<Self> {
+            let mut tables = Tables::new();
+            let cluster = json!({
+                "id": "c", "ca_cert_pem": "", "ca_key_pem": "", "worker_secret": "",
+                "manager_secret": "", "autolock": false, "unlock_key": null,
+                "cert_expiry_secs": 1, "data_path_port": 4789, "created_at": 0
+            });
+            tables
+                .entry(CLUSTER.to_owned())
+                .or_default()
+                .insert(CLUSTER_KEY.to_owned(), cluster);
+            Arc::new(FakeStore {
+                tables: Mutex::new(tables),
+                feed: broadcast::channel(16).0,
+            })
+        }
+
+        fn snapshot_and_watch(&self) -> (StoreSnapshot, broadcast::Receiver<AppliedChanges>) {
+            let tables = self.tables.lock().unwrap();
+            let snapshot = StoreSnapshot {
+                index: None,
+                tables: tables.clone(),
+            };
+            (snapshot, self.feed.subscribe())
+        }
+
+        fn put(&self, table: &str, key: &str, value: serde_json::Value) {
+            self.tables
+                .lock()
+                .unwrap()
+                .entry(table.to_owned())
+                .or_default()
+                .insert(key.to_owned(), value.clone());
+            let change = Change::Put {
+                table: table.to_owned(),
+                key: key.to_owned(),
+                value,
+            };
+            let _ = self.feed.send(AppliedChanges {
+                index: 1,
+                changes: vec![change],
+            });
+        }
+    }
+
+    fn network(name: &str, vni: u32) -> serde_json::Value {
+        json!({
+            "id": name, "name": name, "driver": "overlay", "vni": vni,
+            "subnet": "10.0.9.0/24", "gateway": "10.0.9.1", "created_at": 0
+        })
+    }
+
+    #[tokio::test]
+    async fn an_unknown_version_is_answered_at_once() {
+        let store = FakeStore::new();
+        let first = next_assignment("n1", None, Duration::from_secs(60), || {
+            store.snapshot_and_watch()
+        })
+        .await
+        .unwrap();
+        let stale = next_assignment(
+            "n1",
+            Some(first.version ^ 1),
+            Duration::from_secs(60),
+            || store.snapshot_and_watch(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stale, first);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_assignment_is_held_until_a_relevant_change() {
+        let store = FakeStore::new();
+        let first = next_assignment("n1", None, Duration::ZERO, || store.snapshot_and_watch())
+            .await
+            .unwrap();
+        let waiting = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                next_assignment("n1", Some(first.version), Duration::from_secs(10), || {
+                    store.snapshot_and_watch()
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        store.put("heartbeats", "n1", json!(1));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "an unrelated change woke the poll");
+        store.put(NETWORKS, "front", network("front", 4097));
+        let next = waiting.await.unwrap().unwrap();
+        assert_ne!(next.version, first.version);
+        assert_eq!(next.networks[0].name, "front");
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_assignment_comes_back_after_the_wait() {
+        let store = FakeStore::new();
+        let first = next_assignment("n1", None, Duration::ZERO, || store.snapshot_and_watch())
+            .await
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let same = next_assignment(
+            "n1",
+            Some(first.version),
+            Duration::from_millis(300),
+            || store.snapshot_and_watch(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(same, first);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+}

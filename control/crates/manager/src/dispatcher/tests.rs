@@ -1,0 +1,264 @@
+//! Assignments built from hand-made tables.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::*;
+use shoal_model::cluster::{
+    Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord,
+    NodeRecord, NodeRole, NodeStatus, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
+    VirtualIp,
+};
+use shoal_model::spec::{
+    NetworkAttachment, PortConfig, Protocol, PublishMode, Service, ServiceSpec, Task, TaskState,
+    TaskStatus,
+};
+use shoal_raft::Tables;
+
+fn put<T: Serialize>(tables: &mut Tables, table: &str, key: &str, row: &T) {
+    tables
+        .entry(table.to_owned())
+        .or_default()
+        .insert(key.to_owned(), serde_json::to_value(row).unwrap());
+}
+
+fn node(id: &str, addr: &str) -> NodeRecord {
+    NodeRecord {
+        id: id.to_owned(),
+        raft_id: 1,
+        hostname: format!("host-{id}"),
+        role: NodeRole::Worker,
+        desired_role: NodeRole::Worker,
+        availability: Availability::Active,
+        labels: Default::default(),
+        addr: addr.to_owned(),
+        status: NodeStatus::Ready,
+        engine_version: "test".to_owned(),
+        cert_not_after: 0,
+        created_at: 0,
+    }
+}
+
+fn cluster() -> ClusterRecord {
+    ClusterRecord {
+        id: "cluster".to_owned(),
+        ca_cert_pem: String::new(),
+        ca_key_pem: String::new(),
+        worker_secret: String::new(),
+        manager_secret: String::new(),
+        autolock: false,
+        unlock_key: None,
+        cert_expiry_secs: 3600,
+        data_path_port: 4790,
+        created_at: 0,
+    }
+}
+
+fn network(name: &str, vni: u32, subnet: &str) -> NetworkRecord {
+    NetworkRecord {
+        id: format!("net-{name}"),
+        name: name.to_owned(),
+        driver: "overlay".to_owned(),
+        vni,
+        subnet: subnet.to_owned(),
+        gateway: Ipv4Addr::new(10, 0, vni as u8, 1),
+        encrypted: false,
+        ingress: false,
+        labels: Default::default(),
+        created_at: 0,
+    }
+}
+
+fn task(id: &str, slot: u64, node: &str, desired: TaskState, observed: TaskState) -> Task {
+    let mut spec = ServiceSpec::new("web", "nginx").task;
+    spec.secrets = vec!["db-pass".to_owned()];
+    Task {
+        id: id.to_owned(),
+        service_id: "svc".to_owned(),
+        slot,
+        node_id: Some(node.to_owned()),
+        desired_state: desired,
+        status: TaskStatus {
+            state: observed,
+            ..TaskStatus::default()
+        },
+        spec,
+        spec_version: 1,
+        networks: vec![NetworkAttachment {
+            network: "front".to_owned(),
+            ip: Some(Ipv4Addr::new(10, 0, 1, 10 + slot as u8)),
+        }],
+    }
+}
+
+/// Two nodes, a service `web` on `front` with a VIP and a published port,
+/// and tasks in every interesting state.
+fn tables() -> Tables {
+    let mut t = Tables::new();
+    put(&mut t, CLUSTER, CLUSTER_KEY, &cluster());
+    put(&mut t, NODES, "n1", &node("n1", "192.168.1.1:2377"));
+    put(&mut t, NODES, "n2", &node("n2", "192.168.1.2:2377"));
+    put(
+        &mut t,
+        NETWORKS,
+        "net-front",
+        &network("front", 4097, "10.0.1.0/24"),
+    );
+    let mut spec = ServiceSpec::new("web", "nginx");
+    spec.ports = vec![PortConfig {
+        published: 8080,
+        target: 80,
+        protocol: Protocol::Tcp,
+        mode: PublishMode::Ingress,
+    }];
+    put(&mut t, SERVICES, "svc", &Service::new("svc", spec.clone()));
+    let endpoint = ServiceEndpoint {
+        service_id: "svc".to_owned(),
+        vips: vec![VirtualIp {
+            network: "front".to_owned(),
+            ip: Ipv4Addr::new(10, 0, 1, 2),
+        }],
+        ports: spec.ports.clone(),
+        spec_version: 1,
+    };
+    put(&mut t, ENDPOINTS, "svc", &endpoint);
+    let secret = SecretRecord {
+        id: "s1".to_owned(),
+        name: "db-pass".to_owned(),
+        data_b64: "aHVudGVyMg==".to_owned(),
+        labels: Default::default(),
+        created_at: 0,
+    };
+    put(&mut t, SECRETS, "s1", &secret);
+    let unused = SecretRecord {
+        id: "s2".to_owned(),
+        name: "other".to_owned(),
+        ..secret
+    };
+    put(&mut t, SECRETS, "s2", &unused);
+    use TaskState::{Complete, Running, Shutdown};
+    for task in [
+        task("t1", 1, "n1", Running, Running),
+        task("t2", 2, "n1", Shutdown, Running),
+        task("t3", 3, "n1", Shutdown, Complete),
+        task("t4", 4, "n2", Running, Running),
+        task("t5", 5, "n2", Running, TaskState::Starting),
+        task("t6", 6, "n2", Shutdown, Shutdown),
+        // A global task names its node before the scheduler hands it over.
+        task("t7", 0, "n1", Running, TaskState::Pending),
+    ] {
+        put(&mut t, TASKS, &task.id.clone(), &task);
+    }
+    t
+}
+
+#[test]
+fn a_node_gets_its_wanted_tasks_and_those_still_to_stop() {
+    let a = build("n1", &tables()).unwrap();
+    let ids: Vec<_> = a.tasks.iter().map(|t| t.task.id.as_str()).collect();
+    // t3 is stopped already: nothing left to do for it; t7 is not
+    // scheduled yet.
+    assert_eq!(ids, ["t1", "t2"]);
+    assert_eq!(a.tasks[0].name, "web.1");
+    assert_eq!(a.data_path_port, 4790);
+    assert_eq!(a.node_id, "n1");
+}
+
+#[test]
+fn only_the_secrets_its_tasks_name_reach_a_node() {
+    let a = build("n1", &tables()).unwrap();
+    let names: Vec<_> = a.tasks[0].secrets.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db-pass"]);
+    assert_eq!(a.tasks[0].secrets[0].data_b64, "aHVudGVyMg==");
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(!json.contains("\"other\""), "an unused secret leaked");
+}
+
+#[test]
+fn remote_tasks_are_live_tasks_on_other_nodes_at_their_underlay_address() {
+    let a = build("n1", &tables()).unwrap();
+    let remote: Vec<_> = a
+        .remote_tasks
+        .iter()
+        .map(|r| (r.network.as_str(), r.ip, r.node_addr))
+        .collect();
+    let n2 = Ipv4Addr::new(192, 168, 1, 2);
+    // t6 has ended; t4 and t5 are live on n2.
+    assert_eq!(
+        remote,
+        [
+            ("front", Ipv4Addr::new(10, 0, 1, 14), n2),
+            ("front", Ipv4Addr::new(10, 0, 1, 15), n2),
+        ]
+    );
+}
+
+#[test]
+fn backends_are_running_tasks_and_those_being_stopped_drain() {
+    let a = build("n2", &tables()).unwrap();
+    assert_eq!(a.services.len(), 1);
+    let svc = &a.services[0];
+    assert_eq!((svc.id.as_str(), svc.name.as_str()), ("svc", "web"));
+    assert_eq!(svc.vips[0].ip, Ipv4Addr::new(10, 0, 1, 2));
+    assert_eq!(svc.ports[0].published, 8080);
+    let backends: Vec<_> = svc
+        .backends
+        .iter()
+        .map(|b| (b.task_id.as_str(), b.draining))
+        .collect();
+    // t5 is still starting; t3 and t6 have ended.
+    assert_eq!(backends, [("t1", false), ("t2", true), ("t4", false)]);
+}
+
+#[test]
+fn a_service_waits_for_its_endpoint_before_it_is_balanced() {
+    let mut t = tables();
+    t.get_mut(ENDPOINTS).unwrap().clear();
+    assert!(build("n1", &t).unwrap().services.is_empty());
+}
+
+#[test]
+fn the_version_changes_with_the_contents_and_only_then() {
+    let t = tables();
+    let first = build("n1", &t).unwrap();
+    assert_eq!(build("n1", &t).unwrap().version, first.version);
+    assert_ne!(build("n2", &t).unwrap().version, first.version);
+    let mut changed = t.clone();
+    let mut t4: Task = serde_json::from_value(changed[TASKS]["t4"].clone()).unwrap();
+    t4.desired_state = TaskState::Shutdown;
+    put(&mut changed, TASKS, "t4", &t4);
+    let second = build("n1", &changed).unwrap();
+    assert_ne!(second.version, first.version);
+    assert!(
+        second.services[0]
+            .backends
+            .iter()
+            .any(|b| b.draining && b.task_id == "t4")
+    );
+    // A table the dispatcher does not read changes nothing.
+    let mut unrelated = t.clone();
+    put(&mut unrelated, "removed", "x", &1);
+    assert_eq!(build("n1", &unrelated).unwrap().version, first.version);
+}
+
+#[test]
+fn a_store_without_a_cluster_record_is_an_error_not_an_empty_assignment() {
+    let mut t = tables();
+    t.remove(CLUSTER);
+    assert!(matches!(
+        build("n1", &t),
+        Err(DispatchError::NoClusterRecord)
+    ));
+}
+
+#[test]
+fn underlay_ip_is_the_host_part_of_the_node_address() {
+    assert_eq!(
+        underlay_ip("10.1.2.3:2377"),
+        Some(Ipv4Addr::new(10, 1, 2, 3))
+    );
+    assert_eq!(underlay_ip("10.1.2.3"), Some(Ipv4Addr::new(10, 1, 2, 3)));
+    assert_eq!(underlay_ip("[::1]:2377"), None);
+    assert_eq!(underlay_ip("host:2377"), None);
+}

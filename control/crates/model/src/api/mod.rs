@@ -1,0 +1,17 @@
+//! The daemon's REST/JSON API (Docker Engine API style, over a Unix socket):
+//! the request and response bodies (the client the CLI uses is in
+//! `shoal-control`).
+//!
+//! Errors come back with a proper HTTP status and a body `{"message": ...}`.
+
+mod services;
+mod types;
+
+pub use services::{
+    ImagePullRequest, ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest,
+    SecretView, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
+};
+pub use types::{
+    ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
+    SwarmInfo, SwarmState, UnlockKeyResponse, UnlockRequest,
+};

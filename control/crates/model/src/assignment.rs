@@ -1,0 +1,99 @@
+//! [`Assignment`] and its parts: what the dispatcher builds for a node and
+//! its agent runs.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{NetworkRecord, VirtualIp};
+use crate::spec::{PortConfig, Task};
+
+/// Everything one node must run and program into its data plane.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// A digest of the contents: equal versions mean equal assignments.
+    pub version: u64,
+    /// The node it is for.
+    pub node_id: String,
+    /// The swarm's VXLAN data-path port.
+    pub data_path_port: u16,
+    /// This node's tasks that are wanted or still to be stopped: desired
+    /// state running (start or keep) or shutdown (stop if still up).
+    pub tasks: Vec<AssignedTask>,
+    /// All overlay networks (any node may be asked to mesh to any of them).
+    pub networks: Vec<NetworkRecord>,
+    /// Tasks with addresses on other nodes, for the overlay's remote
+    /// endpoints.
+    pub remote_tasks: Vec<RemoteTask>,
+    /// Services to load-balance (VIPs and published ports) on this node.
+    pub services: Vec<LbService>,
+}
+
+/// A task of this node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignedTask {
+    /// The task as stored (desired state, spec, network attachments).
+    pub task: Task,
+    /// `web.1`: the container's hostname.
+    pub name: String,
+    /// The secrets its spec names.
+    #[serde(default)]
+    pub secrets: Vec<AssignedSecret>,
+}
+
+/// A secret one of this node's tasks uses.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignedSecret {
+    /// Its name: the file under `/run/secrets`.
+    pub name: String,
+    /// The value, base64.
+    pub data_b64: String,
+}
+
+impl std::fmt::Debug for AssignedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssignedSecret")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A task address on another node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteTask {
+    /// Network name.
+    pub network: String,
+    /// The task's address on it.
+    pub ip: Ipv4Addr,
+    /// Underlay address of the node running it.
+    pub node_addr: Ipv4Addr,
+}
+
+/// A service as this node's load balancer needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LbService {
+    /// Service ID.
+    pub id: String,
+    /// Service name.
+    pub name: String,
+    /// Its VIPs.
+    pub vips: Vec<VirtualIp>,
+    /// Its ports, published ones allocated.
+    pub ports: Vec<PortConfig>,
+    /// Its tasks that may get connections (or are draining).
+    pub backends: Vec<LbBackend>,
+}
+
+/// One backend of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LbBackend {
+    /// The task.
+    pub task_id: String,
+    /// Network name.
+    pub network: String,
+    /// The task's address on it.
+    pub ip: Ipv4Addr,
+    /// Desired shutdown but still running: keeps its flows, gets no new
+    /// ones.
+    pub draining: bool,
+}

@@ -1,0 +1,30 @@
+//! The cluster's state as kept in the raft store, and the pure rules that
+//! govern changes to it (who may be demoted, what an update does, how a
+//! node reference resolves). The daemon does I/O; this module decides.
+//!
+//! Tables: [`NODES`] (node ID → [`NodeRecord`]), [`CLUSTER`] (one row,
+//! [`CLUSTER_KEY`] → [`ClusterRecord`]: the CA with its key, the join
+//! secrets, autolock and its unlock key) and [`REMOVED`] (node ID →
+//! removal time): a removed node's certificate is refused by every manager.
+
+mod error;
+mod model;
+mod objects;
+mod rules;
+
+pub use error::ClusterError;
+pub use model::{
+    Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus,
+    REMOVED, now_secs,
+};
+pub use objects::{
+    ALLOCATOR, ALLOCATOR_KEY, ENDPOINTS, INGRESS_NETWORK, NETWORKS, NetworkRecord, SECRETS,
+    SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,
+};
+pub use rules::{
+    LabelChange, NodeUpdate, apply_update, check_demote, check_leave, manager_status, quorum,
+    resolve_node,
+};
+
+#[cfg(test)]
+mod tests;

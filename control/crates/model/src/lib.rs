@@ -1,0 +1,16 @@
+//! The vocabulary of shoal's control plane: service and task specs
+//! ([`spec`]), the rows of the cluster tables ([`cluster`]), the REST API's
+//! request and response bodies ([`api`]), object IDs and base36 ([`ids`]),
+//! what a node is assigned to run ([`assignment`]) and error chains
+//! ([`error_chain`]). Plain data and the rules on it: it depends on no other
+//! shoal crate, and every other control crate may depend on it.
+
+pub mod api;
+pub mod assignment;
+pub mod cluster;
+pub mod error_chain;
+pub mod ids;
+pub mod spec;
+
+#[cfg(feature = "test-support")]
+pub mod test_support;

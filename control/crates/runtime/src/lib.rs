@@ -1,0 +1,40 @@
+//! The container runtime of a node: an image store and containers run by
+//! runc, each in its own network namespace.
+//!
+//! A container's root filesystem is an overlayfs the runtime mounts before
+//! `runc create`: the image's layers (unpacked once per node, shared,
+//! read-only) below a per-container upper directory. Secrets are files on a
+//! tmpfs bind-mounted read-only at `/run/secrets`. The network namespace is
+//! `ip netns add shoal-<id>` (or one the caller names), joined by path, so
+//! the data plane can attach the task's interface between
+//! [`Runtime::create`] and [`Runtime::start`]. The container's stdout and
+//! stderr go to a log file; its exit status is collected by this process
+//! (a child subreaper).
+//!
+//! It owns the node's containers and images and depends on no other
+//! shoal crate.
+
+mod cmd;
+mod config;
+mod containers;
+mod error;
+pub mod image;
+mod netns;
+mod oci;
+mod reaper;
+mod rootfs;
+mod runc;
+mod spec;
+mod sys;
+
+pub use config::SECRETS_TARGET;
+pub use containers::{Runtime, RuntimeConfig};
+pub use error::RuntimeError;
+pub use netns::{NETNS_DIR, netns_name, netns_path};
+pub use spec::{
+    BindMount, Container, ContainerSpec, ContainerState, ExitStatus, MAX_ID_LEN, Resources,
+    SecretFile, Status,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,53 @@
+//! What the API's routes share: the error answer, the result and state
+//! types, and running an operation on the leader.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::DaemonError;
+use super::core::Daemon;
+use super::leader;
+use crate::api::ErrorBody;
+use crate::ctl::{ApiOp, LeaderCall};
+
+/// An error as the API answers it: its status and `{"message": ...}`.
+pub(crate) struct ApiFailure(DaemonError);
+
+impl From<DaemonError> for ApiFailure {
+    fn from(err: DaemonError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = self.0.full_message();
+        if status.is_server_error() {
+            log::warn!("API error: {message}");
+        }
+        (status, Json(ErrorBody { message })).into_response()
+    }
+}
+
+/// What a route answers.
+pub(super) type ApiResult<T> = Result<Json<T>, ApiFailure>;
+/// The daemon, as routes get it.
+pub(super) type Shared = State<Arc<Daemon>>;
+
+/// Runs `op` on the leader (from a manager).
+pub(super) async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, DaemonError> {
+    let (active, _) = daemon.manager()?;
+    leader::submit(&active, LeaderCall::Api(op)).await
+}
+
+/// Decodes the leader's reply.
+pub(super) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, DaemonError> {
+    serde_json::from_value(value).map_err(DaemonError::codec("leader reply"))
+}
