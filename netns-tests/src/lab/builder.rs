@@ -4,6 +4,14 @@ use super::lab_impl::{Lab, LabError};
 use super::naming::{LabId, MAX_NODES, NameError};
 use super::teardown;
 
+impl Lab {
+    /// Starts configuring a new lab (here, not beside `Lab`, so the lab does
+    /// not import its builder back).
+    pub fn builder() -> LabBuilder {
+        LabBuilder::default()
+    }
+}
+
 /// How many times to draw a fresh id if the drawn one is already in use.
 const ID_ATTEMPTS: usize = 8;
 

@@ -4,7 +4,6 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::builder::LabBuilder;
 use super::cmd::{self, CmdError};
 use super::naming::{
     self, BRIDGE_NAME, CLIENT_HOST_BASE, LabId, NameError, UNDERLAY_IFACE, UNDERLAY_PREFIX_LEN,
@@ -66,11 +65,6 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Starts configuring a new lab.
-    pub fn builder() -> LabBuilder {
-        LabBuilder::default()
-    }
-
     /// An empty lab that owns (and will tear down) whatever is added to it.
     pub(crate) fn empty(id: LabId) -> Self {
         let procs = Arc::new(Mutex::new(Vec::new()));

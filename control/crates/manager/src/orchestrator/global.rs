@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use shoal_model::spec::{Constraint, NodeAvailability, NodeView, Task, TaskState};
 
-use super::reconcile::{Ctx, shutdown_wanted, tend_slot};
 use super::slots::{self, SlotKey};
+use super::tend::{Ctx, shutdown_wanted, tend_slot};
 use super::{OrchestratorError, Plan};
 
 /// Every node that takes new tasks and satisfies the constraints gets a

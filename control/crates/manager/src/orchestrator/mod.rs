@@ -16,6 +16,7 @@ mod global;
 mod reconcile;
 mod restart;
 mod slots;
+mod tend;
 mod update;
 
 pub use reconcile::reconcile;

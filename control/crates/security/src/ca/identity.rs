@@ -1,9 +1,8 @@
 //! Reading a node's identity back out of its certificate.
 
 use time::OffsetDateTime;
-use x509_parser::prelude::X509Certificate;
+use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::root::parse_x509;
 use super::{CaError, Role};
 
 /// Who a peer is, according to its (already verified) certificate.
@@ -78,4 +77,17 @@ pub(super) fn subject_field(
         .ok_or(CaError::MissingSubjectField {
             field: field.short_name(),
         })
+}
+
+/// Parses DER as an X.509 certificate.
+pub(super) fn parse_x509(der: &[u8]) -> Result<X509Certificate<'_>, CaError> {
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => Ok(cert),
+        Err(x509_parser::nom::Err::Error(source) | x509_parser::nom::Err::Failure(source)) => {
+            Err(CaError::ParseCertificate { source })
+        }
+        Err(x509_parser::nom::Err::Incomplete(_)) => Err(CaError::ParseCertificate {
+            source: x509_parser::error::X509Error::InvalidCertificate,
+        }),
+    }
 }

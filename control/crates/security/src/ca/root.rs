@@ -8,10 +8,9 @@ use rcgen::{
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
-use super::identity::{SubjectField, subject_field};
+use super::identity::{SubjectField, parse_x509, subject_field};
 use super::issue::{CertValidity, random_serial};
 use super::{CaDigest, CaError, NodeKey, ROOT_CA_COMMON_NAME, validate_id};
 
@@ -146,18 +145,5 @@ impl std::fmt::Debug for RootCa {
         f.debug_struct("RootCa")
             .field("cert", &self.cert)
             .finish_non_exhaustive()
-    }
-}
-
-/// Parses DER as an X.509 certificate.
-pub(super) fn parse_x509(der: &[u8]) -> Result<X509Certificate<'_>, CaError> {
-    match X509Certificate::from_der(der) {
-        Ok((_, cert)) => Ok(cert),
-        Err(x509_parser::nom::Err::Error(source) | x509_parser::nom::Err::Failure(source)) => {
-            Err(CaError::ParseCertificate { source })
-        }
-        Err(x509_parser::nom::Err::Incomplete(_)) => Err(CaError::ParseCertificate {
-            source: x509_parser::error::X509Error::InvalidCertificate,
-        }),
     }
 }
