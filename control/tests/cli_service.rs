@@ -303,3 +303,40 @@ fn the_convergence_view_fails_with_the_task_errors() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn the_swarms_own_ports_and_oversized_specs_are_refused() {
+    let daemon = Daemon::swarm();
+    // The mesh would capture the managers' heartbeats and raft on 2377, or
+    // the overlay on the data-path port; host mode would on the task's node.
+    for (publish, names) in [
+        ("2377:80", ["port 2377", "control port of node"]),
+        ("4789:80", ["port 4789", "data-path (VXLAN) port"]),
+        (
+            "published=2377,target=80,mode=host",
+            ["port 2377", "control port of node"],
+        ),
+    ] {
+        let (_, err) = daemon.fails(&[
+            "service", "create", "--name", "grab", "-p", publish, "web:1",
+        ]);
+        for name in names {
+            assert!(err.contains(name), "-p {publish}: {err}");
+        }
+    }
+    let (_, err) = daemon.fails(&[
+        "service",
+        "create",
+        "--name",
+        "typo",
+        "--replicas",
+        "4294967296",
+        "web:1",
+    ]);
+    assert!(err.contains("more than the 100000"), "{err}");
+    assert_eq!(
+        daemon.ok(&["service", "ls", "-q"]).trim(),
+        "",
+        "nothing created"
+    );
+}

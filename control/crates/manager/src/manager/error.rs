@@ -84,6 +84,16 @@ pub enum ManagerError {
         /// The service holding it (name).
         service: String,
     },
+    /// A published port the swarm itself uses.
+    #[error(
+        "port {port} cannot be published: it is {user}, which the swarm itself uses; publish another port"
+    )]
+    SwarmPort {
+        /// The port.
+        port: u16,
+        /// What uses it.
+        user: String,
+    },
     /// The service changed since the version the update was based on.
     #[error(
         "update out of sequence: service {service} is at version {current}, the update was made for version {given}"

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use super::ManagerError;
 use crate::allocator::Allocator;
 use shoal_model::cluster::{
-    ALLOCATOR, ALLOCATOR_KEY, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord, SECRETS,
-    SERVICES, SecretRecord, ServiceEndpoint, TASKS,
+    ALLOCATOR, ALLOCATOR_KEY, CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES,
+    NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
 };
 use shoal_model::spec::{Service, Task};
 use shoal_raft::{Command, Tables};
@@ -35,6 +35,8 @@ pub struct ClusterTables {
     pub allocator: Option<Allocator>,
     /// The allocator's row exists but does not decode.
     pub allocator_unreadable: bool,
+    /// The swarm's data-path (VXLAN) port, from the cluster row (read only).
+    pub data_path_port: Option<u16>,
 }
 
 impl ClusterTables {
@@ -54,7 +56,29 @@ impl ClusterTables {
             secrets: decode_table(tables, SECRETS),
             allocator_unreadable: allocator_present && allocator.is_none(),
             allocator,
+            data_path_port: decode_row::<ClusterRecord>(tables, CLUSTER, CLUSTER_KEY)
+                .map(|cluster| cluster.data_path_port),
         }
+    }
+
+    /// The ports the swarm itself uses, each with what uses it: every
+    /// node's control port (its advertised address: heartbeats, joins,
+    /// raft) and the data-path port. A published port on one of them would
+    /// let the routing mesh capture the swarm's own traffic.
+    pub fn swarm_ports(&self) -> BTreeMap<u16, String> {
+        let mut ports = BTreeMap::new();
+        if let Some(port) = self.data_path_port {
+            ports.insert(port, "the data-path (VXLAN) port".to_owned());
+        }
+        for node in self.nodes.values() {
+            let port = node.addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+            if let Some(port) = port {
+                ports.entry(port).or_insert_with(|| {
+                    format!("the control port of node {} ({})", node.hostname, node.addr)
+                });
+            }
+        }
+        ports
     }
 
     /// The network named `name`.

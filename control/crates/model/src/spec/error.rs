@@ -23,6 +23,34 @@ pub enum SpecError {
         /// The entry.
         entry: String,
     },
+    /// More replicas than one service may have ([`super::MAX_REPLICAS`]).
+    #[error("replicas {replicas} is more than the {max} one service may have")]
+    TooManyReplicas {
+        /// The count given.
+        replicas: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A list of the spec with more entries than allowed ([`super::SpecLimits`]).
+    #[error("{field}: {count} entries, at most {max} allowed")]
+    TooManyEntries {
+        /// The spec field.
+        field: &'static str,
+        /// Entries given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A value of the spec longer than allowed ([`super::SpecLimits`]).
+    #[error("{field}: a value of {len} bytes, at most {max} allowed")]
+    ValueTooLong {
+        /// The spec field.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// `--replicas` with `--mode global`.
     #[error("replicas can only be used with replicated mode")]
     ReplicasOnGlobal,

@@ -11,6 +11,7 @@ mod service;
 mod span;
 mod task;
 mod validate;
+pub use validate::{MAX_REPLICAS, SpecLimits};
 
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use error::SpecError;

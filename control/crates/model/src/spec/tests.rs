@@ -235,3 +235,56 @@ fn tasks_classify_their_states() {
     let json = serde_json::to_value(TaskState::Shutdown).expect("ser");
     assert_eq!(json, serde_json::json!("shutdown"));
 }
+
+#[test]
+fn replicas_over_the_cap_are_refused_and_the_cap_itself_is_allowed() {
+    let mut s = spec();
+    s.mode = ServiceMode::Replicated {
+        replicas: 4_294_967_296,
+    };
+    assert_eq!(
+        s.validate(),
+        Err(SpecError::TooManyReplicas {
+            replicas: 4_294_967_296,
+            max: MAX_REPLICAS
+        })
+    );
+    s.mode = ServiceMode::Replicated {
+        replicas: MAX_REPLICAS,
+    };
+    assert_eq!(s.validate(), Ok(()));
+}
+
+#[test]
+fn oversized_lists_and_values_are_refused_with_the_field_named() {
+    let mut s = spec();
+    s.task.env = vec!["A=1".to_owned(); SpecLimits::ENTRIES + 1];
+    assert_eq!(
+        s.validate(),
+        Err(SpecError::TooManyEntries {
+            field: "env",
+            count: SpecLimits::ENTRIES + 1,
+            max: SpecLimits::ENTRIES
+        })
+    );
+    let mut s = spec();
+    s.task.args = vec!["x".repeat(SpecLimits::VALUE_BYTES + 1)];
+    let err = s.validate().expect_err("a 32 KiB + 1 argument");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "args: a value of {} bytes, at most {} allowed",
+            SpecLimits::VALUE_BYTES + 1,
+            SpecLimits::VALUE_BYTES
+        )
+    );
+    let mut s = spec();
+    s.task.image = "i".repeat(SpecLimits::IMAGE_BYTES + 1);
+    assert!(matches!(
+        s.validate(),
+        Err(SpecError::ValueTooLong { field: "image", .. })
+    ));
+    let mut s = spec();
+    s.task.env = vec!["A=1".to_owned(); SpecLimits::ENTRIES];
+    assert_eq!(s.validate(), Ok(()), "exactly the limit is fine");
+}

@@ -8,11 +8,33 @@ use super::{
     SpecError, SpreadPreference, UpdateConfig,
 };
 
+/// The most replicas one service may have. The orchestrator creates the
+/// missing tasks of a service in one pass, so a typo (`--replicas
+/// 4294967296`) must not reach it: it would take the leader's memory, and
+/// every next leader's. Docker's largest recorded swarm (Swarm3k) ran
+/// 150,000 containers in the whole cluster.
+pub const MAX_REPLICAS: u64 = 100_000;
+
+/// Size limits of a service spec, so that one spec cannot bloat the raft
+/// log, every assignment and every task row that carries a copy of it.
+pub struct SpecLimits;
+
+impl SpecLimits {
+    /// Entries of each list: args, env, networks, secrets, ports,
+    /// constraints, preferences.
+    pub const ENTRIES: usize = 1_000;
+    /// Bytes of one arg, env entry, constraint or preference.
+    pub const VALUE_BYTES: usize = 32 * 1024;
+    /// Bytes of the image reference.
+    pub const IMAGE_BYTES: usize = 1_024;
+}
+
 impl ServiceSpec {
     /// Checks everything a store write relies on; the first problem found
     /// is returned.
     pub fn validate(&self) -> Result<(), SpecError> {
         validate_name(&self.name)?;
+        self.validate_sizes()?;
         if self.task.image.trim().is_empty() {
             return Err(SpecError::EmptyImage);
         }
@@ -49,6 +71,60 @@ impl ServiceSpec {
         }
         Ok(())
     }
+}
+
+impl ServiceSpec {
+    /// Checks the replica count and the sizes of [`SpecLimits`].
+    fn validate_sizes(&self) -> Result<(), SpecError> {
+        if let ServiceMode::Replicated { replicas } = self.mode
+            && replicas > MAX_REPLICAS
+        {
+            return Err(SpecError::TooManyReplicas {
+                replicas,
+                max: MAX_REPLICAS,
+            });
+        }
+        check_len("image", &self.task.image, SpecLimits::IMAGE_BYTES)?;
+        let task = &self.task;
+        let placement = &task.placement;
+        let lists: [(&'static str, &[String]); 6] = [
+            ("args", &task.args),
+            ("env", &task.env),
+            ("networks", &task.networks),
+            ("secrets", &task.secrets),
+            ("placement constraints", &placement.constraints),
+            ("placement preferences", &placement.preferences),
+        ];
+        for (field, list) in lists {
+            check_count(field, list.len())?;
+            for value in list {
+                check_len(field, value, SpecLimits::VALUE_BYTES)?;
+            }
+        }
+        check_count("ports", self.ports.len())
+    }
+}
+
+fn check_count(field: &'static str, count: usize) -> Result<(), SpecError> {
+    if count > SpecLimits::ENTRIES {
+        return Err(SpecError::TooManyEntries {
+            field,
+            count,
+            max: SpecLimits::ENTRIES,
+        });
+    }
+    Ok(())
+}
+
+fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), SpecError> {
+    if value.len() > max {
+        return Err(SpecError::ValueTooLong {
+            field,
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 fn validate_name(name: &str) -> Result<(), SpecError> {

@@ -167,12 +167,23 @@ fn check_spec(
     check_ports(tables, own, spec)
 }
 
-/// Published ingress ports are unique cluster-wide per protocol.
+/// No published port (ingress or host mode, either protocol) may be one the
+/// swarm itself uses; published ingress ports are unique cluster-wide per
+/// protocol.
 fn check_ports(
     tables: &ClusterTables,
     own: Option<&str>,
     spec: &ServiceSpec,
 ) -> Result<(), ManagerError> {
+    let swarm_ports = tables.swarm_ports();
+    for port in spec.ports.iter().filter(|p| p.published != 0) {
+        if let Some(user) = swarm_ports.get(&port.published) {
+            return Err(ManagerError::SwarmPort {
+                port: port.published,
+                user: user.clone(),
+            });
+        }
+    }
     let ingress = |mode: PublishMode| mode == PublishMode::Ingress;
     for port in spec
         .ports
