@@ -244,6 +244,18 @@ fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64) {
     let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
 }
 
+/// Whether `ip` matches the reply table (no side effects): checked before a
+/// tunnelled frame for no local task is unwrapped, so anything else is
+/// dropped untouched.
+#[inline(always)]
+pub fn is_reply(ctx: &TcContext, ip: &Ipv4Packet) -> bool {
+    if let Some(quoted) = icmp::quoted(ctx, ip) {
+        return icmp::reply_for(&quoted).is_some();
+    }
+    // SAFETY: only the presence of the entry is used.
+    flow_of(ip).is_some_and(|(key, _, _)| unsafe { SHOAL_REP_V1.get(key).is_some() })
+}
+
 /// If `ip` is a reply of a translated flow, handle it: rewrite its source
 /// back (and advance the flow's TCP state), or say where to send it.
 #[inline(always)]

@@ -52,6 +52,9 @@ pub struct Ipv4Packet {
     pub proto: u8,
     /// The IPv4 total length (header and payload).
     pub tot_len: u16,
+    /// Part of a fragmented datagram (MF set or a non-zero offset): flow
+    /// hashing ignores its ports, since the later fragments carry none.
+    pub fragment: bool,
     /// What follows the IPv4 header.
     pub l4: L4,
 }
@@ -98,6 +101,7 @@ pub fn parse_ipv4<P: Packet>(ctx: &P, l3_off: usize) -> Result<Ipv4Packet, DropR
     }
     let l4_off = l3_off + ihl_bytes;
     let frags = u16::from_be_bytes(ip.frags);
+    let fragment = frags & (IPV4_FRAG_OFFSET_MASK | IPV4_MORE_FRAGMENTS) != 0;
     let l4 = if frags & IPV4_FRAG_OFFSET_MASK != 0 {
         L4::Fragment
     } else {
@@ -114,6 +118,7 @@ pub fn parse_ipv4<P: Packet>(ctx: &P, l3_off: usize) -> Result<Ipv4Packet, DropR
         dst: ip.dst_addr,
         proto: ip.proto,
         tot_len: tot_len as u16,
+        fragment,
         l4,
     })
 }

@@ -10,7 +10,7 @@ use shoal_common::{
 };
 
 use crate::{
-    deliver,
+    deliver, lb,
     mem::Packet,
     mesh, overlay_maps,
     parse::{Frame, Ipv4Packet, L4, parse_frame, parse_ipv4},
@@ -72,22 +72,26 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
 
 /// A VXLAN frame for this node (`outer`: its outer headers): unwrapped and
 /// delivered to the local task it is for, or — a mesh reply coming back to
-/// the node that translated its request — sent on to the client.
+/// the node that translated its request — sent on to the client. Anything
+/// else is dropped before the frame is touched.
 #[inline(always)]
 fn from_tunnel(
     ctx: &TcContext,
     cfg: &NodeConfig,
     outer: &Ipv4Packet,
 ) -> Result<Action, DropReason> {
-    let via_node = outer.src;
-    let vni = vxlan::decap(ctx, outer)?;
+    let (vni, inner) = vxlan::inner_of(ctx, outer)?;
+    let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
+    if local.is_none() && !lb::is_reply(ctx, &inner) {
+        return Err(DropReason::UnknownEndpoint);
+    }
+    if local.is_some() {
+        mesh::note_request_via(&inner, outer.src, vni);
+    }
+    vxlan::decap(ctx, &inner)?;
     let ip = parse_ipv4(ctx, EthHdr::LEN)?;
-    let local = overlay_maps::endpoint(vni, ip.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
     let action = match local {
-        Some(ep) => {
-            mesh::note_request_via(&ip, via_node, vni);
-            deliver::to_local_task(ctx, &ep, &ip, DropReason::DecapFailed)?
-        }
+        Some(ep) => deliver::to_local_task(ctx, &ep, &ip, DropReason::DecapFailed)?,
         None => mesh::reply_from_tunnel(ctx, cfg, &ip)?,
     };
     count(Stat::Decap, ctx.len());

@@ -120,8 +120,9 @@ fn encap_headers(
     inner: &Ipv4Packet,
     frame_len: u32,
 ) -> EncapHeaders {
+    // All fragments of a datagram take one path: none but the first has ports.
     let (sport, dport) = match inner.l4 {
-        L4::Tcp { sport, dport } | L4::Udp { sport, dport } => (sport, dport),
+        L4::Tcp { sport, dport } | L4::Udp { sport, dport } if !inner.fragment => (sport, dport),
         _ => (0, 0),
     };
     let udp_len = (UdpHdr::LEN + VXLAN_HDR_LEN) as u32 + frame_len;
@@ -159,13 +160,12 @@ fn encap_headers(
     }
 }
 
-/// Unwrap a VXLAN frame addressed to this node (`outer`: its parsed outer
-/// IPv4/UDP): check the header and the VNI, strip everything up to the
-/// inner IPv4 header (outer IPv4 with options, UDP, VXLAN, inner Ethernet)
-/// and return the VNI. The caller re-parses the inner packet and decides
-/// where it goes (`underlay::from_tunnel`).
+/// The inner packet of a VXLAN frame addressed to this node (`outer`: its
+/// parsed outer IPv4/UDP), checked but not yet unwrapped: the VXLAN header,
+/// a known VNI, an inner Ethernet header carrying IPv4, and the inner IPv4
+/// (and L4) headers. Returns the VNI and the inner packet as it lies now.
 #[inline(always)]
-pub fn decap(ctx: &TcContext, outer: &Ipv4Packet) -> Result<u32, DropReason> {
+pub fn inner_of(ctx: &TcContext, outer: &Ipv4Packet) -> Result<(u32, Ipv4Packet), DropReason> {
     let vxlan_off = outer.l4_off + UdpHdr::LEN;
     let vxlan: *const [u8; VXLAN_HDR_LEN] = ptr_at(ctx, vxlan_off, DropReason::MalformedVxlan)?;
     // SAFETY: bounds-checked by ptr_at.
@@ -181,14 +181,20 @@ pub fn decap(ctx: &TcContext, outer: &Ipv4Packet) -> Result<u32, DropReason> {
     if u16::from_be(unsafe { (*inner_eth).ether_type }) != ETH_P_IPV4 {
         return Err(DropReason::UnsupportedL3);
     }
-    // The inner IPv4 header must be whole before anything is stripped.
-    parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?;
-    let shrink = inner_eth_off as i32;
+    Ok((vni, parse_ipv4(ctx, inner_eth_off + EthHdr::LEN)?))
+}
+
+/// Unwrap the frame whose inner packet [`inner_of`] found at `inner`:
+/// everything between the outer Ethernet header and the inner IPv4 header
+/// goes (outer IPv4 with options, UDP, VXLAN, inner Ethernet). The caller
+/// re-parses the packet, whose offsets all changed.
+#[inline(always)]
+pub fn decap(ctx: &TcContext, inner: &Ipv4Packet) -> Result<(), DropReason> {
+    let shrink = (inner.l3_off - EthHdr::LEN) as i32;
     ctx.adjust_room(
         -shrink,
         BPF_ADJ_ROOM_MAC,
         u64::from(BPF_F_ADJ_ROOM_FIXED_GSO),
     )
-    .map_err(|_| DropReason::DecapFailed)?;
-    Ok(vni)
+    .map_err(|_| DropReason::DecapFailed)
 }

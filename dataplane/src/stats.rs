@@ -203,9 +203,10 @@ mod tests {
                 "nat-failed",
                 "stale-backend",
                 "reject-failed",
+                "fragment-to-vip",
             ]
         );
-        let drops: Vec<u32> = (33..=52).collect();
+        let drops: Vec<u32> = (33..=53).collect();
         assert_eq!(asked, [&(0..16).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
@@ -216,7 +217,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=52).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=53).sum::<u64>());
     }
 
     #[test]
