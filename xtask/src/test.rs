@@ -33,14 +33,17 @@ pub fn run() -> Result<()> {
         cargo(&["build", "--package", "shoal-control", "--bin", "shoal"]),
     )?;
     step("vagrant validate", vagrant_validate())?;
-    let totals = tests(&workspace_root().join("target/test-skips.log"))?;
-    println!("xtask test: all steps passed");
-    // The plain closing line CI reads: every test binary's results added up.
+    let (totals, outcome) = tests(&workspace_root().join("target/test-skips.log"))?;
+    // The plain closing line CI reads, printed whether or not tests failed:
+    // every test binary's results added up.
+    if outcome.is_ok() {
+        println!("xtask test: all steps passed");
+    }
     println!(
         "tests: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
     );
-    Ok(())
+    outcome
 }
 
 /// Test counts summed over every `test result:` line.
@@ -90,8 +93,9 @@ impl Totals {
 const SKIP_LOG_ENV: &str = "SHOAL_TEST_SKIP_LOG";
 
 /// `cargo test --all-targets`, echoing its output and adding up the results;
-/// tests that logged themselves skipped to `skip_log` count as skipped, not passed.
-fn tests(skip_log: &std::path::Path) -> Result<Totals> {
+/// tests that logged themselves skipped to `skip_log` count as skipped, not
+/// passed. The totals come back even when a test failed (the second value).
+fn tests(skip_log: &std::path::Path) -> Result<(Totals, Result<()>)> {
     use std::io::{BufRead as _, BufReader};
     match std::fs::remove_file(skip_log) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
@@ -114,14 +118,16 @@ fn tests(skip_log: &std::path::Path) -> Result<Totals> {
     }
     let status = child.wait()?;
     totals.move_skips(&std::fs::read_to_string(skip_log).unwrap_or_default());
-    if !status.success() {
-        bail!(
+    let outcome = if status.success() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
             "`{}` failed ({status}); {} failed",
             sh::describe(&cmd),
             totals.failed
-        );
-    }
-    Ok(totals)
+        ))
+    };
+    Ok((totals, outcome))
 }
 
 fn step(name: &str, mut cmd: Command) -> Result<()> {
