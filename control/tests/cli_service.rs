@@ -33,7 +33,7 @@ struct Daemon {
     socket: PathBuf,
     /// Namespace name, also the daemon's data-plane pin name.
     netns: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Daemon {
@@ -87,7 +87,7 @@ impl Daemon {
             child,
             socket,
             netns,
-            _dir: dir,
+            dir,
         };
         daemon.eventually("the daemon to answer", &["swarm", "inspect"]);
         daemon.ok(&[
@@ -339,4 +339,54 @@ fn the_swarms_own_ports_and_oversized_specs_are_refused() {
         "",
         "nothing created"
     );
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_dir_exits_and_the_first_keeps_serving() {
+    let daemon = Daemon::swarm();
+    // The same state directory and even the same socket path: the second
+    // daemon must refuse before it deletes the first one's socket.
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &daemon.netns,
+            env!("CARGO_BIN_EXE_shoal"),
+            "daemon",
+        ])
+        .arg("--state-dir")
+        .arg(daemon.dir.path().join("state"))
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(["--node-name", "intruder", "--dp-node", &daemon.netns])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = exit_within(out, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second daemon ran: {stderr}");
+    assert!(
+        stderr.contains("another shoal daemon (pid")
+            && stderr.contains("is using the state directory"),
+        "{stderr}"
+    );
+    assert!(daemon.socket.exists(), "the first daemon's socket is gone");
+    let swarm = daemon.json(&["swarm", "inspect", "--format", "json"]);
+    assert!(swarm.is_object(), "{swarm}");
+    daemon.ok(&["service", "ls"]);
+}
+
+/// The output of `child` once it exits; it is killed (and the test fails)
+/// if it is still running after `patience`.
+fn exit_within(mut child: Child, patience: Duration) -> Output {
+    for _ in 0..patience.as_millis() / 100 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the second daemon was still running after {patience:?}");
 }

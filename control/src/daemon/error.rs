@@ -184,6 +184,17 @@ pub enum DaemonError {
         #[source]
         source: crate::dispatcher::DispatchError,
     },
+    /// Another daemon holds the state directory's lock.
+    #[error(
+        "another shoal daemon (pid {holder}) is using the state directory {}: stop it first, or give this one its own --state-dir",
+        state_dir.display()
+    )]
+    StateDirInUse {
+        /// The state directory.
+        state_dir: PathBuf,
+        /// The process ID recorded by the holder.
+        holder: String,
+    },
     /// A background task doing the work panicked.
     #[error("{what} failed unexpectedly")]
     TaskPanicked {

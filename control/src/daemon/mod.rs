@@ -16,7 +16,7 @@
 //! - `listener`: every node's control listener; `http`: the API; `keys`:
 //!   the stored data key under autolock; `agent_link`: the agent's calls to
 //!   the managers; `http_images`: the node's image routes; `http_api`: what
-//!   the API's routes share.
+//!   the API's routes share; `lock`: one daemon per state directory.
 
 mod addr;
 mod agent_link;
@@ -33,6 +33,7 @@ mod http_services;
 mod keys;
 mod leader;
 mod listener;
+mod lock;
 mod ops;
 mod renew;
 mod roles;
@@ -56,6 +57,9 @@ pub async fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         .map_err(DaemonError::io("create state directory", &opts.state_dir))?;
     std::fs::set_permissions(&opts.state_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(DaemonError::io("restrict", &opts.state_dir))?;
+    // Before anything else is touched: a second daemon on this directory
+    // must leave the first one's socket, containers and raft alone.
+    let _lock = lock::StateLock::acquire(&opts.state_dir)?;
     if let Some(parent) = opts.socket.parent() {
         std::fs::create_dir_all(parent).map_err(DaemonError::io("create", parent))?;
     }
