@@ -4,8 +4,28 @@ mod cli;
 
 use clap::Parser as _;
 
+/// What is logged when `RUST_LOG` is not set: warnings and errors of every
+/// crate, so openraft's replication errors show; `RUST_LOG=info` (or
+/// `openraft=info`) adds elections and membership changes.
+const DEFAULT_LOG_FILTER: &str = "warn";
+
+/// One subscriber for both `tracing` (openraft, tokio) and the `log` macros
+/// (shoal's own crates): every event reaches stderr with its level and
+/// target.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only on a terminal: a daemon's log is usually a file or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    init_logging();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,

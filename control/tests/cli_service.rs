@@ -79,8 +79,9 @@ impl Daemon {
             .arg("--socket")
             .arg(&socket)
             .args(["--node-name", "cli-test", "--dp-node", &netns])
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
             .spawn()
             .unwrap();
         let daemon = Daemon {
@@ -389,4 +390,33 @@ fn exit_within(mut child: Child, patience: Duration) -> Output {
     let _ = child.kill();
     let _ = child.wait();
     panic!("the second daemon was still running after {patience:?}");
+}
+
+#[test]
+fn the_daemon_log_carries_openraft_events_and_its_own_with_levels() {
+    let daemon = Daemon::swarm();
+    let log = daemon.dir.path().join("daemon.log");
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = std::fs::read_to_string(&log).unwrap();
+        if text.contains(" openraft") {
+            break;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    // openraft logs through `tracing`, shoal through `log`: one subscriber
+    // shows both, each line with its level and target.
+    let line_of = |target: &str| {
+        text.lines()
+            .find(|l| l.contains(" INFO ") && l.contains(target))
+            .map(str::to_owned)
+    };
+    assert!(
+        line_of(" openraft").is_some(),
+        "no openraft INFO line in:\n{text}"
+    );
+    assert!(
+        line_of("API listening on unix://").is_some(),
+        "no INFO line of shoal's own in:\n{text}"
+    );
 }
