@@ -2,9 +2,11 @@
 //! vocabulary every crate uses for it: its [`NodeRole`], the operator's
 //! [`Availability`] setting and its heartbeat [`NodeStatus`].
 //!
-//! These are the only definitions: the cluster table rows, the REST API
-//! and the ctl protocol all use them. Every enum serializes as its
-//! lowercase name (`"manager"`, `"drain"`, `"ready"`).
+//! These are the only definitions: the cluster table rows, the REST API,
+//! the ctl protocol, the scheduler's [`SchedNode`](crate::spec::SchedNode)
+//! (built `From<&NodeRecord>`) and the CA (whose `Role` is [`NodeRole`])
+//! all use them. Every enum serializes as its lowercase name (`"manager"`,
+//! `"drain"`, `"ready"`).
 
 use std::collections::BTreeMap;
 use std::fmt;
