@@ -40,7 +40,7 @@ fn issue(
     role: NodeRole,
 ) -> Result<NodeCertificate, DaemonError> {
     let validity = CertValidity::from_now(Duration::from_secs(cluster.cert_expiry_secs))?;
-    Ok(root_ca(cluster)?.issue_for_csr(csr_der, node_id, role.into(), validity)?)
+    Ok(root_ca(cluster)?.issue_for_csr(csr_der, node_id, role, validity)?)
 }
 
 /// Admits a joining node (on the leader): the token must pin this CA and
@@ -56,8 +56,7 @@ pub(crate) async fn admit(
     let cluster = manager.cluster()?;
     let role: NodeRole = secrets_of(&cluster)?
         .verify(&token, &active.ca.digest())
-        .map_err(|source| DaemonError::BadToken { source })?
-        .into();
+        .map_err(|source| DaemonError::BadToken { source })?;
     let node_id = new_id();
     let cert = issue(&cluster, &rpc.csr_der, &node_id, role)?;
     let addr = joiner_addr(rpc.advertise_addr.as_deref(), observed_ip, rpc.listen_port)?;

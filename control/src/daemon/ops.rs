@@ -135,7 +135,7 @@ async fn rotate_token(
     let _writes = manager.writes.lock().await;
     let mut cluster = manager.cluster()?;
     let mut secrets = super::grant::secrets_of(&cluster)?;
-    secrets.rotate(role.into());
+    secrets.rotate(role);
     cluster.worker_secret = secrets.secret(crate::ca::Role::Worker).expose().to_owned();
     cluster.manager_secret = secrets.secret(crate::ca::Role::Manager).expose().to_owned();
     manager

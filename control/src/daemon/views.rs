@@ -23,13 +23,9 @@ pub(crate) fn join_token(
     role: NodeRole,
 ) -> Result<JoinTokenResponse, DaemonError> {
     let secrets = super::grant::secrets_of(cluster)?;
-    let token = JoinToken::new(active.ca.digest(), secrets.secret(role.into()).clone());
+    let token = JoinToken::new(active.ca.digest(), secrets.secret(role).clone());
     Ok(JoinTokenResponse {
-        role: match role {
-            NodeRole::Manager => "manager",
-            NodeRole::Worker => "worker",
-        }
-        .to_owned(),
+        role: role.as_str().to_owned(),
         token: token.to_string(),
         manager_addr: active.node_state().advertise_addr,
     })

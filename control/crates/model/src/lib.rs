@@ -1,4 +1,5 @@
-//! The vocabulary of shoal's control plane: service and task specs
+//! The vocabulary of shoal's control plane: the node model ([`node`]: a
+//! node's record, role, availability and status), service and task specs
 //! ([`spec`]), the rows of the cluster tables ([`cluster`]), the REST API's
 //! request and response bodies ([`api`]), object IDs and base36 ([`ids`]),
 //! what a node is assigned to run ([`assignment`]) and error chains
@@ -10,6 +11,7 @@ pub mod assignment;
 pub mod cluster;
 pub mod error_chain;
 pub mod ids;
+pub mod node;
 pub mod spec;
 
 #[cfg(feature = "test-support")]

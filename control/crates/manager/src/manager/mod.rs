@@ -39,7 +39,7 @@ pub use allocate::{ensure_allocator, network_record, publishes_ingress, service_
 pub use driver::{now, pass_once, run};
 pub use error::ManagerError;
 pub use history::TASK_HISTORY_LIMIT;
-pub use nodes::{view as node_view, views as node_views};
+pub use nodes::views as node_views;
 pub use outcome::PassOutcome;
 pub use pass::run_pass;
 pub use status::{apply_report, record_reports};

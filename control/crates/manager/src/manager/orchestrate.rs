@@ -9,7 +9,7 @@ use super::{ClusterTables, nodes};
 use crate::orchestrator::{
     UpdateStep, apply_actions, apply_update_step, next_update_step, reconcile,
 };
-use shoal_model::spec::{NodeStatus, NodeView, Task, TaskState, Timestamp};
+use shoal_model::spec::{SchedNode, Task, TaskState, Timestamp};
 
 /// Reconciles every service, advances its update, then deals with tasks
 /// whose service or node is gone.
@@ -45,10 +45,10 @@ pub fn run(
 /// Tasks of removed services: shut down, and deleted once they ended, never
 /// reached a node, or sit on a node that is down or gone (no agent will
 /// report them).
-fn retire_removed_services(state: &mut ClusterTables, views: &[NodeView]) {
+fn retire_removed_services(state: &mut ClusterTables, views: &[SchedNode]) {
     let up: BTreeMap<&str, bool> = views
         .iter()
-        .map(|n| (n.id.as_str(), n.status == NodeStatus::Ready))
+        .map(|n| (n.id.as_str(), n.status.is_ready()))
         .collect();
     let services = &state.services;
     state.tasks.retain(|_, task| {

@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use shoal_model::spec::{Constraint, NodeAvailability, NodeView, Task, TaskState};
+use shoal_model::node::Availability;
+use shoal_model::spec::{Constraint, SchedNode, Task, TaskState};
 
 use super::slots::{self, SlotKey};
 use super::tend::{Ctx, shutdown_wanted, tend_slot};
@@ -14,7 +15,7 @@ use super::{OrchestratorError, Plan};
 /// nodes keep their tasks but get no new ones.
 pub(super) fn reconcile<F: FnMut() -> String>(
     ctx: &mut Ctx<'_, F>,
-    nodes: &[NodeView],
+    nodes: &[SchedNode],
     tasks: &[Task],
 ) -> Result<Plan, OrchestratorError> {
     let constraints =
@@ -29,8 +30,8 @@ pub(super) fn reconcile<F: FnMut() -> String>(
     for node in nodes {
         let key = SlotKey::Node(node.id.clone());
         let slot = by_slot.get(&key).map_or(&[][..], Vec::as_slice);
-        let excluded = node.availability == NodeAvailability::Drain
-            || !Constraint::all_match(&constraints, node);
+        let excluded =
+            node.availability == Availability::Drain || !Constraint::all_match(&constraints, node);
         if excluded {
             shutdown_wanted(&mut plan, slot);
         } else if !node.takes_new_tasks() {

@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
-use shoal_model::spec::{
-    NodeAvailability, NodeStatus, NodeView, Service, ServiceMode, Task, TaskState, Timestamp,
-};
+use shoal_model::node::Availability;
+use shoal_model::spec::{SchedNode, Service, ServiceMode, Task, TaskState, Timestamp};
 
 use super::slots::{self, SlotKey};
 use super::tend::{Ctx, shutdown_wanted, tend_slot};
@@ -18,7 +17,7 @@ use super::{OrchestratorError, Plan, global};
 /// hold other services' tasks; they are ignored. `ids` makes task IDs.
 pub fn reconcile(
     service: &Service,
-    nodes: &[NodeView],
+    nodes: &[SchedNode],
     tasks: &[Task],
     now: Timestamp,
     ids: &mut impl FnMut() -> String,
@@ -33,15 +32,15 @@ pub fn reconcile(
 fn replicated<F: FnMut() -> String>(
     ctx: &mut Ctx<'_, F>,
     replicas: u64,
-    nodes: &[NodeView],
+    nodes: &[SchedNode],
     tasks: &[Task],
 ) -> Plan {
-    let nodes: HashMap<&str, &NodeView> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let nodes: HashMap<&str, &SchedNode> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let lost = |task: &Task| match task.node_id.as_deref() {
         None => false,
-        Some(id) => nodes.get(id).is_none_or(|node| {
-            node.status == NodeStatus::Down || node.availability == NodeAvailability::Drain
-        }),
+        Some(id) => nodes
+            .get(id)
+            .is_none_or(|node| !node.status.is_ready() || node.availability == Availability::Drain),
     };
     let by_slot = slots::by_slot(ctx.service, tasks);
     let occupied: Vec<(&SlotKey, &Vec<&Task>)> = by_slot

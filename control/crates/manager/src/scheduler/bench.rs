@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use shoal_model::spec::{
-    NodeView, Service, ServiceMode, ServiceSpec, Task, TaskState, TaskStatus, Timestamp,
+    SchedNode, Service, ServiceMode, ServiceSpec, Task, TaskState, TaskStatus, Timestamp,
 };
 
 /// Tasks per synthetic service (many services make the benchmark pay the
@@ -17,9 +17,9 @@ const TASKS_PER_SERVICE: usize = 100;
 pub fn bench_cluster(
     nodes: usize,
     tasks: usize,
-) -> (Vec<NodeView>, BTreeMap<String, Service>, Vec<Task>) {
-    let node_views: Vec<NodeView> = (0..nodes)
-        .map(|i| NodeView::worker(&format!("node{i:05}")))
+) -> (Vec<SchedNode>, BTreeMap<String, Service>, Vec<Task>) {
+    let node_views: Vec<SchedNode> = (0..nodes)
+        .map(|i| SchedNode::worker(&format!("node{i:05}")))
         .collect();
     let mut services = BTreeMap::new();
     let mut all_tasks = Vec::with_capacity(tasks);

@@ -69,7 +69,7 @@ pub enum SchedulerError {
 /// `tasks` is every task of the cluster (for counts, resources and ports);
 /// tasks whose service is not in `services` are left alone.
 pub fn schedule(
-    nodes: &[shoal_model::spec::NodeView],
+    nodes: &[shoal_model::spec::SchedNode],
     services: &BTreeMap<String, Service>,
     tasks: &[Task],
 ) -> Vec<Decision> {

@@ -4,13 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use shoal_model::spec::{NodeView, Protocol, Resources, Service, Task};
+use shoal_model::spec::{Protocol, Resources, SchedNode, Service, Task};
 
 /// One node with its running totals.
 #[derive(Debug)]
 pub(super) struct NodeState<'a> {
     /// The node.
-    pub node: &'a NodeView,
+    pub node: &'a SchedNode,
     /// Resources not reserved by tasks on it.
     pub available: Resources,
     /// Tasks counted on it (all services).
@@ -33,7 +33,7 @@ pub(super) struct ClusterState<'a> {
 impl<'a> ClusterState<'a> {
     /// Counts what the existing `tasks` hold on `nodes`.
     pub fn new(
-        nodes: &'a [NodeView],
+        nodes: &'a [SchedNode],
         services: &'a std::collections::BTreeMap<String, Service>,
         tasks: &'a [Task],
     ) -> ClusterState<'a> {

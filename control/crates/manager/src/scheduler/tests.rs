@@ -1,13 +1,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::*;
+use shoal_model::node::{Availability, NodeStatus};
 use shoal_model::spec::{
-    NodeAvailability, NodeStatus, NodeView, PortConfig, Protocol, PublishMode, Resources,
-    ServiceMode, ServiceSpec, TaskStatus,
+    PortConfig, Protocol, PublishMode, Resources, SchedNode, ServiceMode, ServiceSpec, TaskStatus,
 };
 
-fn node(id: &str, labels: &[(&str, &str)]) -> NodeView {
-    let mut node = NodeView::worker(id);
+fn node(id: &str, labels: &[(&str, &str)]) -> SchedNode {
+    let mut node = SchedNode::worker(id);
     for (key, value) in labels {
         node.labels.insert((*key).into(), (*value).into());
     }
@@ -45,7 +45,7 @@ fn running_on(service: &Service, slot: u64, node: &str) -> Task {
     task
 }
 
-fn run(nodes: &[NodeView], services: &[&Service], tasks: &[Task]) -> Vec<Decision> {
+fn run(nodes: &[SchedNode], services: &[&Service], tasks: &[Task]) -> Vec<Decision> {
     let services: BTreeMap<String, Service> = services
         .iter()
         .map(|s| (s.id.clone(), (*s).clone()))
@@ -116,7 +116,7 @@ fn existing_tasks_of_the_service_then_total_tasks_steer_placement() {
 #[test]
 fn constraints_and_unavailable_nodes_are_explained_like_docker() {
     let mut drained = node("d", &[("zone", "a")]);
-    drained.availability = NodeAvailability::Drain;
+    drained.availability = Availability::Drain;
     let nodes = [
         node("a", &[("zone", "b")]),
         node("b", &[("zone", "b")]),
@@ -138,7 +138,7 @@ fn constraints_and_unavailable_nodes_are_explained_like_docker() {
 #[test]
 fn constraint_and_drain_are_honoured_when_nodes_fit() {
     let mut drained = node("d", &[("zone", "a")]);
-    drained.availability = NodeAvailability::Drain;
+    drained.availability = Availability::Drain;
     let mut down = node("e", &[("zone", "a")]);
     down.status = NodeStatus::Down;
     let nodes = [
@@ -243,7 +243,7 @@ fn spread_preference_splits_over_label_values_first() {
 #[test]
 fn bound_global_tasks_are_checked_against_their_node() {
     let mut paused = node("p", &[]);
-    paused.availability = NodeAvailability::Pause;
+    paused.availability = Availability::Pause;
     let agent = service("agent", 0, |s| s.mode = ServiceMode::Global);
     let mut on_a = pending(&agent, 0);
     on_a.node_id = Some("a".into());

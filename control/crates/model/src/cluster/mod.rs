@@ -6,17 +6,16 @@
 //! [`CLUSTER_KEY`] → [`ClusterRecord`]: the CA with its key, the join
 //! secrets, autolock and its unlock key) and [`REMOVED`] (node ID →
 //! removal time): a removed node's certificate is refused by every manager.
+//! The node model itself lives in [`crate::node`]; it is re-exported here.
 
 mod error;
 mod model;
 mod objects;
 mod rules;
 
+pub use crate::node::{Availability, NodeRecord, NodeRole, NodeStatus};
 pub use error::ClusterError;
-pub use model::{
-    Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, NodeRole, NodeStatus,
-    REMOVED, now_secs,
-};
+pub use model::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, REMOVED, now_secs};
 pub use objects::{
     ALLOCATOR, ALLOCATOR_KEY, ENDPOINTS, INGRESS_NETWORK, NETWORKS, NetworkRecord, SECRETS,
     SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,

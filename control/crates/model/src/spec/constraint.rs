@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{NodeView, SpecError};
+use super::{SchedNode, SpecError};
 
 /// One parsed placement constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +105,11 @@ impl Constraint {
     }
 
     /// Whether `node` satisfies this constraint.
-    pub fn matches(&self, node: &NodeView) -> bool {
+    pub fn matches(&self, node: &SchedNode) -> bool {
         let actual = match &self.key {
             ConstraintKey::NodeId => node.id.as_str(),
             ConstraintKey::Hostname => node.hostname.as_str(),
-            ConstraintKey::Role => node.role.name(),
+            ConstraintKey::Role => node.role.as_str(),
             ConstraintKey::Label(label) => node.labels.get(label).map_or("", String::as_str),
         };
         let equal = actual.eq_ignore_ascii_case(&self.value);
@@ -117,7 +117,7 @@ impl Constraint {
     }
 
     /// Whether `node` satisfies all of `constraints`.
-    pub fn all_match(constraints: &[Constraint], node: &NodeView) -> bool {
+    pub fn all_match(constraints: &[Constraint], node: &SchedNode) -> bool {
         constraints
             .iter()
             .all(|constraint| constraint.matches(node))
@@ -179,7 +179,7 @@ impl SpreadPreference {
     }
 
     /// The node's value of the label (`None` when it has no such label).
-    pub fn value_of<'n>(&self, node: &'n NodeView) -> Option<&'n str> {
+    pub fn value_of<'n>(&self, node: &'n SchedNode) -> Option<&'n str> {
         node.labels.get(&self.label).map(String::as_str)
     }
 }

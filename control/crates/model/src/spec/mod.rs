@@ -1,12 +1,13 @@
 //! What a service is (its spec), what the cluster made of it (tasks) and
-//! the view of nodes the scheduler and orchestrator work with.
+//! the view of nodes the scheduler and orchestrator work with
+//! ([`SchedNode`], a projection of [`crate::node::NodeRecord`]).
 //!
 //! The JSON shapes are the ones stored in the replicated store; specs are
 //! checked with [`ServiceSpec::validate`] before they are stored.
 
 mod constraint;
 mod error;
-mod node;
+mod sched_node;
 mod service;
 mod span;
 mod task;
@@ -15,7 +16,7 @@ pub use validate::{MAX_REPLICAS, SpecLimits};
 
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use error::SpecError;
-pub use node::{NodeAvailability, NodeRole, NodeStatus, NodeView};
+pub use sched_node::SchedNode;
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use span::Span;
 pub use task::{NetworkAttachment, Task, TaskReport, TaskState, TaskStatus, Timestamp};
@@ -316,6 +317,13 @@ pub struct Resources {
 }
 
 impl Resources {
+    /// What a node offers while it reports no capacity: everything, so
+    /// reservations never keep a task off it.
+    pub const UNMEASURED: Resources = Resources {
+        nano_cpus: u64::MAX,
+        memory_bytes: u64::MAX,
+    };
+
     /// Whether `self` fits into `available`.
     pub fn fits_in(&self, available: &Resources) -> bool {
         self.nano_cpus <= available.nano_cpus && self.memory_bytes <= available.memory_bytes

@@ -210,7 +210,7 @@ fn ports_parse_short_and_long() {
 
 #[test]
 fn constraints_match_nodes_case_insensitively() {
-    let mut node = NodeView::worker("n1");
+    let mut node = SchedNode::worker("n1");
     node.labels.insert("zone".into(), "A".into());
     let holds = |text: &str| text.parse::<Constraint>().expect(text).matches(&node);
     assert!(holds("node.labels.zone==a"));

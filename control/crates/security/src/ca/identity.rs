@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{CaError, Role};
+use super::{CaError, Role, RoleOu};
 
 /// Who a peer is, according to its (already verified) certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]

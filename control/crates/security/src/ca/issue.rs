@@ -9,7 +9,7 @@ use rcgen::{
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
 use time::OffsetDateTime;
 
-use super::{CaError, NodeIdentity, NodeKey, Role, RootCa, validate_id};
+use super::{CaError, NodeIdentity, NodeKey, Role, RoleOu, RootCa, validate_id};
 
 /// How far a new certificate is backdated, to tolerate clock skew between nodes.
 const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(5 * 60);

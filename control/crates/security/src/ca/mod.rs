@@ -19,7 +19,7 @@ pub use error::CaError;
 pub use identity::NodeIdentity;
 pub use issue::{CertValidity, NodeCertificate};
 pub use node_key::NodeKey;
-pub use role::Role;
+pub use role::{Role, RoleOu};
 pub use root::{CaCert, RootCa};
 
 use std::time::Duration;

@@ -74,10 +74,20 @@ fn a_settled_cluster_needs_no_writes() {
 
 #[test]
 fn tasks_of_a_down_node_move_to_the_others() {
+    tasks_move_off_a_node_whose_status_is(NodeStatus::Down);
+}
+
+/// A node that never beat counts as down, as it always has.
+#[test]
+fn tasks_of_a_node_of_unknown_status_move_to_the_others() {
+    tasks_move_off_a_node_whose_status_is(NodeStatus::Unknown);
+}
+
+fn tasks_move_off_a_node_whose_status_is(status: NodeStatus) {
     let mut sim = Sim::new(&["n1", "n2", "n3"]);
     let web = sim.add_service(replicated("web", 6, &[]));
     sim.settle();
-    sim.tables.nodes.get_mut("n1").unwrap().status = NodeStatus::Down;
+    sim.tables.nodes.get_mut("n1").unwrap().status = status;
     sim.settle();
 
     assert_eq!(sim.running(&web).len(), 6);
@@ -90,7 +100,7 @@ fn tasks_of_a_down_node_move_to_the_others() {
         .filter(|t| t.node_id.as_deref() == Some("n1"))
         .filter(|t| t.desired_state == TaskState::Running)
         .count();
-    assert_eq!(left_on_n1, 0, "nothing is wanted on the down node");
+    assert_eq!(left_on_n1, 0, "nothing is wanted on the {status:?} node");
 }
 
 #[test]

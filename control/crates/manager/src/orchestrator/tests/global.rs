@@ -1,5 +1,5 @@
 use super::*;
-use shoal_model::spec::{NodeAvailability, NodeRole};
+use shoal_model::node::{Availability, NodeRole};
 
 fn global_sim(nodes: &[&str]) -> Sim {
     let mut spec = ServiceSpec::new("agent", "agent:1");
@@ -15,7 +15,7 @@ fn one_task_per_eligible_node_including_nodes_that_join_later() {
     let mut sim = global_sim(&["m", "a", "b"]);
     sim.settle();
     assert_eq!(sim.running_per_node(), counts(&[("a", 1), ("b", 1)]));
-    sim.nodes.push(NodeView::worker("c"));
+    sim.nodes.push(SchedNode::worker("c"));
     sim.settle();
     assert_eq!(
         sim.running_per_node(),
@@ -28,7 +28,7 @@ fn one_task_per_eligible_node_including_nodes_that_join_later() {
 fn drained_removed_and_excluded_nodes_lose_their_task() {
     let mut sim = global_sim(&["m", "a", "b", "c"]);
     sim.settle();
-    sim.node_mut("a").availability = NodeAvailability::Drain;
+    sim.node_mut("a").availability = Availability::Drain;
     sim.node_mut("b").role = NodeRole::Manager;
     sim.nodes.retain(|n| n.id != "c");
     let plan = sim.reconcile();
@@ -46,10 +46,10 @@ fn drained_removed_and_excluded_nodes_lose_their_task() {
 fn paused_and_down_nodes_keep_tasks_but_get_no_new_ones() {
     let mut sim = global_sim(&["m", "a", "b"]);
     sim.settle();
-    sim.node_mut("a").availability = NodeAvailability::Pause;
+    sim.node_mut("a").availability = Availability::Pause;
     sim.node_mut("b").status = NodeStatus::Down;
-    sim.nodes.push(NodeView::worker("c"));
-    sim.nodes.last_mut().expect("c").availability = NodeAvailability::Pause;
+    sim.nodes.push(SchedNode::worker("c"));
+    sim.nodes.last_mut().expect("c").availability = Availability::Pause;
     assert_eq!(sim.reconcile(), Plan::default());
 }
 

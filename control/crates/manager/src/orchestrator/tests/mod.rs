@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use super::*;
 use crate::scheduler;
-use shoal_model::spec::{NodeStatus, NodeView, ServiceMode, ServiceSpec};
+use shoal_model::node::NodeStatus;
+use shoal_model::spec::{SchedNode, ServiceMode, ServiceSpec};
 
 /// A service, its nodes and tasks, and a clock.
 struct Sim {
     service: Service,
-    nodes: Vec<NodeView>,
+    nodes: Vec<SchedNode>,
     tasks: Vec<Task>,
     now: Timestamp,
     next_id: u64,
@@ -25,7 +26,7 @@ impl Sim {
     fn new(spec: ServiceSpec, nodes: &[&str]) -> Sim {
         Sim {
             service: Service::new("svc", spec),
-            nodes: nodes.iter().map(|id| NodeView::worker(id)).collect(),
+            nodes: nodes.iter().map(|id| SchedNode::worker(id)).collect(),
             tasks: Vec::new(),
             now: Timestamp(1_000_000),
             next_id: 0,
@@ -80,7 +81,7 @@ impl Sim {
         let ready: Vec<String> = self
             .nodes
             .iter()
-            .filter(|n| n.status == NodeStatus::Ready)
+            .filter(|n| n.status.is_ready())
             .map(|n| n.id.clone())
             .collect();
         for task in &mut self.tasks {
@@ -180,7 +181,7 @@ impl Sim {
         wanted[0]
     }
 
-    fn node_mut(&mut self, id: &str) -> &mut NodeView {
+    fn node_mut(&mut self, id: &str) -> &mut SchedNode {
         self.nodes.iter_mut().find(|n| n.id == id).expect("node")
     }
 }

@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use super::*;
-use shoal_model::spec::{NodeAvailability, RestartCondition, RestartPolicy, Span};
+use shoal_model::node::Availability;
+use shoal_model::spec::{RestartCondition, RestartPolicy, Span};
 
 #[test]
 fn six_replicas_run_two_per_node() {
@@ -129,7 +130,7 @@ fn restarts_outside_the_window_no_longer_count() {
 fn drained_node_tasks_move_elsewhere() {
     let mut sim = Sim::replicated(6, &["a", "b", "c"]);
     sim.settle();
-    sim.node_mut("b").availability = NodeAvailability::Drain;
+    sim.node_mut("b").availability = Availability::Drain;
     sim.settle();
     assert_eq!(sim.running_per_node(), counts(&[("a", 3), ("c", 3)]));
     assert_eq!(sim.wanted_slots(), vec![1, 2, 3, 4, 5, 6]);
