@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::DaemonError;
 use super::calls::call_managers;
 use super::core::{Active, Daemon};
+use super::supervise::supervise;
 use crate::agent::{self, AgentConfig, DataplaneTarget, Swarm};
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};
@@ -56,8 +57,9 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
         dataplane,
     };
     let link = Arc::new(ManagerLink(active.clone()));
-    let handle = tokio::spawn(agent::run(link, config));
-    active.track(handle.abort_handle());
+    supervise(active, "agent", move || {
+        agent::run(link.clone(), config.clone())
+    });
 }
 
 fn dataplane_pins(daemon: &Daemon) -> Option<shoal_dataplane::PinPaths> {

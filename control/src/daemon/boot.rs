@@ -11,6 +11,7 @@ use super::calls::{call_managers, unique};
 use super::core::{Active, Daemon, Manager, Phase, lock};
 use super::heartbeat::{ENGINE_VERSION, HEARTBEAT_INTERVAL};
 use super::state::NodeState;
+use super::supervise::supervise;
 use super::{agent_link, heartbeat, keys, listener, renew, roles};
 use crate::ca::persist::{load_ca_cert, load_node_credentials};
 use crate::ca::{CaCert, NodeCertificate, NodeKey};
@@ -91,21 +92,27 @@ pub(crate) async fn activate(
         log::warn!("task logs unavailable: {}", err.full_message());
     }
     if let (Some(manager), Some(data_key)) = (&active.manager, data_key) {
-        let monitor = tokio::spawn(heartbeat::monitor(manager.clone()));
-        active.track(monitor.abort_handle());
-        let services = tokio::spawn(crate::manager::run(manager.clone()));
-        active.track(services.abort_handle());
-        let keeper = tokio::spawn(keys::keeper(
-            manager.clone(),
-            daemon.paths.clone(),
-            data_key,
-        ));
-        active.track(keeper.abort_handle());
+        let m = manager.clone();
+        supervise(&active, "liveness monitor", move || {
+            heartbeat::monitor(m.clone())
+        });
+        let m = manager.clone();
+        supervise(&active, "manager loop", move || {
+            crate::manager::run(m.clone())
+        });
+        let (m, paths) = (manager.clone(), daemon.paths.clone());
+        supervise(&active, "key keeper", move || {
+            keys::keeper(m.clone(), paths.clone(), data_key.clone())
+        });
     }
-    let agent = tokio::spawn(heartbeat_loop(daemon.clone(), active.clone()));
-    active.track(agent.abort_handle());
-    let renewer = tokio::spawn(renew::renewer(active.clone()));
-    active.track(renewer.abort_handle());
+    let (d, a) = (daemon.clone(), active.clone());
+    supervise(&active, "heartbeat loop", move || {
+        heartbeat_loop(d.clone(), a.clone())
+    });
+    let a = active.clone();
+    supervise(&active, "certificate renewer", move || {
+        renew::renewer(a.clone())
+    });
     agent_link::spawn(daemon, &active);
     Ok(active)
 }

@@ -16,7 +16,8 @@
 //! - `listener`: every node's control listener; `http`: the API; `keys`:
 //!   the stored data key under autolock; `agent_link`: the agent's calls to
 //!   the managers; `http_images`: the node's image routes; `http_api`: what
-//!   the API's routes share; `lock`: one daemon per state directory.
+//!   the API's routes share; `lock`: one daemon per state directory;
+//!   `supervise`: restarting failed background components.
 
 mod addr;
 mod agent_link;
@@ -39,6 +40,7 @@ mod renew;
 mod roles;
 mod service_ops;
 mod state;
+mod supervise;
 mod swarm;
 mod views;
 

@@ -83,7 +83,7 @@ pub struct DataplaneTarget {
 }
 
 /// How to run an agent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AgentConfig {
     /// The node's container runtime.
     pub runtime: Arc<Runtime>,
