@@ -1,6 +1,11 @@
 //! shoal's control plane: the daemon ([`daemon`]) and the API client
 //! ([`api_client`]), and the lower control crates re-exported under their
 //! old module names.
+//!
+//! It owns the daemon (REST API, node roles, leader calls, the control
+//! listener) and, in its binary, the `shoal` CLI. It is the top of the
+//! control plane and may depend on every crate below it; nothing in the
+//! workspace depends on it (the labs and benchmarks run its binary).
 
 pub mod api_client;
 pub mod daemon;

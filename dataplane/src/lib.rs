@@ -5,6 +5,10 @@
 //! A node's state outlives any one process: the maps and links are pinned,
 //! so a second `shoal` process (or a restarted daemon) finds them, and
 //! traffic keeps flowing while no process holds them open.
+//!
+//! It owns a node's data plane: `node` (the desired state and the
+//! whole-node apply) above `overlay` and `lb`. It may depend on
+//! `shoal-common` only; the agent and the CLI depend on it.
 
 pub mod attach;
 pub mod iproute;

@@ -4,6 +4,11 @@
 //! ("the underlay"): one namespace per shoal node plus optional client
 //! namespaces. Everything lives inside namespaces the lab creates; nothing is
 //! added to the root namespace and no namespace has a route out.
+//!
+//! It owns the lab harness and kits the suites share. It may depend on
+//! `shoal-runtime` and the data plane (and, for tests, on the model,
+//! security and ctl crates); it runs the `shoal` binary rather than
+//! linking the daemon.
 
 pub mod lab;
 pub mod linearizability;
