@@ -4,6 +4,7 @@
 //! machine; `cargo xtask test` checks that (see `bootstrap`).
 
 pub mod bootstrap;
+pub mod cycles;
 pub mod layers;
 pub mod setup;
 pub mod sh;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use xtask::{bootstrap, layers, setup, sh};
+use xtask::{bootstrap, cycles, layers, setup, sh};
 
 /// Run the whole suite.
 pub fn run() -> Result<()> {
@@ -21,6 +21,8 @@ pub fn run() -> Result<()> {
     )?;
     println!("==> layers: every crate depends only on lower ones");
     layers::check(&workspace_root())?;
+    println!("==> cycles: no module imports one that imports it back");
+    cycles::check(&workspace_root())?;
     step("format", cargo(&["fmt", "--all", "--check"]))?;
     step(
         "clippy (host crates)",
