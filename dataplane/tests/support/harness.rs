@@ -390,6 +390,45 @@ impl Harness {
         (result, captured)
     }
 
+    /// Runs `prog` on every one of `inputs` with `maps` applied once around
+    /// all of them and no expectations, for fuzzing: `check` gets each input,
+    /// the verdict and the counters before and after, and says what is wrong.
+    /// Inputs the kernel refuses to run are skipped; returns how many ran.
+    pub fn run_each(
+        &mut self,
+        maps: &dyn MapSetup,
+        prog: Program,
+        ifindex: Option<u32>,
+        inputs: &[Vec<u8>],
+        mut check: impl FnMut(&[u8], u32, &StatsReport, &StatsReport) -> Result<(), String>,
+    ) -> Result<usize, String> {
+        let ebpf = &mut self.loaded.ebpf;
+        maps.apply(ebpf)
+            .map_err(|e| format!("map setup failed: {e}"))?;
+        let mut ran = 0;
+        let mut failure = None;
+        for input in inputs {
+            match run_program(ebpf, prog, input, ifindex) {
+                Ok((before, code, _, after)) => {
+                    ran += 1;
+                    if let Err(e) = check(input, code, &before, &after) {
+                        failure = Some(format!("{} on {:02x?}: {e}", prog.name(), input));
+                        break;
+                    }
+                }
+                Err(RunError::Refused(_)) => {}
+                Err(RunError::Other(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let undone = maps.undo(ebpf);
+        self.loaded.flush_logs();
+        undone.map_err(|e| format!("map teardown failed: {e}"))?;
+        failure.map_or(Ok(ran), Err)
+    }
+
     fn run_inner(
         &mut self,
         fixture: &Fixture,
