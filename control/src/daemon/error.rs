@@ -184,6 +184,12 @@ pub enum DaemonError {
         #[source]
         source: crate::dispatcher::DispatchError,
     },
+    /// A request body that is not JSON of the expected shape.
+    #[error("invalid request body: {reason}")]
+    BadRequestBody {
+        /// What the decoder said.
+        reason: String,
+    },
     /// Another daemon holds the state directory's lock.
     #[error(
         "another shoal daemon (pid {holder}) is using the state directory {}: stop it first, or give this one its own --state-dir",
@@ -243,6 +249,7 @@ impl DaemonError {
             | DaemonError::BadAddress { .. }
             | DaemonError::NoAdvertiseAddr { .. }
             | DaemonError::BadRole { .. }
+            | DaemonError::BadRequestBody { .. }
             | DaemonError::WrongUnlockKey => 400,
             DaemonError::Cluster(ClusterError::NodeNotFound { .. }) => 404,
             DaemonError::Cluster(_) => 400,

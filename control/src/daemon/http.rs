@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::core::{Active, Daemon, Manager};
-use super::http_api::{ApiResult, Shared, api_call, decode};
+use super::http_api::{ApiJson, ApiResult, Shared, api_call, decode};
 use super::{DaemonError, boot, leader, swarm, views};
 use crate::api::{
     InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView, SwarmInfo,
@@ -75,14 +75,14 @@ async fn swarm_info(State(daemon): Shared) -> Json<SwarmInfo> {
 
 async fn swarm_init(
     State(daemon): Shared,
-    Json(body): Json<InitRequest>,
+    ApiJson(body): ApiJson<InitRequest>,
 ) -> ApiResult<InitResponse> {
     Ok(Json(swarm::init(&daemon, body).await?))
 }
 
 async fn swarm_join(
     State(daemon): Shared,
-    Json(body): Json<JoinRequest>,
+    ApiJson(body): ApiJson<JoinRequest>,
 ) -> ApiResult<JoinResponse> {
     Ok(Json(swarm::join(&daemon, body).await?))
 }
@@ -92,7 +92,10 @@ async fn swarm_leave(State(daemon): Shared, Query(flags): Query<Flags>) -> ApiRe
     Ok(Json(json!({})))
 }
 
-async fn swarm_unlock(State(daemon): Shared, Json(body): Json<UnlockRequest>) -> ApiResult<Value> {
+async fn swarm_unlock(
+    State(daemon): Shared,
+    ApiJson(body): ApiJson<UnlockRequest>,
+) -> ApiResult<Value> {
     boot::unlock(&daemon, &body.key).await?;
     Ok(Json(json!({})))
 }
@@ -169,7 +172,7 @@ async fn node_inspect(
 async fn node_update(
     State(daemon): Shared,
     Path(target): Path<String>,
-    Json(update): Json<NodeUpdate>,
+    ApiJson(update): ApiJson<NodeUpdate>,
 ) -> ApiResult<NodeView> {
     Ok(Json(decode(
         api_call(&daemon, ApiOp::UpdateNode { target, update }).await?,
@@ -309,6 +312,88 @@ mod tests {
             assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
             let error: ErrorBody = serde_json::from_slice(&body).unwrap();
             assert!(!error.message.is_empty());
+        }
+    }
+
+    /// Routes that decode a JSON body, each with a valid body to mutate.
+    const JSON_ROUTES: &[(&str, &str)] = &[
+        (
+            "/swarm/init",
+            r#"{"listen_addr":"0.0.0.0:2377","advertise_addr":"198.18.0.11"}"#,
+        ),
+        (
+            "/swarm/join",
+            r#"{"token":"SWMTKN-1-x-y","remote_addrs":["198.18.0.11:2377"]}"#,
+        ),
+        ("/swarm/unlock", r#"{"key":"SWMKEY-1-abc"}"#),
+        ("/nodes/n1/update", r#"{"availability":"drain"}"#),
+        (
+            "/services/create",
+            r#"{"name":"web","image":"web:1","mode":{"replicated":{"replicas":2}}}"#,
+        ),
+        (
+            "/services/web/update",
+            r#"{"spec":{"name":"web","image":"web:2","mode":"global"}}"#,
+        ),
+        ("/networks/create", r#"{"name":"front","driver":"overlay"}"#),
+        ("/secrets/create", r#"{"name":"key","data":"aGk="}"#),
+        ("/images/pull", r#"{"reference":"127.0.0.1:1/app:1"}"#),
+    ];
+
+    /// A body for fuzzing: noise, a mutated valid body, or JSON of another shape.
+    fn fuzz_body(rng: &mut impl rand::Rng, valid: &str) -> Vec<u8> {
+        match rng.random_range(0..5) {
+            0 => (0..rng.random_range(0..64)).map(|_| rng.random()).collect(),
+            1 => {
+                let mut body = valid.as_bytes().to_vec();
+                for _ in 0..rng.random_range(1..4) {
+                    let at = rng.random_range(0..body.len());
+                    body[at] = *b"{}[]\",:0x\""
+                        .get(rng.random_range(0..11))
+                        .unwrap_or(&b'x');
+                }
+                body
+            }
+            2 => valid.as_bytes()[..rng.random_range(0..valid.len())].to_vec(),
+            3 => [
+                "null",
+                "[]",
+                "42",
+                "\"text\"",
+                "{\"name\":[[[[[]]]]]}",
+                "{}",
+            ][rng.random_range(0..6)]
+            .as_bytes()
+            .to_vec(),
+            _ => format!("[{}]", "[".repeat(600)).into_bytes(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_request_bodies_get_a_clear_400_and_nothing_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, _state) = serve(dir.path());
+        let mut rng = rand::rng();
+        for (route, valid) in JSON_ROUTES {
+            for _ in 0..40 {
+                let body = fuzz_body(&mut rng, valid);
+                let (status, answer) = call(&socket, Method::POST, route, body.clone()).await;
+                let text = String::from_utf8_lossy(&answer);
+                let what = format!(
+                    "{route} with {:?}: {status} {text}",
+                    String::from_utf8_lossy(&body)
+                );
+                assert_ne!(status, 500, "{what}");
+                let error: Result<ErrorBody, _> = serde_json::from_slice(&answer);
+                assert!(
+                    (200..300).contains(&status) || error.is_ok_and(|e| !e.message.is_empty()),
+                    "an error without Docker's {{\"message\": ...}} body: {what}"
+                );
+                let decodes = serde_json::from_slice::<serde_json::Value>(&body).is_ok();
+                if !decodes {
+                    assert_eq!(status, 400, "not JSON at all: {what}");
+                }
+            }
         }
     }
 }

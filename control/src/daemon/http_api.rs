@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -33,6 +33,29 @@ impl IntoResponse for ApiFailure {
             log::warn!("API error: {message}");
         }
         (status, Json(ErrorBody { message })).into_response()
+    }
+}
+
+/// A JSON request body. A body that is not JSON of the expected shape (or
+/// comes without the JSON content type) is refused with 400 and
+/// `{"message": ...}` like every other refusal; axum's own extractor
+/// would answer 415 or 422 in plain text.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(body)) => Ok(ApiJson(body)),
+            Err(rejection) => Err(ApiFailure(DaemonError::BadRequestBody {
+                reason: rejection.body_text(),
+            })),
+        }
     }
 }
 

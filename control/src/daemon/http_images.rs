@@ -16,6 +16,7 @@ use http_body_util::BodyExt as _;
 use super::DaemonError;
 use super::core::Daemon;
 use super::http_api::ApiFailure;
+use super::http_api::ApiJson;
 use crate::api::{ImagePullRequest, ImageView, LoadedImageView};
 
 /// Largest archive `image load` accepts.
@@ -79,7 +80,7 @@ async fn image_load(
 
 async fn image_pull(
     State(daemon): State<Arc<Daemon>>,
-    Json(request): Json<ImagePullRequest>,
+    ApiJson(request): ApiJson<ImagePullRequest>,
 ) -> Result<Json<Vec<LoadedImageView>>, ApiFailure> {
     let runtime = daemon.runtime.clone();
     let pulled = tokio::task::spawn_blocking(move || runtime.images().pull(&request.reference))

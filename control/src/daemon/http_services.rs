@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::DaemonError;
 use super::core::{Active, Daemon};
-use super::http_api::{ApiResult, Shared, api_call, decode};
+use super::http_api::{ApiJson, ApiResult, Shared, api_call, decode};
 use crate::api::{
     NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
     ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
@@ -58,7 +58,7 @@ fn tables(daemon: &Daemon) -> Result<ClusterTables, DaemonError> {
 
 async fn service_create(
     State(daemon): Shared,
-    Json(spec): Json<ServiceSpec>,
+    ApiJson(spec): ApiJson<ServiceSpec>,
 ) -> ApiResult<ServiceCreateResponse> {
     Ok(Json(decode(
         api_call(
@@ -92,7 +92,7 @@ async fn service_inspect(State(daemon): Shared, Path(id): Path<String>) -> ApiRe
 async fn service_update(
     State(daemon): Shared,
     Path(target): Path<String>,
-    Json(request): Json<ServiceUpdateRequest>,
+    ApiJson(request): ApiJson<ServiceUpdateRequest>,
 ) -> ApiResult<ServiceView> {
     let op = ApiOp::UpdateService {
         target,
@@ -213,7 +213,7 @@ async fn task_list(
 
 async fn network_create(
     State(daemon): Shared,
-    Json(request): Json<NetworkCreateRequest>,
+    ApiJson(request): ApiJson<NetworkCreateRequest>,
 ) -> ApiResult<NetworkRecord> {
     let op = ApiOp::CreateNetwork {
         request: Box::new(request),
@@ -242,7 +242,7 @@ async fn network_remove(State(daemon): Shared, Path(target): Path<String>) -> Ap
 
 async fn secret_create(
     State(daemon): Shared,
-    Json(request): Json<SecretCreateRequest>,
+    ApiJson(request): ApiJson<SecretCreateRequest>,
 ) -> ApiResult<SecretView> {
     let op = ApiOp::CreateSecret {
         request: Box::new(request),
