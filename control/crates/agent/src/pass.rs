@@ -102,9 +102,15 @@ impl Reconciler {
 
     async fn list_containers(&self) -> Result<BTreeMap<String, ContainerState>, String> {
         let runtime = self.shared.runtime.clone();
-        let listed = tokio::task::spawn_blocking(move || runtime.list())
-            .await
-            .map_err(|_| "the listing panicked".to_owned())?;
+        let listed = tokio::task::spawn_blocking(move || {
+            // Logs are kept bounded on the same beat as the listing.
+            if let Err(err) = runtime.rotate_logs(shoal_runtime::logs::LOG_MAX_BYTES) {
+                log::warn!("rotating container logs: {}", full_message(&err));
+            }
+            runtime.list()
+        })
+        .await
+        .map_err(|_| "the listing panicked".to_owned())?;
         let containers = listed.map_err(|err| full_message(&err))?;
         Ok(containers.into_iter().map(|c| (c.id.clone(), c)).collect())
     }

@@ -269,11 +269,21 @@ impl Runtime {
         self.wait(id, REAP_TIMEOUT)
     }
 
-    /// The container's output so far (stdout and stderr interleaved).
+    /// The container's output kept so far (stdout and stderr interleaved;
+    /// at most about twice [`crate::logs::LOG_MAX_BYTES`]).
     pub fn logs(&self, id: &str) -> Result<Vec<u8>, RuntimeError> {
         self.meta(id)?;
-        let path = self.bundle(id).join("console.log");
-        fs::read(&path).map_err(RuntimeError::io("read", &path))
+        crate::logs::read(&self.bundle(id))
+    }
+
+    /// Rotates every container's log that passed `max_bytes`
+    /// ([`crate::logs::rotate`]); returns how many it rotated.
+    pub fn rotate_logs(&self, max_bytes: u64) -> Result<usize, RuntimeError> {
+        let mut rotated = 0;
+        for container in self.list()? {
+            rotated += usize::from(crate::logs::rotate(&self.bundle(&container.id), max_bytes)?);
+        }
+        Ok(rotated)
     }
 
     /// Every container of this runtime, by id.

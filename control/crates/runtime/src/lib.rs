@@ -19,6 +19,7 @@ mod config;
 mod containers;
 mod error;
 pub mod image;
+pub mod logs;
 mod netns;
 mod oci;
 mod reaper;
