@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use shoal_control::spec::{PortConfig, Protocol, Span, SpecError};
+use shoal_control::spec::{PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError};
 
 /// Why a command-line value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +79,16 @@ pub fn span(text: &str) -> Result<Span, ParseError> {
 /// `--publish 8080:80/udp` or `published=8080,target=80,...`.
 pub fn port(text: &str) -> Result<PortConfig, ParseError> {
     Ok(text.parse::<PortConfig>()?)
+}
+
+/// `--secret`: `NAME` or `source=NAME,target=PATH,uid=N,gid=N,mode=0OOO`.
+pub fn secret(text: &str) -> Result<SecretRef, ParseError> {
+    Ok(text.parse::<SecretRef>()?)
+}
+
+/// `--security-opt`: `seccomp=unconfined` or `seccomp=builtin`.
+pub fn security_opt(text: &str) -> Result<SecurityOpt, ParseError> {
+    Ok(text.parse::<SecurityOpt>()?)
 }
 
 /// Binary units, as Docker's `RAMInBytes`: `k` is 1024.

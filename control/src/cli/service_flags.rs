@@ -3,7 +3,8 @@
 
 use clap::{Args, ValueEnum};
 use shoal_control::spec::{
-    EndpointMode, FailureAction, PortConfig, RestartCondition, Span, UpdateOrder,
+    EndpointMode, FailureAction, PortConfig, RestartCondition, SecretRef, SecurityOpt, Span,
+    UpdateOrder,
 };
 
 use super::parse::{self, PortToRemove};
@@ -198,6 +199,13 @@ pub struct PolicyFlags {
     /// Memory reserved per task on its node (e.g. 64M).
     #[arg(long, value_name = "BYTES", value_parser = parse::memory_bytes)]
     pub reserve_memory: Option<u64>,
+    /// Most processes per task (default 4096; 0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub limit_pids: Option<u64>,
+    /// seccomp=unconfined (no seccomp profile) or seccomp=builtin (the
+    /// default profile).
+    #[arg(long = "security-opt", value_name = "OPT", value_parser = parse::security_opt)]
+    pub security_opts: Vec<SecurityOpt>,
 }
 
 /// `service create [OPTIONS] IMAGE [ARG...]`.
@@ -227,9 +235,10 @@ pub struct CreateFlags {
     /// Placement preference (spread=node.labels.KEY).
     #[arg(long = "placement-pref", value_name = "PREF")]
     pub placement_prefs: Vec<String>,
-    /// Give the tasks a secret (mounted at /run/secrets/NAME).
-    #[arg(long = "secret", value_name = "NAME")]
-    pub secrets: Vec<String>,
+    /// Give the tasks a secret: NAME (at /run/secrets/NAME, mode 0444) or
+    /// source=NAME,target=PATH,uid=N,gid=N,mode=0400.
+    #[arg(long = "secret", value_name = "SECRET", value_parser = parse::secret)]
+    pub secrets: Vec<SecretRef>,
     #[command(flatten)]
     pub policy: PolicyFlags,
     #[command(flatten)]
@@ -283,10 +292,11 @@ pub struct UpdateFlags {
     /// Remove a placement preference.
     #[arg(long, value_name = "PREF")]
     pub placement_pref_rm: Vec<String>,
-    /// Give the tasks a secret.
-    #[arg(long, value_name = "NAME")]
-    pub secret_add: Vec<String>,
-    /// Take a secret away.
+    /// Give the tasks a secret (NAME or source=,target=,uid=,gid=,mode=);
+    /// replaces one at the same target.
+    #[arg(long, value_name = "SECRET", value_parser = parse::secret)]
+    pub secret_add: Vec<SecretRef>,
+    /// Take a secret away (by name).
     #[arg(long, value_name = "NAME")]
     pub secret_rm: Vec<String>,
     /// Replace the tasks even if nothing changed.

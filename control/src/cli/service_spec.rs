@@ -3,7 +3,7 @@
 //! Pure functions; the spec is validated before anything is sent.
 
 use shoal_control::spec::{
-    FailureAction, HealthCheck, PortConfig, ServiceMode, ServiceSpec, Span, SpecError,
+    FailureAction, HealthCheck, PortConfig, SecretRef, ServiceMode, ServiceSpec, Span, SpecError,
     TaskTemplate, UpdateConfig, UpdateOrder,
 };
 
@@ -88,7 +88,7 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
     let task = &mut spec.task;
     update_env(&mut task.env, &flags.env_add, &flags.env_rm);
     update_list(&mut task.networks, &flags.network_add, &flags.network_rm);
-    update_list(&mut task.secrets, &flags.secret_add, &flags.secret_rm);
+    update_secrets(&mut task.secrets, &flags.secret_add, &flags.secret_rm);
     let placement = &mut task.placement;
     update_list(
         &mut placement.constraints,
@@ -149,6 +149,16 @@ fn update_env(env: &mut Vec<String>, add: &[String], remove: &[String]) {
 }
 
 /// Removes `remove`, then appends what of `add` is not there yet.
+/// Removes secrets by name, then adds each new one in place of any at
+/// its target.
+fn update_secrets(secrets: &mut Vec<SecretRef>, add: &[SecretRef], remove: &[String]) {
+    secrets.retain(|s| !remove.contains(&s.source));
+    for secret in add {
+        secrets.retain(|s| s.target != secret.target);
+        secrets.push(secret.clone());
+    }
+}
+
 fn update_list(list: &mut Vec<String>, add: &[String], remove: &[String]) {
     list.retain(|item| !remove.contains(item));
     for item in add {
@@ -181,6 +191,12 @@ fn apply_policy(flags: &PolicyFlags, spec: &mut ServiceSpec) -> Result<(), FlagE
     set(&mut spec.task.limits.memory_bytes, flags.limit_memory);
     set(&mut spec.task.resources.nano_cpus, flags.reserve_cpu);
     set(&mut spec.task.resources.memory_bytes, flags.reserve_memory);
+    if let Some(pids) = flags.limit_pids {
+        spec.task.pids_limit = Some(pids);
+    }
+    for option in &flags.security_opts {
+        option.apply(&mut spec.task);
+    }
     Ok(())
 }
 

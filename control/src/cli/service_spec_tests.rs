@@ -59,7 +59,7 @@ fn create_flags_fill_the_spec() {
     assert_eq!(spec.task.args, vec!["sh", "-c", "sleep"]);
     assert_eq!(spec.task.env, vec!["A=1", "B=2"]);
     assert_eq!(spec.task.networks, vec!["front"]);
-    assert_eq!(spec.task.secrets, vec!["db"]);
+    assert_eq!(spec.task.secrets, vec![SecretRef::named("db")]);
     assert_eq!(spec.ports.len(), 2);
     assert_eq!((spec.ports[0].published, spec.ports[0].target), (8080, 80));
     assert_eq!(spec.ports[1].protocol, Protocol::Udp);
@@ -270,4 +270,66 @@ fn generated_names_are_dns_labels() {
     let mut spec = ServiceSpec::new(&generated_name("Reg/Some.Image:tag", "abcde"), "x");
     spec.task.image = "x".into();
     assert_eq!(spec.validate(), Ok(()));
+}
+
+#[test]
+fn secrets_pids_and_security_opts_from_flags() {
+    let spec = create(
+        "--secret db --secret source=key,target=app/key,uid=1000,mode=0400 \
+         --limit-pids 100 --security-opt seccomp=unconfined busybox",
+    )
+    .unwrap();
+    let key = &spec.task.secrets[1];
+    assert_eq!(spec.task.secrets[0], SecretRef::named("db"));
+    assert_eq!(
+        (key.source.as_str(), key.target.as_str(), key.uid, key.mode),
+        ("key", "app/key", 1000, 0o400)
+    );
+    assert_eq!(spec.task.pids_limit, Some(100));
+    assert!(spec.task.seccomp_unconfined);
+    let defaults = create("busybox").unwrap();
+    assert_eq!(
+        (defaults.task.pids_limit, defaults.task.seccomp_unconfined),
+        (None, false)
+    );
+
+    let spec = update_spec(
+        &update_flags(
+            "--secret-rm db --secret-add source=other,target=app/key --limit-pids 0 \
+             --security-opt seccomp=builtin web",
+        ),
+        spec,
+    )
+    .unwrap();
+    let targets: Vec<_> = spec
+        .task
+        .secrets
+        .iter()
+        .map(|s| s.source.as_str())
+        .collect();
+    assert_eq!(
+        targets,
+        ["other"],
+        "removed by name, replaced at its target"
+    );
+    assert_eq!(spec.task.effective_pids_limit(), None);
+    assert!(!spec.task.seccomp_unconfined);
+
+    for (flag, value, message) in [
+        (
+            "--security-opt",
+            "apparmor=unconfined",
+            "\"apparmor=unconfined\"",
+        ),
+        (
+            "--secret",
+            "source=db,target=/etc/passwd",
+            "invalid secret target",
+        ),
+        ("--secret", "source=db,mode=1777", "at most 0777"),
+        ("--limit-pids", "-1", "-1"),
+    ] {
+        let err = Create::try_parse_from(["create", flag, value, "busybox"]).unwrap_err();
+        assert!(err.to_string().contains(message), "{flag} {value}: {err}");
+    }
 }

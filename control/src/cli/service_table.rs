@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use shoal_control::api::{ServiceView, TaskView};
 use shoal_control::spec::{
-    EndpointMode, PortConfig, Protocol, PublishMode, ServiceMode, TaskState, Timestamp,
+    EndpointMode, PortConfig, Protocol, PublishMode, ServiceMode, TaskState, TaskTemplate,
+    Timestamp,
 };
 
 use super::humanize::{ago, short_id, title};
@@ -293,6 +294,7 @@ pub fn pretty(view: &ServiceView) -> String {
     if !spec.task.env.is_empty() {
         out += &format!(" Env:\t\t{}\n", spec.task.env.join(" "));
     }
+    out += &confinement(&spec.task);
     if !spec.task.networks.is_empty() {
         out += &format!("Networks:\t{}\n", spec.task.networks.join(" "));
     }
@@ -306,6 +308,30 @@ pub fn pretty(view: &ServiceView) -> String {
         out += &format!("Ports:\t\t{}\n", ports_text(ports));
     }
     out
+}
+
+/// The pretty lines for a task's secrets, pids limit and seccomp.
+fn confinement(task: &TaskTemplate) -> String {
+    let mut out = String::new();
+    for secret in &task.secrets {
+        out += &format!(
+            " Secret:\t{} at {} (uid {}, gid {}, mode {:04o})\n",
+            secret.source,
+            secret.path(),
+            secret.uid,
+            secret.gid,
+            secret.mode
+        );
+    }
+    let pids = task
+        .effective_pids_limit()
+        .map_or_else(|| "unlimited".to_owned(), |limit| limit.to_string());
+    let seccomp = if task.seccomp_unconfined {
+        "unconfined"
+    } else {
+        "builtin"
+    };
+    out + &format!(" Pids limit:\t{pids}\n Seccomp:\t{seccomp}\n")
 }
 
 #[cfg(test)]

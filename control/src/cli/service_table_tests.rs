@@ -129,6 +129,11 @@ fn pretty_names_the_essentials() {
     let mut web = service(3);
     web.service.spec.task.env = vec!["A=1".into()];
     web.service.spec.ports = vec!["8080:80".parse().unwrap()];
+    web.service.spec.task.secrets = vec![
+        "source=db,target=app/db,uid=1000,mode=0400"
+            .parse()
+            .unwrap(),
+    ];
     let text = pretty(&web);
     for needle in [
         "Name:\t\tweb",
@@ -140,6 +145,9 @@ fn pretty_names_the_essentials() {
         "On failure:\tpause",
         "Update order:      stop-first",
         "RollbackConfig:",
+        "Secret:\tdb at /run/secrets/app/db (uid 1000, gid 0, mode 0400)",
+        "Pids limit:\t4096",
+        "Seccomp:\tbuiltin",
     ] {
         assert!(text.contains(needle), "{needle:?} missing in\n{text}");
     }

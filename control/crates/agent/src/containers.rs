@@ -5,15 +5,13 @@ use base64::Engine as _;
 
 use super::AgentError;
 use shoal_model::assignment::AssignedTask;
-use shoal_model::spec::TaskState;
+use shoal_model::spec::{SecretRef, TaskState, TaskTemplate};
 use shoal_runtime::image::ImageError;
 use shoal_runtime::{ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
 
 /// The CPU period a `nano_cpus` quota is expressed in (the kernel's
 /// default, as Docker uses).
 const CPU_PERIOD_US: u64 = 100_000;
-/// Permission bits of secret files (read-only for the task's user).
-const SECRET_MODE: u32 = 0o400;
 
 /// The container a task runs as: its id is the task ID, its hostname the
 /// task name; the service's args replace the image's CMD (as Docker's do).
@@ -22,7 +20,7 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
     let secrets = template
         .secrets
         .iter()
-        .map(|name| secret_file(assigned, name))
+        .map(|wanted| secret_file(assigned, wanted))
         .collect::<Result<Vec<_>, _>>()?;
     let spec = ContainerSpec {
         id: assigned.task.id.clone(),
@@ -30,15 +28,19 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         args: (!template.args.is_empty()).then(|| template.args.clone()),
         env: template.env.clone(),
         hostname: Some(assigned.name.clone()),
-        resources: limits(&template.limits),
+        resources: limits(template),
         secrets,
+        seccomp_unconfined: template.seccomp_unconfined,
         ..ContainerSpec::default()
     };
     spec.validate()?;
     Ok(spec)
 }
 
-fn secret_file(assigned: &AssignedTask, name: &str) -> Result<SecretFile, AgentError> {
+/// The file of secret `wanted`: its data from the assignment, its path
+/// (relative to `/run/secrets`), owner and mode from the spec.
+fn secret_file(assigned: &AssignedTask, wanted: &SecretRef) -> Result<SecretFile, AgentError> {
+    let name = wanted.source.as_str();
     let secret = assigned
         .secrets
         .iter()
@@ -53,16 +55,25 @@ fn secret_file(assigned: &AssignedTask, name: &str) -> Result<SecretFile, AgentE
             source,
         })?;
     Ok(SecretFile {
-        name: name.to_owned(),
+        name: wanted.target.clone(),
         data,
-        mode: SECRET_MODE,
+        uid: wanted.uid,
+        gid: wanted.gid,
+        mode: wanted.mode,
     })
 }
 
 /// cgroup limits from the task's limits (its reservations only count for
-/// scheduling): CPUs as a quota per period, memory as a hard limit.
-fn limits(wanted: &shoal_model::spec::Resources) -> Resources {
-    let mut limits = Resources::default();
+/// scheduling): CPUs as a quota per period, memory as a hard limit, and
+/// the pids limit (a default one unless the spec says 0).
+fn limits(template: &TaskTemplate) -> Resources {
+    let wanted = &template.limits;
+    let mut limits = Resources {
+        pids_limit: template
+            .effective_pids_limit()
+            .map(|limit| i64::try_from(limit).unwrap_or(i64::MAX)),
+        ..Resources::default()
+    };
     if wanted.nano_cpus > 0 {
         let quota = u128::from(wanted.nano_cpus) * u128::from(CPU_PERIOD_US) / 1_000_000_000;
         // At least 1 ms per period: the kernel refuses smaller quotas.
@@ -134,7 +145,7 @@ mod tests {
         let mut template = ServiceSpec::new("web", "busybox").task;
         template.args = vec!["httpd".to_owned(), "-f".to_owned()];
         template.env = vec!["A=1".to_owned()];
-        template.secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
+        template.secrets = secrets.iter().map(|s| SecretRef::named(s)).collect();
         template.limits.nano_cpus = 500_000_000;
         template.limits.memory_bytes = 64 << 20;
         // Reservations are the scheduler's business, not limits.
@@ -171,7 +182,46 @@ mod tests {
         assert_eq!(spec.resources.cpu_period_us, Some(100_000));
         assert_eq!(spec.resources.memory_limit_bytes, Some(64 << 20));
         assert_eq!(spec.secrets[0].data, b"hunter2");
-        assert_eq!(spec.secrets[0].mode, 0o400);
+        assert_eq!(
+            spec.secrets[0].mode, 0o444,
+            "readable by a non-root task user"
+        );
+        assert_eq!(
+            spec.resources.pids_limit,
+            Some(4096),
+            "the default pids limit"
+        );
+        assert!(!spec.seccomp_unconfined);
+    }
+
+    #[test]
+    fn secret_targets_owners_modes_and_limits_come_from_the_spec() {
+        let secret = AssignedSecret {
+            name: "pw".to_owned(),
+            data_b64: "aHVudGVyMg==".to_owned(),
+        };
+        let mut task = assigned(&[], vec![secret]);
+        let template = &mut task.task.spec;
+        template.secrets = vec![
+            "source=pw,target=app/key,uid=1000,mode=0400"
+                .parse()
+                .unwrap(),
+        ];
+        template.pids_limit = Some(0);
+        template.seccomp_unconfined = true;
+        let spec = container_spec(&task).unwrap();
+        let file = &spec.secrets[0];
+        assert_eq!(
+            (file.name.as_str(), file.uid, file.gid, file.mode),
+            ("app/key", 1000, 0, 0o400)
+        );
+        assert_eq!(spec.resources.pids_limit, None, "--limit-pids 0: unlimited");
+        assert!(spec.seccomp_unconfined);
+        task.task.spec.pids_limit = Some(100);
+        assert_eq!(
+            container_spec(&task).unwrap().resources.pids_limit,
+            Some(100)
+        );
     }
 
     #[test]

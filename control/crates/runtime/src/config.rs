@@ -1,7 +1,8 @@
 //! Turning a [`ContainerSpec`] and its image into an OCI runtime config:
 //! the command and environment merged Docker's way, the standard mounts,
 //! namespaces (the network one joined by path), cgroup limits, Docker's
-//! default capabilities and `no_new_privileges`.
+//! default capabilities, its default seccomp profile, an explicit
+//! `RLIMIT_NOFILE` and `no_new_privileges`.
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ use super::RuntimeError;
 use super::image::{Image, ImageError};
 use super::oci::{self, Mount, Namespace, Spec};
 use super::spec::{ContainerSpec, Resources};
+use super::{seccomp, sys};
 
 /// Docker's default capability set.
 const DEFAULT_CAPS: &[&str] = &[
@@ -50,6 +52,10 @@ const READONLY_PATHS: &[&str] = &[
 ];
 /// PATH when the image sets none.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Open files per process (soft and hard), containerd's default: the
+/// host's inherited limit is not the task's business. Capped at this
+/// process's own hard limit, which only `CAP_SYS_RESOURCE` may raise.
+const NOFILE_LIMIT: u64 = 1_048_576;
 /// CPU period used when only a quota is given.
 const DEFAULT_CPU_PERIOD_US: u64 = 100_000;
 /// Where secrets appear in the container.
@@ -72,7 +78,8 @@ pub(crate) fn build(
     host: &HostPaths<'_>,
 ) -> Result<Spec, RuntimeError> {
     let exec = &image.config.config;
-    let (uid, gid) = parse_user(exec.user.as_deref().unwrap_or(""))?;
+    let user = spec.user.as_deref().or(exec.user.as_deref()).unwrap_or("");
+    let (uid, gid) = parse_user(user)?;
     let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| (*c).to_owned()).collect();
     let process = oci::Process {
         terminal: false,
@@ -89,8 +96,13 @@ pub(crate) fn build(
             effective: caps.clone(),
             permitted: caps,
         },
-        // Inherited from this process: raising them may be refused here.
-        rlimits: Vec::new(),
+        // Only NOFILE is set; the rest (NPROC among them: the pids cgroup
+        // bounds processes) are inherited from this process.
+        rlimits: vec![oci::Rlimit {
+            kind: "RLIMIT_NOFILE",
+            hard: nofile_limit(),
+            soft: nofile_limit(),
+        }],
         no_new_privileges: true,
     };
     Ok(Spec {
@@ -108,6 +120,7 @@ pub(crate) fn build(
             cgroups_path: host.cgroup.clone(),
             masked_paths: MASKED_PATHS.iter().map(|p| (*p).to_owned()).collect(),
             readonly_paths: READONLY_PATHS.iter().map(|p| (*p).to_owned()).collect(),
+            seccomp: (!spec.seccomp_unconfined).then(seccomp::default_profile),
         },
     })
 }
@@ -149,6 +162,11 @@ fn environment(image: &[String], overrides: &[String]) -> Vec<String> {
         env.insert(0, DEFAULT_PATH.to_owned());
     }
     env
+}
+
+/// [`NOFILE_LIMIT`], or this process's hard limit when lower.
+pub(crate) fn nofile_limit() -> u64 {
+    sys::hard_rlimit(libc::RLIMIT_NOFILE).map_or(NOFILE_LIMIT, |hard| hard.min(NOFILE_LIMIT))
 }
 
 fn parse_user(user: &str) -> Result<(u32, u32), RuntimeError> {

@@ -4,7 +4,9 @@
 //! A container's root filesystem is an overlayfs the runtime mounts before
 //! `runc create`: the image's layers (unpacked once per node, shared,
 //! read-only) below a per-container upper directory. Secrets are files on a
-//! tmpfs bind-mounted read-only at `/run/secrets`. The network namespace is
+//! tmpfs bind-mounted read-only at `/run/secrets`, each with its own
+//! owner and mode. Every container gets Docker's default seccomp profile
+//! (unless the spec opts out) and Docker's default capabilities. The network namespace is
 //! `ip netns add shoal-<id>` (or one the caller names), joined by path, so
 //! the data plane can attach the task's interface between
 //! [`Runtime::create`] and [`Runtime::start`]. The container's stdout and
@@ -25,6 +27,7 @@ mod oci;
 mod reaper;
 mod rootfs;
 mod runc;
+mod seccomp;
 mod spec;
 mod sys;
 
@@ -39,3 +42,5 @@ pub use spec::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_security;

@@ -82,6 +82,43 @@ pub(crate) struct Linux {
     pub cgroups_path: String,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
+}
+
+/// A seccomp filter: what a syscall no rule names gets, the architectures
+/// it applies to and the rules.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Seccomp {
+    pub default_action: &'static str,
+    pub default_errno_ret: u32,
+    pub architectures: Vec<&'static str>,
+    pub syscalls: Vec<SeccompRule>,
+}
+
+/// One seccomp rule: `action` for the named syscalls when every arg
+/// condition holds.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SeccompRule {
+    pub names: Vec<&'static str>,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<SeccompArg>,
+}
+
+/// A condition on one syscall argument (`MASKED_EQ`: `arg & value ==
+/// value_two`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SeccompArg {
+    pub index: u32,
+    pub value: u64,
+    pub value_two: u64,
+    pub op: &'static str,
 }
 
 /// A namespace to create, or join when `path` is set.

@@ -9,7 +9,7 @@
 //! `/run/secrets`.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::RuntimeError;
@@ -65,15 +65,30 @@ pub(crate) fn mount_secrets(
     let data = format!("mode=0755,size={size}");
     sys::mount("tmpfs", &dir, flags, &data).map_err(RuntimeError::mount("mount tmpfs", &dir))?;
     for secret in secrets {
-        let path = dir.join(&secret.name);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(RuntimeError::io("create", parent))?;
-        }
-        fs::write(&path, &secret.data).map_err(RuntimeError::io("write secret", &path))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(secret.mode))
-            .map_err(RuntimeError::io("chmod secret", &path))?;
+        write_secret(&dir, secret)?;
     }
     Ok(Some(dir))
+}
+
+/// Writes one secret below `dir` with its owner and mode; directories on
+/// the way are 0755 root, so any user can reach a file its mode lets it
+/// read.
+fn write_secret(dir: &Path, secret: &SecretFile) -> Result<(), RuntimeError> {
+    let path = dir.join(&secret.name);
+    if let Some(parent) = path.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(RuntimeError::io("create", parent))?;
+    }
+    fs::write(&path, &secret.data).map_err(RuntimeError::io("write secret", &path))?;
+    std::os::unix::fs::chown(&path, Some(secret.uid), Some(secret.gid))
+        .map_err(RuntimeError::io("chown secret", &path))?;
+    // After chown, which may clear set-id bits.
+    fs::set_permissions(&path, fs::Permissions::from_mode(secret.mode))
+        .map_err(RuntimeError::io("chmod secret", &path))?;
+    Ok(())
 }
 
 /// Unmounts the rootfs and the secrets tmpfs of a bundle (whichever are

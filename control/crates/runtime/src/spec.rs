@@ -26,6 +26,11 @@ pub struct ContainerSpec {
     pub hostname: Option<String>,
     /// Working directory (the image's, else `/`).
     pub workdir: Option<String>,
+    /// The process's user, numeric `uid[:gid]` (the image's when unset).
+    pub user: Option<String>,
+    /// Run without the default seccomp profile (`--security-opt
+    /// seccomp=unconfined`).
+    pub seccomp_unconfined: bool,
     /// Resource limits.
     pub resources: Resources,
     /// Bind mounts from the host.
@@ -49,7 +54,7 @@ pub struct Resources {
     pub cpu_period_us: Option<u64>,
     /// Memory limit in bytes.
     pub memory_limit_bytes: Option<i64>,
-    /// Most processes.
+    /// Most processes (cgroup `pids.max`); unset: no limit.
     pub pids_limit: Option<i64>,
 }
 
@@ -71,7 +76,11 @@ pub struct SecretFile {
     pub name: String,
     /// Contents.
     pub data: Vec<u8>,
-    /// Permission bits (0400 is usual).
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Permission bits (at most 0777; 0444 is usual).
     pub mode: u32,
 }
 
@@ -81,6 +90,8 @@ impl std::fmt::Debug for SecretFile {
         f.debug_struct("SecretFile")
             .field("name", &self.name)
             .field("len", &self.data.len())
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
             .field("mode", &format_args!("{:o}", self.mode))
             .finish()
     }
@@ -182,6 +193,9 @@ impl ContainerSpec {
                     &secret.name,
                     "must be a relative path without ..",
                 ));
+            }
+            if secret.mode > 0o777 {
+                return Err(invalid("secret", &secret.name, "mode above 0777"));
             }
         }
         for mount in &self.mounts {

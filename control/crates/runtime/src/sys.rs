@@ -135,3 +135,14 @@ pub(crate) fn pid_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence.
     unsafe { libc::kill(pid, 0) == 0 }
 }
+
+/// This process's hard limit for `resource` (`None` if unreadable).
+pub(crate) fn hard_rlimit(resource: libc::__rlimit_resource_t) -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit to the valid pointer given.
+    let rc = unsafe { libc::getrlimit(resource, &mut limit) };
+    (rc == 0).then_some(limit.rlim_max)
+}

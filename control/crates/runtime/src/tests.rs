@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 use super::image::{ExtraFile, build_busybox_image};
 use super::*;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A runtime on a temporary state directory with one image, `test:latest`.
-struct Lab {
-    runtime: Runtime,
+pub(crate) struct Lab {
+    pub(crate) runtime: Runtime,
     tag: String,
     _dir: tempfile::TempDir,
 }
 
 impl Lab {
-    fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let runtime = Runtime::open(RuntimeConfig::new(&dir.path().join("state"))).unwrap();
         let archive = dir.path().join("image.tar");
@@ -36,7 +36,7 @@ impl Lab {
     }
 
     /// A spec for `test:latest` running `args`, with an id unique on the host.
-    fn spec(&self, name: &str, args: &[&str]) -> ContainerSpec {
+    pub(crate) fn spec(&self, name: &str, args: &[&str]) -> ContainerSpec {
         ContainerSpec {
             id: format!("{}-{name}", self.tag),
             image: "test".to_owned(),
@@ -45,17 +45,17 @@ impl Lab {
         }
     }
 
-    fn wait_exit(&self, id: &str) -> ExitStatus {
+    pub(crate) fn wait_exit(&self, id: &str) -> ExitStatus {
         let status = self.runtime.wait(id, TIMEOUT).unwrap();
         status.unwrap_or_else(|| panic!("{id} did not exit: {:?}", self.runtime.state(id)))
     }
 
-    fn logs(&self, id: &str) -> String {
+    pub(crate) fn logs(&self, id: &str) -> String {
         String::from_utf8(self.runtime.logs(id).unwrap()).unwrap()
     }
 
     /// Deletes `id` and checks nothing of it is left on the host.
-    fn delete_and_check(&self, id: &str) {
+    pub(crate) fn delete_and_check(&self, id: &str) {
         let bundle = self.runtime.bundle(id);
         self.runtime.delete(id).unwrap();
         assert!(!bundle.exists(), "bundle left behind");
@@ -211,7 +211,7 @@ fn env_and_hostname_are_visible_inside() {
 }
 
 /// The cgroup v1 directory of `pid` for `controller`.
-fn cgroup_dir(pid: u32, controller: &str) -> std::path::PathBuf {
+pub(crate) fn cgroup_dir(pid: u32, controller: &str) -> std::path::PathBuf {
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let line = cgroups
         .lines()
@@ -276,11 +276,15 @@ fn secrets_are_exactly_the_given_files_on_a_tmpfs() {
         SecretFile {
             name: "db_password".into(),
             data: b"hunter2".to_vec(),
+            uid: 0,
+            gid: 0,
             mode: 0o400,
         },
         SecretFile {
             name: "api_key".into(),
             data: b"k".to_vec(),
+            uid: 0,
+            gid: 0,
             mode: 0o400,
         },
     ];

@@ -135,7 +135,7 @@ fn assigned_task(rows: &Rows, task: &Task) -> AssignedTask {
         .spec
         .secrets
         .iter()
-        .filter_map(|name| rows.secrets.get(name))
+        .filter_map(|secret| rows.secrets.get(&secret.source))
         .map(|secret| AssignedSecret {
             name: secret.name.clone(),
             data_b64: secret.data_b64.clone(),

@@ -11,8 +11,8 @@ use shoal_model::cluster::{
     VirtualIp,
 };
 use shoal_model::spec::{
-    NetworkAttachment, PortConfig, Protocol, PublishMode, Service, ServiceSpec, Task, TaskState,
-    TaskStatus,
+    NetworkAttachment, PortConfig, Protocol, PublishMode, SecretRef, Service, ServiceSpec, Task,
+    TaskState, TaskStatus,
 };
 use shoal_raft::Tables;
 
@@ -72,7 +72,7 @@ fn network(name: &str, vni: u32, subnet: &str) -> NetworkRecord {
 
 fn task(id: &str, slot: u64, node: &str, desired: TaskState, observed: TaskState) -> Task {
     let mut spec = ServiceSpec::new("web", "nginx").task;
-    spec.secrets = vec!["db-pass".to_owned()];
+    spec.secrets = vec![SecretRef::named("db-pass")];
     Task {
         id: id.to_owned(),
         service_id: "svc".to_owned(),

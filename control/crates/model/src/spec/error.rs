@@ -154,4 +154,42 @@ pub enum SpecError {
         /// The network.
         network: String,
     },
+    /// A `--secret` that cannot be parsed.
+    #[error(
+        "invalid secret {text:?}: {reason} (expected NAME or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444])"
+    )]
+    SecretSyntax {
+        /// The text given.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A secret target outside `/run/secrets` or with `..`.
+    #[error(
+        "invalid secret target {target:?}: must be a relative path or one under /run/secrets, without . or .."
+    )]
+    SecretTarget {
+        /// The target given.
+        target: String,
+    },
+    /// A secret mode above 0777.
+    #[error("invalid secret mode {mode:o}: at most 0777")]
+    SecretMode {
+        /// The mode given.
+        mode: u32,
+    },
+    /// Two secrets with the same target.
+    #[error("duplicate secret target /run/secrets/{target}")]
+    DuplicateSecretTarget {
+        /// The target.
+        target: String,
+    },
+    /// A `--security-opt` shoal does not support.
+    #[error(
+        "unsupported security option {option:?}: supported are seccomp=unconfined and seccomp=builtin"
+    )]
+    UnsupportedSecurityOpt {
+        /// The option given.
+        option: String,
+    },
 }

@@ -8,6 +8,8 @@
 mod constraint;
 mod error;
 mod sched_node;
+mod secret;
+mod security;
 mod service;
 mod span;
 mod task;
@@ -17,6 +19,8 @@ pub use validate::{MAX_REPLICAS, SpecLimits};
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use error::SpecError;
 pub use sched_node::SchedNode;
+pub use secret::{DEFAULT_SECRET_MODE, SECRETS_DIR, SecretRef};
+pub use security::{DEFAULT_PIDS_LIMIT, SecurityOpt};
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use span::Span;
 pub use task::{NetworkAttachment, Task, TaskReport, TaskState, TaskStatus, Timestamp};
@@ -79,9 +83,18 @@ pub struct TaskTemplate {
     /// no limit.
     #[serde(default, skip_serializing_if = "Resources::is_zero")]
     pub limits: Resources,
-    /// Names of secrets mounted at `/run/secrets/<name>` in each task.
+    /// Secrets put under `/run/secrets` in each task (a bare name, as
+    /// stored by older versions, decodes as `/run/secrets/<name>`, 0444).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<String>,
+    pub secrets: Vec<SecretRef>,
+    /// Most processes per task (cgroup `pids.max`): unset means
+    /// [`DEFAULT_PIDS_LIMIT`], 0 means no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<u64>,
+    /// Run the tasks without the default seccomp profile
+    /// (`--security-opt seccomp=unconfined`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub seccomp_unconfined: bool,
     /// Bumped by `service update --force` so the template differs and every
     /// task is replaced; 0 (never forced) is left out of the JSON.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -90,6 +103,10 @@ pub struct TaskTemplate {
 
 fn is_zero(value: &u64) -> bool {
     *value == 0
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Replicated or global.

@@ -288,3 +288,125 @@ fn oversized_lists_and_values_are_refused_with_the_field_named() {
     s.task.env = vec!["A=1".to_owned(); SpecLimits::ENTRIES];
     assert_eq!(s.validate(), Ok(()), "exactly the limit is fine");
 }
+
+#[test]
+fn secrets_parse_short_and_long_syntax() {
+    let short: SecretRef = "db".parse().unwrap();
+    assert_eq!(short, SecretRef::named("db"));
+    assert_eq!(
+        (short.path(), short.uid, short.mode),
+        ("/run/secrets/db".to_owned(), 0, 0o444)
+    );
+    let long: SecretRef = "source=db,target=app/key,uid=1000,gid=50,mode=0400"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        long,
+        SecretRef {
+            source: "db".to_owned(),
+            target: "app/key".to_owned(),
+            uid: 1000,
+            gid: 50,
+            mode: 0o400,
+        }
+    );
+    let absolute: SecretRef = "source=db,target=/run/secrets/x".parse().unwrap();
+    assert_eq!(absolute.target, "x");
+    let no_target: SecretRef = "source=db,mode=440".parse().unwrap();
+    assert_eq!((no_target.target.as_str(), no_target.mode), ("db", 0o440));
+}
+
+#[test]
+fn bad_secrets_are_refused_with_the_reason() {
+    for target in [
+        "/etc/passwd",
+        "/run/secretsx/a",
+        "../x",
+        "a/../../b",
+        "/run/secrets/",
+    ] {
+        let text = format!("source=db,target={target}");
+        assert_eq!(
+            text.parse::<SecretRef>(),
+            Err(SpecError::SecretTarget {
+                target: target.to_owned()
+            }),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        "source=db,mode=1777".parse::<SecretRef>(),
+        Err(SpecError::SecretMode { mode: 0o1777 })
+    );
+    for bad in [
+        "source=db,mode=9",
+        "source=db,uid=x",
+        "source=db,colour=red",
+        "target=x",
+    ] {
+        assert!(
+            matches!(
+                bad.parse::<SecretRef>(),
+                Err(SpecError::SecretSyntax { .. })
+            ),
+            "{bad}"
+        );
+    }
+    let mut s = spec();
+    s.task.secrets = vec![SecretRef::named("a"), "source=b,target=a".parse().unwrap()];
+    assert_eq!(
+        s.validate(),
+        Err(SpecError::DuplicateSecretTarget {
+            target: "a".to_owned()
+        })
+    );
+    s.task.secrets = vec![SecretRef {
+        target: "../etc/shadow".to_owned(),
+        ..SecretRef::named("a")
+    }];
+    assert!(matches!(s.validate(), Err(SpecError::SecretTarget { .. })));
+}
+
+#[test]
+fn stored_specs_with_secret_names_still_decode() {
+    let json = r#"{"name":"web","image":"nginx","mode":{"replicated":{"replicas":1}},
+                  "secrets":["db_password"]}"#;
+    let spec: ServiceSpec = serde_json::from_str(json).unwrap();
+    assert_eq!(spec.task.secrets, [SecretRef::named("db_password")]);
+    assert_eq!(spec.task.pids_limit, None);
+    assert!(!spec.task.seccomp_unconfined);
+    assert_eq!(spec.task.effective_pids_limit(), Some(DEFAULT_PIDS_LIMIT));
+    // The new form round-trips.
+    let mut spec = spec;
+    spec.task
+        .secrets
+        .push("source=k,target=app/k,uid=1000,mode=0400".parse().unwrap());
+    spec.task.pids_limit = Some(0);
+    spec.task.seccomp_unconfined = true;
+    let back: ServiceSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+    assert_eq!(back, spec);
+    assert_eq!(back.task.effective_pids_limit(), None);
+}
+
+#[test]
+fn security_opts_are_seccomp_unconfined_or_builtin() {
+    let mut task = spec().task;
+    "seccomp=unconfined"
+        .parse::<SecurityOpt>()
+        .unwrap()
+        .apply(&mut task);
+    assert!(task.seccomp_unconfined);
+    "seccomp:builtin"
+        .parse::<SecurityOpt>()
+        .unwrap()
+        .apply(&mut task);
+    assert!(!task.seccomp_unconfined);
+    for bad in [
+        "apparmor=unconfined",
+        "seccomp=/etc/profile.json",
+        "no-new-privileges",
+    ] {
+        let err = bad.parse::<SecurityOpt>().unwrap_err();
+        assert!(err.to_string().contains(bad), "{err}");
+    }
+}

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use super::{
-    Constraint, HealthCheck, PortConfig, Protocol, PublishMode, ServiceMode, ServiceSpec, Span,
-    SpecError, SpreadPreference, UpdateConfig,
+    Constraint, HealthCheck, PortConfig, Protocol, PublishMode, SecretRef, ServiceMode,
+    ServiceSpec, Span, SpecError, SpreadPreference, UpdateConfig,
 };
 
 /// The most replicas one service may have. The orchestrator creates the
@@ -63,6 +63,7 @@ impl ServiceSpec {
         if self.rollback_config.failure_action == super::FailureAction::Rollback {
             return Err(SpecError::RollbackOfRollback);
         }
+        validate_secrets(&self.task.secrets)?;
         let mut seen = BTreeSet::new();
         if let Some(network) = self.task.networks.iter().find(|n| !seen.insert(*n)) {
             return Err(SpecError::DuplicateNetwork {
@@ -87,11 +88,10 @@ impl ServiceSpec {
         check_len("image", &self.task.image, SpecLimits::IMAGE_BYTES)?;
         let task = &self.task;
         let placement = &task.placement;
-        let lists: [(&'static str, &[String]); 6] = [
+        let lists: [(&'static str, &[String]); 5] = [
             ("args", &task.args),
             ("env", &task.env),
             ("networks", &task.networks),
-            ("secrets", &task.secrets),
             ("placement constraints", &placement.constraints),
             ("placement preferences", &placement.preferences),
         ];
@@ -101,8 +101,27 @@ impl ServiceSpec {
                 check_len(field, value, SpecLimits::VALUE_BYTES)?;
             }
         }
+        check_count("secrets", task.secrets.len())?;
+        for secret in &task.secrets {
+            check_len("secrets", &secret.source, SpecLimits::VALUE_BYTES)?;
+            check_len("secrets", &secret.target, SpecLimits::VALUE_BYTES)?;
+        }
         check_count("ports", self.ports.len())
     }
+}
+
+/// Each secret on its own, and no two at one target.
+fn validate_secrets(secrets: &[SecretRef]) -> Result<(), SpecError> {
+    let mut targets = BTreeSet::new();
+    for secret in secrets {
+        secret.validate()?;
+        if !targets.insert(&secret.target) {
+            return Err(SpecError::DuplicateSecretTarget {
+                target: secret.target.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_count(field: &'static str, count: usize) -> Result<(), SpecError> {

@@ -59,7 +59,10 @@ pub async fn remove_secret<L: Leadership>(leader: &L, target: &str) -> Result<()
     let users: Vec<String> = before
         .services
         .values()
-        .filter(|s| s.spec.task.secrets.contains(&record.name))
+        .filter(|s| {
+            let secrets = &s.spec.task.secrets;
+            secrets.iter().any(|secret| secret.source == record.name)
+        })
         .map(|s| s.spec.name.clone())
         .collect();
     if !users.is_empty() {

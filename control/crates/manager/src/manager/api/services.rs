@@ -158,10 +158,10 @@ fn check_spec(
         .task
         .secrets
         .iter()
-        .find(|name| tables.secret_named(name).is_none())
+        .find(|secret| tables.secret_named(&secret.source).is_none())
     {
         return Err(ManagerError::UnknownSecret {
-            name: missing.clone(),
+            name: missing.source.clone(),
         });
     }
     check_ports(tables, own, spec)

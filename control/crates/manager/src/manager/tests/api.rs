@@ -8,7 +8,7 @@ use crate::manager::{Leadership, ManagerError, api, pass_once};
 use shoal_model::api::{
     NetworkCreateRequest, SecretCreateRequest, ServiceUpdateRequest, ServiceView,
 };
-use shoal_model::spec::{PortConfig, Protocol, PublishMode, ServiceMode, ServiceSpec};
+use shoal_model::spec::{PortConfig, Protocol, PublishMode, SecretRef, ServiceMode, ServiceSpec};
 
 fn network(name: &str, subnet: Option<&str>) -> NetworkCreateRequest {
     NetworkCreateRequest {
@@ -110,7 +110,7 @@ async fn service_specs_are_checked_against_the_cluster() {
     assert_eq!((status, message.contains("nope")), (400, true), "{message}");
 
     let mut unknown_secret = ServiceSpec::new("web", "busybox:latest");
-    unknown_secret.task.secrets = vec!["password".to_owned()];
+    unknown_secret.task.secrets = vec![SecretRef::named("password")];
     let result = api::create_service(&*leader, unknown_secret).await;
     assert_eq!(refused(&leader, result).await.0, 400);
 
@@ -215,7 +215,7 @@ async fn secrets_are_checked_and_kept_while_in_use() {
     assert_eq!(refused(&leader, slash).await.0, 400);
 
     let mut spec = ServiceSpec::new("db", "busybox:latest");
-    spec.task.secrets = vec!["db-password".to_owned()];
+    spec.task.secrets = vec![SecretRef::named("db-password")];
     api::create_service(&*leader, spec).await.unwrap();
     let in_use = api::remove_secret(&*leader, "db-password").await;
     assert_eq!(refused(&leader, in_use).await.0, 409);
