@@ -265,6 +265,15 @@ impl Cluster {
                 })
                 .collect(),
             remote_endpoints: remote,
+            // Every other node, tasks or not: mesh requests come from any.
+            peers: self
+                .lab
+                .nodes()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != index)
+                .map(|(_, n)| n.addr())
+                .collect(),
             services: self.services.clone(),
             published: self.published.clone(),
             conntrack: self.conntrack,
