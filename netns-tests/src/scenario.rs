@@ -18,7 +18,7 @@ use shoal_dataplane::{
 };
 
 use crate::lab::{
-    Lab, LabError,
+    Lab, LabError, Node, NodeKind,
     cmd::{self, CmdError},
     raw::{self, RawError},
 };
@@ -270,9 +270,8 @@ impl Cluster {
                 .lab
                 .nodes()
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != index)
-                .map(|(_, n)| n.addr())
+                .filter(|n| n.kind() != NodeKind::Node(index))
+                .map(Node::addr)
                 .collect(),
             services: self.services.clone(),
             published: self.published.clone(),
