@@ -113,13 +113,16 @@ pub fn try_translate(
                 fins: 0,
                 vni: backend.vni,
             };
-            // LRU insert: never fails for lack of room.
-            let _ = SHOAL_CT_V1.insert(flow, entry, 0);
+            // LRU insert: never fails for lack of room, but may for lack
+            // of memory; the packet still goes on, the failure is counted.
+            if SHOAL_CT_V1.insert(flow, entry, 0).is_err() {
+                count(Stat::CtInsertFailed, ctx.len());
+            }
             count(Stat::NewFlow, ctx.len());
             entry
         }
     };
-    remember_reply(&flow, &entry, now);
+    remember_reply(&flow, &entry, now, ctx.len());
     nat::rewrite(
         ctx,
         ip,
@@ -212,9 +215,10 @@ fn known_flow(flow: &FlowKey, now: u64, flags: u8) -> Option<CtEntry> {
     Some(*entry)
 }
 
-/// Make sure the backend's replies get translated back.
+/// Make sure the backend's replies get translated back (`bytes`: the
+/// packet's length, for the failure counter).
 #[inline(always)]
-fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64) {
+fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64, bytes: u32) {
     let reply_key = FlowKey {
         src: entry.backend_ip,
         dst: flow.src,
@@ -241,7 +245,9 @@ fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64) {
         orig_port: flow.dport,
         ..Default::default()
     };
-    let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
+    if SHOAL_REP_V1.insert(reply_key, reply, 0).is_err() {
+        count(Stat::CtInsertFailed, bytes);
+    }
 }
 
 /// Whether `ip` matches the reply table (no side effects): checked before a

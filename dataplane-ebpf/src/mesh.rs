@@ -60,9 +60,10 @@ pub fn from_client(
 
 /// A tunnelled packet for a local task from an address outside the overlay
 /// is a mesh request another node (`via_node`) translated: remember to send
-/// the task's replies back there.
+/// the task's replies back there (`bytes`: the frame's length, for the
+/// failure counter).
 #[inline(always)]
-pub fn note_request_via(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32) {
+pub fn note_request_via(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32, bytes: u32) {
     if overlay_maps::endpoint(vni, ip.src).is_some() {
         return;
     }
@@ -95,7 +96,9 @@ pub fn note_request_via(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32) {
         vni,
         ..Default::default()
     };
-    let _ = SHOAL_REP_V1.insert(reply_key, reply, 0);
+    if SHOAL_REP_V1.insert(reply_key, reply, 0).is_err() {
+        count(Stat::CtInsertFailed, bytes);
+    }
 }
 
 /// A tunnelled packet for no local task: only a backend's reply to a

@@ -8,7 +8,7 @@ use aya_ebpf::{
 };
 use shoal_common::{
     maps,
-    overlay::{Endpoint, EndpointKey, Network, NodeConfig, TaskIface},
+    overlay::{Endpoint, EndpointKey, Network, NodeConfig, Peer, TaskIface},
 };
 
 /// `u32 0` → node settings.
@@ -26,6 +26,10 @@ static SHOAL_IFC_V1: HashMap<u32, TaskIface> = HashMap::pinned(maps::TASK_IFACES
 /// `(VNI, overlay IP)` → endpoint.
 #[map(name = "shoal_ep_v1")]
 static SHOAL_EP_V1: HashMap<EndpointKey, Endpoint> = HashMap::pinned(maps::ENDPOINTS_CAPACITY, 0);
+
+/// `[u8; 4]` underlay IPv4 (network order) → peer node.
+#[map(name = "shoal_peers_v1")]
+static SHOAL_PEERS_V1: HashMap<[u8; 4], Peer> = HashMap::pinned(maps::PEERS_CAPACITY, 0);
 
 /// The node's settings, if `dp apply` has written them.
 #[inline(always)]
@@ -55,4 +59,12 @@ pub fn task_iface(ifindex: u32) -> Option<TaskIface> {
 pub fn endpoint(vni: u32, ip: [u8; 4]) -> Option<Endpoint> {
     // SAFETY: the value is copied out immediately.
     unsafe { SHOAL_EP_V1.get(EndpointKey { vni, ip }).copied() }
+}
+
+/// Whether underlay address `ip` (network order) is one of the swarm's
+/// nodes, i.e. VXLAN from it may be unwrapped.
+#[inline(always)]
+pub fn is_peer(ip: [u8; 4]) -> bool {
+    // SAFETY: only the presence of the value is read.
+    unsafe { SHOAL_PEERS_V1.get(ip).is_some() }
 }

@@ -70,8 +70,9 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
     }
 }
 
-/// A VXLAN frame for this node (`outer`: its outer headers): unwrapped and
-/// delivered to the local task it is for, or — a mesh reply coming back to
+/// A VXLAN frame for this node (`outer`: its outer headers) from one of the
+/// swarm's nodes (anything else is dropped: a forged frame must neither
+/// reach a task nor plant a mesh return path): unwrapped and delivered to the local task it is for, or — a mesh reply coming back to
 /// the node that translated its request — sent on to the client. Anything
 /// else is dropped before the frame is touched.
 #[inline(always)]
@@ -80,13 +81,16 @@ fn from_tunnel(
     cfg: &NodeConfig,
     outer: &Ipv4Packet,
 ) -> Result<Action, DropReason> {
+    if !overlay_maps::is_peer(outer.src) {
+        return Err(DropReason::UnknownPeer);
+    }
     let (vni, inner) = vxlan::inner_of(ctx, outer)?;
     let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
     if local.is_none() && !lb::is_reply(ctx, &inner) {
         return Err(DropReason::UnknownEndpoint);
     }
     if local.is_some() {
-        mesh::note_request_via(&inner, outer.src, vni);
+        mesh::note_request_via(&inner, outer.src, vni, ctx.len());
     }
     vxlan::decap(ctx, &inner)?;
     let ip = parse_ipv4(ctx, EthHdr::LEN)?;

@@ -183,6 +183,7 @@ mod tests {
                 "return-path",
                 "reset",
                 "icmp-unreachable",
+                "ct-insert-failed",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
@@ -204,10 +205,11 @@ mod tests {
                 "stale-backend",
                 "reject-failed",
                 "fragment-to-vip",
+                "unknown-peer",
             ]
         );
-        let drops: Vec<u32> = (33..=53).collect();
-        assert_eq!(asked, [&(0..16).collect::<Vec<u32>>()[..], &drops].concat());
+        let drops: Vec<u32> = (33..=54).collect();
+        assert_eq!(asked, [&(0..17).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
                 row.drop,
@@ -217,7 +219,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=53).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=54).sum::<u64>());
     }
 
     #[test]

@@ -63,6 +63,10 @@ const OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const THIS_NODE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OTHER_NODE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const THIRD_NODE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+/// A node of the swarm that runs no task this node knows of (a peer only).
+const TASKLESS_NODE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
+/// An underlay address that is no node of the swarm.
+const STRANGER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 66);
 const UNDERLAY_IFINDEX: u32 = 7;
 const UNDERLAY_MAC: [u8; 6] = [0x02, 0xee, 0x00, 0x00, 0x00, 0x01];
 const OTHER_NODE_MAC: [u8; 6] = [0x02, 0xee, 0x00, 0x00, 0x00, 0x02];
@@ -703,6 +707,27 @@ fn decap_fixtures() -> Vec<Fixture> {
             "VXLAN with reserved bits set: only the I flag matters",
             &with(&|o| o.flags = VXLAN_FLAG_VNI | 0x04),
             &good_inner,
+        ),
+        decap(
+            "VXLAN from the third node (a peer through its remote endpoint): unwrapped",
+            &with(&|o| o.ip_src = THIRD_NODE),
+            &good_inner,
+        ),
+        decap(
+            "VXLAN from a node with no tasks here, listed as a peer: unwrapped",
+            &with(&|o| o.ip_src = TASKLESS_NODE),
+            &good_inner,
+        )
+        .maps(maps().peer(TASKLESS_NODE)),
+        drop(
+            "VXLAN for a local task from an address that is no peer: dropped untouched",
+            with(&|o| o.ip_src = STRANGER).wrap(&good_inner),
+            DropReason::UnknownPeer,
+        ),
+        drop(
+            "VXLAN from a node with no tasks here that is not listed as a peer",
+            with(&|o| o.ip_src = TASKLESS_NODE).wrap(&good_inner),
+            DropReason::UnknownPeer,
         ),
         pass(
             "VXLAN to another underlay address: not for this node, passed",

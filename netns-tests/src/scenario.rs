@@ -18,7 +18,7 @@ use shoal_dataplane::{
 };
 
 use crate::lab::{
-    Lab, LabError,
+    Lab, LabError, Node, NodeKind,
     cmd::{self, CmdError},
     raw::{self, RawError},
 };
@@ -265,6 +265,14 @@ impl Cluster {
                 })
                 .collect(),
             remote_endpoints: remote,
+            // Every other node, tasks or not: mesh requests come from any.
+            peers: self
+                .lab
+                .nodes()
+                .iter()
+                .filter(|n| n.kind() != NodeKind::Node(index))
+                .map(Node::addr)
+                .collect(),
             services: self.services.clone(),
             published: self.published.clone(),
             conntrack: self.conntrack,

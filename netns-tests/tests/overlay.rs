@@ -30,11 +30,14 @@ fn front(nodes: usize) -> Cluster {
 }
 
 fn is_noop(report: &Value) -> bool {
-    ["networks", "task_ifaces", "endpoints"].iter().all(|t| {
-        ["added", "updated", "removed"]
-            .iter()
-            .all(|k| report[t][k] == 0)
-    }) && report["veths_created"].as_array().unwrap().is_empty()
+    ["networks", "task_ifaces", "endpoints", "peers"]
+        .iter()
+        .all(|t| {
+            ["added", "updated", "removed"]
+                .iter()
+                .all(|k| report[t][k] == 0)
+        })
+        && report["veths_created"].as_array().unwrap().is_empty()
         && report["veths_removed"].as_array().unwrap().is_empty()
         && report["node_config_changed"] == false
         && report["underlay_attached"] == false

@@ -30,6 +30,7 @@ fn apply_table(r: &ApplyReport) -> Table {
         ("networks", r.overlay.networks),
         ("task-ifaces", r.overlay.task_ifaces),
         ("endpoints", r.overlay.endpoints),
+        ("peers", r.overlay.peers),
         ("services", r.lb.services),
         ("backends", r.lb.backends),
         ("maglev-tables", r.lb.maglev_tables),

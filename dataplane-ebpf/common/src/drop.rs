@@ -54,11 +54,14 @@ pub enum DropReason {
     /// A non-first fragment to a VIP: it carries no ports, so it cannot be
     /// matched to its datagram's flow and backend.
     FragmentToVip = 21,
+    /// A VXLAN frame whose outer source is not one of the swarm's nodes
+    /// (not in the peers table): forged or stray, never unwrapped.
+    UnknownPeer = 22,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 21] = [
+    pub const ALL: [DropReason; 22] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
@@ -80,10 +83,11 @@ impl DropReason {
         DropReason::StaleBackend,
         DropReason::RejectFailed,
         DropReason::FragmentToVip,
+        DropReason::UnknownPeer,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 21;
+    pub const MAX_CODE: u32 = 22;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -109,6 +113,7 @@ impl DropReason {
             DropReason::StaleBackend => "stale-backend",
             DropReason::RejectFailed => "reject-failed",
             DropReason::FragmentToVip => "fragment-to-vip",
+            DropReason::UnknownPeer => "unknown-peer",
         }
     }
 

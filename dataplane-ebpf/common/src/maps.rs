@@ -28,6 +28,12 @@ pub const TASK_IFACES_CAPACITY: u32 = 16384;
 pub const ENDPOINTS: &str = "shoal_ep_v1";
 /// Endpoints (local and remote) a node can hold.
 pub const ENDPOINTS_CAPACITY: u32 = 262_144;
+/// `[u8; 4]` underlay IPv4 (network order) → [`crate::overlay::Peer`]: the
+/// swarm's other nodes, the only sources VXLAN is accepted from; written by
+/// `dp apply` from the desired state's remote endpoints and peers.
+pub const PEERS: &str = "shoal_peers_v1";
+/// Peer nodes a node can hold.
+pub const PEERS_CAPACITY: u32 = 16384;
 
 /// [`crate::lb::ServiceKey`] → [`crate::lb::Service`]: VIPs and published
 /// ports; written by `dp apply`.

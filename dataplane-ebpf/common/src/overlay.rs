@@ -97,6 +97,19 @@ pub struct Endpoint {
 }
 const _: () = assert!(core::mem::size_of::<Endpoint>() == 24);
 
+/// [`Peer::kind`]: a node of the swarm.
+pub const PEER_NODE: u32 = 1;
+
+/// A node VXLAN is accepted from; value of [`crate::maps::PEERS`], keyed by
+/// its underlay IPv4 address (`[u8; 4]`, network byte order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Peer {
+    /// [`PEER_NODE`] (host order).
+    pub kind: u32,
+}
+const _: () = assert!(core::mem::size_of::<Peer>() == 4);
+
 /// The outer UDP source port for a flow: RFC 7348 asks for a hash of the
 /// inner headers so the underlay can spread flows (ECMP). Deterministic, so
 /// userspace can compute the same value (fixtures, `dp` tools). Addresses
@@ -115,11 +128,12 @@ pub fn vxlan_source_port(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, pro
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY (all four): `repr(C)`, integers and byte arrays only, explicit
+    // SAFETY (all of them): `repr(C)`, integers and byte arrays only, explicit
     // padding, every bit pattern valid.
     unsafe impl aya::Pod for super::NodeConfig {}
     unsafe impl aya::Pod for super::Network {}
     unsafe impl aya::Pod for super::TaskIface {}
     unsafe impl aya::Pod for super::EndpointKey {}
     unsafe impl aya::Pod for super::Endpoint {}
+    unsafe impl aya::Pod for super::Peer {}
 }

@@ -54,6 +54,9 @@ pub enum Stat {
     Reset,
     /// Refused datagrams answered with ICMP port unreachable.
     Unreachable,
+    /// Conntrack or reply-table inserts the kernel refused (the packet
+    /// still went on, but its flow state was not recorded).
+    CtInsertFailed,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -64,7 +67,7 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 16] = [
+    pub const OBSERVATIONS: [Stat; 17] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
@@ -81,6 +84,7 @@ impl Stat {
         Stat::ReturnPath,
         Stat::Reset,
         Stat::Unreachable,
+        Stat::CtInsertFailed,
     ];
 
     /// The map index of this counter.
@@ -102,6 +106,7 @@ impl Stat {
             Stat::ReturnPath => 13,
             Stat::Reset => 14,
             Stat::Unreachable => 15,
+            Stat::CtInsertFailed => 16,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -125,6 +130,7 @@ impl Stat {
             Stat::ReturnPath => "return-path",
             Stat::Reset => "reset",
             Stat::Unreachable => "icmp-unreachable",
+            Stat::CtInsertFailed => "ct-insert-failed",
             Stat::Drop(reason) => reason.name(),
         }
     }

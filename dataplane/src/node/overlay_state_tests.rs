@@ -83,3 +83,22 @@ fn bad_states_are_refused_with_the_reason() {
         );
     }
 }
+
+#[test]
+fn peers_default_to_none_and_add_to_the_remote_endpoints_nodes() {
+    let mut s = state(&with(
+        "",
+        r#"{"network": "front", "ip": "10.10.0.3", "node": "198.18.0.12"}"#,
+    ))
+    .unwrap();
+    assert!(s.peers.is_empty(), "a state without peers stays valid");
+    let (n12, n13) = (
+        std::net::Ipv4Addr::new(198, 18, 0, 12),
+        std::net::Ipv4Addr::new(198, 18, 0, 13),
+    );
+    s.peers = vec![n13, n12];
+    let peers: Vec<_> = s.overlay_view().peer_addrs().into_iter().collect();
+    assert_eq!(peers, [n12, n13], "distinct, sorted");
+    let json = serde_json::to_string(&s).unwrap();
+    assert_eq!(serde_json::from_str::<DesiredState>(&json).unwrap(), s);
+}

@@ -1,6 +1,8 @@
 //! The desired state of one node's data plane: one serialisable value that
 //! `shoal dp apply` and the agent hand to [`super::apply`].
 
+use std::net::Ipv4Addr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -31,6 +33,11 @@ pub struct DesiredState {
     /// Tasks on other nodes this node must reach.
     #[serde(default)]
     pub remote_endpoints: Vec<RemoteEndpoint>,
+    /// Underlay addresses of the swarm's other nodes: with the nodes of
+    /// `remote_endpoints`, the only sources VXLAN is accepted from (a node
+    /// with no tasks still forwards routing-mesh requests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<Ipv4Addr>,
     /// Services this node load-balances ([`crate::lb::state`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceSpec>,
@@ -73,6 +80,7 @@ impl DesiredState {
             networks: &self.networks,
             endpoints: &self.endpoints,
             remote_endpoints: &self.remote_endpoints,
+            peers: &self.peers,
         }
     }
 

@@ -10,8 +10,8 @@ use serde::Serialize;
 use shoal_common::{
     maps,
     overlay::{
-        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, TaskIface,
-        VXLAN_OVERHEAD,
+        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, PEER_NODE,
+        Peer, TaskIface, VXLAN_OVERHEAD,
     },
 };
 
@@ -83,6 +83,8 @@ pub struct OverlayReport {
     pub task_ifaces: Changes,
     /// Endpoints table.
     pub endpoints: Changes,
+    /// Peers table (the nodes VXLAN is accepted from).
+    pub peers: Changes,
     /// Host-side veths created.
     pub veths_created: Vec<String>,
     /// Host-side veths removed (no longer desired).
@@ -97,6 +99,7 @@ impl OverlayReport {
             && self.networks.is_empty()
             && self.task_ifaces.is_empty()
             && self.endpoints.is_empty()
+            && self.peers.is_empty()
             && self.veths_created.is_empty()
             && self.veths_removed.is_empty()
     }
@@ -145,6 +148,11 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
     endpoints.extend(remote_endpoints(view));
     report.task_ifaces = sync(&mut tables.ifaces, maps::TASK_IFACES, &local.ifaces)?;
     report.endpoints = sync(&mut tables.endpoints, maps::ENDPOINTS, &endpoints)?;
+    report.peers = sync(
+        &mut tables.peers,
+        maps::PEERS,
+        &desired_peers(view, node_config.underlay_ip),
+    )?;
     Ok(report)
 }
 
@@ -275,6 +283,16 @@ fn tc_program<'a>(
         })?;
     }
     Ok(prog)
+}
+
+/// The peers table: every node VXLAN is accepted from, but never this node
+/// (`own`: its underlay address) — a frame claiming to be from it is forged.
+fn desired_peers(view: &OverlayView, own: [u8; 4]) -> BTreeMap<[u8; 4], Peer> {
+    view.peer_addrs()
+        .into_iter()
+        .filter(|ip| ip.octets() != own)
+        .map(|ip| (ip.octets(), Peer { kind: PEER_NODE }))
+        .collect()
 }
 
 fn desired_networks(view: &OverlayView) -> BTreeMap<u32, Network> {

@@ -10,7 +10,7 @@ use aya::{
 use serde::Serialize;
 use shoal_common::{
     maps,
-    overlay::{Endpoint, EndpointKey, Network, NodeConfig, TaskIface},
+    overlay::{Endpoint, EndpointKey, Network, NodeConfig, Peer, TaskIface},
 };
 
 use crate::pins::PinPaths;
@@ -54,7 +54,7 @@ impl Changes {
     }
 }
 
-/// The four overlay maps of a node.
+/// The overlay maps of a node.
 pub struct Tables {
     /// Node settings (one entry).
     pub node: Array<MapData, NodeConfig>,
@@ -64,6 +64,8 @@ pub struct Tables {
     pub ifaces: HashMap<MapData, u32, TaskIface>,
     /// (VNI, IP) → endpoint.
     pub endpoints: HashMap<MapData, EndpointKey, Endpoint>,
+    /// Underlay IPv4 (network order) → peer node.
+    pub peers: HashMap<MapData, [u8; 4], Peer>,
 }
 
 impl Tables {
@@ -78,6 +80,8 @@ impl Tables {
                 .map_err(map_err(maps::TASK_IFACES))?,
             endpoints: HashMap::try_from(open(pins, maps::ENDPOINTS, Map::HashMap)?)
                 .map_err(map_err(maps::ENDPOINTS))?,
+            peers: HashMap::try_from(open(pins, maps::PEERS, Map::HashMap)?)
+                .map_err(map_err(maps::PEERS))?,
         })
     }
 

@@ -1,7 +1,10 @@
 //! The overlay's parts of a node's desired state, borrowed: what the
 //! overlay validates and applies, whoever owns the whole state.
 
-use std::{collections::HashSet, net::Ipv4Addr};
+use std::{
+    collections::{BTreeSet, HashSet},
+    net::Ipv4Addr,
+};
 
 use shoal_common::overlay::VNI_MAX;
 
@@ -18,12 +21,24 @@ pub struct OverlayView<'a> {
     pub endpoints: &'a [LocalEndpoint],
     /// Tasks on other nodes this node must reach.
     pub remote_endpoints: &'a [RemoteEndpoint],
+    /// Underlay addresses of the swarm's other nodes.
+    pub peers: &'a [Ipv4Addr],
 }
 
 impl<'a> OverlayView<'a> {
     /// The network called `name`.
     pub fn network(&self, name: &str) -> Option<&'a NetworkSpec> {
         self.networks.iter().find(|n| n.name == name)
+    }
+
+    /// Every node VXLAN is accepted from: the peers and the nodes of the
+    /// remote endpoints.
+    pub fn peer_addrs(&self) -> BTreeSet<Ipv4Addr> {
+        self.peers
+            .iter()
+            .copied()
+            .chain(self.remote_endpoints.iter().map(|ep| ep.node))
+            .collect()
     }
 
     /// Check everything of the overlay that can be checked without

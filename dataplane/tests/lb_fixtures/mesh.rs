@@ -226,3 +226,33 @@ fn mesh_request_from_another_node_returns_the_way_it_came() {
     let key = flow_key(BE1, TARGET_WEB, BE_REMOTE, 51_003, PROTO_TCP);
     assert!(sc.reply(&key).is_none());
 }
+
+#[test]
+fn mesh_request_from_a_non_peer_plants_no_return_path() {
+    let netns = PrivateNetns::enter().expect("a private network namespace (needs root)");
+    let dev = devices(&netns);
+    let mut harness = Harness::load();
+    let mut sc = Scenario::start(&mut harness, "mesh, forged request", setup(dev));
+
+    // A forged "mesh request" for BE1: were it unwrapped, BE1's replies to
+    // MESH_CLIENT would be tunnelled to the forger.
+    let stranger = Ipv4Addr::new(192, 0, 2, 66);
+    let request = Pkt::tcp(MESH_CLIENT, 51_004, BE1, TARGET_WEB).syn();
+    let input = vxlan_frame(
+        (OTHER_NODE_MAC, UNDERLAY_MAC),
+        (stranger, THIS_NODE),
+        50_003,
+        &inner_frame(node_mac(stranger), BE1_MAC, &request),
+    );
+    let fixture = Fixture::drop(
+        "a tunnelled mesh request from an address that is no peer: dropped",
+        input,
+        DropReason::UnknownPeer,
+    );
+    sc.run(Program::UnderlayTc, &fixture);
+    let reply_key = flow_key(BE1, TARGET_WEB, MESH_CLIENT, 51_004, PROTO_TCP);
+    assert!(
+        sc.reply(&reply_key).is_none(),
+        "a non-peer's frame planted a return-path entry"
+    );
+}

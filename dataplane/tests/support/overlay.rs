@@ -1,5 +1,5 @@
 //! A [`MapSetup`] for the overlay maps (`shoal_node_v1`, `shoal_net_v1`,
-//! `shoal_ifc_v1`, `shoal_ep_v1`): the entries a fixture needs, written into
+//! `shoal_ifc_v1`, `shoal_ep_v1`, `shoal_peers_v1`): the entries a fixture needs, written into
 //! the harness's pinned maps before the run and removed after it.
 //!
 //! `apply` refuses to overwrite an entry that is already there, so `undo`
@@ -16,7 +16,8 @@ use aya::{
 use shoal_common::{
     maps,
     overlay::{
-        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, TaskIface,
+        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, PEER_NODE,
+        Peer, TaskIface,
     },
 };
 
@@ -29,6 +30,7 @@ pub struct OverlayMaps {
     networks: Vec<(u32, Network)>,
     task_ifaces: Vec<(u32, TaskIface)>,
     endpoints: Vec<(EndpointKey, Endpoint)>,
+    peers: Vec<([u8; 4], Peer)>,
 }
 
 impl OverlayMaps {
@@ -91,9 +93,19 @@ impl OverlayMaps {
         )
     }
 
-    /// A task on node `node_ip`: `ip` in `vni`, MAC `mac`.
+    /// A node VXLAN is accepted from (once, however often it is named).
+    pub fn peer(mut self, node_ip: Ipv4Addr) -> Self {
+        let key = node_ip.octets();
+        if !self.peers.iter().any(|(k, _)| *k == key) {
+            self.peers.push((key, Peer { kind: PEER_NODE }));
+        }
+        self
+    }
+
+    /// A task on node `node_ip`: `ip` in `vni`, MAC `mac`. Its node becomes
+    /// a peer, as `dp apply` makes it.
     pub fn remote_endpoint(self, vni: u32, ip: Ipv4Addr, mac: [u8; 6], node_ip: Ipv4Addr) -> Self {
-        self.endpoint(
+        self.peer(node_ip).endpoint(
             vni,
             ip,
             Endpoint {
@@ -171,7 +183,8 @@ impl MapSetup for OverlayMaps {
         }
         insert_all(ebpf, maps::NETWORKS, &self.networks)?;
         insert_all(ebpf, maps::TASK_IFACES, &self.task_ifaces)?;
-        insert_all(ebpf, maps::ENDPOINTS, &self.endpoints)
+        insert_all(ebpf, maps::ENDPOINTS, &self.endpoints)?;
+        insert_all(ebpf, maps::PEERS, &self.peers)
     }
 
     fn undo(&self, ebpf: &mut Ebpf) -> Res {
@@ -180,7 +193,8 @@ impl MapSetup for OverlayMaps {
         }
         remove_all(ebpf, maps::NETWORKS, &self.networks)?;
         remove_all(ebpf, maps::TASK_IFACES, &self.task_ifaces)?;
-        remove_all(ebpf, maps::ENDPOINTS, &self.endpoints)
+        remove_all(ebpf, maps::ENDPOINTS, &self.endpoints)?;
+        remove_all(ebpf, maps::PEERS, &self.peers)
     }
 }
 

@@ -100,6 +100,7 @@ pub fn desired_state(
         networks,
         endpoints,
         remote_endpoints,
+        peers: assignment.peers.clone(),
         ..DesiredState::default()
     };
     for service in &assignment.services {

@@ -8,6 +8,7 @@ use shoal_model::cluster::NetworkRecord;
 use shoal_model::spec::{NetworkAttachment, ServiceSpec, Task, TaskState, TaskStatus};
 
 const N2: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
+const N3: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 3);
 
 fn ip(last: u8, net: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, net, last)
@@ -92,6 +93,8 @@ fn assignment() -> Assignment {
                 node_addr: N2,
             },
         ],
+        // N3 runs nothing here but may forward mesh requests.
+        peers: vec![N2, N3],
         services: vec![LbService {
             id: "svc".to_owned(),
             name: "web".to_owned(),
@@ -157,6 +160,8 @@ fn a_running_task_gets_one_interface_per_network_in_its_netns_ingress_first() {
         .collect();
     assert_eq!(remote, [(ip(11, 1), N2), (ip(11, 0), N2)]);
     assert_eq!(state.networks.len(), 2);
+    // Every node, with tasks or not, is a peer VXLAN is accepted from.
+    assert_eq!(state.peers, [N2, N3]);
 }
 
 #[test]

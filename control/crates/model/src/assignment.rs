@@ -25,6 +25,10 @@ pub struct Assignment {
     /// Tasks with addresses on other nodes, for the overlay's remote
     /// endpoints.
     pub remote_tasks: Vec<RemoteTask>,
+    /// Underlay addresses of every other node of the swarm (sorted): the
+    /// only sources this node accepts VXLAN from.
+    #[serde(default)]
+    pub peers: Vec<Ipv4Addr>,
     /// Services to load-balance (VIPs and published ports) on this node.
     pub services: Vec<LbService>,
 }

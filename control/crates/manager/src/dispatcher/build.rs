@@ -2,7 +2,7 @@
 //! function of the tables, so every manager builds the same assignment
 //! (with the same version) from the same applied state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Deserialize as _;
@@ -115,6 +115,7 @@ pub fn build(node_id: &str, tables: &Tables) -> Result<Assignment, DispatchError
         tasks,
         networks: rows.networks.values().cloned().collect(),
         remote_tasks: remote_tasks(&rows, node_id),
+        peers: peers(&rows, node_id),
         services: lb_services(&rows),
     };
     assignment.version = version_of(&assignment);
@@ -158,6 +159,20 @@ pub fn underlay_ip(addr: &str) -> Option<Ipv4Addr> {
         IpAddr::V4(v4) => Some(v4),
         IpAddr::V6(_) => None,
     }
+}
+
+/// Underlay addresses of every other node (sorted, distinct): the nodes
+/// this one accepts VXLAN from.
+fn peers(rows: &Rows, node_id: &str) -> Vec<Ipv4Addr> {
+    let own = rows.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
+    let peers: BTreeSet<Ipv4Addr> = rows
+        .nodes
+        .iter()
+        .filter(|(id, _)| id.as_str() != node_id)
+        .filter_map(|(_, node)| underlay_ip(&node.addr))
+        .filter(|ip| Some(*ip) != own)
+        .collect();
+    peers.into_iter().collect()
 }
 
 /// Addresses of live tasks on other nodes (sorted, one per attachment).

@@ -195,6 +195,14 @@ fn remote_tasks_are_live_tasks_on_other_nodes_at_their_underlay_address() {
 }
 
 #[test]
+fn peers_are_every_other_node_with_or_without_tasks() {
+    let n1 = Ipv4Addr::new(192, 168, 1, 1);
+    let n2 = Ipv4Addr::new(192, 168, 1, 2);
+    assert_eq!(build("n1", &tables()).unwrap().peers, [n2]);
+    assert_eq!(build("n2", &tables()).unwrap().peers, [n1]);
+}
+
+#[test]
 fn backends_are_running_tasks_and_those_being_stopped_drain() {
     let a = build("n2", &tables()).unwrap();
     assert_eq!(a.services.len(), 1);
