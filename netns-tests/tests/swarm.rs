@@ -227,6 +227,19 @@ fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
             .expect("label");
     }
 
+    // Both managers' TLS keys are sealed: no parseable private key on disk.
+    for node in &nodes {
+        let path = node.state_dir().join("certificates/swarm-node.key");
+        let stored = std::fs::read(&path).expect("key file");
+        let text = String::from_utf8_lossy(&stored);
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{} is in clear",
+            path.display()
+        );
+        assert!(shoal_security::ca::NodeKey::from_pem(&text).is_err());
+    }
+
     // A restarted manager serves nothing until unlocked.
     nodes[0].kill();
     nodes[0].start().expect("restart");
@@ -253,6 +266,10 @@ fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
     for marker in MARKERS {
         assert!(labels.contains(&marker), "{labels:?}");
     }
+    // Unlocked, it works with its (opened) key: a write goes through.
+    nodes[0]
+        .cli(&["node", "update", "--label-add", "after-unlock=1", "n2"])
+        .expect("a write after unlock");
 
     // At rest: no file under any node's state directory holds a marker.
     for node in &mut nodes {

@@ -12,7 +12,7 @@ use super::core::{Active, Daemon, Manager, Phase, lock};
 use super::heartbeat::{ENGINE_VERSION, HEARTBEAT_INTERVAL};
 use super::state::NodeState;
 use super::{agent_link, heartbeat, keys, listener, renew, roles};
-use crate::ca::persist::{load_ca_cert, load_node_credentials};
+use crate::ca::persist::{load_ca_cert, load_node_credentials_sealed, save_node_key};
 use crate::ca::{CaCert, NodeCertificate, NodeKey};
 use crate::cluster::NodeRole;
 use crate::ctl::{ALPN_CTL, ALPN_RAFT, CtlPool, CtlRequest, HeartbeatAck, HeartbeatReport};
@@ -99,6 +99,7 @@ pub(crate) async fn activate(
             manager.clone(),
             daemon.paths.clone(),
             data_key,
+            NodeKey::from_pem(&active.key.to_pem())?,
         ));
         active.track(keeper.abort_handle());
     }
@@ -136,7 +137,8 @@ async fn start_from_disk(
 ) -> Result<(), DaemonError> {
     let cert_dir = daemon.paths.cert_dir();
     let ca = load_ca_cert(&cert_dir)?;
-    let (cert, key) = load_node_credentials(&cert_dir)?;
+    // An autolocked manager's key is sealed under its data key.
+    let (cert, key) = load_node_credentials_sealed(&cert_dir, data_key.as_ref())?;
     let active = activate(daemon, state, ca, cert, key, data_key).await?;
     log::info!(
         "node {} is active as a {:?}",
@@ -258,6 +260,8 @@ async fn transition(
             Some(key)
         }
         NodeRole::Worker => {
+            // No data key any more: the node key goes back to PEM first.
+            save_node_key(&active.key, &active.paths.cert_dir(), None)?;
             let _ = std::fs::remove_file(active.paths.dek_file());
             None
         }

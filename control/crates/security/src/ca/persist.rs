@@ -149,7 +149,10 @@ pub fn load_node_credentials_sealed(
         what: "node certificate",
         source,
     })?;
-    Ok((NodeCertificate::from_der(der.to_vec()), load_node_key(dir, seal)?))
+    Ok((
+        NodeCertificate::from_der(der.to_vec()),
+        load_node_key(dir, seal)?,
+    ))
 }
 
 fn load_node_key(dir: &Path, seal: Option<&DataKey>) -> Result<NodeKey, CaError> {
@@ -160,13 +163,11 @@ fn load_node_key(dir: &Path, seal: Option<&DataKey>) -> Result<NodeKey, CaError>
         return NodeKey::from_pem(text);
     }
     let data_key = seal.ok_or_else(|| CaError::SealedKey { path: path.clone() })?;
-    let pem = zeroize::Zeroizing::new(
-        data_key
-            .open(SEALED_NODE_KEY_CONTEXT, &stored)
-            .map_err(|source| CaError::OpenSealedKey {
-                path: path.clone(),
-                source,
-            })?,
-    );
+    let pem = zeroize::Zeroizing::new(data_key.open(SEALED_NODE_KEY_CONTEXT, &stored).map_err(
+        |source| CaError::OpenSealedKey {
+            path: path.clone(),
+            source,
+        },
+    )?);
     NodeKey::from_pem(std::str::from_utf8(&pem).unwrap_or_default())
 }
