@@ -103,6 +103,9 @@ fn install(active: &Active, cert: &NodeCertificate) -> Result<(), DaemonError> {
     save_node_cert(cert, &active.paths.cert_dir())?;
     active.live.swap(&active.ca, cert, &active.key)?;
     *lock(&active.cert) = cert.clone();
+    // Pooled connections still present the old certificate, and managers
+    // take the expiry (and role) from the presented one.
+    active.ctl.clear();
     Ok(())
 }
 
