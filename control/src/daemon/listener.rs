@@ -68,11 +68,11 @@ impl Handshakes {
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<HandshakeSlot> {
         let mut by_ip = self.by_ip.lock().unwrap_or_else(PoisonError::into_inner);
         let total: usize = by_ip.values().sum();
-        let from_ip = by_ip.entry(ip).or_default();
-        if total >= MAX_PENDING_HANDSHAKES || *from_ip >= MAX_PENDING_HANDSHAKES_PER_IP {
+        let from_ip = by_ip.get(&ip).copied().unwrap_or(0);
+        if total >= MAX_PENDING_HANDSHAKES || from_ip >= MAX_PENDING_HANDSHAKES_PER_IP {
             return None;
         }
-        *from_ip += 1;
+        by_ip.insert(ip, from_ip + 1);
         Some(HandshakeSlot {
             handshakes: self.clone(),
             ip,
