@@ -13,7 +13,7 @@ use super::heartbeat::{ENGINE_VERSION, HEARTBEAT_INTERVAL};
 use super::state::NodeState;
 use super::supervise::supervise;
 use super::{agent_link, heartbeat, keys, listener, renew, roles};
-use crate::ca::persist::{load_ca_cert, load_node_credentials};
+use crate::ca::persist::{load_ca_cert, load_node_credentials_sealed, save_node_key};
 use crate::ca::{CaCert, NodeCertificate, NodeKey};
 use crate::cluster::NodeRole;
 use crate::ctl::{ALPN_CTL, ALPN_RAFT, CtlPool, CtlRequest, HeartbeatAck, HeartbeatReport};
@@ -101,8 +101,9 @@ pub(crate) async fn activate(
             crate::manager::run(m.clone())
         });
         let (m, paths) = (manager.clone(), daemon.paths.clone());
+        let node_key = Arc::new(NodeKey::from_pem(&active.key.to_pem())?);
         supervise(&active, "key keeper", move || {
-            keys::keeper(m.clone(), paths.clone(), data_key.clone())
+            keys::keeper(m.clone(), paths.clone(), data_key.clone(), node_key.clone())
         });
     }
     let (d, a) = (daemon.clone(), active.clone());
@@ -143,7 +144,8 @@ async fn start_from_disk(
 ) -> Result<(), DaemonError> {
     let cert_dir = daemon.paths.cert_dir();
     let ca = load_ca_cert(&cert_dir)?;
-    let (cert, key) = load_node_credentials(&cert_dir)?;
+    // An autolocked manager's key is sealed under its data key.
+    let (cert, key) = load_node_credentials_sealed(&cert_dir, data_key.as_ref())?;
     let active = activate(daemon, state, ca, cert, key, data_key).await?;
     log::info!(
         "node {} is active as a {:?}",
@@ -265,6 +267,8 @@ async fn transition(
             Some(key)
         }
         NodeRole::Worker => {
+            // No data key any more: the node key goes back to PEM first.
+            save_node_key(&active.key, &active.paths.cert_dir(), None)?;
             let _ = std::fs::remove_file(active.paths.dek_file());
             None
         }

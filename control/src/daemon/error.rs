@@ -50,6 +50,16 @@ pub enum DaemonError {
         #[source]
         source: KeyParseError,
     },
+    /// A node reported a free-form field longer than its bound.
+    #[error("{field} is {len} bytes long; at most {max} are accepted")]
+    FieldTooLong {
+        /// The field (`engine_version`, `hostname`).
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
     /// The join token is malformed.
     #[error("invalid join token")]
     BadToken {
@@ -246,6 +256,7 @@ impl DaemonError {
         match self {
             DaemonError::BadUnlockKey { .. }
             | DaemonError::BadToken { .. }
+            | DaemonError::FieldTooLong { .. }
             | DaemonError::BadAddress { .. }
             | DaemonError::NoAdvertiseAddr { .. }
             | DaemonError::BadRole { .. }

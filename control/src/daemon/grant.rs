@@ -43,6 +43,47 @@ fn issue(
     Ok(root_ca(cluster)?.issue_for_csr(csr_der, node_id, role, validity)?)
 }
 
+/// Checks a join on the manager that received it, before it goes to the
+/// leader: the fields' bounds, the token's format, its CA digest and,
+/// when this manager's replica has the cluster record (a manager that has
+/// just joined may not have it yet), its secret. A token refused here
+/// gets the leader's own message. (A secret rotated a moment ago may not
+/// have reached this replica yet: the joiner tries again.)
+pub(crate) fn precheck(
+    active: &Active,
+    manager: &Manager,
+    rpc: &JoinRpc,
+) -> Result<(), DaemonError> {
+    super::heartbeat::check_join(rpc)?;
+    let token =
+        JoinToken::from_str(&rpc.token).map_err(|source| DaemonError::BadToken { source })?;
+    let bad = |source| DaemonError::BadToken { source };
+    token.check_ca(&active.ca.digest()).map_err(bad)?;
+    if let Ok(cluster) = manager.cluster() {
+        secrets_of(&cluster)?
+            .verify(&token, &active.ca.digest())
+            .map_err(bad)?;
+    }
+    Ok(())
+}
+
+/// Checks the join against the leader's cluster record: returns the role
+/// the token's secret grants and the record.
+fn check_token(
+    active: &Active,
+    manager: &Manager,
+    rpc: &JoinRpc,
+) -> Result<(NodeRole, ClusterRecord), DaemonError> {
+    super::heartbeat::check_join(rpc)?;
+    let token =
+        JoinToken::from_str(&rpc.token).map_err(|source| DaemonError::BadToken { source })?;
+    let cluster = manager.cluster()?;
+    let role: NodeRole = secrets_of(&cluster)?
+        .verify(&token, &active.ca.digest())
+        .map_err(|source| DaemonError::BadToken { source })?;
+    Ok((role, cluster))
+}
+
 /// Admits a joining node (on the leader): the token must pin this CA and
 /// carry a current secret; nothing is written otherwise.
 pub(crate) async fn admit(
@@ -51,12 +92,7 @@ pub(crate) async fn admit(
     rpc: JoinRpc,
     observed_ip: &str,
 ) -> Result<JoinGrant, DaemonError> {
-    let token =
-        JoinToken::from_str(&rpc.token).map_err(|source| DaemonError::BadToken { source })?;
-    let cluster = manager.cluster()?;
-    let role: NodeRole = secrets_of(&cluster)?
-        .verify(&token, &active.ca.digest())
-        .map_err(|source| DaemonError::BadToken { source })?;
+    let (role, cluster) = check_token(active, manager, &rpc)?;
     let node_id = new_id();
     let cert = issue(&cluster, &rpc.csr_der, &node_id, role)?;
     let addr = joiner_addr(rpc.advertise_addr.as_deref(), observed_ip, rpc.listen_port)?;
@@ -112,11 +148,14 @@ pub(crate) fn renew(
     })?;
     let cluster = manager.cluster()?;
     let cert = issue(&cluster, csr_der, node_id, node.desired_role)?;
+    // The unlock key wraps a manager's data key. Only a node on its way to
+    // becoming a manager (wanted as one, not yet in raft) writes a new
+    // data key from a renewal: a running manager keeps its own in step
+    // from the cluster record (`keys::keeper`), a worker has none.
+    let promoting = node.desired_role == NodeRole::Manager && node.role != NodeRole::Manager;
     Ok(RenewGrant {
         cert_pem: cert.to_pem(),
         role: node.desired_role,
-        unlock_key: (node.desired_role == NodeRole::Manager)
-            .then(|| cluster.unlock_key.clone())
-            .flatten(),
+        unlock_key: promoting.then(|| cluster.unlock_key.clone()).flatten(),
     })
 }

@@ -10,7 +10,9 @@ use super::DaemonError;
 use super::calls::put;
 use super::core::{Active, Manager, lock};
 use crate::cluster::{NODES, NodeStatus};
-use crate::ctl::{HeartbeatAck, HeartbeatReport};
+use crate::ctl::{
+    HeartbeatAck, HeartbeatReport, JoinRpc, MAX_ENGINE_VERSION_LEN, MAX_HOSTNAME_LEN,
+};
 use crate::raft::Command;
 
 /// How often nodes report.
@@ -22,7 +24,37 @@ pub const DOWN_AFTER: Duration = Duration::from_millis(3500);
 /// The version nodes report.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Records a heartbeat of `node_id` (on the leader).
+/// Refuses a reported free-form `value` longer than `max` bytes.
+pub(crate) fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), DaemonError> {
+    match value.len() {
+        len if len > max => Err(DaemonError::FieldTooLong { field, len, max }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the free-form fields of a heartbeat against their bounds.
+pub(crate) fn check_report(report: &HeartbeatReport) -> Result<(), DaemonError> {
+    check_len(
+        "engine_version",
+        &report.engine_version,
+        MAX_ENGINE_VERSION_LEN,
+    )
+}
+
+/// Checks the free-form fields of a join request against their bounds.
+pub(crate) fn check_join(rpc: &JoinRpc) -> Result<(), DaemonError> {
+    check_len(
+        "engine_version",
+        &rpc.engine_version,
+        MAX_ENGINE_VERSION_LEN,
+    )?;
+    check_len("hostname", &rpc.hostname, MAX_HOSTNAME_LEN)
+}
+
+/// Records a heartbeat of `node_id` (on the leader). `report` was checked
+/// by the manager that received it, which also put in the expiry of the
+/// certificate the node presented; checked again here, as the leader is
+/// the one writing.
 pub(crate) async fn record(
     active: &Active,
     manager: &Manager,
@@ -32,6 +64,7 @@ pub(crate) async fn record(
     let removed = || DaemonError::Removed {
         node_id: node_id.to_owned(),
     };
+    check_report(&report)?;
     if manager.is_removed(node_id) {
         return Err(removed());
     }

@@ -1,12 +1,16 @@
 //! Keeps a manager's stored data key in step with the swarm's autolock
 //! setting: wrapped by the current unlock key while autolock is on (and
-//! re-wrapped when the key rotates), plain (0600) otherwise.
+//! re-wrapped when the key rotates), plain (0600) otherwise. The node's
+//! TLS key follows: sealed under the data key while autolock is on (so it
+//! is readable only after `swarm unlock`), PEM otherwise.
 
 use std::sync::Arc;
 
 use super::DaemonError;
 use super::core::Manager;
 use super::state::StatePaths;
+use crate::ca::NodeKey;
+use crate::ca::persist::save_node_key;
 use crate::cluster::{CLUSTER, ClusterRecord};
 use crate::seal::{DataKey, StoredDataKey, UnlockKey};
 
@@ -23,6 +27,18 @@ pub(crate) fn store_data_key(
     paths.save_dek(&StoredDataKey::new(key, unlock.as_ref())?)
 }
 
+/// Writes the node's TLS key as `cluster` wants it stored: sealed under
+/// `data_key` while autolock is on.
+pub(crate) fn store_node_key(
+    paths: &StatePaths,
+    node_key: &NodeKey,
+    data_key: &DataKey,
+    cluster: &ClusterRecord,
+) -> Result<(), DaemonError> {
+    let seal = cluster.autolock.then_some(data_key);
+    Ok(save_node_key(node_key, &paths.cert_dir(), seal)?)
+}
+
 /// Parses an optional unlock key (`SWMKEY-1-...`) as the cluster record or
 /// a join grant carries it.
 pub(crate) fn parse_unlock_key(text: Option<&str>) -> Result<Option<UnlockKey>, DaemonError> {
@@ -31,16 +47,23 @@ pub(crate) fn parse_unlock_key(text: Option<&str>) -> Result<Option<UnlockKey>, 
         .map_err(|source| DaemonError::BadUnlockKey { source })
 }
 
-/// Watches the cluster record and rewrites the stored data key whenever
-/// autolock or the unlock key changes.
-pub(crate) async fn keeper(manager: Arc<Manager>, paths: StatePaths, key: DataKey) {
+/// Watches the cluster record and rewrites the stored data key (and the
+/// node key) whenever autolock or the unlock key changes.
+pub(crate) async fn keeper(
+    manager: Arc<Manager>,
+    paths: StatePaths,
+    key: DataKey,
+    node_key: Arc<NodeKey>,
+) {
     let (_, mut changes) = manager.store().snapshot_and_watch();
     let mut current: Option<(bool, Option<String>)> = None;
     loop {
         if let Ok(cluster) = manager.cluster() {
             let wanted = (cluster.autolock, cluster.unlock_key.clone());
             if current.as_ref() != Some(&wanted) {
-                match store_data_key(&paths, &key, &cluster) {
+                let stored = store_data_key(&paths, &key, &cluster)
+                    .and_then(|()| store_node_key(&paths, &node_key, &key, &cluster));
+                match stored {
                     Ok(()) => current = Some(wanted),
                     Err(err) => log::warn!("cannot store the data key: {}", err.full_message()),
                 }

@@ -3,9 +3,20 @@
 //! control requests a manager sends a node ([`CtlRequest::TaskLogs`]).
 //! Callers are authorised per request from their certificate: by role,
 //! refused when removed from the swarm.
+//!
+//! Limits, so that connections nobody finishes cannot crowd out the ones
+//! that matter: at most [`MAX_PENDING_HANDSHAKES`] connections (and
+//! [`MAX_PENDING_HANDSHAKES_PER_IP`] from one address) may be in their TLS
+//! handshake at once, beyond that new ones are closed at once; a handshake
+//! gets [`HANDSHAKE_TIMEOUT`]. On a control connection the next request
+//! must start within [`CTL_IDLE_TIMEOUT`] and arrive whole within
+//! [`FRAME_READ_TIMEOUT`] (frames over `MAX_FRAME_LEN` are refused). Raft
+//! connections get no idle limit: openraft keeps one open per peer and
+//! reuses it for as long as it works.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
@@ -16,17 +27,74 @@ use tokio_rustls::server::TlsStream;
 
 use super::DaemonError;
 use super::core::{Active, Manager};
-use super::{calls, grant, leader};
+use super::{calls, grant, heartbeat, leader};
 use crate::ca::{NodeIdentity, Role};
 use crate::cluster::NodeRole;
 use crate::ctl::{
     ALPN_CTL, ALPN_RAFT, ASSIGNMENT_WAIT, CtlReply, CtlRequest, LeaderCall, RemoteFailure,
-    read_frame, write_frame,
+    read_frame_within, write_frame,
 };
 use crate::tls::{Authorizer, ClientAuth, TlsError, live_server_config};
 
 /// Longest a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections in their TLS handshake at once; more are closed at
+/// once (a swarm's nodes reconnect a few at a time).
+pub const MAX_PENDING_HANDSHAKES: usize = 256;
+/// Most connections from one IP address in their handshake at once, so
+/// that one host cannot take every handshake slot.
+pub const MAX_PENDING_HANDSHAKES_PER_IP: usize = 32;
+/// Longest a control connection may sit between two requests (nodes
+/// heartbeat every second; a pooled connection closed here is reopened by
+/// the caller).
+pub const CTL_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Longest a request frame may take to arrive once started.
+pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Counts connections in their handshake, overall and per address.
+#[derive(Default)]
+struct Handshakes {
+    by_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place among [`Handshakes`], given back on drop.
+struct HandshakeSlot {
+    handshakes: Arc<Handshakes>,
+    ip: IpAddr,
+}
+
+impl Handshakes {
+    /// A slot for a connection from `ip`, if the limits allow one.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<HandshakeSlot> {
+        let mut by_ip = self.by_ip.lock().unwrap_or_else(PoisonError::into_inner);
+        let total: usize = by_ip.values().sum();
+        let from_ip = by_ip.get(&ip).copied().unwrap_or(0);
+        if total >= MAX_PENDING_HANDSHAKES || from_ip >= MAX_PENDING_HANDSHAKES_PER_IP {
+            return None;
+        }
+        by_ip.insert(ip, from_ip + 1);
+        Some(HandshakeSlot {
+            handshakes: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        let mut by_ip = self
+            .handshakes
+            .by_ip
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = by_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                by_ip.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// Binds the listen address and serves it until the node stops. Raft is
 /// offered only by managers.
@@ -53,11 +121,17 @@ pub(crate) async fn spawn(active: &Arc<Active>) -> Result<(), DaemonError> {
 
 async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, active: Arc<Active>) {
     let mut connections = JoinSet::new();
+    let handshakes = Arc::new(Handshakes::default());
     loop {
         tokio::select! {
             accepted = tcp.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve(stream, peer, acceptor.clone(), active.clone()));
+                    let Some(slot) = handshakes.admit(peer.ip()) else {
+                        log::debug!("control listener: too many handshakes, closing {peer}");
+                        continue;
+                    };
+                    let acceptor = acceptor.clone();
+                    connections.spawn(serve(stream, peer, slot, acceptor, active.clone()));
                 }
                 Err(err) => {
                     log::warn!("control listener: accept failed: {err}");
@@ -69,7 +143,13 @@ async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, active: Arc<Active
     }
 }
 
-async fn serve(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, active: Arc<Active>) {
+async fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slot: HandshakeSlot,
+    acceptor: TlsAcceptor,
+    active: Arc<Active>,
+) {
     let _ = tcp.set_nodelay(true);
     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
@@ -79,6 +159,7 @@ async fn serve(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, active: 
         }
         Err(_) => return,
     };
+    drop(slot);
     let certs = peer_certs(&stream);
     match (stream.get_ref().1.alpn_protocol(), active.manager.clone()) {
         (Some(ALPN_RAFT), Some(manager)) => {
@@ -161,8 +242,18 @@ async fn serve_ctl(
 ) {
     let peer_text = peer.to_string();
     loop {
-        let Ok(request) = read_frame::<_, CtlRequest>(&mut stream, &peer_text).await else {
-            return;
+        let read = read_frame_within::<_, CtlRequest>(
+            &mut stream,
+            &peer_text,
+            CTL_IDLE_TIMEOUT,
+            FRAME_READ_TIMEOUT,
+        );
+        let request = match read.await {
+            Ok(request) => request,
+            Err(err) => {
+                log::debug!("control connection from {peer} closed: {err}");
+                return;
+            }
         };
         let certs = certs.as_deref();
         let answer = match &manager {
@@ -191,11 +282,17 @@ async fn handle(
 ) -> Result<serde_json::Value, DaemonError> {
     match request {
         CtlRequest::Join(rpc) => {
+            // Refused here, not after a trip to the leader.
+            grant::precheck(active, manager, &rpc)?;
             let observed_ip = peer.ip().to_string();
             leader::submit(active, LeaderCall::Join { rpc, observed_ip }).await
         }
-        CtlRequest::Heartbeat(report) => {
-            let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
+        CtlRequest::Heartbeat(mut report) => {
+            let identity = authorize(active, manager, certs, Role::Worker)?;
+            heartbeat::check_report(&report)?;
+            // The certificate says when it expires, not the caller.
+            report.cert_not_after = identity.not_after.unix_timestamp();
+            let node_id = identity.node_id;
             leader::submit(active, LeaderCall::Heartbeat { node_id, report }).await
         }
         CtlRequest::Renew { csr_der } => {
@@ -267,4 +364,39 @@ async fn task_logs(
                 what: "reading task logs",
             })??;
     Ok(serde_json::Value::String(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_slots_are_capped_per_address_and_overall() {
+        let handshakes = Arc::new(Handshakes::default());
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        let mut held: Vec<HandshakeSlot> = (0..MAX_PENDING_HANDSHAKES_PER_IP)
+            .map(|_| handshakes.admit(ip(1)).expect("a slot"))
+            .collect();
+        assert!(handshakes.admit(ip(1)).is_none(), "one address is capped");
+        assert!(handshakes.admit(ip(2)).is_some(), "others are not");
+        held.pop();
+        assert!(
+            handshakes.admit(ip(1)).is_some(),
+            "a finished slot is reused"
+        );
+        let mut next = 2;
+        while held.len() < MAX_PENDING_HANDSHAKES {
+            if let Some(slot) = handshakes.admit(ip(next)) {
+                held.push(slot);
+            } else {
+                next += 1;
+            }
+        }
+        assert!(
+            handshakes.admit(ip(next + 1)).is_none(),
+            "the total is capped"
+        );
+        drop(held);
+        assert!(handshakes.by_ip.lock().expect("lock").is_empty());
+    }
 }

@@ -14,7 +14,7 @@ use super::DaemonError;
 use super::calls::call_managers;
 use super::core::{Active, lock};
 use super::grant;
-use crate::ca::persist::save_node_credentials;
+use crate::ca::persist::save_node_cert;
 use crate::ca::{CaError, NodeCertificate};
 use crate::ctl::{CtlRequest, RenewGrant};
 
@@ -98,9 +98,14 @@ fn install(active: &Active, cert: &NodeCertificate) -> Result<(), DaemonError> {
             field: "CN",
         }));
     }
-    save_node_credentials(cert, &active.key, &active.paths.cert_dir())?;
+    // Same key: only the certificate is rewritten (the key file may be
+    // sealed under autolock).
+    save_node_cert(cert, &active.paths.cert_dir())?;
     active.live.swap(&active.ca, cert, &active.key)?;
     *lock(&active.cert) = cert.clone();
+    // Pooled connections still present the old certificate, and managers
+    // take the expiry (and role) from the presented one.
+    active.ctl.clear();
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use super::renew::cert_from_pem;
 use super::state::NodeState;
 use super::{boot, keys, roles};
 use crate::api::{InitRequest, InitResponse, JoinRequest, JoinResponse};
-use crate::ca::persist::{save_ca_cert, save_node_credentials};
+use crate::ca::persist::{save_ca_cert, save_node_cert, save_node_key};
 use crate::ca::{
     CaCert, CertValidity, DEFAULT_NODE_CERT_EXPIRY, DEFAULT_ROOT_EXPIRY, NodeKey, Role, RootCa,
 };
@@ -39,17 +39,20 @@ fn ensure_inactive(daemon: &Daemon) -> Result<(), DaemonError> {
 }
 
 /// Creates the cert directory and writes the CA certificate and the
-/// node's credentials.
+/// node's credentials, the key sealed under `seal` (an autolocked
+/// manager's data key) when given.
 fn save_credentials(
     daemon: &Daemon,
     ca: &CaCert,
     cert: &crate::ca::NodeCertificate,
     key: &NodeKey,
+    seal: Option<&DataKey>,
 ) -> Result<(), DaemonError> {
     let dir = daemon.paths.cert_dir();
     std::fs::create_dir_all(&dir).map_err(DaemonError::io("create", &dir))?;
     save_ca_cert(ca, &dir)?;
-    save_node_credentials(cert, key, &dir)?;
+    save_node_key(key, &dir, seal)?;
+    save_node_cert(cert, &dir)?;
     Ok(())
 }
 
@@ -84,7 +87,9 @@ async fn create_swarm(
     let node_id = new_id();
     let validity = CertValidity::from_now(Duration::from_secs(expiry))?;
     let (key, cert) = ca.issue_with_new_key(&node_id, Role::Manager, validity)?;
-    save_credentials(daemon, ca.cert(), &cert, &key)?;
+    let data_key = DataKey::generate();
+    let seal = request.autolock.then_some(&data_key);
+    save_credentials(daemon, ca.cert(), &cert, &key, seal)?;
     let secrets = JoinSecrets::generate();
     let unlock_key = request
         .autolock
@@ -101,7 +106,6 @@ async fn create_swarm(
         data_path_port: request.data_path_port.unwrap_or(DEFAULT_DATA_PATH_PORT),
         created_at: now_secs(),
     };
-    let data_key = DataKey::generate();
     keys::store_data_key(&daemon.paths, &data_key, &cluster)?;
     let state = NodeState {
         node_id: node_id.clone(),
@@ -244,19 +248,16 @@ async fn start_joined(
     key: NodeKey,
 ) -> Result<JoinResponse, DaemonError> {
     let cert = cert_from_pem(&grant.cert_pem)?;
-    save_credentials(daemon, &ca, &cert, &key)?;
-    let data_key = match grant.role {
-        NodeRole::Worker => None,
-        NodeRole::Manager => {
-            let data_key = DataKey::generate();
-            let unlock = keys::parse_unlock_key(grant.unlock_key.as_deref())?;
-            daemon.paths.save_dek(&crate::seal::StoredDataKey::new(
-                &data_key,
-                unlock.as_ref(),
-            )?)?;
-            Some(data_key)
-        }
-    };
+    let data_key = (grant.role == NodeRole::Manager).then(DataKey::generate);
+    // Only a manager of an autolocked swarm is given the unlock key.
+    let unlock = keys::parse_unlock_key(grant.unlock_key.as_deref())?;
+    let seal = data_key.as_ref().filter(|_| unlock.is_some());
+    save_credentials(daemon, &ca, &cert, &key, seal)?;
+    if let Some(data_key) = &data_key {
+        daemon
+            .paths
+            .save_dek(&crate::seal::StoredDataKey::new(data_key, unlock.as_ref())?)?;
+    }
     let mut managers = vec![request.remote_addr.clone()];
     managers.extend(
         grant

@@ -2,6 +2,7 @@
 //! connections reused across calls.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -179,6 +180,9 @@ pub async fn bootstrap_call(
 pub struct CtlPool {
     config: Arc<rustls::ClientConfig>,
     idle: Mutex<HashMap<String, Vec<TlsStream<TcpStream>>>>,
+    /// Bumped by [`Self::clear`]: a connection opened before (busy during
+    /// the clear) is not pooled again.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for CtlPool {
@@ -193,6 +197,7 @@ impl CtlPool {
         Self {
             config,
             idle: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -201,9 +206,11 @@ impl CtlPool {
         idle.get_mut(addr).and_then(Vec::pop)
     }
 
-    fn put(&self, addr: &str, stream: TlsStream<TcpStream>) {
+    fn put(&self, addr: &str, stream: TlsStream<TcpStream>, generation: u64) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.entry(addr.to_owned()).or_default().push(stream);
+        if generation == self.generation.load(Ordering::SeqCst) {
+            idle.entry(addr.to_owned()).or_default().push(stream);
+        }
     }
 
     /// Sends `request` to the manager at `addr`, to be answered within
@@ -256,14 +263,15 @@ impl CtlPool {
     ) -> Result<serde_json::Value, CtlError> {
         // Connections are pooled per address and expected peer.
         let key = format!("{server_name}@{addr}");
+        let generation = self.generation.load(Ordering::SeqCst);
         if let Some(mut stream) = self.take(&key) {
             match exchange(&mut stream, addr, request, limits.answer).await {
                 Ok(value) => {
-                    self.put(&key, stream);
+                    self.put(&key, stream, generation);
                     return Ok(value);
                 }
                 Err(err @ CtlError::Remote { .. }) => {
-                    self.put(&key, stream);
+                    self.put(&key, stream, generation);
                     return Err(err);
                 }
                 Err(err @ CtlError::Timeout { .. }) => return Err(err),
@@ -274,13 +282,16 @@ impl CtlPool {
             connect_named(self.config.clone(), addr, server_name, None, limits.connect).await?;
         let result = exchange(&mut stream, addr, request, limits.answer).await;
         if matches!(result, Ok(_) | Err(CtlError::Remote { .. })) {
-            self.put(&key, stream);
+            self.put(&key, stream, generation);
         }
         result
     }
 
-    /// Drops every idle connection.
+    /// Drops every idle connection, and every busy one once its call is
+    /// done (after a certificate renewal: the next calls present the new
+    /// certificate).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -10,6 +10,14 @@ pub const ALPN_CTL: &[u8] = b"shoal-ctl/1";
 /// ALPN protocol of raft RPCs on the shared port.
 pub const ALPN_RAFT: &[u8] = b"shoal-raft/1";
 
+/// Longest engine version a node may report (join or heartbeat), in
+/// bytes: a version string is a few dozen; anything longer is refused
+/// before it can reach the raft log (it is written on every change).
+pub const MAX_ENGINE_VERSION_LEN: usize = 128;
+/// Longest hostname a joining node may report, in bytes (a DNS name's
+/// limit).
+pub const MAX_HOSTNAME_LEN: usize = 253;
+
 /// A request from one node to a manager.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CtlRequest {
@@ -96,7 +104,9 @@ pub struct JoinGrant {
 pub struct HeartbeatReport {
     /// shoal version.
     pub engine_version: String,
-    /// Expiry of the node's certificate (seconds since the epoch).
+    /// Expiry of the node's certificate (seconds since the epoch). Only
+    /// informative: the manager that receives the heartbeat records the
+    /// expiry of the certificate the caller presented instead.
     pub cert_not_after: i64,
 }
 
@@ -120,7 +130,8 @@ pub struct RenewGrant {
     pub cert_pem: String,
     /// The role it carries (the node's desired role).
     pub role: NodeRole,
-    /// The unlock key, when the role is manager and autolock is on.
+    /// The unlock key, only for a node being promoted to manager (it
+    /// writes its new data key wrapped by it) while autolock is on.
     pub unlock_key: Option<String>,
 }
 

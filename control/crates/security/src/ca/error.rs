@@ -71,6 +71,22 @@ pub enum CaError {
         #[source]
         source: rustls_pki_types::pem::Error,
     },
+    /// The node key is stored sealed (autolock) and no data key was given
+    /// to open it.
+    #[error("the node key in {} is sealed: unlock the node first", path.display())]
+    SealedKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The sealed node key could not be opened.
+    #[error("cannot open the sealed node key in {}", path.display())]
+    OpenSealedKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::seal::SealError,
+    },
     /// Reading or writing a file failed.
     #[error("I/O error on {}", path.display())]
     Io {

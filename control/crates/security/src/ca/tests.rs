@@ -164,6 +164,38 @@ fn persistence_uses_private_mode_for_keys() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
+#[test]
+fn a_sealed_node_key_is_no_private_key_on_disk_and_opens_only_with_its_data_key() {
+    use crate::seal::DataKey;
+    let dir = test_dir("sealed-key");
+    let (key, cert) = root()
+        .issue_with_new_key("n1", Role::Manager, validity())
+        .expect("issue");
+    persist::save_node_cert(&cert, &dir).expect("save cert");
+    let data_key = DataKey::generate();
+    persist::save_node_key(&key, &dir, Some(&data_key)).expect("save sealed");
+    let stored = std::fs::read(dir.join(persist::NODE_KEY_FILE)).expect("read");
+    let text = String::from_utf8_lossy(&stored);
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    assert!(NodeKey::from_pem(&text).is_err());
+    assert!(matches!(
+        persist::load_node_credentials(&dir),
+        Err(CaError::SealedKey { .. })
+    ));
+    assert!(matches!(
+        persist::load_node_credentials_sealed(&dir, Some(&DataKey::generate())),
+        Err(CaError::OpenSealedKey { .. })
+    ));
+    let (_, opened) =
+        persist::load_node_credentials_sealed(&dir, Some(&data_key)).expect("open sealed");
+    assert_eq!(*opened.to_pem(), *key.to_pem());
+    // Autolock off: back to PEM, readable without a data key.
+    persist::save_node_key(&key, &dir, None).expect("save clear");
+    let (_, clear) = persist::load_node_credentials(&dir).expect("load clear");
+    assert_eq!(*clear.to_pem(), *key.to_pem());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
 /// A fresh directory under the system temp dir.
 pub(crate) fn test_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(

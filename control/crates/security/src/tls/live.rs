@@ -101,6 +101,11 @@ pub fn live_server_config(
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(live);
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    // No session resumption: a resumed session carries the client
+    // certificate of the first handshake, and callers are authorised (and
+    // their certificate expiry recorded) from the one they present now.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 

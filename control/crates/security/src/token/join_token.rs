@@ -24,6 +24,18 @@ impl JoinToken {
         &self.ca_digest
     }
 
+    /// Checks that the token pins `ca_digest`, the cluster's CA: a check
+    /// any manager can make without the secrets.
+    pub fn check_ca(&self, ca_digest: &CaDigest) -> Result<(), TokenError> {
+        if self.ca_digest != *ca_digest {
+            return Err(TokenError::DigestMismatch {
+                expected: *ca_digest,
+                found: self.ca_digest,
+            });
+        }
+        Ok(())
+    }
+
     /// The secret the node presents once it trusts the manager.
     pub fn secret(&self) -> &JoinSecret {
         &self.secret

@@ -102,12 +102,7 @@ impl JoinSecrets {
     /// Checks a presented token: it must pin `ca_digest` and carry one of the
     /// current secrets. Returns the role the token grants.
     pub fn verify(&self, token: &JoinToken, ca_digest: &CaDigest) -> Result<Role, TokenError> {
-        if token.ca_digest() != ca_digest {
-            return Err(TokenError::DigestMismatch {
-                expected: *ca_digest,
-                found: *token.ca_digest(),
-            });
-        }
+        token.check_ca(ca_digest)?;
         // Compare against both before deciding, so timing says nothing either.
         let is_manager = self.manager.ct_eq(token.secret());
         let is_worker = self.worker.ct_eq(token.secret());

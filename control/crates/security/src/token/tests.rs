@@ -63,6 +63,18 @@ fn digest_mismatch_is_detected() {
 }
 
 #[test]
+fn the_ca_check_alone_gives_the_same_refusal_as_verify() {
+    let secrets = JoinSecrets::generate();
+    let token = secrets.token(Role::Manager, digest());
+    let other = CaDigest::of_der(b"another cluster's CA");
+    assert_eq!(token.check_ca(&digest()), Ok(()));
+    assert_eq!(
+        token.check_ca(&other),
+        secrets.verify(&token, &other).map(|_| ())
+    );
+}
+
+#[test]
 fn rotation_invalidates_old_secret_only_for_that_role() {
     let mut secrets = JoinSecrets::generate();
     let old_worker = secrets.token(Role::Worker, digest());
