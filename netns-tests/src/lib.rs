@@ -6,9 +6,9 @@
 //! added to the root namespace and no namespace has a route out.
 //!
 //! It owns the lab harness and kits the suites share. It may depend on
-//! `shoal-runtime` and the data plane (and, for tests, on the model,
-//! security and ctl crates); it runs the `shoal` binary rather than
-//! linking the daemon.
+//! `shoal-runtime`, the data plane, and `shoal-ctl`/`shoal-security` (to
+//! speak the control RPC as another node would); it runs the `shoal`
+//! binary rather than linking the daemon.
 
 pub mod lab;
 pub mod linearizability;

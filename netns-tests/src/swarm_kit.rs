@@ -245,3 +245,42 @@ pub fn leader_of(nodes: &[SwarmNode]) -> usize {
         nodes.iter().position(|n| n.name == name)
     })
 }
+
+/// Patience for one control RPC made by [`ctl_call`].
+pub const CTL_CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Calls `addr`'s control RPC from inside `from`'s namespace, as another
+/// node would: with the node credentials in `creds_dir`, or (without
+/// `with_cert`) trusting the CA by its digest as a joining node does.
+pub fn ctl_call(
+    from: &SwarmNode,
+    creds_dir: PathBuf,
+    with_cert: bool,
+    addr: String,
+    request: shoal_ctl::CtlRequest,
+) -> Result<Value, shoal_ctl::CtlError> {
+    use shoal_ctl::{ALPN_CTL, CtlPool, bootstrap_call};
+    use shoal_security::ca::persist::{load_ca_cert, load_node_credentials};
+    use shoal_security::tls::{LiveCert, live_client_config};
+    let ca = load_ca_cert(&creds_dir).expect("CA certificate");
+    let (cert, key) = load_node_credentials(&creds_dir).expect("node credentials");
+    from.lab_node()
+        .run_in(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if with_cert {
+                    let live = LiveCert::new(&ca, &cert, &key).expect("live cert");
+                    let config = live_client_config(&ca, live, ALPN_CTL).expect("config");
+                    CtlPool::new(config)
+                        .call(&addr, &request, CTL_CALL_TIMEOUT)
+                        .await
+                } else {
+                    bootstrap_call(&addr, ca.digest(), &request, CTL_CALL_TIMEOUT).await
+                }
+            })
+        })
+        .expect("run in the namespace")
+}

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use shoal_netns_tests::swarm_kit::{
-    SwarmNode, all_ready, eventually, field, files_under, ids, init, leader_name, swarm_lab,
+    SwarmNode, all_ready, ctl_call, eventually, field, files_under, ids, init, leader_name,
+    swarm_lab,
 };
 
 #[test]
@@ -294,40 +295,6 @@ fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
         }
     }
     assert!(scanned > 0, "the scan must see the state");
-}
-
-/// Calls a manager's control RPC from inside `from`'s namespace with the
-/// credentials in `creds_dir` (or none), as another node would.
-fn ctl_call(
-    from: &SwarmNode,
-    creds_dir: std::path::PathBuf,
-    with_cert: bool,
-    addr: String,
-    request: shoal_ctl::CtlRequest,
-) -> Result<Value, shoal_ctl::CtlError> {
-    use shoal_ctl::{ALPN_CTL, CtlPool, bootstrap_call};
-    use shoal_security::ca::persist::{load_ca_cert, load_node_credentials};
-    use shoal_security::tls::{LiveCert, live_client_config};
-    let ca = load_ca_cert(&creds_dir).expect("CA certificate");
-    let (cert, key) = load_node_credentials(&creds_dir).expect("node credentials");
-    from.lab_node()
-        .run_in(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let timeout = Duration::from_secs(10);
-                if with_cert {
-                    let live = LiveCert::new(&ca, &cert, &key).expect("live cert");
-                    let config = live_client_config(&ca, live, ALPN_CTL).expect("config");
-                    CtlPool::new(config).call(&addr, &request, timeout).await
-                } else {
-                    bootstrap_call(&addr, ca.digest(), &request, timeout).await
-                }
-            })
-        })
-        .expect("run in the namespace")
 }
 
 #[test]

@@ -8,47 +8,11 @@
 //! ```
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use shoal_ctl::{CtlError, CtlRequest, HeartbeatReport, JoinRpc};
-use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, init, managers, swarm_lab};
-
-/// Calls `addr`'s control RPC from inside `from`'s namespace, with the
-/// node credentials in `creds_dir` (or, without them, trusting the CA by
-/// its digest as a joining node does).
-fn ctl_call(
-    from: &SwarmNode,
-    creds_dir: PathBuf,
-    with_cert: bool,
-    addr: String,
-    request: CtlRequest,
-) -> Result<Value, CtlError> {
-    use shoal_ctl::{ALPN_CTL, CtlPool, bootstrap_call};
-    use shoal_security::ca::persist::{load_ca_cert, load_node_credentials};
-    use shoal_security::tls::{LiveCert, live_client_config};
-    let ca = load_ca_cert(&creds_dir).expect("CA certificate");
-    let (cert, key) = load_node_credentials(&creds_dir).expect("node credentials");
-    from.lab_node()
-        .run_in(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let timeout = Duration::from_secs(20);
-                if with_cert {
-                    let live = LiveCert::new(&ca, &cert, &key).expect("live cert");
-                    let config = live_client_config(&ca, live, ALPN_CTL).expect("config");
-                    CtlPool::new(config).call(&addr, &request, timeout).await
-                } else {
-                    bootstrap_call(&addr, ca.digest(), &request, timeout).await
-                }
-            })
-        })
-        .expect("run in the namespace")
-}
+use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, ctl_call, init, managers, swarm_lab};
 
 /// Asserts a refusal with `status` whose message contains `expected`.
 fn refused(result: Result<Value, CtlError>, status: u16, expected: &str) {
