@@ -5,7 +5,7 @@ use std::str::FromStr;
 use zeroize::Zeroizing;
 
 use super::{DataKey, KeyParseError, SealError};
-use crate::token::base36;
+use shoal_model::ids as base36;
 
 /// First field of an unlock key.
 pub const UNLOCK_KEY_PREFIX: &str = "SWMKEY";
