@@ -194,6 +194,16 @@ pub enum DaemonError {
         #[source]
         source: crate::dispatcher::DispatchError,
     },
+    /// A joining node's control port is a port a service publishes.
+    #[error(
+        "port {port} is published by service {service}: a node's control port cannot be a published port (the routing mesh would capture it); join with another --listen-addr/--advertise-addr port"
+    )]
+    ControlPortPublished {
+        /// The port.
+        port: u16,
+        /// The service publishing it.
+        service: String,
+    },
     /// A request body that is not JSON of the expected shape.
     #[error("invalid request body: {reason}")]
     BadRequestBody {
@@ -261,6 +271,7 @@ impl DaemonError {
             | DaemonError::NoAdvertiseAddr { .. }
             | DaemonError::BadRole { .. }
             | DaemonError::BadRequestBody { .. }
+            | DaemonError::ControlPortPublished { .. }
             | DaemonError::WrongUnlockKey => 400,
             DaemonError::Cluster(ClusterError::NodeNotFound { .. }) => 404,
             DaemonError::Cluster(_) => 400,

@@ -96,6 +96,7 @@ pub(crate) async fn admit(
     let node_id = new_id();
     let cert = issue(&cluster, &rpc.csr_der, &node_id, role)?;
     let addr = joiner_addr(rpc.advertise_addr.as_deref(), observed_ip, rpc.listen_port)?;
+    check_port_not_published(manager, &addr)?;
     let raft_id = rand::random_range(1..u64::MAX);
     let record = NodeRecord {
         id: node_id.clone(),
@@ -129,6 +130,39 @@ pub(crate) async fn admit(
             .flatten(),
         cert_expiry_secs: cluster.cert_expiry_secs,
     })
+}
+
+/// A joining node's control port must not be one a service publishes: the
+/// routing mesh would capture the node's heartbeats and joins (and, on a
+/// manager, raft). The same rule, seen from the other side, keeps services
+/// from publishing the swarm's ports.
+fn check_port_not_published(manager: &Manager, addr: &str) -> Result<(), DaemonError> {
+    let Some(port) = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+    else {
+        return Ok(());
+    };
+    let tables = crate::manager::api::load(manager);
+    for service in tables.services.values() {
+        let allocated = tables
+            .endpoints
+            .get(&service.id)
+            .map(|e| e.ports.as_slice());
+        let publishes = service
+            .spec
+            .ports
+            .iter()
+            .chain(allocated.unwrap_or_default())
+            .any(|p| p.published == port);
+        if publishes {
+            return Err(DaemonError::ControlPortPublished {
+                port,
+                service: service.spec.name.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Issues a fresh certificate for `node_id` with the role the store wants
