@@ -36,6 +36,10 @@ impl Loaded {
     pub fn load(pins: &PinPaths) -> Result<Self, ObjectError> {
         pins.prepare()?;
         let maglev = pins.map(maps::MAGLEV);
+        #[cfg_attr(
+            not(debug_assertions),
+            expect(unused_mut, reason = "only debug builds' logger borrows it mutably")
+        )]
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(pins.maps())
             // BTF-defined maps carry no pinning attribute: pin them by name too.
