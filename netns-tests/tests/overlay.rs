@@ -12,12 +12,9 @@ use std::{
 
 use serde_json::Value;
 use shoal_netns_tests::{
-    lab::{
-        Node,
-        cmd::{self, netns_command},
-    },
+    lab::cmd::{self, netns_command},
     overlay_kit::{
-        Capture, Cidr, MacAddr, Peer, TaskIface, kernel_vxlan, tcp_transfer, vxlan_vnis,
+        Capture, Cidr, MacAddr, Peer, TaskIface, dp_counter, kernel_vxlan, tcp_transfer, vxlan_vnis,
     },
     scenario::{Cluster, Task},
 };
@@ -49,19 +46,6 @@ fn run_in(netns: &str, args: &[&str]) -> Result<String, String> {
 
 fn ping(from: &Task, to: Ipv4Addr) -> Result<(), String> {
     run_in(&from.netns, &["ping", "-c1", "-W1", &to.to_string()]).map(drop)
-}
-
-fn counter(node: &Node, name: &str) -> u64 {
-    let json: Value =
-        serde_json::from_str(&node.shoal(&["dp", "stats", "--format", "json"]).unwrap()).unwrap();
-    json["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["counter"] == name)
-        .unwrap()["packets"]
-        .as_u64()
-        .unwrap()
 }
 
 /// VNIs tshark decodes as VXLAN on node 1's switch port while `traffic` runs.
@@ -121,11 +105,11 @@ fn tasks_talk_on_one_node_and_across_nodes_in_standard_vxlan() {
     );
 
     let (n1, n3) = (c.lab.node(1).unwrap(), c.lab.node(3).unwrap());
-    assert!(counter(n1, "local-delivery") >= 2, "a→b stays on node 1");
-    assert!(counter(n1, "encap") >= 2);
-    assert!(counter(n3, "decap") >= 2);
+    assert!(dp_counter(n1, "local-delivery") >= 2, "a→b stays on node 1");
+    assert!(dp_counter(n1, "encap") >= 2);
+    assert!(dp_counter(n3, "decap") >= 2);
     assert!(
-        counter(n1, "arp-reply") >= 1,
+        dp_counter(n1, "arp-reply") >= 1,
         "the task's ARP was answered by the data plane"
     );
     let endpoints = n1.shoal(&["dp", "endpoints"]).unwrap();
@@ -211,14 +195,14 @@ fn networks_are_isolated_and_a_task_on_two_networks_reaches_both() {
     c.apply_all().unwrap();
 
     let n1 = c.lab.node(1).unwrap();
-    let unknown_before = counter(n1, "unknown-endpoint");
+    let unknown_before = dp_counter(n1, "unknown-endpoint");
     assert!(ping(&x, y.ip).is_err(), "front reached back across nodes");
     assert!(
         ping(&x, y_local.ip).is_err(),
         "front reached back on the same node"
     );
     assert!(
-        counter(n1, "unknown-endpoint") > unknown_before,
+        dp_counter(n1, "unknown-endpoint") > unknown_before,
         "isolation drops are counted"
     );
     // z has eth0 on front and eth1 on back: it reaches both.
@@ -265,7 +249,7 @@ fn a_kernel_vxlan_node_with_static_fdb_entries_interoperates() {
     assert_eq!(sent, received);
     let (sent, received) = tcp_transfer(&k.netns, &a.netns, a.ip, 20 << 20).unwrap();
     assert_eq!(sent, received);
-    assert!(counter(n1, "decap") > 0 && counter(n1, "encap") > 0);
+    assert!(dp_counter(n1, "decap") > 0 && dp_counter(n1, "encap") > 0);
 }
 
 #[test]

@@ -16,29 +16,15 @@ use std::{
 };
 
 use etherparse::PacketBuilder;
-use serde_json::Value;
 use shoal_netns_tests::{
     lab::{Node, raw::in_netns},
+    overlay_kit::dp_counter,
     scenario::{Cluster, Task},
 };
 
 const VNI: u32 = 4097;
 const VXLAN_PORT: u16 = 4789;
 const TASK_PORT: u16 = 7777;
-
-/// `shoal dp stats` counter `name` on `node`, in packets.
-fn counter(node: &Node, name: &str) -> u64 {
-    let json: Value =
-        serde_json::from_str(&node.shoal(&["dp", "stats", "--format", "json"]).unwrap()).unwrap();
-    json["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["counter"] == name)
-        .unwrap()["packets"]
-        .as_u64()
-        .unwrap()
-}
 
 /// The UDP payload of a VXLAN frame (RFC 7348 header, inner Ethernet,
 /// IPv4, UDP) carrying `payload` from overlay address `src` to task `to`.
@@ -93,7 +79,7 @@ fn listen(task: &Task, wait: Duration) -> thread::JoinHandle<Vec<Vec<u8>>> {
 fn wait_above(node: &Node, name: &str, above: u64) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got = counter(node, name);
+        let got = dp_counter(node, name);
         if got > above || Instant::now() > deadline {
             return got;
         }
@@ -114,7 +100,7 @@ fn forged_vxlan_from_a_host_that_is_no_node_is_dropped_and_counted() {
     let forger = c.lab.add_client("forger").unwrap().clone();
     let (n1, n2) = (c.lab.node(1).unwrap(), c.lab.node(2).unwrap());
 
-    let before = counter(n1, "unknown-peer");
+    let before = dp_counter(n1, "unknown-peer");
     let listener = listen(&a, Duration::from_secs(2));
     let forged = vxlan_payload(b.ip, &a, b"forged");
     send_vxlan(&forger, n1.addr(), forged);
@@ -132,5 +118,5 @@ fn forged_vxlan_from_a_host_that_is_no_node_is_dropped_and_counted() {
     send_vxlan(n2, n1.addr(), vxlan_payload(b.ip, &a, b"from a peer"));
     let received = listener.join().unwrap();
     assert_eq!(received, [b"from a peer".to_vec()]);
-    assert_eq!(counter(n1, "unknown-peer"), before + 1);
+    assert_eq!(dp_counter(n1, "unknown-peer"), before + 1);
 }

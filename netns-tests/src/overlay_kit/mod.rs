@@ -17,6 +17,7 @@ pub mod capture;
 pub mod desired;
 pub mod kernel_vxlan;
 pub mod probe;
+pub mod stats;
 pub mod transfer;
 pub mod veth;
 
@@ -25,5 +26,6 @@ pub use capture::{Capture, CaptureError, vxlan_vnis};
 pub use desired::{DesiredError, VXLAN_OVERHEAD, VXLAN_PORT, write_desired_state};
 pub use kernel_vxlan::{KernelVxlan, KernelVxlanError, Peer, TaskIface};
 pub use probe::{ProbeError, wait_listening};
+pub use stats::dp_counter;
 pub use transfer::{TRANSFER_PORT, TransferError, tcp_transfer};
 pub use veth::{VethError, raw_veth_pair};
