@@ -85,6 +85,17 @@ pub enum RuntimeError {
         /// What it said (its error output, or runc's log).
         message: String,
     },
+    /// The container's process could not be started (`runc create`
+    /// failed): `cause` is runc's reason in Docker's words (`exec:
+    /// "/bin/x": stat /bin/x: no such file or directory`), without the
+    /// internal command line, which goes to the daemon's log.
+    #[error("starting container failed: {cause}")]
+    StartFailed {
+        /// The container.
+        id: String,
+        /// Why, as runc's init reported it.
+        cause: String,
+    },
     /// A command run in a container (`runc exec`) did not end in time.
     #[error("command in container {id} still running after {timeout:?}")]
     ExecTimeout {

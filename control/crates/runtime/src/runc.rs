@@ -86,10 +86,11 @@ impl Runc {
                 source,
             })?;
         if !status.success() {
-            return Err(RuntimeError::Command {
-                command: cmd::describe(&cmd),
-                status: status.to_string(),
-                message: last_error(&runc_log),
+            let message = last_error(&runc_log);
+            log::debug!("`{}` failed ({status}): {message}", cmd::describe(&cmd));
+            return Err(RuntimeError::StartFailed {
+                id: id.to_owned(),
+                cause: start_cause(&message).to_owned(),
             });
         }
         let pid = fs::read_to_string(&pid_file).map_err(RuntimeError::io("read", &pid_file))?;
@@ -203,6 +204,20 @@ fn kill_pid_in(pid_file: &Path) {
 }
 
 /// The last error runc logged, or a pointer to the log.
+/// runc's reason without the prefixes that only say which runc step
+/// failed ("runc create failed: unable to start container process: "), so
+/// what is left reads like Docker's `starting container failed: …`.
+fn start_cause(message: &str) -> &str {
+    const PREFIXES: [&str; 3] = [
+        "runc create failed: ",
+        "unable to start container process: ",
+        "error during container init: ",
+    ];
+    PREFIXES.iter().fold(message, |rest, prefix| {
+        rest.strip_prefix(prefix).unwrap_or(rest)
+    })
+}
+
 fn last_error(runc_log: &Path) -> String {
     let text = fs::read_to_string(runc_log).unwrap_or_default();
     text.lines()

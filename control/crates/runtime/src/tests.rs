@@ -467,3 +467,30 @@ fn bad_specs_are_refused_and_leave_nothing() {
         Err(RuntimeError::NotFound { .. })
     ));
 }
+
+/// A command that cannot be executed fails the container's creation with
+/// the cause in Docker's words — never the internal runc command line —
+/// and leaves nothing behind.
+#[test]
+fn an_executable_that_does_not_exist_is_named_in_the_error() {
+    let lab = Lab::new("noexec");
+    let spec = lab.spec("missing", &["/nonexistent-binary"]);
+    let err = lab.runtime.run(&spec).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "starting container failed: exec: \"/nonexistent-binary\": \
+         stat /nonexistent-binary: no such file or directory",
+        "the error should be the cause, as Docker shows it"
+    );
+    assert!(
+        lab.runtime.list().unwrap().is_empty(),
+        "container left behind"
+    );
+
+    let spec = lab.spec("noperm", &["/etc/passwd"]);
+    let err = lab.runtime.run(&spec).unwrap_err().to_string();
+    assert_eq!(
+        err, "starting container failed: exec: \"/etc/passwd\": permission denied",
+        "a file that is not executable is named as such"
+    );
+}
