@@ -160,6 +160,30 @@ fn limit_open_files(pid: u32, files: u64) {
     assert_eq!(done, 0, "prlimit: {}", std::io::Error::last_os_error());
 }
 
+/// The manager's cap on unfinished handshakes from one address
+/// (`MAX_PENDING_HANDSHAKES_PER_IP` in the daemon's listener).
+const HANDSHAKES_PER_ADDRESS: usize = 32;
+
+/// How many established TCP sockets `manager`'s daemon process holds with
+/// `peer` (`ss` in its namespace, sockets it has accepted: the kernel's
+/// not-yet-accepted backlog has no owning process).
+fn sockets_held_for(manager: &SwarmNode, peer: std::net::Ipv4Addr) -> usize {
+    let pid = manager.pid().expect("manager's daemon");
+    let out = manager
+        .lab_node()
+        .exec(&[
+            "ss",
+            "-Htnp",
+            "state",
+            "established",
+            "dst",
+            &peer.to_string(),
+        ])
+        .expect("ss");
+    let owner = format!("pid={pid},");
+    out.lines().filter(|l| l.contains(&owner)).count()
+}
+
 /// Connections n3 opens to n1's control port and never speaks on.
 const IDLE_CONNECTIONS: usize = 2_000;
 
@@ -189,6 +213,14 @@ fn idle_connections_to_a_manager_do_not_keep_a_node_from_joining() {
         idle.len() >= IDLE_CONNECTIONS / 2,
         "only {} idle connections opened",
         idle.len()
+    );
+    // At no moment does the manager hold more of them than its
+    // per-address cap: the rest are closed at accept instead of holding a
+    // file each until their handshake time runs out.
+    let held = sockets_held_for(&nodes[0], nodes[2].lab_node().addr());
+    assert!(
+        held <= HANDSHAKES_PER_ADDRESS,
+        "n1 holds {held} of n3's unfinished connections (cap {HANDSHAKES_PER_ADDRESS})"
     );
     // While they are held open, n2 joins (within the CLI's own patience).
     nodes[1]
