@@ -120,6 +120,14 @@ fn ended(assigned: &AssignedTask, container: &ContainerState, memory: &TaskMemor
     }
     match container.exit {
         Some(exit) if exit.code == 0 => report(TaskState::Complete, "finished", None),
+        Some(exit) if container.oom_killed => report(
+            TaskState::Failed,
+            "started",
+            Some(format!(
+                "task: non-zero exit ({}): OOM-killed (out of memory under its limit)",
+                exit.code
+            )),
+        ),
         Some(exit) => report(
             TaskState::Failed,
             "started",

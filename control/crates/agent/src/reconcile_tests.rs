@@ -35,6 +35,7 @@ fn container(status: Status, exit: Option<i32>) -> ContainerState {
         status,
         pid: None,
         exit: exit.map(|code| ExitStatus { code, signal: None }),
+        oom_killed: false,
         netns: PathBuf::from("/run/netns/shoal-t1"),
     }
 }
@@ -86,6 +87,19 @@ fn exits_are_reported_with_their_code() {
     assert_eq!(
         reported(decide(&task, Some(&killed), &unhealthy)),
         (Failed, Some("unhealthy container".to_owned()))
+    );
+    let oom = ContainerState {
+        oom_killed: true,
+        ..container(Status::Stopped, Some(137))
+    };
+    assert_eq!(
+        reported(decide(&task, Some(&oom), &memory)),
+        (
+            Failed,
+            Some(
+                "task: non-zero exit (137): OOM-killed (out of memory under its limit)".to_owned()
+            )
+        )
     );
 }
 

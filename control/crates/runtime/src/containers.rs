@@ -22,7 +22,7 @@ use super::image::ImageStore;
 use super::reaper::Reaper;
 use super::runc::Runc;
 use super::spec::{Container, ContainerSpec, ContainerState, ExitStatus, Status};
-use super::{RuntimeError, netns, rootfs, sys};
+use super::{RuntimeError, netns, oom, rootfs, sys};
 
 /// How long `delete` waits for a killed init to be reaped.
 const REAP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,7 +143,7 @@ impl Runtime {
         let host = HostPaths {
             secrets: secrets.as_deref(),
             netns: &netns,
-            cgroup: format!("/{}/{}", self.config.cgroup_parent, spec.id),
+            cgroup: self.cgroup(&spec.id),
         };
         let oci = config::build(spec, image, &host)?;
         let json = serde_json::to_vec_pretty(&oci).map_err(RuntimeError::json("config.json"))?;
@@ -184,6 +184,11 @@ impl Runtime {
         Ok(container)
     }
 
+    /// Container `id`'s cgroup path, relative to each controller's root.
+    fn cgroup(&self, id: &str) -> String {
+        format!("/{}/{id}", self.config.cgroup_parent)
+    }
+
     fn meta(&self, id: &str) -> Result<Meta, RuntimeError> {
         let path = self.bundle(id).join("meta.json");
         let bytes = fs::read(&path).map_err(|_| RuntimeError::NotFound { id: id.to_owned() })?;
@@ -206,12 +211,14 @@ impl Runtime {
         } else {
             None
         };
+        let oom_killed = status == Status::Stopped && oom::oom_killed(&self.cgroup(id));
         Ok(ContainerState {
             id: id.to_owned(),
             image: meta.image,
             status,
             pid,
             exit,
+            oom_killed,
             netns: meta.netns,
         })
     }

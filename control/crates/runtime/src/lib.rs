@@ -24,6 +24,7 @@ pub mod image;
 pub mod logs;
 mod netns;
 mod oci;
+mod oom;
 mod reaper;
 mod rootfs;
 mod runc;

@@ -149,6 +149,9 @@ pub struct ContainerState {
     /// How it ended, once stopped (unknown if it ended while no process of
     /// this runtime was watching).
     pub exit: Option<ExitStatus>,
+    /// Whether the kernel's OOM killer killed one of its processes (known
+    /// once stopped; `false` while it runs).
+    pub oom_killed: bool,
     /// Its network namespace.
     pub netns: PathBuf,
 }

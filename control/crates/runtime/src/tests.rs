@@ -494,3 +494,31 @@ fn an_executable_that_does_not_exist_is_named_in_the_error() {
         "a file that is not executable is named as such"
     );
 }
+
+/// A container that outgrows its memory limit is killed by the kernel,
+/// and its state says so; one that simply fails does not.
+#[test]
+fn an_oom_killed_container_is_reported_as_such() {
+    let lab = Lab::new("oom");
+    let mut spec = lab.spec(
+        "hog",
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+    );
+    spec.resources = Resources {
+        memory_limit_bytes: Some(16 << 20),
+        ..Resources::default()
+    };
+    lab.runtime.run(&spec).unwrap();
+    let exit = lab.wait_exit(&spec.id);
+    let state = lab.runtime.state(&spec.id).unwrap();
+    assert!(
+        state.oom_killed,
+        "a 64 MiB buffer under a 16 MiB limit: {exit:?}"
+    );
+    assert_eq!(exit.signal, Some(9), "the OOM killer sends SIGKILL");
+
+    let failing = lab.spec("fail", &["sh", "-c", "exit 3"]);
+    lab.runtime.run(&failing).unwrap();
+    lab.wait_exit(&failing.id);
+    assert!(!lab.runtime.state(&failing.id).unwrap().oom_killed);
+}
