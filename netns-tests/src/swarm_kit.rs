@@ -20,6 +20,8 @@ pub struct SwarmNode {
     /// The node's name (`n1`, ...): HOSTNAME in `node ls`.
     pub name: String,
     pid: Option<u32>,
+    /// Further `shoal daemon` options, kept across restarts.
+    daemon_args: Vec<String>,
 }
 
 impl SwarmNode {
@@ -29,7 +31,14 @@ impl SwarmNode {
             node: node.clone(),
             name: format!("n{index}"),
             pid: None,
+            daemon_args: Vec::new(),
         }
+    }
+
+    /// Starts (and restarts) the daemon with `args` added to its options.
+    pub fn with_daemon_args(mut self, args: &[&str]) -> Self {
+        self.daemon_args = args.iter().map(|a| (*a).to_owned()).collect();
+        self
     }
 
     /// The daemon's state directory.
@@ -71,6 +80,7 @@ impl SwarmNode {
             "--node-name".as_ref(),
             self.name.as_ref(),
         ]);
+        command.args(&self.daemon_args);
         command.env("RUST_LOG", "info");
         let spawned = self.node.spawn_command(command)?;
         self.pid = Some(spawned.pid);

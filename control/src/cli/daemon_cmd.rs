@@ -30,6 +30,10 @@ pub struct DaemonArgs {
     /// Where bpffs is (or gets) mounted.
     #[arg(long, env = "SHOAL_BPFFS", default_value = shoal_dataplane::pins::BPFFS_ROOT)]
     bpffs: PathBuf,
+    /// Serve Prometheus metrics on this address (`GET /metrics`, plain
+    /// HTTP, e.g. 127.0.0.1:9323); off unless given.
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.
@@ -45,6 +49,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         socket: args.socket.unwrap_or_else(|| default_socket(&node_name)),
         dp_node: args.dp_node.unwrap_or_else(|| node_name.clone()),
         bpffs: args.bpffs,
+        metrics_addr: args.metrics_addr,
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

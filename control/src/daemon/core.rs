@@ -31,6 +31,8 @@ pub struct DaemonOptions {
     pub dp_node: String,
     /// Where bpffs is (or gets) mounted (`SHOAL_BPFFS`).
     pub bpffs: PathBuf,
+    /// Where Prometheus metrics are served (`GET /metrics`); none: off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

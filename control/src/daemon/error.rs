@@ -204,6 +204,14 @@ pub enum DaemonError {
         /// The service publishing it.
         service: String,
     },
+    /// The metrics listener could not bind its address.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    MetricsBind {
+        /// The `--metrics-addr`.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A request body that is not JSON of the expected shape.
     #[error("invalid request body: {reason}")]
     BadRequestBody {

@@ -17,7 +17,8 @@
 //!   the stored data key under autolock; `agent_link`: the agent's calls to
 //!   the managers; `http_images`: the node's image routes; `http_api`: what
 //!   the API's routes share; `lock`: one daemon per state directory;
-//!   `supervise`: restarting failed background components.
+//!   `supervise`: restarting failed background components; `metrics`:
+//!   Prometheus metrics on `--metrics-addr`.
 
 mod addr;
 mod agent_link;
@@ -35,6 +36,7 @@ mod keys;
 mod leader;
 mod listener;
 mod lock;
+mod metrics;
 mod ops;
 mod renew;
 mod roles;
@@ -79,11 +81,18 @@ pub async fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         .map_err(DaemonError::io("bind API socket", &opts.socket))?;
     std::fs::set_permissions(&opts.socket, std::fs::Permissions::from_mode(0o660))
         .map_err(DaemonError::io("restrict", &opts.socket))?;
+    let metrics = match opts.metrics_addr {
+        Some(addr) => Some(metrics::serve(daemon.clone(), addr).await?),
+        None => None,
+    };
     log::info!("API listening on unix://{}", opts.socket.display());
     axum::serve(listener, http::router(daemon.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(DaemonError::io("serve API on", &opts.socket))?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Ok(active) = daemon.active() {
         active.stop().await;
     }
