@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::core::{Active, Daemon, Manager};
 use super::http_api::{ApiJson, ApiResult, Shared, api_call, decode};
-use super::{DaemonError, boot, leader, swarm, views};
+use super::{DaemonError, boot, engine, leader, swarm, views};
 use crate::api::{
     InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView, SwarmInfo,
     UnlockKeyResponse, UnlockRequest,
@@ -66,6 +66,10 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/nodes/{id}/demote", post(node_demote))
         .merge(super::http_services::routes())
         .merge(super::http_images::routes())
+        .route("/_ping", get(engine::ping).head(engine::ping))
+        .route("/version", get(engine::version_route))
+        .route("/info", get(engine::info))
+        .fallback(engine::versioned)
         .with_state(daemon)
 }
 

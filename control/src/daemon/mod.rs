@@ -18,13 +18,15 @@
 //!   the managers; `http_images`: the node's image routes; `http_api`: what
 //!   the API's routes share; `lock`: one daemon per state directory;
 //!   `supervise`: restarting failed background components; `metrics`:
-//!   Prometheus metrics on `--metrics-addr`.
+//!   Prometheus metrics on `--metrics-addr`; `engine`: Docker's Engine API
+//!   (its paths under `/v1.NN`, `/_ping`, `/version`, `/info`).
 
 mod addr;
 mod agent_link;
 mod boot;
 mod calls;
 mod core;
+mod engine;
 mod error;
 mod grant;
 mod heartbeat;

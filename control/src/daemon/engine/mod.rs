@@ -1,0 +1,105 @@
+//! Docker's Engine API on the daemon socket, so the stock `docker` CLI and
+//! SDKs drive shoal: Docker's paths, JSON shapes, headers and error bodies.
+//!
+//! Docker clients first call `/_ping` (unversioned) to learn the highest
+//! API version the server speaks, then prefix every call with the
+//! negotiated `/v1.NN`. Unversioned paths other than `/_ping`, `/version`
+//! and `/info` belong to shoal's own API (its CLI's shapes), so a request
+//! reaches Docker's routes by its version prefix: [`versioned`] strips it
+//! (refusing versions outside [`version::MIN`]..=[`version::MAX`] the way
+//! Docker does) and hands the rest to [`routes`].
+//!
+//! - `version`: API versions and the prefix;
+//! - `system`: `/_ping`, `/version`, `/info`;
+//! - `nodes`: `/nodes` in Docker's shape.
+
+mod nodes;
+mod system;
+mod version;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceExt as _;
+
+use super::core::Daemon;
+use crate::api::ErrorBody;
+
+pub(crate) use system::{info, ping, version as version_route};
+
+/// Docker's routes, without the version prefix.
+fn routes(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(ping).head(ping))
+        .route("/version", get(version_route))
+        .route("/info", get(info))
+        .route("/nodes", get(nodes::list))
+        .route("/nodes/{id}", get(nodes::inspect))
+        .fallback(not_found)
+        .with_state(daemon)
+}
+
+/// Docker's error answer: `status` and `{"message": ...}`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    EngineFailure {
+        status,
+        message: message.into(),
+    }
+    .into_response()
+}
+
+/// A refusal in Docker's words, answered as [`error`].
+pub(crate) struct EngineFailure {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl IntoResponse for EngineFailure {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            message: self.message,
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "page not found: {} is not an API route shoal serves",
+            uri.path()
+        ),
+    )
+}
+
+/// Every request no route of shoal's own API took: a `/v1.NN/...` path is
+/// Docker's API at that version, anything else is not found.
+pub(crate) async fn versioned(State(daemon): State<Arc<Daemon>>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let (api_version, rest) = match version::split(parts.uri.path()) {
+        Some(Ok(split)) => split,
+        Some(Err(refusal)) => return error(StatusCode::BAD_REQUEST, refusal.to_string()),
+        None => return not_found(parts.uri).await,
+    };
+    let rest = match parts.uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    parts.uri = match rest.parse() {
+        Ok(uri) => uri,
+        Err(_) => return error(StatusCode::BAD_REQUEST, "malformed request path"),
+    };
+    parts.extensions.insert(api_version);
+    match routes(daemon)
+        .oneshot(Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}

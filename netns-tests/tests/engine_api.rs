@@ -1,0 +1,155 @@
+//! Docker's Engine API on real daemons: the stock `docker` client (Debian's,
+//! installed by setup, and any other on PATH) talks to a lab swarm over
+//! the shoal socket — version negotiation, `docker info`, `docker node ls`
+//! and `docker node inspect` parsed by docker itself, and Docker's refusals
+//! on a worker and for an unknown node.
+//!
+//! ```text
+//!   n1 (manager) ── n2 (worker)      docker -H unix://<socket> ...
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, init, swarm_lab};
+
+/// The `docker` clients to try: Debian's (what setup installs) and the
+/// first on PATH, each once.
+fn docker_clients() -> Vec<PathBuf> {
+    let mut clients: Vec<PathBuf> = Vec::new();
+    let on_path = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("docker"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    for candidate in std::iter::once(PathBuf::from("/usr/bin/docker")).chain(on_path) {
+        let Ok(real) = candidate.canonicalize() else {
+            continue;
+        };
+        if !clients.contains(&real) {
+            clients.push(real);
+        }
+        if clients.len() == 2 {
+            break;
+        }
+    }
+    assert!(
+        !clients.is_empty(),
+        "no docker client (setup installs docker.io)"
+    );
+    clients
+}
+
+/// `docker -H unix://<node's socket> args...`: stdout, or stderr as the error.
+fn docker(client: &Path, node: &SwarmNode, args: &[&str]) -> Result<String, String> {
+    let config = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out = Command::new(client)
+        .arg("--config")
+        .arg(config.path())
+        .arg("-H")
+        .arg(format!("unix://{}", node.socket().display()))
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .output()
+        .map_err(|e| format!("{}: {e}", client.display()))?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+#[test]
+fn the_docker_client_lists_and_inspects_the_swarm_nodes() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let (_lab, nodes) = swarm_lab(2);
+    let (token, at, _) = init(&nodes[0], &[]);
+    nodes[1]
+        .cli(&["swarm", "join", "--token", &token, &at])
+        .expect("n2 joins");
+    all_ready(&nodes[0], 2);
+    let n1_id = nodes[0]
+        .cli(&["swarm", "inspect", "--format", "json"])
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| v["node_id"].as_str().map(str::to_owned))
+        .expect("n1's node id");
+
+    for client in docker_clients() {
+        let who = client.display().to_string();
+        let api = docker(
+            &client,
+            &nodes[0],
+            &["version", "--format", "{{.Server.APIVersion}}"],
+        )
+        .unwrap_or_else(|e| panic!("{who} version: {e}"));
+        assert!(api.starts_with("1."), "{who}: server API version {api:?}");
+        let state = docker(
+            &client,
+            &nodes[0],
+            &[
+                "info",
+                "--format",
+                "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.ControlAvailable}}",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{who} info: {e}"));
+        assert_eq!(state, format!("active {n1_id} true"), "{who}");
+
+        let table = docker(&client, &nodes[0], &["node", "ls"])
+            .unwrap_or_else(|e| panic!("{who} node ls: {e}"));
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows.len(), 2, "{who}:\n{table}");
+        let n1 = rows
+            .iter()
+            .find(|r| r.contains(&"n1"))
+            .unwrap_or_else(|| panic!("{who}:\n{table}"));
+        assert_eq!(
+            &n1[..6],
+            [n1_id.as_str(), "*", "n1", "Ready", "Active", "Leader"],
+            "{who}:\n{table}"
+        );
+        let n2 = rows
+            .iter()
+            .find(|r| r.contains(&"n2"))
+            .unwrap_or_else(|| panic!("{who}:\n{table}"));
+        assert_eq!(&n2[1..4], ["n2", "Ready", "Active"], "{who}:\n{table}");
+
+        let inspected = docker(
+            &client,
+            &nodes[0],
+            &[
+                "node",
+                "inspect",
+                "n2",
+                "--format",
+                "{{.Spec.Role}} {{.Status.State}} {{.Description.Hostname}}",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{who} node inspect: {e}"));
+        assert_eq!(inspected, "worker ready n2", "{who}");
+
+        let unknown =
+            docker(&client, &nodes[0], &["node", "inspect", "nope"]).expect_err("unknown node");
+        // Older clients word a 404 themselves, newer ones print the daemon's.
+        assert!(
+            unknown.contains("No such node: nope") || unknown.contains("node nope not found"),
+            "{who}: {unknown}"
+        );
+        let on_worker =
+            docker(&client, &nodes[1], &["node", "ls"]).expect_err("node ls on a worker");
+        assert!(
+            on_worker.contains("This node is not a swarm manager"),
+            "{who}: {on_worker}"
+        );
+    }
+}
