@@ -26,7 +26,7 @@ fn init_logging() {
 
 fn main() -> std::process::ExitCode {
     init_logging();
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_from(cli::hoist_host(std::env::args_os().collect()));
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

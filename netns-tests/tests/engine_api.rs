@@ -80,6 +80,14 @@ fn the_docker_client_lists_and_inspects_the_swarm_nodes() {
         .and_then(|v| v["node_id"].as_str().map(str::to_owned))
         .expect("n1's node id");
 
+    // shoal's own CLI takes -H before the command group, as docker does.
+    let host = format!("unix://{}", nodes[0].socket().display());
+    let table = nodes[0]
+        .lab_node()
+        .shoal(&["-H", &host, "node", "ls"])
+        .expect("shoal -H ... node ls");
+    assert!(table.lines().any(|l| l.contains("n2")), "{table}");
+
     for client in docker_clients() {
         let who = client.display().to_string();
         let api = docker(

@@ -73,6 +73,31 @@ pub fn path_segment(text: &str) -> String {
     out
 }
 
+/// Moves a `-H`/`--host` given before the command group to just after
+/// it, so `shoal -H unix:///s.sock service ls` works as `docker -H ...
+/// service ls` does (clap knows the option only on the groups that talk
+/// to a daemon).
+pub fn hoist_host(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+        return args;
+    };
+    let taken = if first == "-H" || first == "--host" {
+        2
+    } else if first.starts_with("--host=") || (first.starts_with("-H") && first.len() > 2) {
+        1
+    } else {
+        return args;
+    };
+    if args.len() < 1 + taken + 1 {
+        return args;
+    }
+    let mut rest = args;
+    let host: Vec<_> = rest.drain(1..1 + taken).collect();
+    // After the command group (now at index 1).
+    rest.splice(2..2, host);
+    rest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +109,32 @@ mod tests {
             path_segment("../nodes?force=true"),
             "..%2Fnodes%3Fforce%3Dtrue"
         );
+    }
+
+    #[test]
+    fn a_host_before_the_command_group_moves_after_it() {
+        let args =
+            |line: &str| -> Vec<std::ffi::OsString> { line.split(' ').map(Into::into).collect() };
+        let hoisted = |line: &str| hoist_host(args(line));
+        assert_eq!(
+            hoisted("shoal -H unix:///s.sock service ls"),
+            args("shoal service -H unix:///s.sock ls")
+        );
+        assert_eq!(
+            hoisted("shoal --host=unix:///s.sock node ls"),
+            args("shoal node --host=unix:///s.sock ls")
+        );
+        assert_eq!(
+            hoisted("shoal -Hunix:///s.sock swarm inspect"),
+            args("shoal swarm -Hunix:///s.sock inspect")
+        );
+        for unchanged in [
+            "shoal service -H unix:///s.sock ls",
+            "shoal node ls",
+            "shoal -H",
+            "shoal",
+        ] {
+            assert_eq!(hoisted(unchanged), args(unchanged), "{unchanged}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Command-line surface: Docker's verbs under shoal's name (DESIGN.md §3).
 
 mod api_conn;
+
+pub use api_conn::hoist_host;
 mod daemon_cmd;
 mod dp;
 mod dp_conntrack;
