@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use shoal_netns_tests::services_kit::ServiceLab;
 use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, init, swarm_lab};
 
 /// The `docker` clients to try: Debian's (what setup installs) and the
@@ -159,5 +160,96 @@ fn the_docker_client_lists_and_inspects_the_swarm_nodes() {
             on_worker.contains("This node is not a swarm manager"),
             "{who}: {on_worker}"
         );
+    }
+}
+
+#[test]
+fn the_docker_client_lists_services_and_their_tasks() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(2);
+    lab.cli(&["network", "create", "front"])
+        .expect("network create");
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--replicas",
+        "2",
+        "--network",
+        "front",
+        "-p",
+        "8080:80",
+        "web:1",
+    ])
+    .expect("service create");
+    lab.wait_running("web", 2);
+    let manager = lab.manager();
+
+    for client in docker_clients() {
+        let who = client.display().to_string();
+        let table = docker(&client, manager, &["service", "ls"])
+            .unwrap_or_else(|e| panic!("{who} service ls: {e}"));
+        let row: Vec<&str> = table
+            .lines()
+            .find(|l| l.contains("web"))
+            .unwrap_or_else(|| panic!("{who}:\n{table}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            &row[1..],
+            ["web", "replicated", "2/2", "web:1", "*:8080->80/tcp"],
+            "{who}:\n{table}"
+        );
+
+        let inspected = docker(
+            &client,
+            manager,
+            &[
+                "service",
+                "inspect",
+                "web",
+                "--format",
+                "{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}} {{len .Endpoint.VirtualIPs}}",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{who} service inspect: {e}"));
+        assert_eq!(
+            inspected, "web 2 2",
+            "{who}: the VIPs are on front and ingress"
+        );
+
+        let tasks = docker(
+            &client,
+            manager,
+            &[
+                "service",
+                "ps",
+                "web",
+                "--format",
+                "{{.Name}} {{.Image}} {{.Node}} {{.DesiredState}} {{.CurrentState}}",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{who} service ps: {e}"));
+        let mut rows: Vec<Vec<&str>> = tasks
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        rows.sort();
+        assert_eq!(rows.len(), 2, "{who}:\n{tasks}");
+        for (row, name) in rows.iter().zip(["web.1", "web.2"]) {
+            assert_eq!(&row[..2], [name, "web:1"], "{who}:\n{tasks}");
+            assert!(
+                ["n1", "n2"].contains(&row[2]),
+                "{who}: node names resolved:\n{tasks}"
+            );
+            assert_eq!(&row[3..5], ["Running", "Running"], "{who}:\n{tasks}");
+        }
+        let missing =
+            docker(&client, manager, &["service", "ps", "nope"]).expect_err("unknown service");
+        assert!(missing.contains("nope"), "{who}: {missing}");
     }
 }

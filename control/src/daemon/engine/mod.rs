@@ -11,10 +11,16 @@
 //!
 //! - `version`: API versions and the prefix;
 //! - `system`: `/_ping`, `/version`, `/info`;
-//! - `nodes`: `/nodes` in Docker's shape.
+//! - `nodes`, `services`, `tasks`: those objects in Docker's shapes, read
+//!   from the store (`shapes`: what they share; `filters`: Docker's
+//!   `filters` query parameter).
 
+mod filters;
 mod nodes;
+mod services;
+mod shapes;
 mod system;
+mod tasks;
 mod version;
 
 use std::sync::Arc;
@@ -39,6 +45,10 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         .route("/info", get(info))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{id}", get(nodes::inspect))
+        .route("/services", get(services::list))
+        .route("/services/{id}", get(services::inspect))
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}", get(tasks::inspect))
         .fallback(not_found)
         .with_state(daemon)
 }
@@ -58,6 +68,16 @@ pub(crate) struct EngineFailure {
     pub(crate) message: String,
 }
 
+impl EngineFailure {
+    /// A 400 saying `reason`.
+    pub(crate) fn bad_request(reason: impl ToString) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: reason.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for EngineFailure {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -65,6 +85,15 @@ impl IntoResponse for EngineFailure {
         };
         (self.status, axum::Json(body)).into_response()
     }
+}
+
+/// The store's tables as this manager has them, or Docker's refusal on a
+/// node that is not one.
+pub(crate) fn store_tables(
+    daemon: &Daemon,
+) -> Result<crate::manager::ClusterTables, EngineFailure> {
+    let (_, manager) = nodes::manager(daemon)?;
+    Ok(crate::manager::api::load(&*manager))
 }
 
 async fn not_found(uri: Uri) -> Response {

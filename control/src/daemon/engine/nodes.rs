@@ -7,11 +7,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::super::core::{Active, Daemon, Manager};
 use super::super::heartbeat::ENGINE_VERSION;
+use super::shapes::{ObjectVersion, rfc3339_secs};
 use super::system::host_of;
 use super::{super::DaemonError, EngineFailure};
 use crate::cluster::{NodeRecord, manager_status, resolve_node};
@@ -30,13 +29,6 @@ pub(crate) struct DockerNode {
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     manager_status: Option<ManagerStatus>,
-}
-
-/// Docker's optimistic-concurrency version of an object.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ObjectVersion {
-    index: u64,
 }
 
 #[derive(Serialize)]
@@ -84,15 +76,6 @@ struct ManagerStatus {
     addr: String,
 }
 
-/// RFC 3339 of a Unix time in seconds (Docker's timestamps).
-fn rfc3339(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 /// `record` in Docker's shape; `leader` is the raft leader's ID.
 fn docker_node(record: NodeRecord, leader: Option<u64>) -> DockerNode {
     let manager_status = manager_status(&record, leader).map(|word| ManagerStatus {
@@ -112,8 +95,8 @@ fn docker_node(record: NodeRecord, leader: Option<u64>) -> DockerNode {
     DockerNode {
         id: record.id,
         version: ObjectVersion { index: 1 },
-        created_at: rfc3339(record.created_at),
-        updated_at: rfc3339(record.created_at),
+        created_at: rfc3339_secs(record.created_at),
+        updated_at: rfc3339_secs(record.created_at),
         spec: NodeSpec {
             labels: record.labels,
             role: record.role.as_str(),
@@ -136,7 +119,7 @@ fn docker_node(record: NodeRecord, leader: Option<u64>) -> DockerNode {
 }
 
 /// The manager to read from, or Docker's refusal for a node that is none.
-fn manager(daemon: &Daemon) -> Result<(Arc<Active>, Arc<Manager>), EngineFailure> {
+pub(crate) fn manager(daemon: &Daemon) -> Result<(Arc<Active>, Arc<Manager>), EngineFailure> {
     daemon.manager().map_err(|err| {
         let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let message = match err {
