@@ -164,7 +164,7 @@ fn the_docker_client_lists_and_inspects_the_swarm_nodes() {
 }
 
 #[test]
-fn the_docker_client_lists_services_and_their_tasks() {
+fn the_docker_client_lists_services_tasks_networks_and_secrets() {
     if !shoal_netns_tests::require_root() {
         return;
     }
@@ -188,6 +188,10 @@ fn the_docker_client_lists_services_and_their_tasks() {
     .expect("service create");
     lab.wait_running("web", 2);
     let manager = lab.manager();
+    let secret = manager.state_dir().join("pw.txt");
+    std::fs::write(&secret, "hunter2").expect("secret file");
+    lab.cli(&["secret", "create", "pw", secret.to_str().expect("utf-8")])
+        .expect("secret create");
 
     for client in docker_clients() {
         let who = client.display().to_string();
@@ -248,6 +252,35 @@ fn the_docker_client_lists_services_and_their_tasks() {
             );
             assert_eq!(&row[3..5], ["Running", "Running"], "{who}:\n{tasks}");
         }
+        let networks = docker(
+            &client,
+            manager,
+            &[
+                "network",
+                "ls",
+                "--format",
+                "{{.Name}} {{.Driver}} {{.Scope}}",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{who} network ls: {e}"));
+        let mut networks: Vec<&str> = networks.lines().collect();
+        networks.sort_unstable();
+        assert_eq!(
+            networks,
+            ["front overlay swarm", "ingress overlay swarm"],
+            "{who}"
+        );
+        let ingress = docker(
+            &client,
+            manager,
+            &["network", "inspect", "ingress", "--format", "{{.Ingress}}"],
+        )
+        .unwrap_or_else(|e| panic!("{who} network inspect: {e}"));
+        assert_eq!(ingress, "true", "{who}");
+        let secrets = docker(&client, manager, &["secret", "ls", "--format", "{{.Name}}"])
+            .unwrap_or_else(|e| panic!("{who} secret ls: {e}"));
+        assert_eq!(secrets, "pw", "{who}");
+
         let missing =
             docker(&client, manager, &["service", "ps", "nope"]).expect_err("unknown service");
         assert!(missing.contains("nope"), "{who}: {missing}");

@@ -11,12 +11,14 @@
 //!
 //! - `version`: API versions and the prefix;
 //! - `system`: `/_ping`, `/version`, `/info`;
-//! - `nodes`, `services`, `tasks`: those objects in Docker's shapes, read
+//! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter).
 
 mod filters;
+mod networks;
 mod nodes;
+mod secrets;
 mod services;
 mod shapes;
 mod system;
@@ -49,6 +51,10 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         .route("/services/{id}", get(services::inspect))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::inspect))
+        .route("/networks", get(networks::list))
+        .route("/networks/{id}", get(networks::inspect))
+        .route("/secrets", get(secrets::list))
+        .route("/secrets/{id}", get(secrets::inspect))
         .fallback(not_found)
         .with_state(daemon)
 }
