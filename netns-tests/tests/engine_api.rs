@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use shoal_netns_tests::services_kit::ServiceLab;
-use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, init, swarm_lab};
+use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, eventually, init, swarm_lab};
 
 /// The `docker` clients to try: Debian's (what setup installs) and the
 /// first on PATH, each once.
@@ -285,4 +285,25 @@ fn the_docker_client_lists_services_tasks_networks_and_secrets() {
             docker(&client, manager, &["service", "ps", "nope"]).expect_err("unknown service");
         assert!(missing.contains("nope"), "{who}: {missing}");
     }
+
+    // Removal through Docker's API, with Debian's client.
+    let client = &docker_clients()[0];
+    assert_eq!(
+        docker(client, manager, &["service", "rm", "web"]),
+        Ok("web".to_owned())
+    );
+    assert_eq!(
+        docker(client, manager, &["secret", "rm", "pw"]),
+        Ok("pw".to_owned())
+    );
+    let services = lab.cli(&["service", "ls", "-q"]).expect("service ls");
+    assert!(services.trim().is_empty(), "{services}");
+    let secrets = lab.cli(&["secret", "ls", "-q"]).expect("secret ls");
+    assert!(secrets.trim().is_empty(), "{secrets}");
+    // The network goes once the service's tasks have left it.
+    eventually("docker network rm front", || {
+        docker(client, manager, &["network", "rm", "front"]).ok()
+    });
+    let gone = docker(client, manager, &["network", "inspect", "front"]).expect_err("removed");
+    assert!(gone.contains("front"), "{gone}");
 }

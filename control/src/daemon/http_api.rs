@@ -65,7 +65,7 @@ pub(super) type ApiResult<T> = Result<Json<T>, ApiFailure>;
 pub(super) type Shared = State<Arc<Daemon>>;
 
 /// Runs `op` on the leader (from a manager).
-pub(super) async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, DaemonError> {
+pub(crate) async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, DaemonError> {
     let (active, _) = daemon.manager()?;
     leader::submit(&active, LeaderCall::Api(op)).await
 }

@@ -13,11 +13,12 @@
 //! - `system`: `/_ping`, `/version`, `/info`;
 //! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
-//!   `filters` query parameter).
+//!   `filters` query parameter); `remove`: their `DELETE`s.
 
 mod filters;
 mod networks;
 mod nodes;
+mod remove;
 mod secrets;
 mod services;
 mod shapes;
@@ -46,15 +47,24 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         .route("/version", get(version_route))
         .route("/info", get(info))
         .route("/nodes", get(nodes::list))
-        .route("/nodes/{id}", get(nodes::inspect))
+        .route("/nodes/{id}", get(nodes::inspect).delete(remove::node))
         .route("/services", get(services::list))
-        .route("/services/{id}", get(services::inspect))
+        .route(
+            "/services/{id}",
+            get(services::inspect).delete(remove::service),
+        )
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::inspect))
         .route("/networks", get(networks::list))
-        .route("/networks/{id}", get(networks::inspect))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(remove::network),
+        )
         .route("/secrets", get(secrets::list))
-        .route("/secrets/{id}", get(secrets::inspect))
+        .route(
+            "/secrets/{id}",
+            get(secrets::inspect).delete(remove::secret),
+        )
         .fallback(not_found)
         .with_state(daemon)
 }
@@ -80,6 +90,17 @@ impl EngineFailure {
         Self {
             status: StatusCode::BAD_REQUEST,
             message: reason.to_string(),
+        }
+    }
+}
+
+impl From<super::DaemonError> for EngineFailure {
+    /// shoal's refusal with its status and message (Docker's clients word
+    /// a 404 as "No such ..." themselves).
+    fn from(err: super::DaemonError) -> Self {
+        Self {
+            status: StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: err.full_message(),
         }
     }
 }
