@@ -307,3 +307,77 @@ fn the_docker_client_lists_services_tasks_networks_and_secrets() {
     let gone = docker(client, manager, &["network", "inspect", "front"]).expect_err("removed");
     assert!(gone.contains("front"), "{gone}");
 }
+
+#[test]
+fn the_docker_client_creates_scales_and_rolls_back_a_service() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(2);
+    lab.cli(&["network", "create", "front"])
+        .expect("network create");
+    let manager = lab.manager();
+    let client = &docker_clients()[0];
+    let run = |args: &[&str]| docker(client, manager, args);
+
+    // Waits for convergence the way docker does (its progress polls tasks).
+    run(&[
+        "service",
+        "create",
+        "--name",
+        "api",
+        "--replicas",
+        "2",
+        "--network",
+        "front",
+        "--restart-condition",
+        "on-failure",
+        "--no-resolve-image",
+        "web:1",
+    ])
+    .unwrap_or_else(|e| panic!("docker service create: {e}"));
+    assert_eq!(lab.wait_running("api", 2).values().sum::<usize>(), 2);
+    let spec = &lab.inspect("api")["spec"];
+    assert_eq!(spec["networks"][0], "front", "{spec}");
+    assert_eq!(spec["restart_policy"]["condition"], "on-failure", "{spec}");
+
+    // scale reads the spec, changes the replicas and writes it back: the
+    // rest of the spec stays as it was.
+    run(&["service", "scale", "--detach", "api=3"]).unwrap_or_else(|e| panic!("scale: {e}"));
+    lab.wait_running("api", 3);
+    let spec = &lab.inspect("api")["spec"];
+    assert_eq!(spec["mode"]["replicated"]["replicas"], 3, "{spec}");
+    assert_eq!(spec["restart_policy"]["condition"], "on-failure", "{spec}");
+    assert_eq!(spec["networks"][0], "front", "{spec}");
+
+    run(&["service", "update", "--detach", "--image", "web:2", "api"])
+        .unwrap_or_else(|e| panic!("update: {e}"));
+    let image = |lab: &ServiceLab| lab.inspect("api")["spec"]["image"].clone();
+    assert_eq!(image(&lab), "web:2");
+    run(&["service", "rollback", "--detach", "api"]).unwrap_or_else(|e| panic!("rollback: {e}"));
+    assert_eq!(image(&lab), "web:1");
+
+    // What shoal cannot run is refused naming the field.
+    let refused = run(&[
+        "service",
+        "create",
+        "--name",
+        "bad",
+        "--mount",
+        "type=tmpfs,dst=/cache",
+        "--no-resolve-image",
+        "--detach",
+        "web:1",
+    ])
+    .expect_err("mounts are not supported yet");
+    assert!(
+        refused.contains("TaskTemplate.ContainerSpec.Mounts is not supported"),
+        "{refused}"
+    );
+    let services = lab.cli(&["service", "ls", "-q"]).expect("service ls");
+    assert_eq!(
+        services.lines().count(),
+        1,
+        "the refused service was not created: {services}"
+    );
+}

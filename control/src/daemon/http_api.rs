@@ -71,6 +71,6 @@ pub(crate) async fn api_call(daemon: &Daemon, op: ApiOp) -> Result<Value, Daemon
 }
 
 /// Decodes the leader's reply.
-pub(super) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, DaemonError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, DaemonError> {
     serde_json::from_value(value).map_err(DaemonError::codec("leader reply"))
 }

@@ -13,15 +13,21 @@
 //! - `system`: `/_ping`, `/version`, `/info`;
 //! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
-//!   `filters` query parameter); `remove`: their `DELETE`s.
+//!   `filters` query parameter); `remove`: their `DELETE`s;
+//! - `service_write`: creating and updating services from Docker's spec,
+//!   translated by `spec_in` (and shown by `spec_out`, so a read, change
+//!   and write back keeps every field).
 
 mod filters;
 mod networks;
 mod nodes;
 mod remove;
 mod secrets;
+mod service_write;
 mod services;
 mod shapes;
+mod spec_in;
+mod spec_out;
 mod system;
 mod tasks;
 mod version;
@@ -49,6 +55,14 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         .route("/nodes", get(nodes::list))
         .route("/nodes/{id}", get(nodes::inspect).delete(remove::node))
         .route("/services", get(services::list))
+        .route(
+            "/services/create",
+            axum::routing::post(service_write::create),
+        )
+        .route(
+            "/services/{id}/update",
+            axum::routing::post(service_write::update),
+        )
         .route(
             "/services/{id}",
             get(services::inspect).delete(remove::service),

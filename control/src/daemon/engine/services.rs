@@ -1,19 +1,20 @@
 //! `/services` in Docker's shape (`docker service ls`, `inspect`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::super::core::Daemon;
 use super::filters::FilterQuery;
 use super::shapes::{ObjectVersion, rfc3339_secs};
+use super::spec_out::{DockerSpecOut, docker_spec, endpoint_mode, port};
 use super::{EngineFailure, store_tables};
 use crate::manager::{ClusterTables, resolve, views};
-use shoal_model::spec::{EndpointMode, Protocol, PublishMode, Service, ServiceMode, TaskState};
+use shoal_model::spec::{Service, ServiceMode, TaskState};
 
 /// A service as Docker's API shows it.
 #[derive(Serialize)]
@@ -24,7 +25,9 @@ pub(crate) struct DockerService {
     version: ObjectVersion,
     created_at: String,
     updated_at: String,
-    spec: ServiceSpec,
+    spec: DockerSpecOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_spec: Option<DockerSpecOut>,
     endpoint: Endpoint,
     #[serde(skip_serializing_if = "Option::is_none")]
     service_status: Option<ServiceStatus>,
@@ -32,71 +35,11 @@ pub(crate) struct DockerService {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ServiceSpec {
-    name: String,
-    labels: BTreeMap<String, String>,
-    task_template: TaskTemplate,
-    mode: Mode,
-    endpoint_spec: EndpointSpec,
-}
-
-/// The part of a task template `docker service ls/ps/inspect` read.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct TaskTemplate {
-    pub(crate) container_spec: ContainerSpec,
-    networks: Vec<NetworkTarget>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct ContainerSpec {
-    pub(crate) image: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) args: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) env: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NetworkTarget {
-    target: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-enum Mode {
-    Replicated {
-        #[serde(rename = "Replicas")]
-        replicas: u64,
-    },
-    Global {},
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct EndpointSpec {
-    mode: &'static str,
-    ports: Vec<Port>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
 struct Endpoint {
-    spec: EndpointSpec,
-    ports: Vec<Port>,
+    spec: Value,
+    ports: Vec<Value>,
     #[serde(rename = "VirtualIPs")]
     virtual_ips: Vec<VirtualIp>,
-}
-
-#[derive(Serialize, Clone)]
-#[serde(rename_all = "PascalCase")]
-struct Port {
-    protocol: &'static str,
-    target_port: u16,
-    published_port: u16,
-    publish_mode: &'static str,
 }
 
 #[derive(Serialize)]
@@ -115,19 +58,13 @@ struct ServiceStatus {
     completed_tasks: u64,
 }
 
-fn port(p: &shoal_model::spec::PortConfig) -> Port {
-    Port {
-        protocol: match p.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        },
-        target_port: p.target,
-        published_port: p.published,
-        publish_mode: match p.mode {
-            PublishMode::Ingress => "ingress",
-            PublishMode::Host => "host",
-        },
-    }
+/// The ID of the network called `name` (the name itself if unknown).
+pub(crate) fn network_id(tables: &ClusterTables, name: &str) -> String {
+    tables
+        .networks
+        .values()
+        .find(|n| n.name == name)
+        .map_or_else(|| name.to_owned(), |n| n.id.clone())
 }
 
 /// The VIPs of `service` with their network's ID and prefix length.
@@ -154,20 +91,17 @@ fn virtual_ips(tables: &ClusterTables, service_id: &str) -> Vec<VirtualIp> {
 /// `service` in Docker's shape; with its task counts when `status`.
 fn docker_service(tables: &ClusterTables, service: Service, status: bool) -> DockerService {
     let view = views::service_view(tables, service.clone());
-    let spec_ports: Vec<Port> = service.spec.ports.iter().map(port).collect();
+    let spec_ports: Vec<Value> = service.spec.ports.iter().map(port).collect();
     let endpoint_ports = view.endpoint.as_ref().map_or_else(
         || spec_ports.clone(),
         |e| e.ports.iter().map(port).collect(),
     );
-    let endpoint_mode = match service.spec.endpoint_mode {
-        EndpointMode::Vip => "vip",
-        EndpointMode::Dnsrr => "dnsrr",
-    };
     let completed = tables
         .tasks
         .values()
         .filter(|t| t.service_id == service.id && t.status.state == TaskState::Complete)
         .count() as u64;
+    let id_of = |name: &str| network_id(tables, name);
     DockerService {
         id: service.id.clone(),
         version: ObjectVersion {
@@ -176,45 +110,15 @@ fn docker_service(tables: &ClusterTables, service: Service, status: bool) -> Doc
         created_at: rfc3339_secs(service.created_at_secs),
         updated_at: rfc3339_secs(service.updated_at_secs.max(service.created_at_secs)),
         endpoint: Endpoint {
-            spec: EndpointSpec {
-                mode: endpoint_mode,
-                ports: spec_ports.clone(),
-            },
+            spec: json!({"Mode": endpoint_mode(service.spec.endpoint_mode), "Ports": spec_ports}),
             ports: endpoint_ports,
             virtual_ips: virtual_ips(tables, &service.id),
         },
-        spec: ServiceSpec {
-            name: service.spec.name.clone(),
-            labels: BTreeMap::new(),
-            task_template: TaskTemplate {
-                container_spec: ContainerSpec {
-                    image: service.spec.task.image.clone(),
-                    args: service.spec.task.args.clone(),
-                    env: service.spec.task.env.clone(),
-                },
-                networks: service
-                    .spec
-                    .task
-                    .networks
-                    .iter()
-                    .map(|name| NetworkTarget {
-                        target: tables
-                            .networks
-                            .values()
-                            .find(|n| &n.name == name)
-                            .map_or_else(|| name.clone(), |n| n.id.clone()),
-                    })
-                    .collect(),
-            },
-            mode: match service.spec.mode {
-                ServiceMode::Replicated { replicas } => Mode::Replicated { replicas },
-                ServiceMode::Global => Mode::Global {},
-            },
-            endpoint_spec: EndpointSpec {
-                mode: endpoint_mode,
-                ports: spec_ports,
-            },
-        },
+        spec: docker_spec(&service.spec, id_of),
+        previous_spec: service
+            .previous_spec
+            .as_ref()
+            .map(|p| docker_spec(p, id_of)),
         service_status: status.then_some(ServiceStatus {
             running_tasks: view.running,
             desired_tasks: view.desired,

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::super::core::Daemon;
 use super::filters::{FilterQuery, Filters};
-use super::services::ContainerSpec;
 use super::shapes::{ObjectVersion, rfc3339_millis};
 use super::{EngineFailure, store_tables};
 use crate::manager::{ClusterTables, views};
@@ -43,6 +42,14 @@ struct TaskSpec {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
+struct ContainerSpec {
+    image: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    args: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct TaskStatus {
     timestamp: String,
     state: &'static str,
@@ -65,7 +72,6 @@ fn docker_task(view: TaskView) -> DockerTask {
             container_spec: ContainerSpec {
                 image: task.spec.image,
                 args: task.spec.args,
-                env: Vec::new(),
             },
         },
         service_id: task.service_id,

@@ -1,0 +1,577 @@
+//! A Docker `ServiceSpec` (what `docker service create/update` and stacks
+//! send) as shoal's [`ServiceSpec`]. Every level keeps the fields it does
+//! not know; one that carries a value is refused naming its path
+//! (`TaskTemplate.ContainerSpec.Mounts`), never silently dropped. Zero
+//! values (`""`, `0`, `false`, `{}`, `[]`, null) and the defaults Docker's
+//! CLI always sends (`Isolation: default`) pass.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use shoal_model::spec::{
+    EndpointMode, FailureAction, HealthCheck, Placement, PortConfig, Protocol, PublishMode,
+    Resources, RestartCondition, RestartPolicy, SecretRef, ServiceMode, ServiceSpec, Span,
+    TaskTemplate, UpdateConfig, UpdateOrder,
+};
+
+/// Fields of one level that no typed field took.
+type Rest = BTreeMap<String, Value>;
+
+/// A spec shoal cannot run as given.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum SpecInError {
+    /// A field shoal does not support carries a value.
+    #[error("{field} is not supported by shoal")]
+    Unsupported {
+        /// Its path in the spec.
+        field: String,
+    },
+    /// A field has a value shoal does not know.
+    #[error("{field}: unsupported value {value:?}")]
+    BadValue {
+        /// Its path in the spec.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The body is not a Docker service spec.
+    #[error("invalid service spec: {reason}")]
+    Malformed {
+        /// What the decoder said.
+        reason: String,
+    },
+}
+
+/// Values Docker's CLI sends that mean "the default".
+const DEFAULTS: [(&str, &str); 1] = [("Isolation", "default")];
+
+fn is_empty(key: &str, value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty() || DEFAULTS.contains(&(key, s.as_str())),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.iter().all(|(k, v)| is_empty(k, v)),
+    }
+}
+
+/// Refuses the first field of `rest` (at `path`) that carries a value.
+fn refuse_rest(path: &str, rest: &Rest) -> Result<(), SpecInError> {
+    match rest.iter().find(|(k, v)| !is_empty(k, v)) {
+        Some((key, _)) => Err(SpecInError::Unsupported {
+            field: if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            },
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Nanoseconds (Docker's durations) as a [`Span`].
+fn span(nanos: i64) -> Span {
+    Span(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DockerSpec {
+    name: String,
+    labels: BTreeMap<String, String>,
+    task_template: DockerTaskTemplate,
+    mode: Rest,
+    update_config: Option<DockerUpdate>,
+    rollback_config: Option<DockerUpdate>,
+    endpoint_spec: DockerEndpointSpec,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerTaskTemplate {
+    container_spec: DockerContainer,
+    resources: DockerResources,
+    restart_policy: Option<DockerRestart>,
+    placement: DockerPlacement,
+    networks: Vec<DockerNetwork>,
+    force_update: u64,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerContainer {
+    image: String,
+    args: Vec<String>,
+    env: Vec<String>,
+    secrets: Vec<DockerSecret>,
+    healthcheck: Option<DockerHealth>,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerSecret {
+    file: DockerSecretFile,
+    #[serde(rename = "SecretID")]
+    secret_id: String,
+    secret_name: String,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerSecretFile {
+    name: String,
+    #[serde(rename = "UID")]
+    uid: String,
+    #[serde(rename = "GID")]
+    gid: String,
+    mode: u32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerHealth {
+    test: Vec<String>,
+    interval: i64,
+    timeout: i64,
+    retries: u32,
+    start_period: i64,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerResources {
+    limits: DockerLimits,
+    reservations: DockerLimits,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerLimits {
+    #[serde(rename = "NanoCPUs")]
+    nano_cpus: u64,
+    memory_bytes: u64,
+    pids: u64,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerRestart {
+    condition: String,
+    delay: Option<i64>,
+    max_attempts: u64,
+    window: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerPlacement {
+    constraints: Vec<String>,
+    preferences: Vec<DockerPreference>,
+    max_replicas: u64,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerPreference {
+    spread: DockerSpread,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerSpread {
+    spread_descriptor: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerNetwork {
+    target: String,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerUpdate {
+    parallelism: u64,
+    delay: i64,
+    failure_action: String,
+    monitor: i64,
+    max_failure_ratio: f64,
+    order: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerEndpointSpec {
+    mode: String,
+    ports: Vec<DockerPort>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerPort {
+    protocol: String,
+    target_port: u16,
+    published_port: u16,
+    publish_mode: String,
+    #[serde(flatten)]
+    rest: Rest,
+}
+
+/// Decodes a Docker `ServiceSpec` body.
+pub(crate) fn decode(body: &[u8]) -> Result<DockerSpec, SpecInError> {
+    serde_json::from_slice(body).map_err(|e| SpecInError::Malformed {
+        reason: e.to_string(),
+    })
+}
+
+impl DockerSpec {
+    /// shoal's spec; `network_name` turns a network ID or name into its
+    /// name (`None`: unknown, kept as given so the manager's refusal names
+    /// it).
+    pub(crate) fn into_spec(
+        self,
+        network_name: impl Fn(&str) -> Option<String>,
+    ) -> Result<ServiceSpec, SpecInError> {
+        refuse_rest("", &self.rest)?;
+        if !self.labels.is_empty() {
+            return Err(SpecInError::Unsupported {
+                field: "Labels".to_owned(),
+            });
+        }
+        let mode = mode(&self.mode)?;
+        let task = template(self.task_template, network_name)?;
+        let (ports, endpoint_mode) = endpoint(self.endpoint_spec)?;
+        Ok(ServiceSpec {
+            name: self.name,
+            task,
+            mode,
+            ports,
+            update_config: update(self.update_config, "UpdateConfig")?,
+            rollback_config: update(self.rollback_config, "RollbackConfig")?,
+            endpoint_mode,
+        })
+    }
+}
+
+fn mode(mode: &Rest) -> Result<ServiceMode, SpecInError> {
+    if let Some(replicated) = mode.get("Replicated") {
+        let replicas = replicated
+            .get("Replicas")
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
+        return Ok(ServiceMode::Replicated { replicas });
+    }
+    if mode.contains_key("Global") {
+        return Ok(ServiceMode::Global);
+    }
+    match mode.keys().next() {
+        Some(other) => Err(SpecInError::Unsupported {
+            field: format!("Mode.{other}"),
+        }),
+        None => Ok(ServiceMode::Replicated { replicas: 1 }),
+    }
+}
+
+fn template(
+    t: DockerTaskTemplate,
+    network_name: impl Fn(&str) -> Option<String>,
+) -> Result<TaskTemplate, SpecInError> {
+    refuse_rest("TaskTemplate", &t.rest)?;
+    let c = t.container_spec;
+    refuse_rest("TaskTemplate.ContainerSpec", &c.rest)?;
+    refuse_rest("TaskTemplate.Resources", &t.resources.rest)?;
+    refuse_rest("TaskTemplate.Resources.Limits", &t.resources.limits.rest)?;
+    refuse_rest(
+        "TaskTemplate.Resources.Reservations",
+        &t.resources.reservations.rest,
+    )?;
+    refuse_rest("TaskTemplate.Placement", &t.placement.rest)?;
+    if t.resources.reservations.pids != 0 {
+        return Err(SpecInError::Unsupported {
+            field: "TaskTemplate.Resources.Reservations.Pids".to_owned(),
+        });
+    }
+    let mut networks = Vec::new();
+    for n in t.networks {
+        refuse_rest("TaskTemplate.Networks", &n.rest)?;
+        networks.push(network_name(&n.target).unwrap_or(n.target));
+    }
+    let limits = &t.resources.limits;
+    Ok(TaskTemplate {
+        image: c.image,
+        args: c.args,
+        env: c.env,
+        networks,
+        placement: Placement {
+            constraints: t.placement.constraints,
+            preferences: t
+                .placement
+                .preferences
+                .into_iter()
+                .map(|p| format!("spread={}", p.spread.spread_descriptor))
+                .collect(),
+            max_replicas_per_node: t.placement.max_replicas,
+        },
+        restart_policy: restart(t.restart_policy)?,
+        healthcheck: c.healthcheck.map(health).transpose()?,
+        resources: Resources {
+            nano_cpus: t.resources.reservations.nano_cpus,
+            memory_bytes: t.resources.reservations.memory_bytes,
+        },
+        limits: Resources {
+            nano_cpus: limits.nano_cpus,
+            memory_bytes: limits.memory_bytes,
+        },
+        secrets: c
+            .secrets
+            .into_iter()
+            .map(secret)
+            .collect::<Result<_, _>>()?,
+        pids_limit: (limits.pids != 0).then_some(limits.pids),
+        force_update: t.force_update,
+        ..TaskTemplate::default()
+    })
+}
+
+fn secret(s: DockerSecret) -> Result<SecretRef, SpecInError> {
+    refuse_rest("TaskTemplate.ContainerSpec.Secrets", &s.rest)?;
+    let id = |text: &str, field| {
+        if text.is_empty() {
+            Ok(0)
+        } else {
+            text.parse().map_err(|_| SpecInError::BadValue {
+                field,
+                value: text.to_owned(),
+            })
+        }
+    };
+    let name = if s.secret_name.is_empty() {
+        s.secret_id
+    } else {
+        s.secret_name
+    };
+    Ok(SecretRef {
+        target: if s.file.name.is_empty() {
+            name.clone()
+        } else {
+            s.file.name
+        },
+        source: name,
+        uid: id(&s.file.uid, "TaskTemplate.ContainerSpec.Secrets.File.UID")?,
+        gid: id(&s.file.gid, "TaskTemplate.ContainerSpec.Secrets.File.GID")?,
+        mode: if s.file.mode == 0 {
+            shoal_model::spec::DEFAULT_SECRET_MODE
+        } else {
+            s.file.mode
+        },
+    })
+}
+
+fn health(h: DockerHealth) -> Result<HealthCheck, SpecInError> {
+    refuse_rest("TaskTemplate.ContainerSpec.Healthcheck", &h.rest)?;
+    Ok(HealthCheck {
+        cmd: h.test,
+        interval: span(h.interval),
+        timeout: span(h.timeout),
+        retries: h.retries,
+        start_period: span(h.start_period),
+    })
+}
+
+fn restart(r: Option<DockerRestart>) -> Result<RestartPolicy, SpecInError> {
+    let Some(r) = r else {
+        return Ok(RestartPolicy::default());
+    };
+    let condition = match r.condition.as_str() {
+        "" | "any" => RestartCondition::Any,
+        "on-failure" => RestartCondition::OnFailure,
+        "none" => RestartCondition::None,
+        other => {
+            return Err(SpecInError::BadValue {
+                field: "TaskTemplate.RestartPolicy.Condition",
+                value: other.to_owned(),
+            });
+        }
+    };
+    Ok(RestartPolicy {
+        condition,
+        delay: r.delay.map_or(RestartPolicy::default().delay, span),
+        max_attempts: r.max_attempts,
+        window: span(r.window),
+    })
+}
+
+fn update(u: Option<DockerUpdate>, field: &'static str) -> Result<UpdateConfig, SpecInError> {
+    let Some(u) = u else {
+        return Ok(UpdateConfig::default());
+    };
+    let bad = |value: &str| SpecInError::BadValue {
+        field,
+        value: value.to_owned(),
+    };
+    Ok(UpdateConfig {
+        parallelism: u.parallelism,
+        delay: span(u.delay),
+        order: match u.order.as_str() {
+            "" | "stop-first" => UpdateOrder::StopFirst,
+            "start-first" => UpdateOrder::StartFirst,
+            other => return Err(bad(other)),
+        },
+        failure_action: match u.failure_action.as_str() {
+            "" | "pause" => FailureAction::Pause,
+            "continue" => FailureAction::Continue,
+            "rollback" => FailureAction::Rollback,
+            other => return Err(bad(other)),
+        },
+        monitor: if u.monitor == 0 {
+            UpdateConfig::default().monitor
+        } else {
+            span(u.monitor)
+        },
+        max_failure_ratio: u.max_failure_ratio,
+    })
+}
+
+fn endpoint(e: DockerEndpointSpec) -> Result<(Vec<PortConfig>, EndpointMode), SpecInError> {
+    let mode = match e.mode.as_str() {
+        "" | "vip" => EndpointMode::Vip,
+        "dnsrr" => EndpointMode::Dnsrr,
+        other => {
+            return Err(SpecInError::BadValue {
+                field: "EndpointSpec.Mode",
+                value: other.to_owned(),
+            });
+        }
+    };
+    let mut ports = Vec::new();
+    for p in e.ports {
+        refuse_rest("EndpointSpec.Ports", &p.rest)?;
+        let bad = |field, value: &str| SpecInError::BadValue {
+            field,
+            value: value.to_owned(),
+        };
+        ports.push(PortConfig {
+            published: p.published_port,
+            target: p.target_port,
+            protocol: match p.protocol.as_str() {
+                "" | "tcp" => Protocol::Tcp,
+                "udp" => Protocol::Udp,
+                other => return Err(bad("EndpointSpec.Ports.Protocol", other)),
+            },
+            mode: match p.publish_mode.as_str() {
+                "" | "ingress" => PublishMode::Ingress,
+                "host" => PublishMode::Host,
+                other => return Err(bad("EndpointSpec.Ports.PublishMode", other)),
+            },
+        });
+    }
+    Ok((ports, mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::engine::spec_out::docker_spec;
+
+    fn translate(body: &str) -> Result<ServiceSpec, SpecInError> {
+        decode(body.as_bytes())?.into_spec(|target| (target == "n1d").then(|| "front".to_owned()))
+    }
+
+    #[test]
+    fn what_docker_sends_for_a_create_translates() {
+        // The shape Docker's CLI sends, zero values and defaults included.
+        let body = r#"{"Name":"web","Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"web:1",
+            "Args":["httpd","-f"],"Init":false,"StopGracePeriod":0,"DNSConfig":{},"Isolation":"default",
+            "Secrets":[{"File":{"Name":"pw","UID":"0","GID":"0","Mode":292},"SecretID":"s1","SecretName":"pw"}]},
+            "Resources":{"Limits":{"MemoryBytes":67108864,"Pids":100},"Reservations":{}},
+            "RestartPolicy":{"Condition":"on-failure","MaxAttempts":3},
+            "Placement":{"Constraints":["node.role==worker"],"Preferences":[{"Spread":{"SpreadDescriptor":"node.labels.zone"}}]},
+            "Networks":[{"Target":"n1d","Aliases":[]}],"ForceUpdate":0,"Runtime":""},
+            "Mode":{"Replicated":{"Replicas":3}},
+            "UpdateConfig":{"Parallelism":2,"FailureAction":"rollback","Monitor":5000000000,"MaxFailureRatio":0,"Order":"start-first"},
+            "EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#;
+        let spec = translate(body).expect("translates");
+        assert_eq!(spec.name, "web");
+        assert_eq!(spec.mode, ServiceMode::Replicated { replicas: 3 });
+        assert_eq!(spec.task.args, ["httpd", "-f"]);
+        assert_eq!(spec.task.networks, ["front"], "network IDs become names");
+        assert_eq!(spec.task.limits.memory_bytes, 64 << 20);
+        assert_eq!(spec.task.pids_limit, Some(100));
+        assert_eq!(
+            spec.task.restart_policy.condition,
+            RestartCondition::OnFailure
+        );
+        assert_eq!(
+            spec.task.restart_policy.delay,
+            RestartPolicy::default().delay,
+            "absent: default"
+        );
+        assert_eq!(spec.task.placement.preferences, ["spread=node.labels.zone"]);
+        assert_eq!(spec.task.secrets[0].mode, 0o444);
+        assert_eq!(spec.update_config.order, UpdateOrder::StartFirst);
+        assert_eq!(spec.update_config.failure_action, FailureAction::Rollback);
+        assert_eq!(spec.ports[0].published, 8080);
+    }
+
+    #[test]
+    fn a_spec_read_and_written_back_is_unchanged() {
+        let body = r#"{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],
+            "Healthcheck":{"Test":["CMD","true"],"Interval":2000000000,"Retries":2}},
+            "RestartPolicy":{"Condition":"none","Delay":1000000000,"Window":60000000000},
+            "Resources":{"Reservations":{"NanoCPUs":500000000}},"Networks":[{"Target":"n1d"}],"ForceUpdate":2},
+            "Mode":{"Global":{}},"EndpointSpec":{"Mode":"dnsrr"}}"#;
+        let spec = translate(body).expect("translates");
+        let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");
+        assert_eq!(translate(&out), Ok(spec));
+    }
+
+    #[test]
+    fn unsupported_fields_with_values_are_named() {
+        let refused = |body: &str| translate(body).expect_err("refused").to_string();
+        assert_eq!(
+            refused(
+                r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i","Mounts":[{"Type":"tmpfs"}]}}}"#
+            ),
+            "TaskTemplate.ContainerSpec.Mounts is not supported by shoal"
+        );
+        assert_eq!(
+            refused(
+                r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i","Isolation":"hyperv"}}}"#
+            ),
+            "TaskTemplate.ContainerSpec.Isolation is not supported by shoal"
+        );
+        assert_eq!(
+            refused(r#"{"Name":"x","Mode":{"ReplicatedJob":{}}}"#),
+            "Mode.ReplicatedJob is not supported by shoal"
+        );
+        assert_eq!(
+            refused(
+                r#"{"Name":"x","EndpointSpec":{"Ports":[{"TargetPort":80,"Protocol":"sctp"}]}}"#
+            ),
+            "EndpointSpec.Ports.Protocol: unsupported value \"sctp\""
+        );
+        assert!(refused("[1]").starts_with("invalid service spec"));
+    }
+}
