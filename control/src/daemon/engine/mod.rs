@@ -27,6 +27,8 @@ mod service_write;
 mod services;
 mod shapes;
 mod spec_in;
+#[cfg(test)]
+mod spec_in_tests;
 mod spec_out;
 mod system;
 mod tasks;

@@ -1,0 +1,86 @@
+//! Tests of [`super::spec_in`]: what Docker's CLI sends, round trips
+//! through [`super::spec_out`], and refusals.
+
+use super::spec_in::*;
+use super::spec_out::docker_spec;
+use shoal_model::spec::{
+    FailureAction, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec, UpdateOrder,
+};
+
+fn translate(body: &str) -> Result<ServiceSpec, SpecInError> {
+    decode(body.as_bytes())?.into_spec(|target| (target == "n1d").then(|| "front".to_owned()))
+}
+
+#[test]
+fn what_docker_sends_for_a_create_translates() {
+    // The shape Docker's CLI sends, zero values and defaults included.
+    let body = r#"{"Name":"web","Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"web:1",
+        "Args":["httpd","-f"],"Init":false,"StopGracePeriod":0,"DNSConfig":{},"Isolation":"default",
+        "Secrets":[{"File":{"Name":"pw","UID":"0","GID":"0","Mode":292},"SecretID":"s1","SecretName":"pw"}]},
+        "Resources":{"Limits":{"MemoryBytes":67108864,"Pids":100},"Reservations":{}},
+        "RestartPolicy":{"Condition":"on-failure","MaxAttempts":3},
+        "Placement":{"Constraints":["node.role==worker"],"Preferences":[{"Spread":{"SpreadDescriptor":"node.labels.zone"}}]},
+        "Networks":[{"Target":"n1d","Aliases":[]}],"ForceUpdate":0,"Runtime":""},
+        "Mode":{"Replicated":{"Replicas":3}},
+        "UpdateConfig":{"Parallelism":2,"FailureAction":"rollback","Monitor":5000000000,"MaxFailureRatio":0,"Order":"start-first"},
+        "EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#;
+    let spec = translate(body).expect("translates");
+    assert_eq!(spec.name, "web");
+    assert_eq!(spec.mode, ServiceMode::Replicated { replicas: 3 });
+    assert_eq!(spec.task.args, ["httpd", "-f"]);
+    assert_eq!(spec.task.networks, ["front"], "network IDs become names");
+    assert_eq!(spec.task.limits.memory_bytes, 64 << 20);
+    assert_eq!(spec.task.pids_limit, Some(100));
+    assert_eq!(
+        spec.task.restart_policy.condition,
+        RestartCondition::OnFailure
+    );
+    assert_eq!(
+        spec.task.restart_policy.delay,
+        RestartPolicy::default().delay,
+        "absent: default"
+    );
+    assert_eq!(spec.task.placement.preferences, ["spread=node.labels.zone"]);
+    assert_eq!(spec.task.secrets[0].mode, 0o444);
+    assert_eq!(spec.update_config.order, UpdateOrder::StartFirst);
+    assert_eq!(spec.update_config.failure_action, FailureAction::Rollback);
+    assert_eq!(spec.ports[0].published, 8080);
+}
+
+#[test]
+fn a_spec_read_and_written_back_is_unchanged() {
+    let body = r#"{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],
+        "Healthcheck":{"Test":["CMD","true"],"Interval":2000000000,"Retries":2}},
+        "RestartPolicy":{"Condition":"none","Delay":1000000000,"Window":60000000000},
+        "Resources":{"Reservations":{"NanoCPUs":500000000}},"Networks":[{"Target":"n1d"}],"ForceUpdate":2},
+        "Mode":{"Global":{}},"EndpointSpec":{"Mode":"dnsrr"}}"#;
+    let spec = translate(body).expect("translates");
+    let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");
+    assert_eq!(translate(&out), Ok(spec));
+}
+
+#[test]
+fn unsupported_fields_with_values_are_named() {
+    let refused = |body: &str| translate(body).expect_err("refused").to_string();
+    assert_eq!(
+        refused(
+            r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i","Mounts":[{"Type":"tmpfs"}]}}}"#
+        ),
+        "TaskTemplate.ContainerSpec.Mounts is not supported by shoal"
+    );
+    assert_eq!(
+        refused(
+            r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i","Isolation":"hyperv"}}}"#
+        ),
+        "TaskTemplate.ContainerSpec.Isolation is not supported by shoal"
+    );
+    assert_eq!(
+        refused(r#"{"Name":"x","Mode":{"ReplicatedJob":{}}}"#),
+        "Mode.ReplicatedJob is not supported by shoal"
+    );
+    assert_eq!(
+        refused(r#"{"Name":"x","EndpointSpec":{"Ports":[{"TargetPort":80,"Protocol":"sctp"}]}}"#),
+        "EndpointSpec.Ports.Protocol: unsupported value \"sctp\""
+    );
+    assert!(refused("[1]").starts_with("invalid service spec"));
+}
