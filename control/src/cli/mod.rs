@@ -10,6 +10,7 @@ mod dp_overlay;
 mod fixtures;
 mod humanize;
 mod image;
+mod login;
 mod network;
 mod node;
 mod objects;
@@ -53,6 +54,11 @@ enum Command {
     Secret(secret::SecretArgs),
     /// Load and list images on this node.
     Image(image::ImageArgs),
+    /// Store a registry login on this node (checked against the registry
+    /// first) for its image pulls.
+    Login(login::LoginArgs),
+    /// Forget this node's login for a registry.
+    Logout(login::LogoutArgs),
 }
 
 /// Run a parsed command line.
@@ -66,6 +72,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Network(args) => network::run(args),
         Command::Secret(args) => secret::run(args),
         Command::Image(args) => image::run(args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::cluster::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, REM
 use crate::ctl::CtlPool;
 use crate::raft::{RaftNode, Store};
 use crate::runtime::Runtime;
+use crate::runtime::image::InsecureRegistries;
 use crate::tls::LiveCert;
 
 /// How to run a daemon.
@@ -31,6 +32,9 @@ pub struct DaemonOptions {
     pub dp_node: String,
     /// Where bpffs is (or gets) mounted (`SHOAL_BPFFS`).
     pub bpffs: PathBuf,
+    /// Registries pulled from over plain http (`--insecure-registry`;
+    /// loopback always).
+    pub insecure_registries: InsecureRegistries,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

@@ -30,6 +30,7 @@ mod heartbeat;
 mod http;
 mod http_api;
 mod http_images;
+mod http_registry;
 mod http_services;
 mod keys;
 mod leader;

@@ -176,8 +176,8 @@ pub struct LoadedImageView {
 /// `image pull`'s body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImagePullRequest {
-    /// `host[:port]/name[:tag|@sha256:...]`; plain http, so the registry is
-    /// `localhost` or an IP address.
+    /// `host[:port]/name[:tag|@sha256:...]`; https, or plain http for a
+    /// registry the daemon marks insecure.
     pub reference: String,
 }
 

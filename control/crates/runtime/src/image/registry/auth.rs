@@ -103,7 +103,8 @@ pub(super) async fn authorize(
             scope,
         } => (realm, service, scope.as_deref().or(default_scope)),
     };
-    if !realm.starts_with("https://") && !(http_allowed && realm.starts_with("http://")) {
+    let realm_ok = realm.starts_with("https://") || (http_allowed && realm.starts_with("http://"));
+    if !realm_ok {
         return Err(RegistryError::InsecureRealm {
             realm: realm.clone(),
         });
