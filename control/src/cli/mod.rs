@@ -20,6 +20,7 @@ mod progress;
 mod secret;
 mod service;
 mod service_flags;
+mod service_logs;
 mod service_spec;
 mod service_table;
 mod swarm;

@@ -67,6 +67,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .merge(super::http_services::routes())
         .merge(super::http_images::routes())
         .merge(super::http_registry::routes())
+        .merge(super::http_logs::routes())
         .with_state(daemon)
 }
 

@@ -30,6 +30,7 @@ mod heartbeat;
 mod http;
 mod http_api;
 mod http_images;
+mod http_logs;
 mod http_registry;
 mod http_services;
 mod keys;
@@ -43,6 +44,7 @@ mod service_ops;
 mod state;
 mod supervise;
 mod swarm;
+mod task_logs;
 mod views;
 
 pub use addr::DEFAULT_PORT;

@@ -12,6 +12,7 @@
 //! | `POST /services/{id}/rollback` | | [`ServiceView`] |
 //! | `DELETE /services/{id}` | | `{}` |
 //! | `GET /services/{id}/logs?tail=N` | | `Vec<`[`TaskLogs`]`>` |
+//! | `GET /services/{id}/logs?tail=N&follow=true` | | a chunked stream, one [`TaskLogs`] JSON per line, until the client leaves |
 //! | `GET /tasks?service={id}` (all tasks without it) | | `Vec<`[`TaskView`]`>` |
 //! | `POST /networks/create` | [`NetworkCreateRequest`] | [`crate::cluster::NetworkRecord`] |
 //! | `GET /networks`, `GET /networks/{id}` | | records |
