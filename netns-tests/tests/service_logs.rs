@@ -1,7 +1,8 @@
 //! `service logs --follow` on a two-node lab swarm (n1 manager, n2
 //! worker): a follower started with `--tail 0` prints nothing old, then
 //! the lines each node's task writes after it started, streamed from both
-//! nodes through the manager, and keeps running.
+//! nodes through the manager, then the lines of a task placed later by a
+//! scale-up, and keeps running.
 //!
 //! ```text
 //!   shoal service logs -f --tail 0 ticker ──unix socket──► n1 (manager)
@@ -84,6 +85,16 @@ fn a_follower_streams_the_lines_every_node_writes_after_it_started() {
         !seen.contains("error"),
         "the follower reported an error: {seen}"
     );
+    // A task placed after the follow began is followed too, from its
+    // first line.
+    lab.cli(&["service", "scale", "-d", "ticker=3"]).unwrap();
+    eventually("the new task's first line in the follower's output", || {
+        let output = std::fs::read_to_string(&follower.log).ok()?;
+        output
+            .lines()
+            .any(|line| line.starts_with("ticker.3.") && line.ends_with("| tick 1"))
+            .then_some(())
+    });
     let status = std::fs::read_to_string(format!("/proc/{}/stat", follower.pid)).unwrap();
     let state = status.rsplit(')').next().unwrap().split_whitespace().next();
     assert_ne!(state, Some("Z"), "the follower keeps running: {seen}");

@@ -5,9 +5,11 @@
 //! [`TaskLogs`] per line): first each task's last lines, then what its
 //! node reads after the cursor it answered, polled every
 //! [`FOLLOW_POLL`] in chunks of at most `MAX_LOG_CHUNK` bytes of whole
-//! lines, until the client goes away. Memory stays bounded: a full
-//! channel makes the pollers wait for the client to read.
+//! lines, until the client goes away; tasks placed later are picked up
+//! (every `FOLLOW_RESCAN`) from their first line. Memory stays bounded: a
+//! full channel makes the pollers wait for the client to read.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,6 +37,8 @@ use crate::manager::{self, api, views};
 const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a follower asks a task's node for new lines.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(300);
+/// How often a follower looks for tasks placed after it started.
+const FOLLOW_RESCAN: Duration = Duration::from_secs(2);
 /// Chunks waiting for a slow client before the pollers wait too.
 const FOLLOW_BUFFER: usize = 16;
 
@@ -99,7 +103,7 @@ async fn service_logs(
 ) -> Result<Response, ApiFailure> {
     let (active, sources) = sources(&daemon, &id)?;
     if query.follow {
-        return Ok(follow(active, sources, query.tail));
+        return Ok(follow(daemon, id, active, sources, query.tail));
     }
     let mut calls = tokio::task::JoinSet::new();
     for (order, source) in sources.into_iter().enumerate() {
@@ -140,16 +144,51 @@ async fn fetch(
     serde_json::from_value(value).map_err(|_| "the node sent logs in an unknown shape".to_owned())
 }
 
-/// The streamed answer: a poller per task feeding one channel.
-fn follow(active: Arc<Active>, sources: Vec<Source>, tail: Option<usize>) -> Response {
+/// The streamed answer: a poller per task feeding one channel, and a
+/// watcher adding pollers for tasks placed later (a scale-up, a
+/// replacement), followed from their first line.
+fn follow(
+    daemon: Arc<Daemon>,
+    id: String,
+    active: Arc<Active>,
+    sources: Vec<Source>,
+    tail: Option<usize>,
+) -> Response {
     let (tx, rx) = mpsc::channel(FOLLOW_BUFFER);
+    let mut followed = HashSet::new();
     for source in sources {
+        followed.insert(source.logs.task_id.clone());
         tokio::spawn(follow_task(active.clone(), source, tail, tx.clone()));
     }
+    tokio::spawn(follow_new_tasks(daemon, id, followed, tx));
     let mut response = Body::new(ChannelBody(rx)).into_response();
     let ndjson = axum::http::HeaderValue::from_static("application/x-ndjson");
     response.headers_mut().insert(CONTENT_TYPE, ndjson);
     response
+}
+
+/// Every [`FOLLOW_RESCAN`], starts following the service's tasks not
+/// followed yet, until the client leaves (or the service is gone).
+async fn follow_new_tasks(
+    daemon: Arc<Daemon>,
+    id: String,
+    mut followed: HashSet<String>,
+    tx: mpsc::Sender<Bytes>,
+) {
+    loop {
+        tokio::select! {
+            () = tx.closed() => return,
+            () = tokio::time::sleep(FOLLOW_RESCAN) => {}
+        }
+        let Ok((active, sources)) = sources(&daemon, &id) else {
+            return;
+        };
+        for source in sources {
+            if followed.insert(source.logs.task_id.clone()) {
+                tokio::spawn(follow_task(active.clone(), source, None, tx.clone()));
+            }
+        }
+    }
 }
 
 /// Follows one task: its last lines, then new whole lines as its node
