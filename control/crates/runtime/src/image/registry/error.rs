@@ -83,8 +83,8 @@ pub enum RegistryError {
         /// `host[:port]`.
         registry: String,
     },
-    /// The registry (or its token service) refused the stored login.
-    #[error("{url} refused the stored login (401/403): check it with `shoal login`")]
+    /// The registry (or its token service) refused the login.
+    #[error("{url} refused the login (401/403): check the user name and password (`shoal login`)")]
     CredentialsRefused {
         /// The URL requested.
         url: String,
