@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -121,6 +122,25 @@ impl ApiClient {
         self.send(method, path, bytes, "application/json").await
     }
 
+    /// `GET path` answered by a stream (`service logs --follow`): the body
+    /// to read as it comes; an error status becomes [`ApiError::Daemon`].
+    pub async fn get_stream(&self, path: &str) -> Result<Incoming, ApiError> {
+        let response = self
+            .exchange(Method::GET, path, Vec::new(), "application/json")
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.into_body());
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| ApiError::Http { source })?
+            .to_bytes();
+        Err(daemon_error(status, &body))
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -128,6 +148,25 @@ impl ApiClient {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<T, ApiError> {
+        let response = self.exchange(method, path, bytes, content_type).await?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| ApiError::Http { source })?
+            .to_bytes();
+        decode(status, &body)
+    }
+
+    /// One request on a new connection: the response, body unread.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Response<Incoming>, ApiError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -146,18 +185,10 @@ impl ApiClient {
             .header("content-type", content_type)
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|source| ApiError::Request { source })?;
-        let response = sender
+        sender
             .send_request(request)
             .await
-            .map_err(|source| ApiError::Http { source })?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| ApiError::Http { source })?
-            .to_bytes();
-        decode(status, &body)
+            .map_err(|source| ApiError::Http { source })
     }
 }
 
@@ -165,11 +196,16 @@ fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, Api
     if status.is_success() {
         return serde_json::from_slice(body).map_err(|source| ApiError::Codec { source });
     }
+    Err(daemon_error(status, body))
+}
+
+/// The daemon's error answer: its message, else the status.
+fn daemon_error(status: StatusCode, body: &[u8]) -> ApiError {
     let message = serde_json::from_slice::<ErrorBody>(body)
         .map(|e| e.message)
         .unwrap_or_else(|_| format!("daemon answered {status}"));
-    Err(ApiError::Daemon {
+    ApiError::Daemon {
         status: status.as_u16(),
         message,
-    })
+    }
 }

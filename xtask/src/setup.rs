@@ -32,8 +32,9 @@ const PACKAGES: &[&str] = &[
     "curl",            // netns labs: HTTP requests to services through the routing mesh
     "docker-registry", // control/crates/runtime/tests/image_pull.rs: an OCI distribution registry on loopback
     "docker.io", // netns-tests/tests/engine_api.rs: the stock `docker` client drives shoal through the Engine API (no dockerd is started)
-    "attr",      // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
-    "vagrant",   // vagrant/: `vagrant validate` checks the multi-VM lab definition
+    "apache2-utils", // runtime image tests: `htpasswd -B` makes the bcrypt password file of an authenticating registry
+    "attr",          // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
+    "vagrant",       // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use shoal_control::daemon::{self, DaemonOptions};
+use shoal_control::runtime::image::InsecureRegistries;
 
 use super::api_conn::{default_node_name, default_socket};
 
@@ -34,6 +35,12 @@ pub struct DaemonArgs {
     /// HTTP, e.g. 127.0.0.1:9323); off unless given.
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// A registry pulled from over plain http when it does not speak TLS,
+    /// and allowed to redirect to http: `host[:port]` or an IP network
+    /// (`10.0.0.0/8`); repeatable. `localhost` and 127.0.0.0/8 always are
+    /// (Docker's `--insecure-registry`).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]|CIDR")]
+    insecure_registries: Vec<String>,
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.
@@ -50,6 +57,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         dp_node: args.dp_node.unwrap_or_else(|| node_name.clone()),
         bpffs: args.bpffs,
         metrics_addr: args.metrics_addr,
+        insecure_registries: InsecureRegistries::parse(&args.insecure_registries)?,
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -34,7 +34,8 @@ enum ImageCommand {
         quiet: bool,
     },
     /// Pull an image from a registry named in the reference
-    /// (`host:port/name[:tag|@digest]`; plain http, so localhost or an IP).
+    /// (`host:port/name[:tag|@digest]`; https with the node's `shoal
+    /// login`, plain http for insecure registries).
     Pull {
         /// `host:port/name[:tag]` or `host:port/name@sha256:...`.
         reference: String,

@@ -12,6 +12,7 @@ mod dp_overlay;
 mod fixtures;
 mod humanize;
 mod image;
+mod login;
 mod network;
 mod node;
 mod objects;
@@ -21,6 +22,7 @@ mod progress;
 mod secret;
 mod service;
 mod service_flags;
+mod service_logs;
 mod service_spec;
 mod service_table;
 mod swarm;
@@ -55,6 +57,11 @@ enum Command {
     Secret(secret::SecretArgs),
     /// Load and list images on this node.
     Image(image::ImageArgs),
+    /// Store a registry login on this node (checked against the registry
+    /// first) for its image pulls.
+    Login(login::LoginArgs),
+    /// Forget this node's login for a registry.
+    Logout(login::LogoutArgs),
 }
 
 /// Run a parsed command line.
@@ -68,6 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Network(args) => network::run(args),
         Command::Secret(args) => secret::run(args),
         Command::Image(args) => image::run(args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }
 

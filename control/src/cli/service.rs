@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use shoal_control::api::{
-    ApiClient, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
+    ApiClient, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskView,
 };
 
 use super::api_conn::{ConnArgs, block_on, path_segment};
@@ -14,6 +14,7 @@ use super::humanize::{now, short_id};
 use super::output::{Format, print_json, print_list};
 use super::parse;
 use super::service_flags::{CreateFlags, UpdateFlags, WatchFlags};
+use super::service_logs::{LogsOptions, logs};
 use super::service_spec::{create_spec, generated_name, update_spec, with_replicas};
 use super::service_table::{
     PsFilter, PsOptions, pretty, ps_order, service_ports, service_table, task_table,
@@ -98,15 +99,8 @@ enum ServiceCommand {
     },
     /// Print what a service's tasks wrote.
     Logs {
-        /// Lines from the end of each task's output.
-        #[arg(short = 'n', long)]
-        tail: Option<u64>,
-        /// Without the `web.1.<task>@<node> |` prefix.
-        #[arg(long)]
-        raw: bool,
-        /// Full task IDs in the prefix.
-        #[arg(long)]
-        no_trunc: bool,
+        #[command(flatten)]
+        options: LogsOptions,
         /// The service.
         service: String,
     },
@@ -142,12 +136,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
                 rollback(&client, &service, &watch).await
             }
             ServiceCommand::Rm { services } => rm(&client, &services).await,
-            ServiceCommand::Logs {
-                tail,
-                raw,
-                no_trunc,
-                service,
-            } => logs(&client, &service, tail, raw, no_trunc).await,
+            ServiceCommand::Logs { options, service } => logs(&client, &service, &options).await,
         }
     })
 }
@@ -344,73 +333,4 @@ async fn rollback(client: &ApiClient, service: &str, flags: &WatchFlags) -> anyh
 
 async fn rm(client: &ApiClient, services: &[String]) -> anyhow::Result<()> {
     super::objects::remove_each(client, "/services", services).await
-}
-
-/// `web.1.abcdefghijkl@node-1    | ` before every line, as Docker.
-pub fn log_prefix(logs: &TaskLogs, no_trunc: bool) -> String {
-    format!(
-        "{}.{}@{}    | ",
-        logs.name,
-        short_id(&logs.task_id, no_trunc),
-        logs.node
-    )
-}
-
-async fn logs(
-    client: &ApiClient,
-    service: &str,
-    tail: Option<u64>,
-    raw: bool,
-    no_trunc: bool,
-) -> anyhow::Result<()> {
-    let mut path = format!("/services/{}/logs", path_segment(service));
-    if let Some(tail) = tail {
-        path += &format!("?tail={tail}");
-    }
-    let mut all: Vec<TaskLogs> = client.get(&path).await.context("cannot fetch the logs")?;
-    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.task_id.cmp(&b.task_id)));
-    let mut out = String::new();
-    for logs in &all {
-        if let Some(err) = &logs.error {
-            eprintln!(
-                "error from {}.{}: {err}",
-                logs.name,
-                short_id(&logs.task_id, no_trunc)
-            );
-            continue;
-        }
-        let prefix = if raw {
-            String::new()
-        } else {
-            log_prefix(logs, no_trunc)
-        };
-        for line in logs.text.lines() {
-            out += &prefix;
-            out += line;
-            out.push('\n');
-        }
-    }
-    print!("{out}");
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_lines_are_prefixed_like_docker() {
-        let logs = TaskLogs {
-            task_id: "abcdefghijklmnopqrstu".into(),
-            name: "web.1".into(),
-            node: "node-1".into(),
-            text: "hello\n".into(),
-            error: None,
-        };
-        assert_eq!(log_prefix(&logs, false), "web.1.abcdefghijkl@node-1    | ");
-        assert_eq!(
-            log_prefix(&logs, true),
-            "web.1.abcdefghijklmnopqrstu@node-1    | "
-        );
-    }
 }

@@ -15,6 +15,7 @@ use crate::cluster::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, NodeRecord, REM
 use crate::ctl::CtlPool;
 use crate::raft::{RaftNode, Store};
 use crate::runtime::Runtime;
+use crate::runtime::image::InsecureRegistries;
 use crate::tls::LiveCert;
 
 /// How to run a daemon.
@@ -33,6 +34,9 @@ pub struct DaemonOptions {
     pub bpffs: PathBuf,
     /// Where Prometheus metrics are served (`GET /metrics`); none: off.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Registries pulled from over plain http (`--insecure-registry`;
+    /// loopback always).
+    pub insecure_registries: InsecureRegistries,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

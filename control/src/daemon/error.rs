@@ -9,7 +9,7 @@ use crate::ctl::CtlError;
 use crate::manager::ManagerError;
 use crate::raft::StoreError;
 use crate::runtime::RuntimeError;
-use crate::runtime::image::{ImageError, RegistryError};
+use crate::runtime::image::{AccessError, ImageError, RegistryError};
 use crate::seal::{KeyParseError, SealError};
 use crate::tls::TlsError;
 use crate::token::TokenError;
@@ -181,6 +181,19 @@ pub enum DaemonError {
     /// An image could not be loaded or pulled, or the image store read.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// The registry logins or settings could not be read or written.
+    #[error(transparent)]
+    RegistryAccess(#[from] AccessError),
+    /// `shoal login`: the registry refused the login or could not be
+    /// reached.
+    #[error("login to {registry} failed")]
+    RegistryLogin {
+        /// `host[:port]`.
+        registry: String,
+        /// Why.
+        #[source]
+        source: RegistryError,
+    },
     /// An uploaded image archive exceeds the size limit.
     #[error("image archive larger than {limit} bytes")]
     ArchiveTooLarge {
@@ -302,6 +315,13 @@ impl DaemonError {
                 image_status(err)
             }
             DaemonError::ArchiveTooLarge { .. } => 413,
+            DaemonError::RegistryLogin { source, .. } => match source {
+                RegistryError::CredentialsRefused { .. } | RegistryError::LoginRequired { .. } => {
+                    401
+                }
+                err if err.is_retryable() => 502,
+                _ => 400,
+            },
             _ => 500,
         }
     }

@@ -66,6 +66,8 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/nodes/{id}/demote", post(node_demote))
         .merge(super::http_services::routes())
         .merge(super::http_images::routes())
+        .merge(super::http_registry::routes())
+        .merge(super::http_logs::routes())
         .route("/_ping", get(engine::ping).head(engine::ping))
         .route("/version", get(engine::version_route))
         .route("/info", get(engine::info))
@@ -218,7 +220,9 @@ mod tests {
 
     use super::router;
     use crate::api::ErrorBody;
-    use crate::api::{ImagePullRequest, ImageView, LoadedImageView};
+    use crate::api::{
+        ImagePullRequest, ImageView, LoadedImageView, RegistryLoginRequest, RegistryLogoutRequest,
+    };
     use crate::daemon::core::Daemon;
     use crate::daemon::core::DaemonOptions;
     use crate::runtime::image::build_busybox_image;
@@ -257,6 +261,7 @@ mod tests {
                 dp_node: "n1".to_owned(),
                 bpffs: dir.join("bpffs"),
                 metrics_addr: None,
+                insecure_registries: Default::default(),
             },
             Arc::new(runtime),
         );
@@ -320,6 +325,83 @@ mod tests {
         }
     }
 
+    /// A registry on loopback (plain http) that wants `alice:pw` over
+    /// Basic auth for everything; with it, every path answers `{}`.
+    fn basic_auth_registry() -> u16 {
+        use base64::Engine as _;
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let good = base64::engine::general_purpose::STANDARD.encode("alice:pw");
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut request = [0u8; 4096];
+                let n = stream.read(&mut request).unwrap_or(0);
+                let text = String::from_utf8_lossy(&request[..n]);
+                let response = if !text.starts_with("GET ") {
+                    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_owned()
+                } else if text.contains(&format!("Basic {good}")) {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_owned()
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Basic realm=\"r\"\r\n\
+                     Content-Length: 0\r\n\r\n"
+                        .to_owned()
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        port
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_login_is_checked_stored_private_used_by_pulls_and_forgotten() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, state) = serve(dir.path());
+        let registry = format!("127.0.0.1:{}", basic_auth_registry());
+        let login = |password: &str| {
+            serde_json::to_vec(&RegistryLoginRequest {
+                registry: registry.clone(),
+                username: "alice".to_owned(),
+                password: password.to_owned(),
+            })
+            .unwrap()
+        };
+        let pull = serde_json::to_vec(&ImagePullRequest {
+            reference: format!("{registry}/app:1"),
+        })
+        .unwrap();
+        let (_, body) = call(&socket, Method::POST, "/images/pull", pull.clone()).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert!(text.contains("shoal login"), "no login yet: {text}");
+
+        let (status, body) = call(&socket, Method::POST, "/registry/login", login("bad")).await;
+        assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
+        let auth_file = state.join("registry-auth.json");
+        assert!(!auth_file.exists(), "a refused login is not stored");
+
+        let (status, body) = call(&socket, Method::POST, "/registry/login", login("pw")).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let mode = std::fs::metadata(&auth_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // With the stored login the registry answers the pull (with a
+        // manifest shoal refuses: `{}` here), not with a 401.
+        let (_, body) = call(&socket, Method::POST, "/images/pull", pull.clone()).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert!(!text.contains("requires authentication"), "{text}");
+
+        let logout = serde_json::to_vec(&RegistryLogoutRequest {
+            registry: registry.clone(),
+        })
+        .unwrap();
+        let (status, _) = call(&socket, Method::POST, "/registry/logout", logout).await;
+        assert_eq!(status, 200);
+        let (_, body) = call(&socket, Method::POST, "/images/pull", pull).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert!(text.contains("shoal login"), "logged out: {text}");
+    }
+
     /// Routes that decode a JSON body, each with a valid body to mutate.
     const JSON_ROUTES: &[(&str, &str)] = &[
         (
@@ -343,6 +425,11 @@ mod tests {
         ("/networks/create", r#"{"name":"front","driver":"overlay"}"#),
         ("/secrets/create", r#"{"name":"key","data":"aGk="}"#),
         ("/images/pull", r#"{"reference":"127.0.0.1:1/app:1"}"#),
+        (
+            "/registry/login",
+            r#"{"registry":"127.0.0.1:1","username":"u","password":"p"}"#,
+        ),
+        ("/registry/logout", r#"{"registry":"127.0.0.1:1"}"#),
     ];
 
     /// A body for fuzzing: noise, a mutated valid body, or JSON of another shape.

@@ -1,7 +1,8 @@
 //! The node's image routes (in a swarm or not): `POST /images/load` takes
 //! an image archive (`docker save` or OCI layout tar) as the request body,
-//! `POST /images/pull` pulls a reference from a registry (plain http to
-//! `localhost` or an IP address), `GET /images` lists the node's images.
+//! `POST /images/pull` pulls a reference from a registry (https, plain
+//! http for insecure registries; with the node's stored login, see
+//! `http_registry`), `GET /images` lists the node's images.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use super::core::Daemon;
 use super::http_api::ApiFailure;
 use super::http_api::ApiJson;
 use crate::api::{ImagePullRequest, ImageView, LoadedImageView};
+use crate::runtime::image::Reference;
 
 /// Largest archive `image load` accepts.
 const MAX_ARCHIVE_BYTES: u64 = 2 << 30;
@@ -82,13 +84,19 @@ async fn image_pull(
     State(daemon): State<Arc<Daemon>>,
     ApiJson(request): ApiJson<ImagePullRequest>,
 ) -> Result<Json<Vec<LoadedImageView>>, ApiFailure> {
+    let registry = Reference::parse(&request.reference)
+        .map_err(DaemonError::from)?
+        .registry;
+    let access = daemon.registry_access(&registry)?;
     let runtime = daemon.runtime.clone();
-    let pulled = tokio::task::spawn_blocking(move || runtime.images().pull(&request.reference))
-        .await
-        .map_err(|_| DaemonError::TaskPanicked {
-            what: "pulling an image",
-        })?
-        .map_err(DaemonError::from)?;
+    let pulled = tokio::task::spawn_blocking(move || {
+        runtime.images().pull_with(&request.reference, &access)
+    })
+    .await
+    .map_err(|_| DaemonError::TaskPanicked {
+        what: "pulling an image",
+    })?
+    .map_err(DaemonError::from)?;
     Ok(Json(vec![LoadedImageView {
         name: pulled.image.name.map(|name| name.to_string()),
         id: pulled.image.id.to_string(),

@@ -3,7 +3,6 @@
 //! changes go through the leader.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -12,19 +11,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::DaemonError;
-use super::core::{Active, Daemon};
+use super::core::Daemon;
 use super::http_api::{ApiJson, ApiResult, Shared, api_call, decode};
 use crate::api::{
     NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
-    ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
+    ServiceUpdateRequest, ServiceView, TaskView,
 };
 use crate::cluster::NetworkRecord;
-use crate::ctl::{ApiOp, CtlRequest};
+use crate::ctl::ApiOp;
 use crate::manager::{self, ClusterTables, api, views};
 use crate::spec::ServiceSpec;
-
-/// How long one node may take to send a task's logs.
-const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The routes, to merge into the API router.
 pub(crate) fn routes() -> Router<Arc<Daemon>> {
@@ -37,7 +33,6 @@ pub(crate) fn routes() -> Router<Arc<Daemon>> {
         )
         .route("/services/{id}/update", post(service_update))
         .route("/services/{id}/rollback", post(service_rollback))
-        .route("/services/{id}/logs", get(service_logs))
         .route("/tasks", get(task_list))
         .route("/networks", get(network_list))
         .route("/networks/create", post(network_create))
@@ -112,87 +107,6 @@ async fn service_rollback(
 async fn service_remove(State(daemon): Shared, Path(target): Path<String>) -> ApiResult<Value> {
     api_call(&daemon, ApiOp::RemoveService { target }).await?;
     Ok(Json(json!({})))
-}
-
-/// `?tail=N`.
-#[derive(Debug, Default, Deserialize)]
-struct LogsQuery {
-    #[serde(default)]
-    tail: Option<usize>,
-}
-
-/// Asks every node running (or having run) a task of the service for its
-/// output, all at once; a node that cannot answer gives the task an error.
-async fn service_logs(
-    State(daemon): Shared,
-    Path(id): Path<String>,
-    Query(query): Query<LogsQuery>,
-) -> ApiResult<Vec<TaskLogs>> {
-    let (active, _) = daemon.manager()?;
-    let tables = tables(&daemon)?;
-    let service = manager::resolve(&tables.services, &id, "service", |s| &s.spec.name)
-        .map_err(DaemonError::from)?;
-    let tasks = views::task_views(&tables, Some(&service.id)).map_err(DaemonError::from)?;
-    let mut calls = tokio::task::JoinSet::new();
-    for (order, view) in tasks.into_iter().enumerate() {
-        let Some(node) = view.task.node_id.as_ref().and_then(|n| tables.nodes.get(n)) else {
-            continue;
-        };
-        let logs = TaskLogs {
-            task_id: view.task.id.clone(),
-            name: view.name.clone(),
-            node: node.hostname.clone(),
-            text: String::new(),
-            error: None,
-        };
-        let (active, addr, node_id) = (active.clone(), node.addr.clone(), node.id.clone());
-        calls.spawn(async move {
-            let logs = fetch_logs(&active, &addr, &node_id, logs, query.tail).await;
-            (order, logs)
-        });
-    }
-    let mut answers = calls.join_all().await;
-    answers.sort_by_key(|(order, _)| *order);
-    Ok(Json(answers.into_iter().map(|(_, logs)| logs).collect()))
-}
-
-/// Fills `logs` from node `node_id` at `addr` (a worker's certificate
-/// names the node, not `swarm-manager`), or says why it could not.
-async fn fetch_logs(
-    active: &Active,
-    addr: &str,
-    node_id: &str,
-    mut logs: TaskLogs,
-    tail: Option<usize>,
-) -> TaskLogs {
-    let request = CtlRequest::TaskLogs {
-        task_id: logs.task_id.clone(),
-        tail,
-    };
-    match active
-        .ctl
-        .call_node(addr, node_id, &request, LOGS_TIMEOUT)
-        .await
-    {
-        Ok(value) => match logs_text(value) {
-            Some(text) => logs.text = text,
-            None => logs.error = Some("the node sent logs in an unknown shape".to_owned()),
-        },
-        Err(err) => logs.error = Some(DaemonError::from(err).full_message()),
-    }
-    logs
-}
-
-/// The text of a node's answer: a string, or an object with `text`.
-fn logs_text(value: Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text),
-        Value::Object(mut fields) => match fields.remove("text") {
-            Some(Value::String(text)) => Some(text),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// `?service=<id, prefix or name>`.

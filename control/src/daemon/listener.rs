@@ -27,6 +27,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::DaemonError;
 use super::core::{Active, Manager};
+use super::task_logs::task_logs;
 use super::{calls, grant, heartbeat, leader};
 use crate::ca::{NodeIdentity, Role};
 use crate::cluster::NodeRole;
@@ -322,9 +323,13 @@ async fn handle(
             let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
             leader::submit(active, LeaderCall::TaskStatus { node_id, reports }).await
         }
-        CtlRequest::TaskLogs { task_id, tail } => {
+        CtlRequest::TaskLogs {
+            task_id,
+            tail,
+            after,
+        } => {
             authorize(active, manager, certs, Role::Manager)?;
-            task_logs(active, task_id, tail).await
+            task_logs(active, task_id, tail, after).await
         }
     }
 }
@@ -337,33 +342,20 @@ async fn handle_on_worker(
     request: CtlRequest,
 ) -> Result<serde_json::Value, DaemonError> {
     match request {
-        CtlRequest::TaskLogs { task_id, tail } => {
+        CtlRequest::TaskLogs {
+            task_id,
+            tail,
+            after,
+        } => {
             // No store here to look the caller up in: its certificate
             // (signed by the cluster CA, manager role) is the authority.
             Authorizer::new(active.ca.cluster_id())
                 .authorize(certs, Role::Manager)
                 .map_err(|source| DaemonError::Denied { source })?;
-            task_logs(active, task_id, tail).await
+            task_logs(active, task_id, tail, after).await
         }
         _ => Err(DaemonError::NotManager),
     }
-}
-
-/// The captured output of a task's container on this node, as a JSON
-/// string.
-async fn task_logs(
-    active: &Active,
-    task_id: String,
-    tail: Option<usize>,
-) -> Result<serde_json::Value, DaemonError> {
-    let runtime = active.runtime.clone();
-    let text =
-        tokio::task::spawn_blocking(move || crate::agent::task_logs(&runtime, &task_id, tail))
-            .await
-            .map_err(|_| DaemonError::TaskPanicked {
-                what: "reading task logs",
-            })??;
-    Ok(serde_json::Value::String(text))
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ mod heartbeat;
 mod http;
 mod http_api;
 mod http_images;
+mod http_logs;
+mod http_registry;
 mod http_services;
 mod keys;
 mod leader;
@@ -46,6 +48,7 @@ mod service_ops;
 mod state;
 mod supervise;
 mod swarm;
+mod task_logs;
 mod views;
 
 pub use addr::DEFAULT_PORT;

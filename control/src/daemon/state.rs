@@ -50,6 +50,18 @@ impl StatePaths {
         self.dir.join("raft")
     }
 
+    /// The node's registry logins (`shoal login`, 0600); kept by
+    /// `swarm leave`.
+    pub fn registry_auth_file(&self) -> PathBuf {
+        self.dir.join("registry-auth.json")
+    }
+
+    /// Operator CAs per registry, Docker's layout:
+    /// `certs.d/<host[:port]>/*.crt`; kept by `swarm leave`.
+    pub fn registry_certs_dir(&self) -> PathBuf {
+        self.dir.join("certs.d")
+    }
+
     /// The stored data key.
     pub fn dek_file(&self) -> PathBuf {
         self.dir.join("raft.dek")

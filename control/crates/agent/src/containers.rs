@@ -7,6 +7,7 @@ use super::AgentError;
 use shoal_model::assignment::AssignedTask;
 use shoal_model::spec::{SecretRef, TaskState, TaskTemplate};
 use shoal_runtime::image::ImageError;
+use shoal_runtime::log_reader::LogPosition;
 use shoal_runtime::{ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
 
 /// The CPU period a `nano_cpus` quota is expressed in (the kernel's
@@ -108,30 +109,27 @@ pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
 pub(crate) use shoal_model::error_chain::full_message;
 
 /// The captured output (stdout and stderr) of task `task_id`'s container
-/// on this node; only the last `tail` lines when given.
+/// on this node (only the last `tail` lines when given, read from the
+/// end) and where a follower goes on from.
 pub fn task_logs(
     runtime: &Runtime,
     task_id: &str,
     tail: Option<usize>,
-) -> Result<String, RuntimeError> {
-    let bytes = runtime.logs(task_id)?;
-    let text = String::from_utf8_lossy(&bytes);
-    Ok(match tail {
-        Some(lines) => last_lines(&text, lines).to_owned(),
-        None => text.into_owned(),
-    })
+) -> Result<(String, LogPosition), RuntimeError> {
+    let (bytes, position) = runtime.logs_tail(task_id, tail)?;
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), position))
 }
 
-/// The last `n` lines of `text` (a final line without a newline counts).
-fn last_lines(text: &str, n: usize) -> &str {
-    if n == 0 {
-        return "";
-    }
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    match body.rmatch_indices('\n').nth(n - 1) {
-        Some((at, _)) => &text[at + 1..],
-        None => text,
-    }
+/// Up to `max` bytes of whole lines task `task_id`'s container logged
+/// after `position` (`service logs --follow`), and the next position.
+pub fn task_logs_since(
+    runtime: &Runtime,
+    task_id: &str,
+    position: LogPosition,
+    max: usize,
+) -> Result<(String, LogPosition), RuntimeError> {
+    let (bytes, position) = runtime.logs_since(task_id, position, max)?;
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), position))
 }
 
 #[cfg(test)]
@@ -245,13 +243,5 @@ mod tests {
             create_failure(&missing),
             (TaskState::Rejected, "No such image: nginx:1".to_owned())
         );
-    }
-
-    #[test]
-    fn tail_keeps_the_last_lines() {
-        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc\n");
-        assert_eq!(last_lines("a\nb\nc", 2), "b\nc");
-        assert_eq!(last_lines("a\nb\n", 5), "a\nb\n");
-        assert_eq!(last_lines("a\nb\n", 0), "");
     }
 }

@@ -26,7 +26,7 @@ mod programmer;
 mod reconcile;
 mod report;
 
-pub use containers::task_logs;
+pub use containers::{task_logs, task_logs_since};
 pub use dataplane::{LocalTask, desired_state, endpoint_id, service_entry_name};
 pub use error::AgentError;
 

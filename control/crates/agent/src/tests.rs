@@ -171,6 +171,7 @@ impl Lab {
             .await
             .unwrap()
             .unwrap()
+            .0
     }
 }
 

@@ -21,8 +21,8 @@ pub use client::{CallLimits, CtlPool, bootstrap_call, connect};
 pub use error::CtlError;
 pub use proto::{
     ALPN_CTL, ALPN_RAFT, ASSIGNMENT_WAIT, ApiOp, CtlReply, CtlRequest, HeartbeatAck,
-    HeartbeatReport, JoinGrant, JoinRpc, LeaderCall, MAX_ENGINE_VERSION_LEN, MAX_HOSTNAME_LEN,
-    RemoteFailure, RenewGrant,
+    HeartbeatReport, JoinGrant, JoinRpc, LeaderCall, LogCursor, MAX_ENGINE_VERSION_LEN,
+    MAX_HOSTNAME_LEN, MAX_LOG_CHUNK, RemoteFailure, RenewGrant, TaskLogsAnswer,
 };
 pub use shoal_model::spec::TaskReport;
 pub use wire::{MAX_FRAME_LEN, read_frame, read_frame_within, write_frame};

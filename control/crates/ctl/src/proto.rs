@@ -53,7 +53,39 @@ pub enum CtlRequest {
         task_id: String,
         /// Only the last `tail` lines (all when `None`).
         tail: Option<usize>,
+        /// `service logs --follow`: instead, the whole lines logged after
+        /// this cursor (from an earlier answer), at most
+        /// [`MAX_LOG_CHUNK`] bytes.
+        #[serde(default)]
+        after: Option<LogCursor>,
     },
+}
+
+/// Most bytes of log lines one [`CtlRequest::TaskLogs`] answer with a
+/// cursor carries: a follower's memory stays bounded on both ends.
+pub const MAX_LOG_CHUNK: usize = 64 * 1024;
+
+/// Where a follower of a task's logs is on the task's node (opaque to
+/// the manager: it sends back what the node answered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCursor {
+    /// Byte offset in the file being read.
+    pub offset: u64,
+    /// Size of the rotated part when the cursor was taken.
+    pub rotated_len: u64,
+    /// Its modification time (ns since the epoch) then.
+    pub rotated_mtime_ns: u64,
+    /// Whether the rotated part is being finished.
+    pub in_rotated: bool,
+}
+
+/// A node's answer to [`CtlRequest::TaskLogs`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLogsAnswer {
+    /// The log text.
+    pub text: String,
+    /// Where to follow on from.
+    pub cursor: LogCursor,
 }
 
 /// Longest a manager holds an unchanged assignment request open.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{self, HostPaths};
 use super::image::ImageStore;
+use super::log_reader::LogPosition;
 use super::reaper::Reaper;
 use super::runc::Runc;
 use super::spec::{Container, ContainerSpec, ContainerState, ExitStatus, Status};
@@ -281,6 +282,30 @@ impl Runtime {
     pub fn logs(&self, id: &str) -> Result<Vec<u8>, RuntimeError> {
         self.meta(id)?;
         crate::logs::read(&self.bundle(id))
+    }
+
+    /// The last `lines` lines of a container's logs (all when `None`) and
+    /// the position after them ([`crate::log_reader::tail`]).
+    pub fn logs_tail(
+        &self,
+        id: &str,
+        lines: Option<usize>,
+    ) -> Result<(Vec<u8>, LogPosition), RuntimeError> {
+        self.meta(id)?;
+        crate::log_reader::tail(&self.bundle(id), lines)
+    }
+
+    /// Up to `max` bytes of whole lines a container logged after
+    /// `position`, and the position after them
+    /// ([`crate::log_reader::read_since`]).
+    pub fn logs_since(
+        &self,
+        id: &str,
+        position: LogPosition,
+        max: usize,
+    ) -> Result<(Vec<u8>, LogPosition), RuntimeError> {
+        self.meta(id)?;
+        crate::log_reader::read_since(&self.bundle(id), position, max)
     }
 
     /// Rotates every container's log that passed `max_bytes`

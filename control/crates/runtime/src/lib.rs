@@ -21,6 +21,7 @@ mod config;
 mod containers;
 mod error;
 pub mod image;
+pub mod log_reader;
 pub mod logs;
 mod netns;
 mod oci;

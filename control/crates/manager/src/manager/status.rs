@@ -12,7 +12,9 @@ use super::{Leadership, ManagerError, driver};
 
 /// Applies one report to `task` if it may: the task is assigned to
 /// `node_id`, and the state moves forward (terminal states are final).
-/// The leader's clock stamps the change. Returns whether it changed.
+/// The leader's clock stamps the change; the message and error are cut
+/// to [`shoal_model::spec::MAX_STATUS_TEXT_LEN`] (they go to the raft
+/// log). Returns whether it changed.
 pub fn apply_report(task: &mut Task, node_id: &str, report: &TaskReport, now: Timestamp) -> bool {
     let assigned_here = task.node_id.as_deref() == Some(node_id);
     let current = task.status.state;
@@ -20,7 +22,7 @@ pub fn apply_report(task: &mut Task, node_id: &str, report: &TaskReport, now: Ti
     if !assigned_here || current.is_terminal() || next <= current {
         return false;
     }
-    task.status = report.status.clone();
+    task.status = report.status.clone().bounded();
     task.status.timestamp = now;
     true
 }

@@ -4,9 +4,11 @@
 //!
 //! Errors come back with a proper HTTP status and a body `{"message": ...}`.
 
+mod registry;
 mod services;
 mod types;
 
+pub use registry::{RegistryLoginRequest, RegistryLoginResponse, RegistryLogoutRequest};
 pub use services::{
     ImagePullRequest, ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest,
     SecretView, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,

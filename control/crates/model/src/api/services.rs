@@ -12,6 +12,7 @@
 //! | `POST /services/{id}/rollback` | | [`ServiceView`] |
 //! | `DELETE /services/{id}` | | `{}` |
 //! | `GET /services/{id}/logs?tail=N` | | `Vec<`[`TaskLogs`]`>` |
+//! | `GET /services/{id}/logs?tail=N&follow=true` | | a chunked stream, one [`TaskLogs`] JSON per line, until the client leaves |
 //! | `GET /tasks?service={id}` (all tasks without it) | | `Vec<`[`TaskView`]`>` |
 //! | `POST /networks/create` | [`NetworkCreateRequest`] | [`crate::cluster::NetworkRecord`] |
 //! | `GET /networks`, `GET /networks/{id}` | | records |
@@ -176,8 +177,8 @@ pub struct LoadedImageView {
 /// `image pull`'s body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImagePullRequest {
-    /// `host[:port]/name[:tag|@sha256:...]`; plain http, so the registry is
-    /// `localhost` or an IP address.
+    /// `host[:port]/name[:tag|@sha256:...]`; https, or plain http for a
+    /// registry the daemon marks insecure.
     pub reference: String,
 }
 

@@ -23,7 +23,10 @@ pub use secret::{DEFAULT_SECRET_MODE, SECRETS_DIR, SecretRef};
 pub use security::{DEFAULT_PIDS_LIMIT, SecurityOpt};
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use span::Span;
-pub use task::{NetworkAttachment, Task, TaskReport, TaskState, TaskStatus, Timestamp};
+pub use task::{
+    MAX_STATUS_TEXT_LEN, NetworkAttachment, TRUNCATED_MARKER, Task, TaskReport, TaskState,
+    TaskStatus, Timestamp, truncate_text,
+};
 
 use serde::{Deserialize, Serialize};
 

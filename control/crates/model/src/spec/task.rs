@@ -107,6 +107,41 @@ pub struct TaskStatus {
     pub timestamp: Timestamp,
 }
 
+/// Longest status message or error an agent's report may store, in
+/// bytes: both are written to the raft log on every state change and
+/// kept in the task history, so an agent (or a runtime error that quotes
+/// a container's output) must not grow them without bound. Longer text is
+/// cut at a character boundary and ends with [`TRUNCATED_MARKER`].
+pub const MAX_STATUS_TEXT_LEN: usize = 1024;
+/// What ends a status text cut to [`MAX_STATUS_TEXT_LEN`].
+pub const TRUNCATED_MARKER: &str = "... (truncated)";
+
+/// `text` cut to at most `max` bytes (marker included) at a character
+/// boundary, ending with [`TRUNCATED_MARKER`] when it was cut.
+pub fn truncate_text(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub(TRUNCATED_MARKER.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(TRUNCATED_MARKER);
+}
+
+impl TaskStatus {
+    /// This status with its message and error cut to
+    /// [`MAX_STATUS_TEXT_LEN`] (what the leader stores of a report).
+    pub fn bounded(mut self) -> TaskStatus {
+        truncate_text(&mut self.message, MAX_STATUS_TEXT_LEN);
+        if let Some(err) = self.err.as_mut() {
+            truncate_text(err, MAX_STATUS_TEXT_LEN);
+        }
+        self
+    }
+}
+
 /// A task's address on one network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkAttachment {

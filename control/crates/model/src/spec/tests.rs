@@ -410,3 +410,31 @@ fn security_opts_are_seccomp_unconfined_or_builtin() {
         assert!(err.to_string().contains(bad), "{err}");
     }
 }
+
+#[test]
+fn status_texts_are_cut_to_their_bound_with_a_marker() {
+    use super::{MAX_STATUS_TEXT_LEN, TRUNCATED_MARKER, TaskStatus};
+    let short = TaskStatus {
+        message: "started".to_owned(),
+        err: Some("exit status 1".to_owned()),
+        ..TaskStatus::default()
+    };
+    assert_eq!(short.clone().bounded(), short, "short texts stay whole");
+    // A multi-byte character straddles the cut: the cut backs off to a
+    // character boundary rather than panicking or splitting it.
+    let long = "é".repeat(MAX_STATUS_TEXT_LEN);
+    let bounded = TaskStatus {
+        message: long.clone(),
+        err: Some(long),
+        ..TaskStatus::default()
+    }
+    .bounded();
+    for text in [&bounded.message, bounded.err.as_ref().unwrap()] {
+        assert!(text.len() <= MAX_STATUS_TEXT_LEN, "{} bytes", text.len());
+        assert!(
+            text.ends_with(TRUNCATED_MARKER),
+            "cut text ends with the marker"
+        );
+        assert!(text.len() > MAX_STATUS_TEXT_LEN - TRUNCATED_MARKER.len() - 2);
+    }
+}

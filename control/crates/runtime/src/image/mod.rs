@@ -2,6 +2,7 @@
 //! names; `load` of OCI layout archives and `docker save` tarballs with
 //! every blob verified; `pull` from an OCI distribution registry; a builder for small busybox images.
 
+mod access;
 mod archive;
 mod build;
 mod digest;
@@ -18,6 +19,9 @@ mod types;
 
 use std::path::{Path, PathBuf};
 
+pub use access::{
+    AccessError, CredentialStore, Credentials, InsecureRegistries, RegistryAccess, SYSTEM_CA_BUNDLE,
+};
 pub use build::{
     BUSYBOX_APPLETS, BUSYBOX_PATH, BuiltBlobs, ExtraFile, ImageBuilder, LayerBuilder,
     build_busybox_image,
@@ -26,7 +30,7 @@ pub use digest::Digest;
 pub use error::ImageError;
 pub use pull::PulledImage;
 pub use reference::{Reference, Target};
-pub use registry::RegistryError;
+pub use registry::{RegistryError, check_login};
 pub use store::{Image, ImageStore, ImageSummary, LoadedImage};
 pub use types::{
     Descriptor, ExecConfig, ImageConfigFile, ImageName, Index, Manifest, Platform, RootFs,

@@ -8,6 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::access::RegistryAccess;
 use super::oci::{self, check_manifest_type, native_manifest};
 use super::reference::{Reference, Target};
 use super::registry::{FetchedManifest, RegistryClient, RegistryError};
@@ -31,14 +32,27 @@ pub struct PulledImage {
 }
 
 impl ImageStore {
-    /// Pulls `registry/name[:tag|@digest]` (plain http; the registry must be
-    /// `localhost` or an IP address) and stores it under
-    /// `registry/name:tag`; on any error the store is unchanged.
+    /// Pulls `registry/name[:tag|@digest]` with the default access (no
+    /// login, loopback insecure); see [`ImageStore::pull_with`].
     pub fn pull(&self, reference: &str) -> Result<PulledImage, ImageError> {
+        self.pull_with(reference, &RegistryAccess::default())
+    }
+
+    /// Pulls `registry/name[:tag|@digest]` over https (plain http only
+    /// for a registry `access` marks insecure) with `access`'s login, and
+    /// stores it under `registry/name:tag`; on any error the store is
+    /// unchanged.
+    pub fn pull_with(
+        &self,
+        reference: &str,
+        access: &RegistryAccess,
+    ) -> Result<PulledImage, ImageError> {
         let reference = Reference::parse(reference)?;
-        let client = RegistryClient::new(&reference).map_err(|source| ImageError::Registry {
-            registry: reference.registry.clone(),
-            source,
+        let client = RegistryClient::new(&reference.registry, access).map_err(|source| {
+            ImageError::Registry {
+                registry: reference.registry.clone(),
+                source,
+            }
         })?;
         let staging = self.staging("pull");
         let dir = staging.0.join("blobs");

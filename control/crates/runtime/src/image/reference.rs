@@ -1,12 +1,10 @@
 //! Registry references: `host[:port]/name[:tag]` or `host[:port]/name@sha256:...`.
 //!
-//! There is no default registry (Docker Hub needs token authentication,
-//! which shoal does not speak): the first component must name one, as
-//! Docker recognises a registry — it holds a `.` or a `:`, or is
-//! `localhost`.
+//! There is no default registry (no implicit Docker Hub): the first
+//! component must name one, as Docker recognises a registry — it holds a
+//! `.` or a `:`, or is `localhost`.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use super::{Digest, ImageError, ImageName};
 
@@ -97,18 +95,6 @@ impl Reference {
     /// `registry/repository`, as Docker's "Pulling from" line names it.
     pub fn repository_path(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
-    }
-
-    /// Whether the registry is spoken to over plain http: `localhost` and
-    /// IP addresses (loopback, a lab network), as Docker treats
-    /// `localhost` and insecure registries.
-    pub fn plain_http(&self) -> bool {
-        let host = match self.registry.rsplit_once(':') {
-            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-            _ => self.registry.as_str(),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host == "localhost" || host.parse::<IpAddr>().is_ok()
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::manager::{ClusterTables, Leadership, api, put, record_reports, run, views};
 use crate::orchestrator::{SlotKey, new_task};
 use shoal_model::cluster::{NODES, TASKS};
-use shoal_model::spec::TaskReport;
+use shoal_model::spec::{MAX_STATUS_TEXT_LEN, TRUNCATED_MARKER, TaskReport};
 use shoal_model::spec::{
     RestartPolicy, Service, ServiceMode, ServiceSpec, Span, Task, TaskState, TaskStatus, Timestamp,
 };
@@ -178,21 +178,7 @@ async fn the_loop_runs_a_service_and_replaces_a_failed_task_after_the_restart_de
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_only_move_tasks_of_the_reporting_node_forward() {
     let leader = TestLeader::start().await;
-    leader.add_node("node1").await;
-    let service = Service::new("svc", ServiceSpec::new("web", "busybox:latest"));
-    let key = SlotKey::Replica(1);
-    let mut task = new_task(
-        &service,
-        &key,
-        TaskState::Running,
-        Timestamp(0),
-        "t1".to_owned(),
-    );
-    task.node_id = Some("node1".to_owned());
-    task.status.state = TaskState::Assigned;
-    let command = put(TASKS, &task.id, &task).unwrap();
-    leader.store().propose(command).await.unwrap();
-
+    let task = assigned_task(&leader).await;
     let send = async |node: &str, state: TaskState| {
         let reports = [report(&task, state)];
         record_reports(&*leader, node, &reports).await.unwrap()
@@ -209,4 +195,44 @@ async fn reports_only_move_tasks_of_the_reporting_node_forward() {
         leader.tables().tasks[&task.id].status.state,
         TaskState::Failed
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reported_message_and_error_are_stored_cut_to_their_bound() {
+    let leader = TestLeader::start().await;
+    let task = assigned_task(&leader).await;
+    let mut failed = report(&task, TaskState::Failed);
+    failed.status.message = "m".repeat(64 * 1024);
+    failed.status.err = Some("e".repeat(64 * 1024));
+    let changed = record_reports(&*leader, "node1", &[failed]).await.unwrap();
+    assert_eq!(changed, 1);
+    let stored = leader.tables().tasks[&task.id].status.clone();
+    assert_eq!(stored.state, TaskState::Failed);
+    let err = stored.err.expect("the error is kept");
+    for (field, text) in [("message", &stored.message), ("err", &err)] {
+        assert!(
+            text.len() <= MAX_STATUS_TEXT_LEN && text.ends_with(TRUNCATED_MARKER),
+            "the stored {field} of a 64 KiB report is {} bytes, not cut to {MAX_STATUS_TEXT_LEN}",
+            text.len()
+        );
+    }
+}
+
+/// A task of a new service `svc`, assigned to `node1`, in the store.
+async fn assigned_task(leader: &TestLeader) -> Task {
+    leader.add_node("node1").await;
+    let service = Service::new("svc", ServiceSpec::new("web", "busybox:latest"));
+    let key = SlotKey::Replica(1);
+    let mut task = new_task(
+        &service,
+        &key,
+        TaskState::Running,
+        Timestamp(0),
+        "t1".to_owned(),
+    );
+    task.node_id = Some("node1".to_owned());
+    task.status.state = TaskState::Assigned;
+    let command = put(TASKS, &task.id, &task).unwrap();
+    leader.store().propose(command).await.unwrap();
+    task
 }

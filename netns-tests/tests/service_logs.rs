@@ -1,0 +1,101 @@
+//! `service logs --follow` on a two-node lab swarm (n1 manager, n2
+//! worker): a follower started with `--tail 0` prints nothing old, then
+//! the lines each node's task writes after it started, streamed from both
+//! nodes through the manager, then the lines of a task placed later by a
+//! scale-up, and keeps running.
+//!
+//! ```text
+//!   shoal service logs -f --tail 0 ticker ──unix socket──► n1 (manager)
+//!                                                           ├─ TaskLogs(after cursor) → n1's task
+//!                                                           └─ TaskLogs(after cursor) → n2's task (ctl RPC)
+//! ```
+
+use std::collections::BTreeMap;
+
+use shoal_netns_tests::services_kit::ServiceLab;
+use shoal_netns_tests::swarm_kit::eventually;
+
+/// The highest `tick N` per node in `service logs` output
+/// (`ticker.1.<task>@n1    | tick 7`).
+fn last_ticks(output: &str) -> BTreeMap<String, u64> {
+    let mut ticks = BTreeMap::new();
+    for line in output.lines() {
+        let Some((prefix, text)) = line.split_once("| ") else {
+            continue;
+        };
+        let node = prefix.trim().rsplit('@').next().unwrap_or("").to_owned();
+        if let Some(n) = text
+            .trim()
+            .strip_prefix("tick ")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            let last = ticks.entry(node).or_insert(0);
+            *last = n.max(*last);
+        }
+    }
+    ticks
+}
+
+#[test]
+fn a_follower_streams_the_lines_every_node_writes_after_it_started() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(2);
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "ticker",
+        "--replicas",
+        "2",
+        "web:1",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done",
+    ])
+    .unwrap();
+    assert_eq!(lab.wait_running("ticker", 2).len(), 2, "one task per node");
+    let before = eventually("a tick from each node's task", || {
+        let ticks = last_ticks(&lab.cli(&["service", "logs", "ticker"]).ok()?);
+        (ticks.len() == 2).then_some(ticks)
+    });
+
+    let manager = lab.manager();
+    let host = format!("unix://{}", manager.socket().display());
+    let follower = manager
+        .lab_node()
+        .spawn_shoal(&[
+            "service", "-H", &host, "logs", "--follow", "--tail", "0", "ticker",
+        ])
+        .unwrap();
+    // Nothing written before the follower started can reach it (`--tail
+    // 0`, and its cursors start at each file's end): every tick it prints
+    // was written later, and only a stream delivers it.
+    let seen = eventually("new ticks from both nodes in the follower's output", || {
+        let output = std::fs::read_to_string(&follower.log).ok()?;
+        let ticks = last_ticks(&output);
+        let both = ["n1", "n2"]
+            .iter()
+            .all(|node| ticks.get(*node).is_some_and(|n| *n > before[*node]));
+        both.then_some(output)
+    });
+    assert!(
+        !seen.contains("error"),
+        "the follower reported an error: {seen}"
+    );
+    // A task placed after the follow began is followed too, from its
+    // first line.
+    lab.cli(&["service", "scale", "-d", "ticker=3"]).unwrap();
+    eventually("the new task's first line in the follower's output", || {
+        let output = std::fs::read_to_string(&follower.log).ok()?;
+        output
+            .lines()
+            .any(|line| line.starts_with("ticker.3.") && line.ends_with("| tick 1"))
+            .then_some(())
+    });
+    let status = std::fs::read_to_string(format!("/proc/{}/stat", follower.pid)).unwrap();
+    let state = status.rsplit(')').next().unwrap().split_whitespace().next();
+    assert_ne!(state, Some("Z"), "the follower keeps running: {seen}");
+}
