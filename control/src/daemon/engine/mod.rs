@@ -101,6 +101,15 @@ pub(crate) struct EngineFailure {
 }
 
 impl EngineFailure {
+    /// A 404 for the `kind` (`service`, `node`, ...) called `id`, in
+    /// Docker's words.
+    pub(crate) fn not_found(kind: &str, id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: format!("{kind} {id} not found"),
+        }
+    }
+
     /// A 400 saying `reason`.
     pub(crate) fn bad_request(reason: impl ToString) -> Self {
         Self {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::super::core::Daemon;
@@ -110,8 +109,5 @@ pub(crate) async fn inspect(
     let tables = store_tables(&daemon)?;
     crate::manager::resolve(&tables.networks, &id, "network", |n| &n.name)
         .map(|n| Json(docker_network(n)))
-        .map_err(|_| EngineFailure {
-            status: StatusCode::NOT_FOUND,
-            message: format!("network {id} not found"),
-        })
+        .map_err(|_| EngineFailure::not_found("network", &id))
 }

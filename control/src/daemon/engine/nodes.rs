@@ -158,9 +158,6 @@ pub(crate) async fn inspect(
     let nodes = manager.nodes();
     match resolve_node(&nodes, &id) {
         Ok(record) => Ok(Json(docker_node(record.clone(), manager.leader_id()))),
-        Err(_) => Err(EngineFailure {
-            status: StatusCode::NOT_FOUND,
-            message: format!("node {id} not found"),
-        }),
+        Err(_) => Err(EngineFailure::not_found("node", &id)),
     }
 }

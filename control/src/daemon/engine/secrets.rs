@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::super::core::Daemon;
@@ -76,8 +75,5 @@ pub(crate) async fn inspect(
     let tables = store_tables(&daemon)?;
     crate::manager::resolve(&tables.secrets, &id, "secret", |s| &s.name)
         .map(|s| Json(docker_secret(s)))
-        .map_err(|_| EngineFailure {
-            status: StatusCode::NOT_FOUND,
-            message: format!("secret {id} not found"),
-        })
+        .map_err(|_| EngineFailure::not_found("secret", &id))
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -175,10 +174,7 @@ pub(crate) async fn inspect(
 ) -> Result<Json<DockerService>, EngineFailure> {
     let tables = store_tables(&daemon)?;
     let service = resolve(&tables.services, &id, "service", |s| &s.spec.name)
-        .map_err(|_| EngineFailure {
-            status: StatusCode::NOT_FOUND,
-            message: format!("service {id} not found"),
-        })?
+        .map_err(|_| EngineFailure::not_found("service", &id))?
         .clone();
     Ok(Json(docker_service(&tables, service, false)))
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::super::core::Daemon;
@@ -151,9 +150,6 @@ pub(crate) async fn inspect(
         .tasks
         .get(&id)
         .cloned()
-        .ok_or_else(|| EngineFailure {
-            status: StatusCode::NOT_FOUND,
-            message: format!("task {id} not found"),
-        })?;
+        .ok_or_else(|| EngineFailure::not_found("task", &id))?;
     Ok(Json(docker_task(views::task_view(&tables, task))))
 }
