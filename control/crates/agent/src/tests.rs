@@ -93,6 +93,7 @@ impl Lab {
         let config = AgentConfig {
             runtime: runtime.clone(),
             dataplane: None,
+            dns_upstreams: Vec::new(),
         };
         tokio::spawn(run(swarm.clone(), config))
     }
