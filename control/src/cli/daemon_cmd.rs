@@ -1,5 +1,6 @@
 //! `shoal daemon`: run this node's daemon in the foreground.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -30,6 +31,32 @@ pub struct DaemonArgs {
     /// Where bpffs is (or gets) mounted.
     #[arg(long, env = "SHOAL_BPFFS", default_value = shoal_dataplane::pins::BPFFS_ROOT)]
     bpffs: PathBuf,
+    /// Resolvers the tasks' embedded DNS forwards other names to
+    /// (`IP[:PORT]`, repeatable or comma-separated); default the
+    /// nameservers of the host's /etc/resolv.conf.
+    #[arg(
+        long = "dns-upstream",
+        env = "SHOAL_DNS_UPSTREAM",
+        value_delimiter = ','
+    )]
+    dns_upstreams: Vec<String>,
+}
+
+/// The `--dns-upstream` addresses (port 53 unless given), or the host's
+/// nameservers.
+fn dns_upstreams(given: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
+    if given.is_empty() {
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        return Ok(shoal_control::agent::nameservers(&text));
+    }
+    given
+        .iter()
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| anyhow::anyhow!("--dns-upstream {text:?}: expected IP or IP:PORT"))
+        })
+        .collect()
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.
@@ -45,6 +72,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         socket: args.socket.unwrap_or_else(|| default_socket(&node_name)),
         dp_node: args.dp_node.unwrap_or_else(|| node_name.clone()),
         bpffs: args.bpffs,
+        dns_upstreams: dns_upstreams(&args.dns_upstreams)?,
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

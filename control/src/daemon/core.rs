@@ -31,6 +31,8 @@ pub struct DaemonOptions {
     pub dp_node: String,
     /// Where bpffs is (or gets) mounted (`SHOAL_BPFFS`).
     pub bpffs: PathBuf,
+    /// Where the embedded DNS forwards names that are not the cluster's.
+    pub dns_upstreams: Vec<std::net::SocketAddr>,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

@@ -252,6 +252,7 @@ mod tests {
                 node_name: "n1".to_owned(),
                 dp_node: "n1".to_owned(),
                 bpffs: dir.join("bpffs"),
+                dns_upstreams: Vec::new(),
             },
             Arc::new(runtime),
         );
