@@ -32,7 +32,9 @@ const PACKAGES: &[&str] = &[
     "curl",            // netns labs: HTTP requests to services through the routing mesh
     "docker-registry", // control/crates/runtime/tests/image_pull.rs: an OCI distribution registry on loopback
     "attr",            // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
-    "vagrant",         // vagrant/: `vagrant validate` checks the multi-VM lab definition
+    "dnsmasq-base", // netns-tests/tests/dns.rs: the lab world's resolver the embedded DNS forwards to
+    "bind9-dnsutils", // netns-tests/tests/dns.rs: `dig` in a task's netns (truncated UDP answers retried over TCP)
+    "vagrant",        // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.
