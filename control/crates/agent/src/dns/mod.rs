@@ -139,7 +139,7 @@ impl Dns {
                 );
             }
             Err(err) => {
-                let message = super::containers::full_message(&err);
+                let message = shoal_model::error_chain::full_message(&err);
                 if self.errors.get(task_id) != Some(&message) {
                     log::warn!("dns for task {task_id}: {message}");
                     self.errors.insert(task_id.to_owned(), message);
