@@ -10,6 +10,7 @@
 //! speak the control RPC as another node would); it runs the `shoal`
 //! binary rather than linking the daemon.
 
+pub mod dns_kit;
 pub mod lab;
 pub mod linearizability;
 pub mod overlay_kit;

@@ -12,7 +12,7 @@ use shoal_runtime::image::{ExtraFile, ImageError, build_busybox_image};
 
 use crate::lab::cmd::CmdError;
 use crate::lab::{Lab, Node};
-use crate::swarm_kit::{SwarmNode, all_ready, eventually, field, init, swarm_lab};
+use crate::swarm_kit::{SwarmNode, all_ready, eventually, field, init, swarm_lab_with};
 
 /// The port the web images listen on inside their tasks.
 pub const WEB_PORT: u16 = 80;
@@ -114,12 +114,21 @@ impl ServiceLab {
     /// Like [`ServiceLab::new`] with `n` daemons of which only the first
     /// `joined` are in the swarm (see [`ServiceLab::join`]).
     pub fn partly_joined(n: usize, joined: usize) -> ServiceLab {
+        ServiceLab::build(n, joined, &[])
+    }
+
+    /// Like [`ServiceLab::new`] with daemons run with `daemon_args`.
+    pub fn with_daemon_args(n: usize, daemon_args: &[&str]) -> ServiceLab {
+        ServiceLab::build(n, n, daemon_args)
+    }
+
+    fn build(n: usize, joined: usize, daemon_args: &[&str]) -> ServiceLab {
         // A test that panicked while holding the lock leaves nothing behind
         // (its lab is torn down on unwind), so a poisoned lock is fine.
         let serial = SERIAL
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (lab, nodes) = swarm_lab(n);
+        let (lab, nodes) = swarm_lab_with(n, daemon_args);
         let (token, at, _) = init(&nodes[0], &[]);
         let images = lab.nodes()[0].state_dir().join("images");
         let service_lab = ServiceLab {

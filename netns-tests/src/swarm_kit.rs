@@ -20,8 +20,8 @@ pub struct SwarmNode {
     /// The node's name (`n1`, ...): HOSTNAME in `node ls`.
     pub name: String,
     pid: Option<u32>,
-    /// Further `shoal daemon` options, kept across restarts.
-    daemon_args: Vec<String>,
+    /// More `shoal daemon` options, used at every start.
+    pub daemon_args: Vec<String>,
 }
 
 impl SwarmNode {
@@ -126,6 +126,19 @@ impl SwarmNode {
     }
 }
 
+/// Polls `check` until it holds (true) or [`PATIENCE`] runs out (false),
+/// so the caller can say what it saw last.
+pub fn poll_until(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
 /// Polls `check` until it returns `Some`, panicking after [`PATIENCE`].
 pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + PATIENCE;
@@ -165,10 +178,16 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// A lab of `n` nodes with a daemon running on each.
 pub fn swarm_lab(n: usize) -> (Lab, Vec<SwarmNode>) {
+    swarm_lab_with(n, &[])
+}
+
+/// A lab of `n` nodes whose daemons run with the options `daemon_args`.
+pub fn swarm_lab_with(n: usize, daemon_args: &[&str]) -> (Lab, Vec<SwarmNode>) {
     let lab = Lab::builder().nodes(n).build().expect("lab");
     let nodes = (1..=n)
         .map(|i| {
             let mut node = SwarmNode::new(lab.node(i).expect("node"), i);
+            node.daemon_args = daemon_args.iter().map(|a| (*a).to_owned()).collect();
             node.start().expect("start daemon");
             node
         })

@@ -34,7 +34,9 @@ const PACKAGES: &[&str] = &[
     "docker.io", // netns-tests/tests/engine_api.rs: the stock `docker` client drives shoal through the Engine API (no dockerd is started)
     "apache2-utils", // runtime image tests: `htpasswd -B` makes the bcrypt password file of an authenticating registry
     "attr",          // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
-    "vagrant",       // vagrant/: `vagrant validate` checks the multi-VM lab definition
+    "dnsmasq-base", // netns-tests/tests/dns.rs: the lab world's resolver the embedded DNS forwards to
+    "bind9-dnsutils", // netns-tests/tests/dns.rs: `dig` in a task's netns (truncated UDP answers retried over TCP)
+    "vagrant",        // vagrant/: `vagrant validate` checks the multi-VM lab definition
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.

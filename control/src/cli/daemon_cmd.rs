@@ -1,5 +1,6 @@
 //! `shoal daemon`: run this node's daemon in the foreground.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -41,6 +42,32 @@ pub struct DaemonArgs {
     /// (Docker's `--insecure-registry`).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]|CIDR")]
     insecure_registries: Vec<String>,
+    /// Resolvers the tasks' embedded DNS forwards other names to
+    /// (`IP[:PORT]`, repeatable or comma-separated); default the
+    /// nameservers of the host's /etc/resolv.conf.
+    #[arg(
+        long = "dns-upstream",
+        env = "SHOAL_DNS_UPSTREAM",
+        value_delimiter = ','
+    )]
+    dns_upstreams: Vec<String>,
+}
+
+/// The `--dns-upstream` addresses (port 53 unless given), or the host's
+/// nameservers.
+fn dns_upstreams(given: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
+    if given.is_empty() {
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        return Ok(shoal_control::agent::nameservers(&text));
+    }
+    given
+        .iter()
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| anyhow::anyhow!("--dns-upstream {text:?}: expected IP or IP:PORT"))
+        })
+        .collect()
 }
 
 /// Runs the daemon until SIGINT/SIGTERM.
@@ -58,6 +85,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         bpffs: args.bpffs,
         metrics_addr: args.metrics_addr,
         insecure_registries: InsecureRegistries::parse(&args.insecure_registries)?,
+        dns_upstreams: dns_upstreams(&args.dns_upstreams)?,
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

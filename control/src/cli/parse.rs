@@ -66,9 +66,57 @@ pub enum ParseError {
         /// The text given.
         text: String,
     },
+    /// A `--network` that is neither `NAME` nor `name=NAME[,alias=A]...`.
+    #[error("invalid network {text:?}: expected NAME or name=NAME[,alias=ALIAS]...")]
+    Network {
+        /// The text given.
+        text: String,
+    },
     /// The spec's own parsers (durations, ports) refused it.
     #[error(transparent)]
     Spec(#[from] SpecError),
+}
+
+/// A `--network` value: the network and the service's aliases on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFlag {
+    /// The network's name.
+    pub name: String,
+    /// More names of the service on it.
+    pub aliases: Vec<String>,
+}
+
+/// `--network front` or `--network name=front,alias=api,alias=www`
+/// (Docker's long form; `target=` is a synonym of `name=`).
+pub fn network(text: &str) -> Result<NetworkFlag, ParseError> {
+    let bad = || ParseError::Network {
+        text: text.to_owned(),
+    };
+    if !text.contains('=') {
+        return if text.is_empty() || text.contains(',') {
+            Err(bad())
+        } else {
+            Ok(NetworkFlag {
+                name: text.to_owned(),
+                aliases: Vec::new(),
+            })
+        };
+    }
+    let mut name = None;
+    let mut aliases = Vec::new();
+    for part in text.split(',') {
+        match part.split_once('=') {
+            Some(("name" | "target", value)) if !value.is_empty() && name.is_none() => {
+                name = Some(value.to_owned());
+            }
+            Some(("alias", value)) if !value.is_empty() => aliases.push(value.to_owned()),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(NetworkFlag {
+        name: name.ok_or_else(bad)?,
+        aliases,
+    })
 }
 
 /// `--restart-delay 1m30s` and friends.

@@ -7,7 +7,7 @@ use shoal_control::spec::{
     UpdateOrder,
 };
 
-use super::parse::{self, PortToRemove};
+use super::parse::{self, NetworkFlag, PortToRemove};
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -121,6 +121,9 @@ pub struct PolicyFlags {
     /// How clients reach the tasks.
     #[arg(long, value_enum)]
     pub endpoint_mode: Option<EndpointModeArg>,
+    /// The tasks' hostname (resolves to the task in the cluster's DNS).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
     /// Restart when: none, on-failure or any.
     #[arg(long, value_enum)]
     pub restart_condition: Option<RestartConditionArg>,
@@ -223,9 +226,10 @@ pub struct CreateFlags {
     /// Environment variable KEY=value (KEY alone: this shell's value).
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// Attach to a network.
-    #[arg(long = "network", value_name = "NAME")]
-    pub networks: Vec<String>,
+    /// Attach to a network: NAME or name=NAME,alias=ALIAS (more names of
+    /// the service on that network).
+    #[arg(long = "network", value_name = "NETWORK", value_parser = parse::network)]
+    pub networks: Vec<NetworkFlag>,
     /// Publish a port: [PUBLISHED:]TARGET[/PROTO] or published=,target=,protocol=,mode=.
     #[arg(short, long = "publish", value_name = "PORT", value_parser = parse::port)]
     pub publish: Vec<PortConfig>,
@@ -268,9 +272,9 @@ pub struct UpdateFlags {
     /// Remove an environment variable.
     #[arg(long, value_name = "KEY")]
     pub env_rm: Vec<String>,
-    /// Attach to a network.
-    #[arg(long, value_name = "NAME")]
-    pub network_add: Vec<String>,
+    /// Attach to a network: NAME or name=NAME,alias=ALIAS.
+    #[arg(long, value_name = "NETWORK", value_parser = parse::network)]
+    pub network_add: Vec<NetworkFlag>,
     /// Detach from a network.
     #[arg(long, value_name = "NAME")]
     pub network_rm: Vec<String>,

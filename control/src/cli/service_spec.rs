@@ -7,7 +7,9 @@ use shoal_control::spec::{
     TaskTemplate, UpdateConfig, UpdateOrder,
 };
 
-use super::parse::{self, ParseError};
+use std::collections::BTreeMap;
+
+use super::parse::{self, NetworkFlag, ParseError};
 use super::service_flags::{CreateFlags, ModeArg, PolicyFlags, UpdateFlags};
 
 /// Why flags could not be turned into a spec.
@@ -62,7 +64,8 @@ pub fn create_spec(
     spec.task = TaskTemplate {
         args: flags.args.clone(),
         env,
-        networks: flags.networks.clone(),
+        networks: flags.networks.iter().map(|n| n.name.clone()).collect(),
+        network_aliases: aliases_of(&flags.networks),
         secrets: flags.secrets.clone(),
         ..spec.task
     };
@@ -87,7 +90,12 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
     }
     let task = &mut spec.task;
     update_env(&mut task.env, &flags.env_add, &flags.env_rm);
-    update_list(&mut task.networks, &flags.network_add, &flags.network_rm);
+    let added: Vec<String> = flags.network_add.iter().map(|n| n.name.clone()).collect();
+    update_list(&mut task.networks, &added, &flags.network_rm);
+    for network in flags.network_rm.iter().chain(&added) {
+        task.network_aliases.remove(network);
+    }
+    task.network_aliases.extend(aliases_of(&flags.network_add));
     update_secrets(&mut task.secrets, &flags.secret_add, &flags.secret_rm);
     let placement = &mut task.placement;
     update_list(
@@ -159,6 +167,15 @@ fn update_secrets(secrets: &mut Vec<SecretRef>, add: &[SecretRef], remove: &[Str
     }
 }
 
+/// The aliases `--network name=N,alias=A` gives, per network.
+fn aliases_of(networks: &[NetworkFlag]) -> BTreeMap<String, Vec<String>> {
+    networks
+        .iter()
+        .filter(|n| !n.aliases.is_empty())
+        .map(|n| (n.name.clone(), n.aliases.clone()))
+        .collect()
+}
+
 fn update_list(list: &mut Vec<String>, add: &[String], remove: &[String]) {
     list.retain(|item| !remove.contains(item));
     for item in add {
@@ -175,6 +192,10 @@ fn apply_policy(flags: &PolicyFlags, spec: &mut ServiceSpec) -> Result<(), FlagE
     }
     if let Some(mode) = flags.endpoint_mode {
         spec.endpoint_mode = mode.into();
+    }
+    if let Some(hostname) = &flags.hostname {
+        // An empty --hostname goes back to the task name.
+        spec.task.hostname = Some(hostname.clone()).filter(|h| !h.is_empty());
     }
     let restart = &mut spec.task.restart_policy;
     set(

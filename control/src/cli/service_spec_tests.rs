@@ -333,3 +333,47 @@ fn secrets_pids_and_security_opts_from_flags() {
         assert!(err.to_string().contains(message), "{flag} {value}: {err}");
     }
 }
+
+#[test]
+fn network_aliases_and_hostname_come_from_flags_and_updates() {
+    let spec = create(
+        "--name db --network name=back,alias=store,alias=pg --network front --hostname dbhost busybox",
+    )
+    .unwrap();
+    assert_eq!(spec.task.networks, vec!["back", "front"]);
+    assert_eq!(
+        spec.task.network_aliases.get("back").unwrap(),
+        &vec!["store".to_owned(), "pg".to_owned()]
+    );
+    assert!(!spec.task.network_aliases.contains_key("front"));
+    assert_eq!(spec.task.hostname.as_deref(), Some("dbhost"));
+    let updated = update_spec(
+        &update_flags("--network-rm back --network-add name=side,alias=s --hostname= db"),
+        spec,
+    )
+    .unwrap();
+    assert_eq!(updated.task.networks, vec!["front", "side"]);
+    assert!(
+        !updated.task.network_aliases.contains_key("back"),
+        "gone with its network"
+    );
+    assert_eq!(
+        updated.task.network_aliases.get("side").unwrap(),
+        &vec!["s".to_owned()]
+    );
+    assert_eq!(
+        updated.task.hostname, None,
+        "an empty --hostname: the task name again"
+    );
+    for bad in [
+        "--name db --network name=back,alias=no_underscores busybox",
+        "--name db --hostname bad_host busybox",
+    ] {
+        assert!(create(bad).is_err(), "{bad} must be refused");
+    }
+    assert!(
+        parse::network("alias=x").is_err(),
+        "an alias needs its network"
+    );
+    assert!(parse::network("name=a,colour=b").is_err());
+}

@@ -55,6 +55,7 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
     let config = AgentConfig {
         runtime: active.runtime.clone(),
         dataplane,
+        dns_upstreams: daemon.opts.dns_upstreams.clone(),
     };
     let link = Arc::new(ManagerLink(active.clone()));
     supervise(active, "agent", move || {

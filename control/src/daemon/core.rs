@@ -37,6 +37,8 @@ pub struct DaemonOptions {
     /// Registries pulled from over plain http (`--insecure-registry`;
     /// loopback always).
     pub insecure_registries: InsecureRegistries,
+    /// Where the embedded DNS forwards names that are not the cluster's.
+    pub dns_upstreams: Vec<std::net::SocketAddr>,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

@@ -262,6 +262,7 @@ mod tests {
                 bpffs: dir.join("bpffs"),
                 metrics_addr: None,
                 insecure_registries: Default::default(),
+                dns_upstreams: Vec::new(),
             },
             Arc::new(runtime),
         );

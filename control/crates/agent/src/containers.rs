@@ -3,19 +3,20 @@
 
 use base64::Engine as _;
 
-use super::AgentError;
+use super::{AgentError, dns};
 use shoal_model::assignment::AssignedTask;
 use shoal_model::spec::{SecretRef, TaskState, TaskTemplate};
 use shoal_runtime::image::ImageError;
 use shoal_runtime::log_reader::LogPosition;
-use shoal_runtime::{ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
+use shoal_runtime::{ContainerFile, ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
 
 /// The CPU period a `nano_cpus` quota is expressed in (the kernel's
 /// default, as Docker uses).
 const CPU_PERIOD_US: u64 = 100_000;
 
 /// The container a task runs as: its id is the task ID, its hostname the
-/// task name; the service's args replace the image's CMD (as Docker's do).
+/// spec's `--hostname` or else the task ID's first 12 characters, its resolv.conf, hosts and
+/// hostname files Docker's; the service's args replace the image's CMD (as Docker's do).
 pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, AgentError> {
     let template = &assigned.task.spec;
     let secrets = template
@@ -23,12 +24,19 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         .iter()
         .map(|wanted| secret_file(assigned, wanted))
         .collect::<Result<Vec<_>, _>>()?;
+    let hostname = assigned.task.hostname();
+    let files = vec![
+        etc_file("/etc/resolv.conf", dns::files::resolv_conf()),
+        etc_file("/etc/hosts", dns::files::hosts(&assigned.task, &hostname)),
+        etc_file("/etc/hostname", dns::files::hostname(&hostname)),
+    ];
     let spec = ContainerSpec {
         id: assigned.task.id.clone(),
         image: template.image.clone(),
         args: (!template.args.is_empty()).then(|| template.args.clone()),
         env: template.env.clone(),
-        hostname: Some(assigned.name.clone()),
+        hostname: Some(hostname),
+        files,
         resources: limits(template),
         secrets,
         seccomp_unconfined: template.seccomp_unconfined,
@@ -36,6 +44,13 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
     };
     spec.validate()?;
     Ok(spec)
+}
+
+fn etc_file(target: &str, contents: String) -> ContainerFile {
+    ContainerFile {
+        target: target.to_owned(),
+        contents: contents.into_bytes(),
+    }
 }
 
 /// The file of secret `wanted`: its data from the assignment, its path
@@ -173,7 +188,19 @@ mod tests {
         };
         let spec = container_spec(&assigned(&["pw"], vec![secret])).unwrap();
         assert_eq!(spec.id, "t1");
-        assert_eq!(spec.hostname.as_deref(), Some("web.1"));
+        assert_eq!(
+            spec.hostname.as_deref(),
+            Some("t1"),
+            "the task ID, as Docker's"
+        );
+        let hosts = String::from_utf8(spec.files[1].contents.clone()).unwrap();
+        assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"), "{hosts}");
+        assert_eq!(spec.files[0].target, "/etc/resolv.conf");
+        assert_eq!(
+            spec.files[0].contents,
+            b"nameserver 127.0.0.11\noptions ndots:0\n"
+        );
+        assert_eq!(spec.files[2].contents, b"t1\n");
         assert_eq!(spec.args.unwrap(), ["httpd", "-f"]);
         assert_eq!(spec.env, ["A=1"]);
         assert_eq!(spec.resources.cpu_quota_us, Some(50_000));

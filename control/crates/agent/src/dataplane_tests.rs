@@ -69,6 +69,8 @@ fn backend(task: &str, network: &str, addr: Ipv4Addr, draining: bool) -> LbBacke
         network: network.to_owned(),
         ip: addr,
         draining,
+        task_name: format!("web.1.{task}"),
+        hostname: "web.1".to_owned(),
     }
 }
 
@@ -118,6 +120,8 @@ fn assignment() -> Assignment {
                 backend("t2", "front", ip(11, 1), true),
                 backend("t2", INGRESS_NETWORK, ip(11, 0), true),
             ],
+            endpoint_mode: shoal_model::spec::EndpointMode::Vip,
+            aliases: std::collections::BTreeMap::new(),
         }],
     }
 }

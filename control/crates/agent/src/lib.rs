@@ -11,13 +11,15 @@
 //! - `reconcile`: the pure decision per task; `jobs`: carrying one out;
 //! - `containers`: task ↔ container spec, logs; `health`: health checks;
 //! - `dataplane`: assignment → data-plane state; `programmer`: applying it;
-//! - `report`: status reports; `pass`: one reconcile pass over all tasks.
+//! - `report`: status reports; `pass`: one reconcile pass over all tasks;
+//! - `dns`: the embedded resolver on 127.0.0.11 in every task.
 //!
 //! It owns the agent and may depend on `shoal-model`, `shoal-runtime`
 //! and `shoal-dataplane`.
 
 mod containers;
 mod dataplane;
+mod dns;
 mod error;
 mod health;
 mod jobs;
@@ -28,11 +30,12 @@ mod report;
 
 pub use containers::{task_logs, task_logs_since};
 pub use dataplane::{LocalTask, desired_state, endpoint_id, service_entry_name};
+pub use dns::{DnsError, RESOLVER_IP, nameservers};
 pub use error::AgentError;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -89,6 +92,9 @@ pub struct AgentConfig {
     pub runtime: Arc<Runtime>,
     /// The data plane to program; `None` runs tasks without networking.
     pub dataplane: Option<DataplaneTarget>,
+    /// Where the embedded resolver forwards names that are not the
+    /// cluster's (the node's own resolvers, see [`nameservers`]).
+    pub dns_upstreams: Vec<SocketAddr>,
 }
 
 /// State the reconcile loop and its jobs share.
@@ -160,7 +166,8 @@ pub async fn run<S: Swarm>(swarm: Arc<S>, config: AgentConfig) {
         background.spawn(programmer::program(target.pins, desired_rx, applied_tx));
         target.advertise_ip
     });
-    let mut passes = pass::Reconciler::new(shared.clone(), desired_tx, advertise_ip);
+    let dns = dns::Dns::new(config.dns_upstreams);
+    let mut passes = pass::Reconciler::new(shared.clone(), desired_tx, advertise_ip, dns);
     let mut news = assignment_rx;
     loop {
         passes.pass().await;

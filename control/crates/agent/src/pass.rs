@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::containers::full_message;
 use super::dataplane::{LocalTask, desired_state};
+use super::dns::Dns;
 use super::health::{self, HealthState};
 use super::reconcile::{Decision, decide};
 use super::report::status;
@@ -36,6 +37,8 @@ pub(crate) struct Reconciler {
     underlay: Option<String>,
     /// Why the last lookup failed (logged once, not every pass).
     underlay_error: String,
+    /// The embedded resolver.
+    dns: Dns,
 }
 
 impl Drop for Reconciler {
@@ -52,6 +55,7 @@ impl Reconciler {
         shared: Arc<Shared>,
         desired: watch::Sender<Option<DesiredState>>,
         advertise_ip: Option<Ipv4Addr>,
+        dns: Dns,
     ) -> Self {
         Reconciler {
             shared,
@@ -60,6 +64,7 @@ impl Reconciler {
             advertise_ip,
             underlay: None,
             underlay_error: String::new(),
+            dns,
         }
     }
 
@@ -79,6 +84,14 @@ impl Reconciler {
                 return;
             }
         };
+        // Before any task starts: its resolver answers from its first
+        // instruction on.
+        let live: Vec<(String, PathBuf)> = containers
+            .values()
+            .filter(|c| c.status != Status::Stopped)
+            .map(|c| (c.id.clone(), c.netns.clone()))
+            .collect();
+        self.dns.sync(&assignment, &live).await;
         let now = Instant::now();
         for assigned in &assignment.tasks {
             self.step(assigned, containers.get(&assigned.task.id), now);

@@ -1,12 +1,13 @@
 //! [`Assignment`] and its parts: what the dispatcher builds for a node and
 //! its agent runs.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{NetworkRecord, VirtualIp};
-use crate::spec::{PortConfig, Task};
+use crate::spec::{EndpointMode, PortConfig, Task};
 
 /// Everything one node must run and program into its data plane.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -38,7 +39,7 @@ pub struct Assignment {
 pub struct AssignedTask {
     /// The task as stored (desired state, spec, network attachments).
     pub task: Task,
-    /// `web.1`: the container's hostname.
+    /// `web.1`: the task's name (its DNS name is `web.1.<task id>`).
     pub name: String,
     /// The secrets its spec names.
     #[serde(default)]
@@ -86,6 +87,12 @@ pub struct LbService {
     pub ports: Vec<PortConfig>,
     /// Its tasks that may get connections (or are draining).
     pub backends: Vec<LbBackend>,
+    /// How its name resolves: to its VIPs, or (dnsrr) to its tasks.
+    #[serde(default)]
+    pub endpoint_mode: EndpointMode,
+    /// More names of the service, per network: resolved only there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, Vec<String>>,
 }
 
 /// One backend of a service.
@@ -100,4 +107,10 @@ pub struct LbBackend {
     /// Desired shutdown but still running: keeps its flows, gets no new
     /// ones.
     pub draining: bool,
+    /// `web.1.<task id>`: the task's container name in DNS.
+    #[serde(default)]
+    pub task_name: String,
+    /// The container's hostname, also a DNS name of the task.
+    #[serde(default)]
+    pub hostname: String,
 }

@@ -65,6 +65,8 @@ pub const SECRETS_TARGET: &str = "/run/secrets";
 pub(crate) struct HostPaths<'a> {
     /// The secrets tmpfs, if the container has secrets.
     pub secrets: Option<&'a Path>,
+    /// Host copies of [`ContainerSpec::files`], in the same order.
+    pub files: &'a [std::path::PathBuf],
     /// Its network namespace.
     pub netns: &'a Path,
     /// Its cgroup path (relative to each controller's root).
@@ -113,7 +115,7 @@ pub(crate) fn build(
             readonly: false,
         },
         hostname: spec.hostname.clone().unwrap_or_else(|| spec.id.clone()),
-        mounts: mounts(spec, host.secrets),
+        mounts: mounts(spec, host),
         linux: oci::Linux {
             namespaces: namespaces(host.netns),
             resources: resources(&spec.resources),
@@ -191,7 +193,7 @@ fn mount(destination: &str, kind: &str, source: &str, options: &[&str]) -> Mount
     }
 }
 
-fn mounts(spec: &ContainerSpec, secrets: Option<&Path>) -> Vec<Mount> {
+fn mounts(spec: &ContainerSpec, host: &HostPaths<'_>) -> Vec<Mount> {
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &[]),
         mount(
@@ -238,7 +240,7 @@ fn mounts(spec: &ContainerSpec, secrets: Option<&Path>) -> Vec<Mount> {
             &["nosuid", "noexec", "nodev", "relatime", "ro"],
         ),
     ];
-    if let Some(secrets) = secrets {
+    if let Some(secrets) = host.secrets {
         let source = secrets.to_string_lossy();
         let options = ["rbind", "ro", "nosuid", "nodev", "noexec"];
         mounts.push(mount(SECRETS_TARGET, "bind", &source, &options));
@@ -247,6 +249,11 @@ fn mounts(spec: &ContainerSpec, secrets: Option<&Path>) -> Vec<Mount> {
         let source = bind.source.to_string_lossy();
         let mode = if bind.read_only { "ro" } else { "rw" };
         mounts.push(mount(&bind.target, "bind", &source, &["rbind", mode]));
+    }
+    for (file, source) in spec.files.iter().zip(host.files) {
+        let source = source.to_string_lossy();
+        let options = ["rbind", "ro", "nosuid", "nodev", "noexec"];
+        mounts.push(mount(&file.target, "bind", &source, &options));
     }
     mounts
 }

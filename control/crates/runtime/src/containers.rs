@@ -134,6 +134,7 @@ impl Runtime {
     ) -> Result<Container, RuntimeError> {
         rootfs::mount_overlay(bundle, &image.layers)?;
         let secrets = rootfs::mount_secrets(bundle, &spec.secrets)?;
+        let files = rootfs::write_files(bundle, &spec.files)?;
         let (netns, netns_name) = match &spec.netns {
             Some(path) => (path.clone(), None),
             None => {
@@ -143,6 +144,7 @@ impl Runtime {
         };
         let host = HostPaths {
             secrets: secrets.as_deref(),
+            files: &files,
             netns: &netns,
             cgroup: self.cgroup(&spec.id),
         };

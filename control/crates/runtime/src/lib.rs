@@ -38,8 +38,8 @@ pub use containers::{Runtime, RuntimeConfig};
 pub use error::RuntimeError;
 pub use netns::{NETNS_DIR, netns_name, netns_path};
 pub use spec::{
-    BindMount, Container, ContainerSpec, ContainerState, ExitStatus, MAX_ID_LEN, Resources,
-    SecretFile, Status,
+    BindMount, Container, ContainerFile, ContainerSpec, ContainerState, ExitStatus, MAX_ID_LEN,
+    Resources, SecretFile, Status,
 };
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::RuntimeError;
-use super::spec::SecretFile;
+use super::spec::{ContainerFile, SecretFile};
 use super::sys;
 
 /// Room on the secrets tmpfs beyond the secrets' own bytes.
@@ -89,6 +89,28 @@ fn write_secret(dir: &Path, secret: &SecretFile) -> Result<(), RuntimeError> {
     fs::set_permissions(&path, fs::Permissions::from_mode(secret.mode))
         .map_err(RuntimeError::io("chmod secret", &path))?;
     Ok(())
+}
+
+/// Writes `files` into `<bundle>/files` (one numbered file each, mode
+/// 0644) and returns their host paths, in order.
+pub(crate) fn write_files(
+    bundle: &Path,
+    files: &[ContainerFile],
+) -> Result<Vec<PathBuf>, RuntimeError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = bundle.join("files");
+    fs::create_dir_all(&dir).map_err(RuntimeError::io("create", &dir))?;
+    let mut paths = Vec::with_capacity(files.len());
+    for (index, file) in files.iter().enumerate() {
+        let path = dir.join(index.to_string());
+        fs::write(&path, &file.contents).map_err(RuntimeError::io("write", &path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
+            .map_err(RuntimeError::io("chmod", &path))?;
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Unmounts the rootfs and the secrets tmpfs of a bundle (whichever are

@@ -37,6 +37,10 @@ pub struct ContainerSpec {
     pub mounts: Vec<BindMount>,
     /// Files for `/run/secrets` (a tmpfs; only this task's secrets).
     pub secrets: Vec<SecretFile>,
+    /// Files put over paths of the image, read-only (`/etc/resolv.conf`,
+    /// `/etc/hosts`, `/etc/hostname`): written into the bundle and
+    /// bind-mounted, so the image's own files stay untouched.
+    pub files: Vec<ContainerFile>,
     /// An existing network namespace to join; when unset the runtime
     /// creates `shoal-<id>` (`ip netns add`) and deletes it with the
     /// container.
@@ -67,6 +71,15 @@ pub struct BindMount {
     pub target: String,
     /// Mount read-only.
     pub read_only: bool,
+}
+
+/// A file the runtime writes and mounts read-only into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerFile {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Contents.
+    pub contents: Vec<u8>,
 }
 
 /// One file of `/run/secrets`.
@@ -201,11 +214,12 @@ impl ContainerSpec {
                 return Err(invalid("secret", &secret.name, "mode above 0777"));
             }
         }
-        for mount in &self.mounts {
-            if !mount.target.starts_with('/') || !relative_clean(&mount.target[1..]) {
+        let targets = self.mounts.iter().map(|m| m.target.as_str());
+        for target in targets.chain(self.files.iter().map(|f| f.target.as_str())) {
+            if !target.starts_with('/') || !relative_clean(&target[1..]) {
                 return Err(invalid(
                     "mount target",
-                    &mount.target,
+                    target,
                     "must be absolute, without ..",
                 ));
             }

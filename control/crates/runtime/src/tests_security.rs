@@ -1,6 +1,7 @@
 //! Security defaults on real runc (as root, on the harness of
 //! [`super::tests`]): the seccomp profile, the pids limit, the open-files
-//! rlimit and secrets a non-root task user can read.
+//! rlimit, secrets a non-root task user can read, and read-only files
+//! over image paths (`/etc/resolv.conf` and friends).
 
 use std::fs;
 use std::time::Instant;
@@ -117,4 +118,32 @@ fn a_non_root_task_user_reads_its_secrets_with_their_owner_and_mode() {
         "1000\nhunter2\n1000 1000 400\n0 0 444\nk\n"
     );
     lab.delete_and_check(&spec.id);
+}
+
+#[test]
+fn files_cover_image_paths_read_only() {
+    let lab = Lab::new("files");
+    let script =
+        "cat /etc/resolv.conf /etc/hostname; (echo x > /etc/hosts) 2>/dev/null || echo read-only";
+    let mut spec = lab.spec("files", &["sh", "-c", script]);
+    spec.files = vec![
+        ContainerFile {
+            target: "/etc/resolv.conf".to_owned(),
+            contents: b"nameserver 127.0.0.11\n".to_vec(),
+        },
+        ContainerFile {
+            target: "/etc/hostname".to_owned(),
+            contents: b"web-1\n".to_vec(),
+        },
+        ContainerFile {
+            target: "/etc/hosts".to_owned(),
+            contents: b"127.0.0.1\tlocalhost\n".to_vec(),
+        },
+    ];
+    lab.runtime.run(&spec).unwrap();
+    assert_eq!(lab.wait_exit(&spec.id).code, 0);
+    assert_eq!(
+        lab.logs(&spec.id),
+        "nameserver 127.0.0.11\nweb-1\nread-only\n"
+    );
 }

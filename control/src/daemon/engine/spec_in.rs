@@ -109,6 +109,7 @@ struct DockerTaskTemplate {
 #[serde(rename_all = "PascalCase", default)]
 struct DockerContainer {
     image: String,
+    hostname: String,
     args: Vec<String>,
     env: Vec<String>,
     secrets: Vec<DockerSecret>,
@@ -206,6 +207,7 @@ struct DockerSpread {
 #[serde(rename_all = "PascalCase", default)]
 struct DockerNetwork {
     target: String,
+    aliases: Vec<String>,
     #[serde(flatten)]
     rest: Rest,
 }
@@ -314,13 +316,20 @@ fn template(
         });
     }
     let mut networks = Vec::new();
+    let mut network_aliases = BTreeMap::new();
     for n in t.networks {
         refuse_rest("TaskTemplate.Networks", &n.rest)?;
-        networks.push(network_name(&n.target).unwrap_or(n.target));
+        let name = network_name(&n.target).unwrap_or(n.target);
+        if !n.aliases.is_empty() {
+            network_aliases.insert(name.clone(), n.aliases);
+        }
+        networks.push(name);
     }
     let limits = &t.resources.limits;
     Ok(TaskTemplate {
         image: c.image,
+        hostname: (!c.hostname.is_empty()).then_some(c.hostname),
+        network_aliases,
         args: c.args,
         env: c.env,
         networks,

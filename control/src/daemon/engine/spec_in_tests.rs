@@ -20,7 +20,7 @@ fn what_docker_sends_for_a_create_translates() {
         "Resources":{"Limits":{"MemoryBytes":67108864,"Pids":100},"Reservations":{}},
         "RestartPolicy":{"Condition":"on-failure","MaxAttempts":3},
         "Placement":{"Constraints":["node.role==worker"],"Preferences":[{"Spread":{"SpreadDescriptor":"node.labels.zone"}}]},
-        "Networks":[{"Target":"n1d","Aliases":[]}],"ForceUpdate":0,"Runtime":""},
+        "Networks":[{"Target":"n1d","Aliases":["www"]}],"ForceUpdate":0,"Runtime":""},
         "Mode":{"Replicated":{"Replicas":3}},
         "UpdateConfig":{"Parallelism":2,"FailureAction":"rollback","Monitor":5000000000,"MaxFailureRatio":0,"Order":"start-first"},
         "EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#;
@@ -49,10 +49,10 @@ fn what_docker_sends_for_a_create_translates() {
 
 #[test]
 fn a_spec_read_and_written_back_is_unchanged() {
-    let body = r#"{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],
+    let body = r#"{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],"Hostname":"api-1",
         "Healthcheck":{"Test":["CMD","true"],"Interval":2000000000,"Retries":2}},
         "RestartPolicy":{"Condition":"none","Delay":1000000000,"Window":60000000000},
-        "Resources":{"Reservations":{"NanoCPUs":500000000}},"Networks":[{"Target":"n1d"}],"ForceUpdate":2},
+        "Resources":{"Reservations":{"NanoCPUs":500000000}},"Networks":[{"Target":"n1d","Aliases":["api"]}],"ForceUpdate":2},
         "Mode":{"Global":{}},"EndpointSpec":{"Mode":"dnsrr"}}"#;
     let spec = translate(body).expect("translates");
     let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");

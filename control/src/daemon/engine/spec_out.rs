@@ -76,6 +76,9 @@ fn container(spec: &ServiceSpec) -> Value {
         })
         .collect();
     let mut c = json!({"Image": t.image, "Args": t.args, "Env": t.env, "Secrets": secrets});
+    if let Some(hostname) = &t.hostname {
+        c["Hostname"] = json!(hostname);
+    }
     if let Some(h) = &t.healthcheck {
         c["Healthcheck"] = json!({
             "Test": h.cmd,
@@ -100,7 +103,10 @@ fn task_template(spec: &ServiceSpec, network_id: &impl Fn(&str) -> String) -> Va
     let networks: Vec<Value> = t
         .networks
         .iter()
-        .map(|n| json!({"Target": network_id(n)}))
+        .map(|n| {
+            let aliases = t.network_aliases.get(n).cloned().unwrap_or_default();
+            json!({"Target": network_id(n), "Aliases": aliases})
+        })
         .collect();
     json!({
         "ContainerSpec": container(spec),

@@ -4,6 +4,7 @@
 mod control;
 mod control_api;
 mod control_report;
+mod dns;
 mod keepalive;
 mod lb;
 mod lb_load;
@@ -40,6 +41,9 @@ enum BenchTarget {
     /// for 10 and 100 replicas next to the runtime's own floor, the
     /// scheduler alone, daemon memory at 100 tasks.
     Services(services::ServicesArgs),
+    /// The embedded DNS next to dnsmasq serving the same record, asked
+    /// from inside a task; and a forwarded name.
+    Dns(dns::DnsArgs),
     /// A minimal keep-alive HTTP server the `lb` benchmark runs in backend
     /// namespaces (busybox httpd closes every connection).
     #[command(hide = true)]
@@ -53,6 +57,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchTarget::Lb(args) => lb::run(args),
         BenchTarget::Control(args) => control::run(args),
         BenchTarget::Services(args) => services::run(args),
+        BenchTarget::Dns(args) => dns::run(args),
         BenchTarget::HttpKeepalive(args) => keepalive::run(args),
     }
 }

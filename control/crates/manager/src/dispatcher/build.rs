@@ -214,6 +214,8 @@ fn lb_services(rows: &Rows) -> Vec<LbService> {
                 vips: endpoint.vips.clone(),
                 ports: endpoint.ports.clone(),
                 backends: backends(rows, service_id),
+                endpoint_mode: service.spec.endpoint_mode,
+                aliases: service.spec.task.network_aliases.clone(),
             })
         })
         .collect()
@@ -232,6 +234,8 @@ fn backends(rows: &Rows, service_id: &str) -> Vec<LbBackend> {
             desired if desired > TaskState::Running => true,
             _ => continue,
         };
+        let name = rows.task_name(task);
+        let hostname = task.hostname();
         for attachment in &task.networks {
             if let Some(ip) = attachment.ip {
                 backends.push(LbBackend {
@@ -239,6 +243,8 @@ fn backends(rows: &Rows, service_id: &str) -> Vec<LbBackend> {
                     network: attachment.network.clone(),
                     ip,
                     draining,
+                    task_name: format!("{name}.{}", task.id),
+                    hostname: hostname.clone(),
                 });
             }
         }

@@ -220,6 +220,37 @@ fn backends_are_running_tasks_and_those_being_stopped_drain() {
 }
 
 #[test]
+fn every_node_gets_the_dns_names_of_every_service() {
+    let mut t = tables();
+    let mut service = Service::new("svc", ServiceSpec::new("web", "nginx"));
+    service.spec.endpoint_mode = shoal_model::spec::EndpointMode::Dnsrr;
+    service
+        .spec
+        .task
+        .network_aliases
+        .insert("front".to_owned(), vec!["www".to_owned()]);
+    put(&mut t, SERVICES, "svc", &service);
+    let mut named = task("t4", 4, "n2", TaskState::Running, TaskState::Running);
+    named.spec.hostname = Some("api".to_owned());
+    put(&mut t, TASKS, "t4", &named);
+    // n1 runs none of t4: it still learns its names.
+    let a = build("n1", &t).unwrap();
+    let svc = &a.services[0];
+    assert_eq!(svc.endpoint_mode, shoal_model::spec::EndpointMode::Dnsrr);
+    assert_eq!(svc.aliases["front"], ["www"]);
+    let t4 = svc.backends.iter().find(|b| b.task_id == "t4").unwrap();
+    assert_eq!(
+        (t4.task_name.as_str(), t4.hostname.as_str()),
+        ("web.4.t4", "api")
+    );
+    let t1 = svc.backends.iter().find(|b| b.task_id == "t1").unwrap();
+    assert_eq!(
+        t1.hostname, "t1",
+        "the default hostname is the task ID's prefix"
+    );
+}
+
+#[test]
 fn a_service_waits_for_its_endpoint_before_it_is_balanced() {
     let mut t = tables();
     t.get_mut(ENDPOINTS).unwrap().clear();

@@ -184,6 +184,28 @@ pub enum SpecError {
         /// The target.
         target: String,
     },
+    /// A hostname that is not a DNS name.
+    #[error(
+        "invalid hostname {hostname:?}: expected DNS labels of [A-Za-z0-9-], at most 63 bytes each, 253 in all"
+    )]
+    InvalidHostname {
+        /// The hostname given.
+        hostname: String,
+    },
+    /// A network alias that is not a DNS name.
+    #[error(
+        "invalid network alias {alias:?}: expected DNS labels of [A-Za-z0-9-], at most 63 bytes each, 253 in all"
+    )]
+    InvalidAlias {
+        /// The alias given.
+        alias: String,
+    },
+    /// Aliases given for a network the service is not attached to.
+    #[error("network aliases for {network:?}, which the service is not attached to")]
+    AliasNetwork {
+        /// The network.
+        network: String,
+    },
     /// A `--security-opt` shoal does not support.
     #[error(
         "unsupported security option {option:?}: supported are seccomp=unconfined and seccomp=builtin"

@@ -14,7 +14,7 @@ mod service;
 mod span;
 mod task;
 mod validate;
-pub use validate::{MAX_REPLICAS, SpecLimits};
+pub use validate::{MAX_REPLICAS, SpecLimits, is_dns_name};
 
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use error::SpecError;
@@ -27,6 +27,8 @@ pub use task::{
     MAX_STATUS_TEXT_LEN, NetworkAttachment, TRUNCATED_MARKER, Task, TaskReport, TaskState,
     TaskStatus, Timestamp, truncate_text,
 };
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +104,16 @@ pub struct TaskTemplate {
     /// task is replaced; 0 (never forced) is left out of the JSON.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub force_update: u64,
+    /// The containers' hostname (`--hostname`); unset: the first 12
+    /// characters of the task's ID, as Docker's. It resolves to the task
+    /// in the embedded DNS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// More DNS names of the service, per network (`--network
+    /// name=front,alias=api`): they resolve like the service's name, only
+    /// on that network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub network_aliases: BTreeMap<String, Vec<String>>,
 }
 
 fn is_zero(value: &u64) -> bool {

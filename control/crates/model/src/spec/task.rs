@@ -179,7 +179,26 @@ pub struct Task {
     pub networks: Vec<NetworkAttachment>,
 }
 
+/// Characters of the task ID a default hostname keeps (Docker's
+/// container-ID prefix).
+const HOSTNAME_ID_LEN: usize = 12;
+
 impl Task {
+    /// The container's hostname: the spec's `--hostname`, else the first
+    /// 12 characters of the task ID, as Docker does. Never the task name
+    /// (`web.1`): a dotted hostname makes resolvers (busybox, glibc)
+    /// search its "domain" (`1`) for every single-label name.
+    pub fn hostname(&self) -> String {
+        self.spec.hostname.clone().unwrap_or_else(|| {
+            let end = self
+                .id
+                .char_indices()
+                .nth(HOSTNAME_ID_LEN)
+                .map_or(self.id.len(), |(at, _)| at);
+            self.id[..end].to_owned()
+        })
+    }
+
     /// Whether the managers still want this task (desired state at most
     /// running): it occupies its slot.
     pub fn is_wanted(&self) -> bool {

@@ -438,3 +438,45 @@ fn status_texts_are_cut_to_their_bound_with_a_marker() {
         assert!(text.len() > MAX_STATUS_TEXT_LEN - TRUNCATED_MARKER.len() - 2);
     }
 }
+
+#[test]
+fn hostnames_and_aliases_must_be_dns_names_on_attached_networks() {
+    let mut ok = spec();
+    ok.task.networks = vec!["back".to_owned()];
+    ok.task.hostname = Some("db-1.internal".to_owned());
+    ok.task
+        .network_aliases
+        .insert("back".to_owned(), vec!["store".to_owned()]);
+    assert_eq!(ok.validate(), Ok(()));
+    let json = serde_json::to_value(&ok).unwrap();
+    assert_eq!(serde_json::from_value::<ServiceSpec>(json).unwrap(), ok);
+
+    let mut bad = ok.clone();
+    bad.task.hostname = Some("db_1".to_owned());
+    assert_eq!(
+        bad.validate(),
+        Err(SpecError::InvalidHostname {
+            hostname: "db_1".to_owned()
+        })
+    );
+    let mut bad = ok.clone();
+    bad.task
+        .network_aliases
+        .insert("front".to_owned(), vec!["x".to_owned()]);
+    assert_eq!(
+        bad.validate(),
+        Err(SpecError::AliasNetwork {
+            network: "front".to_owned()
+        })
+    );
+    let mut bad = ok;
+    bad.task
+        .network_aliases
+        .insert("back".to_owned(), vec!["-x".to_owned()]);
+    assert_eq!(
+        bad.validate(),
+        Err(SpecError::InvalidAlias {
+            alias: "-x".to_owned()
+        })
+    );
+}

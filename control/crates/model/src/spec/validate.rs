@@ -70,8 +70,50 @@ impl ServiceSpec {
                 network: network.clone(),
             });
         }
+        self.validate_names()
+    }
+
+    /// Checks the hostname and the network aliases: DNS names, aliases
+    /// only for networks the service is on.
+    fn validate_names(&self) -> Result<(), SpecError> {
+        if let Some(hostname) = self.task.hostname.as_deref()
+            && !is_dns_name(hostname)
+        {
+            return Err(SpecError::InvalidHostname {
+                hostname: hostname.to_owned(),
+            });
+        }
+        check_count("network aliases", self.task.network_aliases.len())?;
+        for (network, aliases) in &self.task.network_aliases {
+            if !self.task.networks.contains(network) {
+                return Err(SpecError::AliasNetwork {
+                    network: network.clone(),
+                });
+            }
+            check_count("network aliases", aliases.len())?;
+            if let Some(alias) = aliases.iter().find(|a| !is_dns_name(a)) {
+                return Err(SpecError::InvalidAlias {
+                    alias: alias.clone(),
+                });
+            }
+        }
         Ok(())
     }
+}
+
+/// A DNS name: dot-separated labels of letters, digits and inner hyphens,
+/// 1..=63 bytes each, at most 253 in all.
+pub fn is_dns_name(name: &str) -> bool {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok)
 }
 
 impl ServiceSpec {

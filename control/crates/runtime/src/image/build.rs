@@ -25,7 +25,7 @@ pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "ash", "httpd", "nc", "echo", "cat", "sleep", "ls", "hostname", "ip", "wget", "grep",
     "head", "tail", "dd", "mkdir", "rm", "touch", "env", "id", "ps", "mount", "true", "false",
     "test", "sed", "awk", "kill", "printf", "seq", "wc", "tr", "stat", "readlink", "uname", "yes",
-    "sync", "df", "cp", "mv", "ln", "chmod", "date", "find", "xargs", "ping", "top",
+    "sync", "df", "cp", "mv", "ln", "chmod", "date", "find", "xargs", "ping", "top", "nslookup",
 ];
 /// Modification time of built entries (fixed so builds are reproducible).
 const BUILD_MTIME: u64 = 1_700_000_000;
