@@ -44,7 +44,7 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
     if ip.src != iface.ip {
         return Err(DropReason::SpoofedSource);
     }
-    match lb::try_translate(ctx, &ip, false) {
+    match lb::try_translate(ctx, &ip, lb::Sender::Task(iface.vni)) {
         Ok(Some(target)) => return to_backend(ctx, iface, target, &ip),
         Ok(None) => {}
         Err(DropReason::NoBackend) => return reject::refuse(ctx, &ip, ifindex),
@@ -53,7 +53,8 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
     match overlay_maps::endpoint(iface.vni, ip.dst) {
         Some(ep) if ep.kind == ENDPOINT_LOCAL => {
             let bytes = ctx.len();
-            let action = deliver::to_local_task(ctx, &ep, &ip, DropReason::UnknownEndpoint)?;
+            let action =
+                deliver::to_local_task(ctx, &ep, &ip, iface.vni, DropReason::UnknownEndpoint)?;
             count(Stat::LocalDelivery, bytes);
             Ok(action)
         }

@@ -86,7 +86,7 @@ fn from_tunnel(
     }
     let (vni, inner) = vxlan::inner_of(ctx, outer)?;
     let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
-    if local.is_none() && !lb::is_reply(ctx, &inner) {
+    if local.is_none() && !lb::is_reply(ctx, &inner, vni) {
         return Err(DropReason::UnknownEndpoint);
     }
     if local.is_some() {
@@ -95,8 +95,8 @@ fn from_tunnel(
     vxlan::decap(ctx, &inner)?;
     let ip = parse_ipv4(ctx, EthHdr::LEN)?;
     let action = match local {
-        Some(ep) => deliver::to_local_task(ctx, &ep, &ip, DropReason::DecapFailed)?,
-        None => mesh::reply_from_tunnel(ctx, cfg, &ip)?,
+        Some(ep) => deliver::to_local_task(ctx, &ep, &ip, vni, DropReason::DecapFailed)?,
+        None => mesh::reply_from_tunnel(ctx, cfg, &ip, vni)?,
     };
     count(Stat::Decap, ctx.len());
     Ok(action)

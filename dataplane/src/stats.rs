@@ -206,9 +206,10 @@ mod tests {
                 "reject-failed",
                 "fragment-to-vip",
                 "unknown-peer",
+                "not-a-member",
             ]
         );
-        let drops: Vec<u32> = (33..=54).collect();
+        let drops: Vec<u32> = (33..=55).collect();
         assert_eq!(asked, [&(0..17).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
@@ -219,7 +220,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=54).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=55).sum::<u64>());
     }
 
     #[test]

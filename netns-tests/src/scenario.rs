@@ -175,6 +175,8 @@ impl Cluster {
         self.services.push(ServiceSpec {
             name: name.into(),
             vip: vip.parse().unwrap_or_else(|e| panic!("bad VIP {vip}: {e}")),
+            // The backends' network: two networks may share a subnet.
+            network: backends.first().map(|t| t.network.clone()),
             ports: vec![
                 ServicePort {
                     port,

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use serde::Serialize;
 use shoal_common::lb::{
     CT_CLOSING, CT_DATAGRAM, CT_ESTABLISHED, CT_HALF_CLOSED, CT_SYN_SENT, CtEntry, FlowKey,
-    REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
+    MESH_VNI, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
 };
 use shoal_dataplane::{
     PinPaths,
@@ -22,10 +22,14 @@ use super::{
 #[derive(Serialize)]
 struct FlowRow {
     client: String,
+    /// The client's network (part of the flow's key); `None`: a mesh
+    /// client, from outside every network.
+    client_vni: Option<u32>,
     service: String,
     protocol: String,
     backend_id: u32,
     backend: String,
+    /// The backend's network.
     vni: u32,
     state: &'static str,
     idle_s: u64,
@@ -37,6 +41,8 @@ struct ReplyRow {
     from: String,
     to: String,
     protocol: String,
+    /// The network the reply travels on (the backend's; part of the key).
+    vni: u32,
     kind: &'static str,
     /// Rev NAT: the address the client used; return path: the node and VNI.
     restore: String,
@@ -68,6 +74,7 @@ fn idle_s(now_ns: u64, last_seen_ns: u64) -> u64 {
 fn flow_row(k: &FlowKey, e: &CtEntry, now: u64) -> FlowRow {
     FlowRow {
         client: endpoint(k.src, k.sport),
+        client_vni: (k.vni != MESH_VNI).then_some(k.vni),
         service: endpoint(k.dst, k.dport),
         protocol: protocol(k.proto),
         backend_id: e.backend_id,
@@ -95,6 +102,7 @@ fn reply_row(k: &FlowKey, e: &ReplyEntry, now: u64) -> ReplyRow {
         from: endpoint(k.src, k.sport),
         to: endpoint(k.dst, k.dport),
         protocol: protocol(k.proto),
+        vni: k.vni,
         kind,
         restore,
         idle_s: idle_s(now, e.last_seen_ns),
@@ -128,11 +136,13 @@ pub fn conntrack(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
 /// Both tables, flows first, separated by a blank line.
 fn render(report: &Report) -> String {
     let mut flows = Table::new(&[
-        "CLIENT", "SERVICE", "PROTO", "BACKEND", "ID", "VNI", "STATE", "IDLE",
+        "CLIENT", "FROM", "SERVICE", "PROTO", "BACKEND", "ID", "VNI", "STATE", "IDLE",
     ]);
     for r in &report.flows {
         flows.row(vec![
             r.client.clone(),
+            r.client_vni
+                .map_or_else(|| "mesh".to_owned(), |v| format!("vni {v}")),
             r.service.clone(),
             r.protocol.clone(),
             r.backend.clone(),
@@ -142,12 +152,21 @@ fn render(report: &Report) -> String {
             format!("{}s", r.idle_s),
         ]);
     }
-    let mut replies = Table::new(&["REPLY FROM", "TO", "PROTO", "KIND", "RESTORE", "IDLE"]);
+    let mut replies = Table::new(&[
+        "REPLY FROM",
+        "TO",
+        "PROTO",
+        "VNI",
+        "KIND",
+        "RESTORE",
+        "IDLE",
+    ]);
     for r in &report.replies {
         replies.row(vec![
             r.from.clone(),
             r.to.clone(),
             r.protocol.clone(),
+            r.vni.to_string(),
             r.kind.into(),
             r.restore.clone(),
             format!("{}s", r.idle_s),
@@ -169,6 +188,7 @@ mod tests {
             dport: 80u16.to_be_bytes(),
             proto: 6,
             _pad: [0; 3],
+            vni: 4097,
         };
         let entry = CtEntry {
             last_seen_ns: 1_000_000_000,
@@ -198,6 +218,10 @@ mod tests {
         });
         assert!(text.starts_with("CLIENT "), "{text}");
         assert!(
+            text.contains("10.10.0.50:40000   vni 4097   10.10.0.100:80"),
+            "the client's network: {text}"
+        );
+        assert!(
             text.contains("10.10.0.5:8080   3    4097   half-closed   90s"),
             "{text}"
         );
@@ -212,6 +236,7 @@ mod tests {
             dport: 5555u16.to_be_bytes(),
             proto: 6,
             _pad: [0; 3],
+            vni: 4097,
         };
         let entry = ReplyEntry {
             last_seen_ns: 5,

@@ -57,11 +57,14 @@ pub enum DropReason {
     /// A VXLAN frame whose outer source is not one of the swarm's nodes
     /// (not in the peers table): forged or stray, never unwrapped.
     UnknownPeer = 22,
+    /// A task sent to the VIP of a service on a network the task is not
+    /// attached to: VIPs answer only their own network's tasks.
+    NotAMember = 23,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 22] = [
+    pub const ALL: [DropReason; 23] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
@@ -84,10 +87,11 @@ impl DropReason {
         DropReason::RejectFailed,
         DropReason::FragmentToVip,
         DropReason::UnknownPeer,
+        DropReason::NotAMember,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 22;
+    pub const MAX_CODE: u32 = 23;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -114,6 +118,7 @@ impl DropReason {
             DropReason::RejectFailed => "reject-failed",
             DropReason::FragmentToVip => "fragment-to-vip",
             DropReason::UnknownPeer => "unknown-peer",
+            DropReason::NotAMember => "not-a-member",
         }
     }
 

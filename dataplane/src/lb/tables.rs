@@ -31,8 +31,10 @@ pub enum LbTablesError {
 
 /// The maps `dp apply` writes.
 pub struct LbTables {
-    /// VIP or published port → service.
+    /// (VNI, VIP, port) or published port → service.
     pub services: HashMap<MapData, ServiceKey, Service>,
+    /// VIP → how many networks have it.
+    pub vips: HashMap<MapData, [u8; 4], u32>,
     /// Backend id → backend.
     pub backends: HashMap<MapData, u32, Backend>,
     /// Service id → its Maglev table.
@@ -49,6 +51,8 @@ impl LbTables {
         Ok(Self {
             services: HashMap::try_from(open(pins, maps::SERVICES, Map::HashMap)?)
                 .map_err(map_err(maps::SERVICES))?,
+            vips: HashMap::try_from(open(pins, maps::VIPS, Map::HashMap)?)
+                .map_err(map_err(maps::VIPS))?,
             backends: HashMap::try_from(open(pins, maps::BACKENDS, Map::HashMap)?)
                 .map_err(map_err(maps::BACKENDS))?,
             maglev,

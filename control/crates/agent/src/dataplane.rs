@@ -149,6 +149,7 @@ fn add_service(state: &mut DesiredState, service: &LbService, local_ids: &BTreeS
         state.services.push(ServiceSpec {
             name: service_entry_name(&service.name, &vip.network),
             vip: vip.ip,
+            network: Some(vip.network.clone()),
             ports: ports.clone(),
             backends,
         });
