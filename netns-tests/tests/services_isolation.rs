@@ -40,6 +40,32 @@ fn programs_vip(lab: &ServiceLab, node: &str, vip: &str) -> bool {
     rows.iter().any(|r| r["vip"] == vip)
 }
 
+/// Conntrack flows on `node` from any address of `task` to `service`
+/// (`VIP:port`), as `dp conntrack --format json` shows them.
+fn flows_from(lab: &ServiceLab, node: &str, task: &Value, service: &str) -> Vec<Value> {
+    let addrs: Vec<String> = task["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["ip"].as_str().map(|ip| format!("{ip}:")))
+        .collect();
+    let out = node_named(&lab.nodes, node)
+        .lab_node()
+        .shoal(&["dp", "conntrack", "--format", "json"])
+        .unwrap();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    report["flows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let client = f["client"].as_str().unwrap_or_default();
+            f["service"] == service && addrs.iter().any(|a| client.starts_with(a.as_str()))
+        })
+        .cloned()
+        .collect()
+}
+
 #[test]
 fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
     if !shoal_netns_tests::require_root() {
@@ -77,8 +103,8 @@ fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
     eventually("the outsider's node programming web's VIP", || {
         programs_vip(&lab, &node, &vip).then_some(())
     });
-    let refused_before = dp_counter(node_named(&lab.nodes, &node).lab_node(), "not-a-member");
-    for attempt in 0..3 {
+    let attempts = 3;
+    for attempt in 0..attempts {
         let out = get_from_task(field(&outsider, "id"), &url);
         assert!(
             !out.status.success(),
@@ -86,10 +112,16 @@ fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+    let translated = flows_from(&lab, &node, &outsider, &format!("{vip}:80"));
+    assert!(
+        translated.is_empty(),
+        "the outsider's SYNs to a front-only VIP were translated to a backend: {translated:?}"
+    );
+    // Each attempt sent at least its SYN; nothing else in this fresh lab
+    // sends to a VIP of another network.
     let refused = dp_counter(node_named(&lab.nodes, &node).lab_node(), "not-a-member");
     assert!(
-        refused > refused_before,
-        "the outsider's packets to the VIP were not counted as not-a-member \
-         ({refused_before} before, {refused} after)"
+        refused >= attempts,
+        "{attempts} refused connections, but only {refused} packets counted as not-a-member"
     );
 }
