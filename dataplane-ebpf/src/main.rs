@@ -8,6 +8,8 @@ mod arp;
 mod csum;
 mod ct;
 mod deliver;
+mod egress;
+mod egress_maps;
 mod icmp;
 mod lb;
 mod lb_maps;

@@ -20,7 +20,7 @@ use shoal_common::{
 };
 
 use crate::{
-    ct, deliver,
+    ct, deliver, egress,
     lb::{self, Reply, Sender},
     lb_maps::{self, SHOAL_REP_V2},
     overlay_maps,
@@ -117,11 +117,11 @@ pub fn reply_from_tunnel(
     }
 }
 
-/// A task's packet to an address outside its network: only replies to
-/// mesh clients may leave, the way their requests came — from here if this
-/// node translated the request, else through the overlay to the node that
-/// did. A packet to another network's VIP is refused as `not-a-member`
-/// (that lookup is made only on the way to a drop).
+/// A task's packet to an address outside its network: replies to mesh
+/// clients leave the way their requests came — from here if this node
+/// translated the request, else through the overlay to the node that did.
+/// A packet to another network's VIP is refused as `not-a-member`;
+/// anything else is egress (source NAT, or the node's own stack).
 #[inline(always)]
 pub fn reply_from_task(
     ctx: &TcContext,
@@ -143,6 +143,6 @@ pub fn reply_from_task(
             Ok(action)
         }
         None if lb_maps::is_vip(ip.dst) => Err(DropReason::NotAMember),
-        None => Err(DropReason::UnknownEndpoint),
+        None => egress::from_task(ctx, &cfg, iface, ip),
     }
 }

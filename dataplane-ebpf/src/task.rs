@@ -2,7 +2,8 @@
 //! answered here; IPv4 to a service is translated to a backend; IPv4 goes to
 //! a task on this node directly or to another node in VXLAN; replies to mesh
 //! clients go out of the underlay or back to the node that translated them.
-//! Nothing from a task reaches the host stack.
+//! Anything else goes out as egress (`egress`): source NAT to the node's
+//! address, or into the node's stack when it is the destination.
 
 use crate::proto::{ETH_P_ARP, ETH_P_IPV4};
 use aya_ebpf::programs::TcContext;
@@ -67,7 +68,9 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
                 &ip,
             )
         }
-        _ => mesh::reply_from_task(ctx, iface, &ip),
+        // An endpoint of no kind `dp apply` writes: forwarded nowhere.
+        Some(_) => Err(DropReason::UnknownEndpoint),
+        None => mesh::reply_from_task(ctx, iface, &ip),
     }
 }
 

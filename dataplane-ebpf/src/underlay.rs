@@ -10,7 +10,7 @@ use shoal_common::{
 };
 
 use crate::{
-    deliver, lb,
+    deliver, egress, lb,
     mem::Packet,
     mesh, overlay_maps,
     parse::{Frame, Ipv4Packet, L4, parse_frame, parse_ipv4},
@@ -65,7 +65,13 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
         L4::Udp { dport, .. } if dport == u16::from_be_bytes(cfg.vxlan_port) => {
             from_tunnel(ctx, &cfg, &ip)
         }
-        L4::Tcp { .. } | L4::Udp { .. } => mesh::from_client(ctx, &cfg, &ip),
+        // A reply to a task's egress flow first: its reverse key names the
+        // remote end, so a client of the mesh never matches one.
+        L4::Tcp { .. } | L4::Udp { .. } | L4::Icmp => match egress::from_outside(ctx, &ip)? {
+            Some(action) => Ok(action),
+            None if matches!(ip.l4, L4::Icmp) => Ok(Action::Pass),
+            None => mesh::from_client(ctx, &cfg, &ip),
+        },
         _ => Ok(Action::Pass),
     }
 }

@@ -391,6 +391,8 @@ fn assert_rev_nat(entry: Option<ReplyEntry>, orig: (Ipv4Addr, u16)) {
 mod dnat;
 #[path = "lb_fixtures/drain.rs"]
 mod drain;
+#[path = "lb_fixtures/egress.rs"]
+mod egress;
 #[path = "lb_fixtures/fuzz.rs"]
 mod fuzz;
 #[path = "lb_fixtures/isolation.rs"]

@@ -109,6 +109,7 @@ impl Cluster {
             name: name.into(),
             vni,
             subnet,
+            internal: false,
         });
         self
     }

@@ -66,6 +66,18 @@ pub const VIPS: &str = "shoal_vips_v1";
 /// `u32 0` → [`crate::lb::LbConfig`]: conntrack timeouts; written by `dp apply`.
 pub const LB_CONFIG: &str = "shoal_lbcfg_v1";
 
+/// `u32 VNI` → `u32` [`crate::egress::EGRESS_ALLOWED`]: networks whose tasks
+/// may reach outside the cluster (absent: `--internal`); written by `dp apply`.
+pub const EGRESS: &str = "shoal_egress_v1";
+/// [`crate::lb::FlowKey`] (task → outside, task's VNI) →
+/// [`crate::egress::SnatEntry`]: LRU; written by the programs.
+pub const SNAT: &str = "shoal_snat_v1";
+/// [`crate::lb::FlowKey`] (outside → node address and NAT port, VNI 0) →
+/// [`crate::egress::SnatRevEntry`]: LRU; written by the programs.
+pub const SNAT_REV: &str = "shoal_snatrev_v1";
+/// Egress flows tracked per node.
+pub const SNAT_CAPACITY: u32 = 1 << 17;
+
 /// Program names as the loader finds them in the object file.
 pub mod programs {
     /// XDP on the underlay NIC: parse, classify, count.

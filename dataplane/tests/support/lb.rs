@@ -15,6 +15,7 @@ use aya::{
     maps::{Array, HashMap, HashOfMaps, MapData},
 };
 use shoal_common::{
+    egress::{SnatEntry, SnatRevEntry},
     lb::{
         BACKEND_ACTIVE, BACKEND_DRAINING, Backend, CtEntry, FlowKey, LbConfig, MAGLEV_MAP_FLAGS,
         MAGLEV_SIZE, MESH_VNI, ReplyEntry, Service, ServiceKey,
@@ -204,6 +205,20 @@ impl LbMaps {
         map.get(key, 0).ok()
     }
 
+    /// The egress (SNAT) forward entry for `key`, if any.
+    pub fn snat(ebpf: &Ebpf, key: &FlowKey) -> Option<SnatEntry> {
+        let map = ebpf.map(maps::SNAT).expect("no map shoal_snat_v1");
+        let map = HashMap::<_, FlowKey, SnatEntry>::try_from(map).expect("an LRU hash");
+        map.get(key, 0).ok()
+    }
+
+    /// The egress reverse entry for `key`, if any.
+    pub fn snat_rev(ebpf: &Ebpf, key: &FlowKey) -> Option<SnatRevEntry> {
+        let map = ebpf.map(maps::SNAT_REV).expect("no map shoal_snatrev_v1");
+        let map = HashMap::<_, FlowKey, SnatRevEntry>::try_from(map).expect("an LRU hash");
+        map.get(key, 0).ok()
+    }
+
     /// How many conntrack entries there are.
     pub fn conntrack_len(ebpf: &Ebpf) -> usize {
         let map = ebpf.map(maps::CONNTRACK).expect("no map shoal_ct_v2");
@@ -295,6 +310,8 @@ impl MapSetup for LbMaps {
             outer.remove(id)?;
         }
         clear::<CtEntry>(ebpf, maps::CONNTRACK)?;
+        clear::<SnatEntry>(ebpf, maps::SNAT)?;
+        clear::<SnatRevEntry>(ebpf, maps::SNAT_REV)?;
         clear::<ReplyEntry>(ebpf, maps::REPLIES)
     }
 }

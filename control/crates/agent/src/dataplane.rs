@@ -119,6 +119,7 @@ fn networks(assignment: &Assignment) -> Vec<NetworkSpec> {
                 name: n.name.clone(),
                 vni: n.vni,
                 subnet,
+                internal: n.internal,
             }),
             Err(err) => {
                 log::warn!("network {}: not programmed: {err}", n.name);
