@@ -97,6 +97,24 @@ fn tasks_reach_the_world_as_their_node_unless_their_network_is_internal() {
         peer_seen_by(&task, "TCP", world.addr(), 8000)
     });
     assert_eq!(seen, node_addr, "the world must see the task's node");
+    let report: Value = serde_json::from_str(
+        &node
+            .shoal(&["dp", "conntrack", "--format", "json"])
+            .unwrap(),
+    )
+    .unwrap();
+    let remote = format!("{}:8000", world.addr());
+    let flow = report["egress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["remote"] == remote.as_str())
+        .unwrap_or_else(|| panic!("no egress flow to {remote} in dp conntrack: {report}"));
+    let nat_port = flow["nat_port"].as_u64().unwrap();
+    assert!(
+        (61_000..=65_535).contains(&nat_port),
+        "NAT port {nat_port} outside 61000-65535"
+    );
     let seen = eventually("the world answering the task over UDP", || {
         peer_seen_by(&task, "UDP", world.addr(), 8001)
     });

@@ -4,6 +4,7 @@
 use std::io::Write as _;
 
 use serde::Serialize;
+use shoal_common::egress::SnatEntry;
 use shoal_common::lb::{
     CT_CLOSING, CT_DATAGRAM, CT_ESTABLISHED, CT_HALF_CLOSED, CT_SYN_SENT, CtEntry, FlowKey,
     MESH_VNI, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
@@ -49,10 +50,38 @@ struct ReplyRow {
     idle_s: u64,
 }
 
+/// An egress flow: a task's traffic to outside, sent with the node's
+/// address and a NAT port.
+#[derive(Serialize)]
+struct EgressRow {
+    task: String,
+    /// The task's network.
+    vni: u32,
+    remote: String,
+    protocol: String,
+    /// NAT port (ICMP echo: identifier) on the node's address.
+    nat_port: u16,
+    state: &'static str,
+    idle_s: u64,
+}
+
 #[derive(Serialize)]
 struct Report {
     flows: Vec<FlowRow>,
     replies: Vec<ReplyRow>,
+    egress: Vec<EgressRow>,
+}
+
+fn egress_row(k: &FlowKey, e: &SnatEntry, now: u64) -> EgressRow {
+    EgressRow {
+        task: endpoint(k.src, k.sport),
+        vni: k.vni,
+        remote: endpoint(k.dst, k.dport),
+        protocol: protocol(k.proto),
+        nat_port: u16::from_be_bytes(e.nat_port),
+        state: state_word(e.state),
+        idle_s: idle_s(now, e.last_seen_ns),
+    }
 }
 
 fn state_word(state: u8) -> &'static str {
@@ -124,6 +153,11 @@ pub fn conntrack(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
             .iter()
             .map(|(k, e)| reply_row(k, e, now))
             .collect(),
+        egress: tables
+            .egress()?
+            .iter()
+            .map(|(k, e)| egress_row(k, e, now))
+            .collect(),
     };
     let text = match format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
@@ -172,7 +206,32 @@ fn render(report: &Report) -> String {
             format!("{}s", r.idle_s),
         ]);
     }
-    format!("{}\n{}", flows.render(), replies.render())
+    let mut egress = Table::new(&[
+        "EGRESS FROM",
+        "VNI",
+        "TO",
+        "PROTO",
+        "NAT PORT",
+        "STATE",
+        "IDLE",
+    ]);
+    for r in &report.egress {
+        egress.row(vec![
+            r.task.clone(),
+            r.vni.to_string(),
+            r.remote.clone(),
+            r.protocol.clone(),
+            r.nat_port.to_string(),
+            r.state.into(),
+            format!("{}s", r.idle_s),
+        ]);
+    }
+    format!(
+        "{}\n{}\n{}",
+        flows.render(),
+        replies.render(),
+        egress.render()
+    )
 }
 
 #[cfg(test)]
@@ -215,6 +274,7 @@ mod tests {
         let text = render(&Report {
             flows: vec![row],
             replies: Vec::new(),
+            egress: Vec::new(),
         });
         assert!(text.starts_with("CLIENT "), "{text}");
         assert!(
@@ -251,6 +311,47 @@ mod tests {
         assert_eq!(
             row.idle_s, 0,
             "a clock behind the entry is not negative idle"
+        );
+    }
+
+    #[test]
+    fn egress_flows_show_the_task_the_remote_end_and_the_nat_port() {
+        let key = FlowKey {
+            src: [10, 0, 1, 5],
+            dst: [198, 18, 0, 200],
+            sport: 40000u16.to_be_bytes(),
+            dport: 80u16.to_be_bytes(),
+            proto: 6,
+            _pad: [0; 3],
+            vni: 4097,
+        };
+        let entry = SnatEntry {
+            last_seen_ns: 2_000_000_000,
+            nat_port: 61234u16.to_be_bytes(),
+            state: CT_ESTABLISHED,
+            ..Default::default()
+        };
+        let row = egress_row(&key, &entry, 5_000_000_000);
+        assert_eq!(
+            (
+                row.task.as_str(),
+                row.remote.as_str(),
+                row.nat_port,
+                row.vni
+            ),
+            ("10.0.1.5:40000", "198.18.0.200:80", 61234, 4097)
+        );
+        let text = render(&Report {
+            flows: Vec::new(),
+            replies: Vec::new(),
+            egress: vec![row],
+        });
+        assert!(text.contains("EGRESS FROM"), "{text}");
+        assert!(
+            text.contains(
+                "10.0.1.5:40000   4097   198.18.0.200:80   tcp     61234      established   3s"
+            ),
+            "{text}"
         );
     }
 }
