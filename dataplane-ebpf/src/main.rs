@@ -9,6 +9,7 @@ mod csum;
 mod ct;
 mod deliver;
 mod egress;
+mod egress_icmp;
 mod egress_maps;
 mod icmp;
 mod lb;

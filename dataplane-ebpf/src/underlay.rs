@@ -10,7 +10,7 @@ use shoal_common::{
 };
 
 use crate::{
-    deliver, egress, lb,
+    deliver, egress, egress_icmp, lb,
     mem::Packet,
     mesh, overlay_maps,
     parse::{Frame, Ipv4Packet, L4, parse_frame, parse_ipv4},
@@ -69,7 +69,9 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
         // remote end, so a client of the mesh never matches one.
         L4::Tcp { .. } | L4::Udp { .. } | L4::Icmp => match egress::from_outside(ctx, &ip)? {
             Some(action) => Ok(action),
-            None if matches!(ip.l4, L4::Icmp) => Ok(Action::Pass),
+            None if matches!(ip.l4, L4::Icmp) => {
+                Ok(egress_icmp::from_outside(ctx, &ip)?.unwrap_or(Action::Pass))
+            }
             None => mesh::from_client(ctx, &cfg, &ip),
         },
         _ => Ok(Action::Pass),

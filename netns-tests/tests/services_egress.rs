@@ -124,6 +124,22 @@ fn tasks_reach_the_world_as_their_node_unless_their_network_is_internal() {
         &["ping", "-c", "1", "-W", "2", &world.addr().to_string()],
     );
     assert!(ping.status.success(), "ping the world: {ping:?}");
+    // A closed UDP port: the world's "port unreachable" is translated back,
+    // so the task's socket learns of it at once instead of timing out.
+    let closed = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo hello | ip netns exec shoal-{} socat -T3 - UDP:{}:9999",
+            field(&task, "id"),
+            world.addr()
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&closed.stderr);
+    assert!(
+        err.contains("Connection refused"),
+        "UDP to a closed port of the world: {err}"
+    );
 
     // Its own node: reached untranslated, answered back into the task.
     serve_peer_addr(node, 9000, 9001);

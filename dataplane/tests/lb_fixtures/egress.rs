@@ -12,7 +12,7 @@
 
 use shoal_common::{
     egress::nat_port,
-    lb::{PROTO_TCP as TCP, flow_hash},
+    lb::{PROTO_TCP as TCP, PROTO_UDP, flow_hash},
 };
 
 use super::*;
@@ -184,4 +184,75 @@ fn internal_networks_have_no_egress_and_the_node_itself_is_reachable() {
         .maps((overlay(dev, true), LbMaps::new())),
     ];
     harness.run_table(&[Program::TaskTc], &allowed);
+}
+
+/// An ICMP "port unreachable" from `from` to `to` quoting `quote` (the
+/// offending packet's IPv4 header and first 8 L4 bytes).
+fn port_unreachable(from: Ipv4Addr, to: Ipv4Addr, quote: &[u8]) -> Pkt {
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(quote);
+    let sum = support::builder::internet_checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    Pkt::ipv4(from, to, ICMP).payload(&icmp)
+}
+
+/// The IPv4 header and 8 L4 bytes of a frame.
+fn quote_of(frame: &[u8]) -> Vec<u8> {
+    frame[ETH_LEN..ETH_LEN + 28].to_vec()
+}
+
+#[test]
+fn an_icmp_error_about_an_egress_flow_reaches_the_task_translated() {
+    let netns = PrivateNetns::enter().expect("a private network namespace (needs root)");
+    let dev = devices(&netns);
+    let mut harness = Harness::load();
+    let mut sc = Scenario::start(
+        &mut harness,
+        "ICMP error",
+        (overlay(dev, true), LbMaps::new()),
+    );
+    let port = first_port(41_000, WORLD, 53, PROTO_UDP);
+    let sent = Pkt::udp(THIS_NODE, port, WORLD, 53).payload(b"query");
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect(
+            "a datagram to the world's port 53: translated",
+            from_client(Pkt::udp(CLIENT, 41_000, WORLD, 53))
+                .payload(b"query")
+                .build(),
+            Stat::Snat,
+        )
+        .output(from_client(sent.clone()).build())
+        .on_ifindex(dev.client),
+    );
+    // What the task sent, as it sent it; the quoted UDP checksum is left
+    // as it was (receivers do not check it).
+    let mut want_quote = quote_of(
+        &Pkt::udp(CLIENT, 41_000, WORLD, 53)
+            .payload(b"query")
+            .build(),
+    );
+    let got_quote = quote_of(&sent.build());
+    want_quote[26..28].copy_from_slice(&got_quote[26..28]);
+    sc.run(
+        Program::UnderlayTc,
+        &Fixture::redirect(
+            "the world's port unreachable about it: to the task, quoting the task's packet",
+            from_router(port_unreachable(WORLD, THIS_NODE, &got_quote)).build(),
+            Stat::RevSnat,
+        )
+        .output(to_client(port_unreachable(WORLD, CLIENT, &want_quote)).build()),
+    );
+    sc.run(
+        Program::UnderlayTc,
+        &Fixture::pass(
+            "one quoting another NAT port is the node's",
+            from_router(port_unreachable(
+                WORLD,
+                THIS_NODE,
+                &quote_of(&Pkt::udp(THIS_NODE, port ^ 1, WORLD, 53).build()),
+            ))
+            .build(),
+        ),
+    );
 }
