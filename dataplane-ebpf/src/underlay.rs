@@ -1,6 +1,7 @@
 //! The underlay receive path: every frame arriving on a node's underlay NIC
 //! is validated and classified; at TC, VXLAN frames for this node are
-//! unwrapped and delivered to their task.
+//! unwrapped and delivered to their task, and replies to tasks' egress
+//! flows are translated back to them.
 
 use aya_ebpf::programs::TcContext;
 use network_types::eth::EthHdr;
@@ -47,9 +48,10 @@ pub fn try_underlay_xdp<P: Packet>(ctx: &P) -> Result<Action, DropReason> {
     classify(ctx).map(|_| Action::Pass)
 }
 
-/// TC: validate, then unwrap VXLAN addressed to this node, or send a
-/// request to a published port (routing mesh) to a backend anywhere in the
-/// cluster — without source NAT, so the task sees the client's address.
+/// TC: validate, then unwrap VXLAN addressed to this node, translate a
+/// reply (or ICMP error) of a task's egress flow back to the task, or send
+/// a request to a published port (routing mesh) to a backend anywhere in
+/// the cluster — without source NAT, so the task sees the client's address.
 #[inline(always)]
 pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
     let Frame::Ipv4(ip) = classify(ctx)? else {
