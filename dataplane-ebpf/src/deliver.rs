@@ -25,15 +25,17 @@ pub fn to_underlay(cfg: &NodeConfig) -> Result<Action, DropReason> {
     Ok(Action::Redirect)
 }
 
-/// Deliver to local task `ep`, translating a service reply back first.
+/// Deliver to local task `ep` on network `vni`, translating a service
+/// reply back first.
 #[inline(always)]
 pub fn to_local_task(
     ctx: &TcContext,
     ep: &Endpoint,
     ip: &Ipv4Packet,
+    vni: u32,
     failed: DropReason,
 ) -> Result<Action, DropReason> {
-    lb::try_reply(ctx, ip)?;
+    lb::try_reply(ctx, ip, vni)?;
     to_task(ctx, ep, failed)
 }
 

@@ -10,7 +10,7 @@ use shoal_common::{
 };
 
 use crate::{
-    lb_maps::SHOAL_REP_V1,
+    lb_maps::SHOAL_REP_V2,
     parse::{Ipv4Packet, L4},
     proto::{IPPROTO_TCP, IPPROTO_UDP},
     stats::count,
@@ -31,10 +31,10 @@ pub struct Quoted {
     pub key: FlowKey,
 }
 
-/// If `ip` is an ICMP error quoting a TCP/UDP packet (IPv4 without
-/// options), the reply key of that packet's flow.
+/// If `ip` (on network `vni`) is an ICMP error quoting a TCP/UDP packet
+/// (IPv4 without options), the reply key of that packet's flow.
 #[inline(always)]
-pub fn quoted(ctx: &TcContext, ip: &Ipv4Packet) -> Option<Quoted> {
+pub fn quoted(ctx: &TcContext, ip: &Ipv4Packet, vni: u32) -> Option<Quoted> {
     if !matches!(ip.l4, L4::Icmp) {
         return None;
     }
@@ -54,6 +54,7 @@ pub fn quoted(ctx: &TcContext, ip: &Ipv4Packet) -> Option<Quoted> {
         dport: [q[20], q[21]],
         proto: q[9],
         _pad: [0; 3],
+        vni,
     };
     Some(Quoted { key })
 }
@@ -62,7 +63,7 @@ pub fn quoted(ctx: &TcContext, ip: &Ipv4Packet) -> Option<Quoted> {
 #[inline(always)]
 pub fn reply_for(quoted: &Quoted) -> Option<ReplyEntry> {
     // SAFETY: the value is copied out immediately.
-    unsafe { SHOAL_REP_V1.get(quoted.key).copied() }
+    unsafe { SHOAL_REP_V2.get(quoted.key).copied() }
 }
 
 /// Undo the translation inside an ICMP error: the quoted destination goes

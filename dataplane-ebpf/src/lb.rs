@@ -8,14 +8,14 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
     lb::{
-        ANY_PORT, Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, REPLY_RETURN_PATH,
-        REPLY_REV_NAT, ReplyEntry, ServiceKey, flow_hash,
+        ANY_PORT, Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, MESH_VNI,
+        REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry, ServiceKey, flow_hash,
     },
 };
 
 use crate::{
     ct, icmp,
-    lb_maps::{self, SHOAL_CT_V1, SHOAL_REP_V1},
+    lb_maps::{self, SHOAL_CT_V2, SHOAL_REP_V2},
     nat::{self, End},
     parse::{Ipv4Packet, L4},
     stats::count,
@@ -44,9 +44,10 @@ pub enum Reply {
     },
 }
 
-/// The flow key of `ip` as it travels, with its ports in host order.
+/// The flow key of `ip` as it travels on network `vni`, with its ports in
+/// host order.
 #[inline(always)]
-pub fn flow_of(ip: &Ipv4Packet) -> Option<(FlowKey, u16, u16)> {
+pub fn flow_of(ip: &Ipv4Packet, vni: u32) -> Option<(FlowKey, u16, u16)> {
     let (sport, dport) = match ip.l4 {
         L4::Tcp { sport, dport } | L4::Udp { sport, dport } => (sport, dport),
         _ => return None,
@@ -58,20 +59,36 @@ pub fn flow_of(ip: &Ipv4Packet) -> Option<(FlowKey, u16, u16)> {
         dport: dport.to_be_bytes(),
         proto: ip.proto,
         _pad: [0; 3],
+        vni,
     };
     Some((key, sport, dport))
 }
 
-/// If `ip` goes to a service — VIP `ip.dst`, or with `mesh` a published
-/// port on this node — translate it to a backend. `Ok(None)`: not a service.
+/// Who sent a packet that may go to a service.
+#[derive(Clone, Copy)]
+pub enum Sender {
+    /// A task on the network with this VNI: only that network's VIPs
+    /// answer it.
+    Task(u32),
+    /// A client of the routing mesh: only published ports answer it.
+    Mesh,
+}
+
+/// If `ip` goes to a service — VIP `ip.dst` on the sending task's network,
+/// or from a mesh client a published port on this node — translate it to a
+/// backend. `Ok(None)`: not a service (of that network).
 #[inline(always)]
 pub fn try_translate(
     ctx: &TcContext,
     ip: &Ipv4Packet,
-    mesh: bool,
+    sender: Sender,
 ) -> Result<Option<Target>, DropReason> {
-    let Some((flow, sport, dport)) = flow_of(ip) else {
-        return refuse_fragment_to_vip(ip, mesh);
+    let (mesh, vni) = match sender {
+        Sender::Task(vni) => (false, vni),
+        Sender::Mesh => (true, MESH_VNI),
+    };
+    let Some((flow, sport, dport)) = flow_of(ip, vni) else {
+        return refuse_fragment_to_vip(ip, sender);
     };
     let key_ip = if mesh { [0; 4] } else { ip.dst };
     let key = ServiceKey {
@@ -79,6 +96,7 @@ pub fn try_translate(
         port: flow.dport,
         proto: ip.proto,
         _pad: 0,
+        vni,
     };
     let Some(service) = lb_maps::service(&key).or_else(|| {
         // A VIP answers on every port its service has no entry for.
@@ -115,7 +133,7 @@ pub fn try_translate(
             };
             // LRU insert: never fails for lack of room, but may for lack
             // of memory; the packet still goes on, the failure is counted.
-            if SHOAL_CT_V1.insert(flow, entry, 0).is_err() {
+            if SHOAL_CT_V2.insert(flow, entry, 0).is_err() {
                 count(Stat::CtInsertFailed, ctx.len());
             }
             count(Stat::NewFlow, ctx.len());
@@ -142,8 +160,11 @@ pub fn try_translate(
 /// cannot be matched to its datagram's backend; anything else is not a
 /// service packet. Fragments to a published port are the host's.
 #[inline(always)]
-fn refuse_fragment_to_vip(ip: &Ipv4Packet, mesh: bool) -> Result<Option<Target>, DropReason> {
-    if mesh || !matches!(ip.l4, L4::Fragment) {
+fn refuse_fragment_to_vip(ip: &Ipv4Packet, sender: Sender) -> Result<Option<Target>, DropReason> {
+    let Sender::Task(vni) = sender else {
+        return Ok(None);
+    };
+    if !matches!(ip.l4, L4::Fragment) {
         return Ok(None);
     }
     let any = ServiceKey {
@@ -151,6 +172,7 @@ fn refuse_fragment_to_vip(ip: &Ipv4Packet, mesh: bool) -> Result<Option<Target>,
         port: ANY_PORT,
         proto: ip.proto,
         _pad: 0,
+        vni,
     };
     match lb_maps::service(&any) {
         Some(_) => Err(DropReason::FragmentToVip),
@@ -199,7 +221,7 @@ fn pick_backend(
 /// refreshes it with this packet.
 #[inline(always)]
 fn known_flow(flow: &FlowKey, now: u64, flags: u8) -> Option<CtEntry> {
-    let entry = SHOAL_CT_V1.get_ptr_mut(flow)?;
+    let entry = SHOAL_CT_V2.get_ptr_mut(flow)?;
     // SAFETY: a map value pointer; we update it in place.
     let entry = unsafe { &mut *entry };
     let cfg = lb_maps::lb_config();
@@ -226,13 +248,15 @@ fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64, bytes: u32) {
         dport: flow.sport,
         proto: flow.proto,
         _pad: [0; 3],
+        vni: entry.vni,
     };
-    if let Some(existing) = SHOAL_REP_V1.get_ptr_mut(reply_key) {
+    if let Some(existing) = SHOAL_REP_V2.get_ptr_mut(reply_key) {
         // SAFETY: a map value pointer; we update it in place.
         let existing = unsafe { &mut *existing };
         if existing.kind == REPLY_REV_NAT
             && existing.orig_ip == flow.dst
             && existing.orig_port == flow.dport
+            && existing.flow_vni == flow.vni
         {
             existing.last_seen_ns = now;
             return;
@@ -243,34 +267,36 @@ fn remember_reply(flow: &FlowKey, entry: &CtEntry, now: u64, bytes: u32) {
         kind: REPLY_REV_NAT,
         orig_ip: flow.dst,
         orig_port: flow.dport,
+        flow_vni: flow.vni,
         ..Default::default()
     };
-    if SHOAL_REP_V1.insert(reply_key, reply, 0).is_err() {
+    if SHOAL_REP_V2.insert(reply_key, reply, 0).is_err() {
         count(Stat::CtInsertFailed, bytes);
     }
 }
 
-/// Whether `ip` matches the reply table (no side effects): checked before a
-/// tunnelled frame for no local task is unwrapped, so anything else is
-/// dropped untouched.
+/// Whether `ip`, on network `vni`, matches the reply table (no side
+/// effects): checked before a tunnelled frame for no local task is
+/// unwrapped, so anything else is dropped untouched.
 #[inline(always)]
-pub fn is_reply(ctx: &TcContext, ip: &Ipv4Packet) -> bool {
-    if let Some(quoted) = icmp::quoted(ctx, ip) {
+pub fn is_reply(ctx: &TcContext, ip: &Ipv4Packet, vni: u32) -> bool {
+    if let Some(quoted) = icmp::quoted(ctx, ip, vni) {
         return icmp::reply_for(&quoted).is_some();
     }
     // SAFETY: only the presence of the entry is used.
-    flow_of(ip).is_some_and(|(key, _, _)| unsafe { SHOAL_REP_V1.get(key).is_some() })
+    flow_of(ip, vni).is_some_and(|(key, _, _)| unsafe { SHOAL_REP_V2.get(key).is_some() })
 }
 
-/// If `ip` is a reply of a translated flow, handle it: rewrite its source
-/// back (and advance the flow's TCP state), or say where to send it.
+/// If `ip`, sent on network `vni`, is a reply of a translated flow, handle
+/// it: rewrite its source back (and advance the flow's TCP state), or say
+/// where to send it.
 #[inline(always)]
-pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, DropReason> {
-    let Some((key, _, _)) = flow_of(ip) else {
-        return try_icmp_error(ctx, ip);
+pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet, vni: u32) -> Result<Option<Reply>, DropReason> {
+    let Some((key, _, _)) = flow_of(ip, vni) else {
+        return try_icmp_error(ctx, ip, vni);
     };
     // SAFETY: the value is copied out immediately.
-    let Some(reply) = (unsafe { SHOAL_REP_V1.get(key).copied() }) else {
+    let Some(reply) = (unsafe { SHOAL_REP_V2.get(key).copied() }) else {
         return Ok(None);
     };
     match reply.kind {
@@ -297,8 +323,8 @@ pub fn try_reply(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, Drop
 /// An ICMP error about a translated flow: translated back like the flow's
 /// replies, or sent back the way the flow came.
 #[inline(always)]
-fn try_icmp_error(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Reply>, DropReason> {
-    let Some(quoted) = icmp::quoted(ctx, ip) else {
+fn try_icmp_error(ctx: &TcContext, ip: &Ipv4Packet, vni: u32) -> Result<Option<Reply>, DropReason> {
+    let Some(quoted) = icmp::quoted(ctx, ip, vni) else {
         return Ok(None);
     };
     let Some(reply) = icmp::reply_for(&quoted) else {
@@ -326,9 +352,10 @@ fn track_reply(ctx: &TcContext, ip: &Ipv4Packet, key: &FlowKey, reply: &ReplyEnt
         dst: reply.orig_ip,
         sport: key.dport,
         dport: reply.orig_port,
+        vni: reply.flow_vni,
         ..*key
     };
-    let Some(entry) = SHOAL_CT_V1.get_ptr_mut(forward) else {
+    let Some(entry) = SHOAL_CT_V2.get_ptr_mut(forward) else {
         return false;
     };
     // SAFETY: a map value pointer; we update it in place.

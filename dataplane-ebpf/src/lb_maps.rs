@@ -13,9 +13,13 @@ use shoal_common::{
     maps,
 };
 
-/// VIP or published port → service.
-#[map(name = "shoal_svc_v1")]
-static SHOAL_SVC_V1: HashMap<ServiceKey, Service> = HashMap::pinned(maps::SERVICES_CAPACITY, 0);
+/// (VNI, VIP, port, protocol) or published port → service.
+#[map(name = "shoal_svc_v2")]
+static SHOAL_SVC_V2: HashMap<ServiceKey, Service> = HashMap::pinned(maps::SERVICES_CAPACITY, 0);
+
+/// VIP → how many networks have it: read only on a task's way to a drop.
+#[map(name = "shoal_vips_v1")]
+static SHOAL_VIPS_V1: HashMap<[u8; 4], u32> = HashMap::pinned(maps::SERVICES_CAPACITY, 0);
 
 /// A service's Maglev table: slot → backend id.
 type MaglevTable = BtfArray<u32, { MAGLEV_SIZE as usize }, { MAGLEV_MAP_FLAGS as usize }>;
@@ -31,13 +35,13 @@ static SHOAL_MAGLEV_V1: HashOfMaps<u32, MaglevTable, { maps::SERVICES_CAPACITY a
 static SHOAL_BE_V1: HashMap<u32, Backend> = HashMap::pinned(maps::BACKENDS_CAPACITY, 0);
 
 /// Client → service flows at the translating node.
-#[map(name = "shoal_ct_v1")]
-pub static SHOAL_CT_V1: LruHashMap<FlowKey, CtEntry> =
+#[map(name = "shoal_ct_v2")]
+pub static SHOAL_CT_V2: LruHashMap<FlowKey, CtEntry> =
     LruHashMap::pinned(maps::CONNTRACK_CAPACITY, 0);
 
 /// Backend → client replies: undo the translation, or send back the way it came.
-#[map(name = "shoal_rep_v1")]
-pub static SHOAL_REP_V1: LruHashMap<FlowKey, ReplyEntry> =
+#[map(name = "shoal_rep_v2")]
+pub static SHOAL_REP_V2: LruHashMap<FlowKey, ReplyEntry> =
     LruHashMap::pinned(maps::CONNTRACK_CAPACITY, 0);
 
 /// Conntrack timeouts.
@@ -48,7 +52,14 @@ static SHOAL_LBCFG_V1: Array<LbConfig> = Array::pinned(1, 0);
 #[inline(always)]
 pub fn service(key: &ServiceKey) -> Option<Service> {
     // SAFETY: the value is copied out immediately.
-    unsafe { SHOAL_SVC_V1.get(key).copied() }
+    unsafe { SHOAL_SVC_V2.get(key).copied() }
+}
+
+/// Whether `ip` is the VIP of a service on some network.
+#[inline(always)]
+pub fn is_vip(ip: [u8; 4]) -> bool {
+    // SAFETY: only the presence of the entry is used.
+    unsafe { SHOAL_VIPS_V1.get(ip).is_some() }
 }
 
 /// The backend id in slot `slot` of service `id`'s Maglev table.

@@ -20,9 +20,9 @@ use shoal_common::{
 };
 
 use crate::{
-    ct, deliver,
-    lb::{self, Reply},
-    lb_maps::SHOAL_REP_V1,
+    ct, deliver, egress,
+    lb::{self, Reply, Sender},
+    lb_maps::{self, SHOAL_REP_V2},
     overlay_maps,
     parse::Ipv4Packet,
     reject,
@@ -40,7 +40,7 @@ pub fn from_client(
     cfg: &NodeConfig,
     ip: &Ipv4Packet,
 ) -> Result<Action, DropReason> {
-    let target = match lb::try_translate(ctx, ip, true) {
+    let target = match lb::try_translate(ctx, ip, Sender::Mesh) {
         Ok(Some(target)) => target,
         Ok(None) => return Ok(Action::Pass),
         Err(DropReason::NoBackend) => return reject::refuse(ctx, ip, cfg.underlay_ifindex),
@@ -67,7 +67,7 @@ pub fn note_request_via(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32, bytes: u32
     if overlay_maps::endpoint(vni, ip.src).is_some() {
         return;
     }
-    let Some((flow, _, _)) = lb::flow_of(ip) else {
+    let Some((flow, _, _)) = lb::flow_of(ip, vni) else {
         return;
     };
     let reply_key = FlowKey {
@@ -78,7 +78,7 @@ pub fn note_request_via(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32, bytes: u32
         ..flow
     };
     let now = ct::now_ns();
-    if let Some(existing) = SHOAL_REP_V1.get_ptr_mut(reply_key) {
+    if let Some(existing) = SHOAL_REP_V2.get_ptr_mut(reply_key) {
         // SAFETY: a map value pointer; we update it in place.
         let existing = unsafe { &mut *existing };
         if existing.kind == REPLY_RETURN_PATH
@@ -96,29 +96,32 @@ pub fn note_request_via(ip: &Ipv4Packet, via_node: [u8; 4], vni: u32, bytes: u32
         vni,
         ..Default::default()
     };
-    if SHOAL_REP_V1.insert(reply_key, reply, 0).is_err() {
+    if SHOAL_REP_V2.insert(reply_key, reply, 0).is_err() {
         count(Stat::CtInsertFailed, bytes);
     }
 }
 
-/// A tunnelled packet for no local task: only a backend's reply to a
-/// request this node translated, which is rewritten back and leaves to the
-/// client.
+/// A tunnelled packet (on network `vni`) for no local task: only a
+/// backend's reply to a request this node translated, which is rewritten
+/// back and leaves to the client.
 #[inline(always)]
 pub fn reply_from_tunnel(
     ctx: &TcContext,
     cfg: &NodeConfig,
     ip: &Ipv4Packet,
+    vni: u32,
 ) -> Result<Action, DropReason> {
-    match lb::try_reply(ctx, ip)? {
+    match lb::try_reply(ctx, ip, vni)? {
         Some(Reply::Translated) => deliver::to_underlay(cfg),
         _ => Err(DropReason::UnknownEndpoint),
     }
 }
 
-/// A task's packet to an address outside the overlay: only replies to mesh
-/// clients may leave, the way their requests came — from here if this node
+/// A task's packet to an address outside its network: replies to mesh
+/// clients leave the way their requests came — from here if this node
 /// translated the request, else through the overlay to the node that did.
+/// A packet to another network's VIP is refused as `not-a-member`;
+/// anything else is egress (source NAT, or the node's own stack).
 #[inline(always)]
 pub fn reply_from_task(
     ctx: &TcContext,
@@ -126,7 +129,7 @@ pub fn reply_from_task(
     ip: &Ipv4Packet,
 ) -> Result<Action, DropReason> {
     let cfg = overlay_maps::node_config().ok_or(DropReason::NoNodeConfig)?;
-    match lb::try_reply(ctx, ip)? {
+    match lb::try_reply(ctx, ip, iface.vni)? {
         Some(Reply::Translated) => deliver::to_underlay(&cfg),
         Some(Reply::ReturnPath { via_node, vni }) => {
             let tunnel = Tunnel {
@@ -139,6 +142,7 @@ pub fn reply_from_task(
             count(Stat::ReturnPath, ctx.len());
             Ok(action)
         }
-        None => Err(DropReason::UnknownEndpoint),
+        None if lb_maps::is_vip(ip.dst) => Err(DropReason::NotAMember),
+        None => egress::from_task(ctx, &cfg, iface, ip),
     }
 }

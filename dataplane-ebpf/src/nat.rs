@@ -74,3 +74,44 @@ pub fn rewrite(
     ctx.store(ip.l4_off + port_off, &port, 0).map_err(fail)?;
     Ok(())
 }
+
+/// Offset of the identifier in an ICMP echo header.
+const ICMP_ID_OFF: usize = 4;
+/// Offset of the checksum in an ICMP header.
+const ICMP_CSUM_OFF: usize = 2;
+
+/// Rewrite one end of an ICMP echo (request or reply) to `addr` and its
+/// identifier to `id` (both network order). The ICMP checksum covers no
+/// pseudo-header: only the identifier changes it.
+#[inline(always)]
+pub fn rewrite_echo(
+    ctx: &TcContext,
+    ip: &Ipv4Packet,
+    end: End,
+    addr: [u8; 4],
+    id: [u8; 2],
+) -> Result<(), DropReason> {
+    let fail = |_| DropReason::NatFailed;
+    let (old_addr, addr_off) = match end {
+        End::Source => (ip.src, IP_SRC_OFF),
+        End::Destination => (ip.dst, IP_DST_OFF),
+    };
+    let old_id: [u8; 2] = ctx.load(ip.l4_off + ICMP_ID_OFF).map_err(fail)?;
+    ctx.l4_csum_replace(
+        ip.l4_off + ICMP_CSUM_OFF,
+        u64::from(u16::from_ne_bytes(old_id)),
+        u64::from(u16::from_ne_bytes(id)),
+        2,
+    )
+    .map_err(fail)?;
+    ctx.l3_csum_replace(
+        ip.l3_off + IP_CSUM_OFF,
+        u64::from(u32::from_ne_bytes(old_addr)),
+        u64::from(u32::from_ne_bytes(addr)),
+        4,
+    )
+    .map_err(fail)?;
+    ctx.store(ip.l3_off + addr_off, &addr, 0).map_err(fail)?;
+    ctx.store(ip.l4_off + ICMP_ID_OFF, &id, 0).map_err(fail)?;
+    Ok(())
+}

@@ -2,7 +2,8 @@
 //! answered here; IPv4 to a service is translated to a backend; IPv4 goes to
 //! a task on this node directly or to another node in VXLAN; replies to mesh
 //! clients go out of the underlay or back to the node that translated them.
-//! Nothing from a task reaches the host stack.
+//! Anything else goes out as egress (`egress`): source NAT to the node's
+//! address, or into the node's stack when it is the destination.
 
 use crate::proto::{ETH_P_ARP, ETH_P_IPV4};
 use aya_ebpf::programs::TcContext;
@@ -44,7 +45,7 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
     if ip.src != iface.ip {
         return Err(DropReason::SpoofedSource);
     }
-    match lb::try_translate(ctx, &ip, false) {
+    match lb::try_translate(ctx, &ip, lb::Sender::Task(iface.vni)) {
         Ok(Some(target)) => return to_backend(ctx, iface, target, &ip),
         Ok(None) => {}
         Err(DropReason::NoBackend) => return reject::refuse(ctx, &ip, ifindex),
@@ -53,7 +54,8 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
     match overlay_maps::endpoint(iface.vni, ip.dst) {
         Some(ep) if ep.kind == ENDPOINT_LOCAL => {
             let bytes = ctx.len();
-            let action = deliver::to_local_task(ctx, &ep, &ip, DropReason::UnknownEndpoint)?;
+            let action =
+                deliver::to_local_task(ctx, &ep, &ip, iface.vni, DropReason::UnknownEndpoint)?;
             count(Stat::LocalDelivery, bytes);
             Ok(action)
         }
@@ -66,7 +68,9 @@ fn forward_ipv4(ctx: &TcContext, ifindex: u32, iface: &TaskIface) -> Result<Acti
                 &ip,
             )
         }
-        _ => mesh::reply_from_task(ctx, iface, &ip),
+        // An endpoint of no kind `dp apply` writes: forwarded nowhere.
+        Some(_) => Err(DropReason::UnknownEndpoint),
+        None => mesh::reply_from_task(ctx, iface, &ip),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The underlay receive path: every frame arriving on a node's underlay NIC
 //! is validated and classified; at TC, VXLAN frames for this node are
-//! unwrapped and delivered to their task.
+//! unwrapped and delivered to their task, and replies to tasks' egress
+//! flows are translated back to them.
 
 use aya_ebpf::programs::TcContext;
 use network_types::eth::EthHdr;
@@ -10,7 +11,7 @@ use shoal_common::{
 };
 
 use crate::{
-    deliver, lb,
+    deliver, egress, egress_icmp, lb,
     mem::Packet,
     mesh, overlay_maps,
     parse::{Frame, Ipv4Packet, L4, parse_frame, parse_ipv4},
@@ -47,9 +48,10 @@ pub fn try_underlay_xdp<P: Packet>(ctx: &P) -> Result<Action, DropReason> {
     classify(ctx).map(|_| Action::Pass)
 }
 
-/// TC: validate, then unwrap VXLAN addressed to this node, or send a
-/// request to a published port (routing mesh) to a backend anywhere in the
-/// cluster — without source NAT, so the task sees the client's address.
+/// TC: validate, then unwrap VXLAN addressed to this node, translate a
+/// reply (or ICMP error) of a task's egress flow back to the task, or send
+/// a request to a published port (routing mesh) to a backend anywhere in
+/// the cluster — without source NAT, so the task sees the client's address.
 #[inline(always)]
 pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
     let Frame::Ipv4(ip) = classify(ctx)? else {
@@ -65,7 +67,15 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
         L4::Udp { dport, .. } if dport == u16::from_be_bytes(cfg.vxlan_port) => {
             from_tunnel(ctx, &cfg, &ip)
         }
-        L4::Tcp { .. } | L4::Udp { .. } => mesh::from_client(ctx, &cfg, &ip),
+        // A reply to a task's egress flow first: its reverse key names the
+        // remote end, so a client of the mesh never matches one.
+        L4::Tcp { .. } | L4::Udp { .. } | L4::Icmp => match egress::from_outside(ctx, &ip)? {
+            Some(action) => Ok(action),
+            None if matches!(ip.l4, L4::Icmp) => {
+                Ok(egress_icmp::from_outside(ctx, &ip)?.unwrap_or(Action::Pass))
+            }
+            None => mesh::from_client(ctx, &cfg, &ip),
+        },
         _ => Ok(Action::Pass),
     }
 }
@@ -86,7 +96,7 @@ fn from_tunnel(
     }
     let (vni, inner) = vxlan::inner_of(ctx, outer)?;
     let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
-    if local.is_none() && !lb::is_reply(ctx, &inner) {
+    if local.is_none() && !lb::is_reply(ctx, &inner, vni) {
         return Err(DropReason::UnknownEndpoint);
     }
     if local.is_some() {
@@ -95,8 +105,8 @@ fn from_tunnel(
     vxlan::decap(ctx, &inner)?;
     let ip = parse_ipv4(ctx, EthHdr::LEN)?;
     let action = match local {
-        Some(ep) => deliver::to_local_task(ctx, &ep, &ip, DropReason::DecapFailed)?,
-        None => mesh::reply_from_tunnel(ctx, cfg, &ip)?,
+        Some(ep) => deliver::to_local_task(ctx, &ep, &ip, vni, DropReason::DecapFailed)?,
+        None => mesh::reply_from_tunnel(ctx, cfg, &ip, vni)?,
     };
     count(Stat::Decap, ctx.len());
     Ok(action)

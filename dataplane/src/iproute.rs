@@ -178,6 +178,35 @@ pub fn set_up(name: &str, mtu: u32) -> Result<(), IprouteError> {
     .map(drop)
 }
 
+/// Route `ip` (a task's address) to host-side veth `host`, with its MAC
+/// as a permanent neighbour: the node's answers to a task that called the
+/// node go straight back into the task (the veth answers no ARP of the
+/// node's). Idempotent. Two networks' tasks with the same address on one
+/// node share the route: the last one written wins.
+pub fn route_to_task(host: &str, task_ip: Ipv4Addr, mac: [u8; 6]) -> Result<(), IprouteError> {
+    let dst = format!("{task_ip}/32");
+    ip(None, &["route", "replace", &dst, "dev", host])?;
+    let lladdr = mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let addr = task_ip.to_string();
+    let args = [
+        "neigh",
+        "replace",
+        &addr,
+        "lladdr",
+        &lladdr,
+        "dev",
+        host,
+        "nud",
+        "permanent",
+    ];
+    ip(None, &args)?;
+    Ok(())
+}
+
 /// Delete link `name` (this namespace); deleting one end of a veth deletes both.
 pub fn delete_link(name: &str) -> Result<(), IprouteError> {
     ip(None, &["link", "del", "dev", name]).map(drop)

@@ -184,6 +184,9 @@ mod tests {
                 "reset",
                 "icmp-unreachable",
                 "ct-insert-failed",
+                "snat",
+                "rev-snat",
+                "to-host",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
@@ -206,10 +209,13 @@ mod tests {
                 "reject-failed",
                 "fragment-to-vip",
                 "unknown-peer",
+                "not-a-member",
+                "no-egress",
+                "snat-no-port",
             ]
         );
-        let drops: Vec<u32> = (33..=54).collect();
-        assert_eq!(asked, [&(0..17).collect::<Vec<u32>>()[..], &drops].concat());
+        let drops: Vec<u32> = (33..=57).collect();
+        assert_eq!(asked, [&(0..20).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
                 row.drop,
@@ -219,7 +225,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=54).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=57).sum::<u64>());
     }
 
     #[test]

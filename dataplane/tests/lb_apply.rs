@@ -97,12 +97,14 @@ fn web3() -> Vec<Value> {
     vec![backend(5, false), backend(6, false), backend(7, false)]
 }
 
+/// A VIP entry on front (VNI 4097) or, with 0.0.0.0, a published port.
 fn key(ip: [u8; 4], port: u16, proto: u8) -> ServiceKey {
     ServiceKey {
         ip,
         port: port.to_be_bytes(),
         proto,
         _pad: 0,
+        vni: if ip == [0; 4] { 0 } else { 4097 },
     }
 }
 
@@ -111,6 +113,7 @@ const WEB: ServiceKey = ServiceKey {
     port: 80u16.to_be_bytes(),
     proto: PROTO_TCP,
     _pad: 0,
+    vni: 4097,
 };
 
 fn services(t: &LbTables) -> BTreeMap<ServiceKey, Service> {

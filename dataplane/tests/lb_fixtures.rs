@@ -29,7 +29,7 @@ use shoal_common::{
     lb::{
         CT_CLOSING, CT_DATAGRAM, CT_ESTABLISHED, CT_FIN_BACKEND, CT_FIN_CLIENT, CT_HALF_CLOSED,
         CT_SYN_SENT, CtEntry, DEFAULT_TCP_ESTABLISHED_S, DEFAULT_TCP_HALF_CLOSED_S, LbConfig,
-        PROTO_TCP, PROTO_UDP, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
+        MESH_VNI, PROTO_TCP, PROTO_UDP, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
     },
     overlay::{TaskIface, VXLAN_FLAG_VNI, VXLAN_OVERHEAD, VXLAN_PORT, vxlan_source_port},
 };
@@ -156,11 +156,11 @@ fn services() -> LbMaps {
         .backend(ID_BE1_WEB, BE1, TARGET_WEB, VNI)
         .backend(ID_BE1_DNS, BE1, TARGET_DNS, VNI)
         .backend(ID_REMOTE, BE_REMOTE, TARGET_WEB, VNI)
-        .service(VIP, WEB, PROTO_TCP, T_WEB, 1)
-        .service(VIP, DNS, PROTO_UDP, T_DNS, 1)
-        .service(EMPTY_VIP, WEB, PROTO_TCP, 3, 0)
-        .service(EMPTY_VIP, DNS, PROTO_UDP, 3, 0)
-        .service(REMOTE_VIP, WEB, PROTO_TCP, T_REMOTE, 1)
+        .service(VNI, VIP, WEB, PROTO_TCP, T_WEB, 1)
+        .service(VNI, VIP, DNS, PROTO_UDP, T_DNS, 1)
+        .service(VNI, EMPTY_VIP, WEB, PROTO_TCP, 3, 0)
+        .service(VNI, EMPTY_VIP, DNS, PROTO_UDP, 3, 0)
+        .service(VNI, REMOTE_VIP, WEB, PROTO_TCP, T_REMOTE, 1)
         .published(PUB_LOCAL, PROTO_TCP, T_WEB, 1)
         .published(PUB_REMOTE, PROTO_TCP, T_REMOTE, 1)
         .published(PUB_EMPTY, PROTO_TCP, 7, 0)
@@ -173,8 +173,8 @@ fn services() -> LbMaps {
 fn drain_service(lb: LbMaps) -> LbMaps {
     lb.backend(ID_ACTIVE, BE_ACTIVE, TARGET_WEB, VNI)
         .draining_backend(ID_DRAINING, BE_DRAINING, TARGET_WEB, VNI)
-        .service(DRAIN_VIP, WEB, PROTO_TCP, T_DRAIN, 1)
-        .service(DRAIN_VIP, DNS, PROTO_UDP, T_DRAIN, 1)
+        .service(VNI, DRAIN_VIP, WEB, PROTO_TCP, T_DRAIN, 1)
+        .service(VNI, DRAIN_VIP, DNS, PROTO_UDP, T_DRAIN, 1)
         .single_backend_table(T_DRAIN, ID_ACTIVE)
 }
 
@@ -391,8 +391,12 @@ fn assert_rev_nat(entry: Option<ReplyEntry>, orig: (Ipv4Addr, u16)) {
 mod dnat;
 #[path = "lb_fixtures/drain.rs"]
 mod drain;
+#[path = "lb_fixtures/egress.rs"]
+mod egress;
 #[path = "lb_fixtures/fuzz.rs"]
 mod fuzz;
+#[path = "lb_fixtures/isolation.rs"]
+mod isolation;
 #[path = "lb_fixtures/maglev.rs"]
 mod maglev_pick;
 #[path = "lb_fixtures/mesh.rs"]

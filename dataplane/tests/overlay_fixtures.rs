@@ -531,9 +531,9 @@ fn task_drop_fixtures(dev: Devices) -> Vec<Fixture> {
             DropReason::UnknownEndpoint,
         ),
         drop(
-            "a destination outside the subnet (no routing off the overlay)",
+            "a destination outside the subnet, on a network without egress (--internal)",
             udp_to(OUTSIDE_IP),
-            DropReason::UnknownEndpoint,
+            DropReason::NoEgress,
         ),
         drop(
             "network isolation: an address that exists only in network B, asked from network A",

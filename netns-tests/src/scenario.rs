@@ -109,6 +109,7 @@ impl Cluster {
             name: name.into(),
             vni,
             subnet,
+            internal: false,
         });
         self
     }
@@ -175,6 +176,8 @@ impl Cluster {
         self.services.push(ServiceSpec {
             name: name.into(),
             vip: vip.parse().unwrap_or_else(|e| panic!("bad VIP {vip}: {e}")),
+            // The backends' network: two networks may share a subnet.
+            network: backends.first().map(|t| t.network.clone()),
             ports: vec![
                 ServicePort {
                     port,

@@ -369,3 +369,49 @@ fn icmp_errors_about_a_translated_flow_reach_the_client_translated() {
         "the port-unreachable was not translated"
     );
 }
+
+#[test]
+fn the_same_vip_on_two_networks_sharing_a_subnet_answers_each_network_apart() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    // red and blue mirror each other: same subnet, same VIP, same client and
+    // backend addresses; the backends live on node 2, so requests and
+    // replies cross the overlay (VXLAN with each network's VNI).
+    let mut c = Cluster::new(2).unwrap();
+    c.network("red", 4101, "10.10.0.0/24");
+    c.network("blue", 4102, "10.10.0.0/24");
+    let red_backend = c.task("rbe", 2, "red", "10.10.0.11").unwrap();
+    let blue_backend = c.task("bbe", 2, "blue", "10.10.0.11").unwrap();
+    let red_client = c.task("rcl", 1, "red", "10.10.0.50").unwrap();
+    let blue_client = c.task("bcl", 1, "blue", "10.10.0.50").unwrap();
+    c.service("web@red", VIP, 80, TARGET, &[&red_backend]);
+    c.service("web@blue", VIP, 80, TARGET, &[&blue_backend]);
+    c.apply_all().unwrap();
+    for b in [&red_backend, &blue_backend] {
+        c.serve(b, TARGET).unwrap();
+    }
+    let mut held = Vec::new();
+    for (client, backend) in [(&red_client, &red_backend), (&blue_client, &blue_backend)] {
+        let (seen, peers) = backends_seen(&client.netns, addr(VIP, 80), 5);
+        assert_eq!(
+            seen,
+            BTreeSet::from([backend.name.clone()]),
+            "{} reached another network's backend",
+            client.name
+        );
+        assert_eq!(peers, BTreeSet::from(["10.10.0.50".to_owned()]));
+        held.push((
+            client.name.clone(),
+            open(&client.netns, addr(VIP, 80)).unwrap(),
+        ));
+    }
+    // Both held connections have the same addresses except the network:
+    // each keeps its own backend and its replies reach its own client.
+    for round in 0..3 {
+        for (client, conn) in &mut held {
+            conn.echo(&format!("{client} {round}"))
+                .unwrap_or_else(|e| panic!("{client}'s connection, round {round}: {e}"));
+        }
+    }
+}

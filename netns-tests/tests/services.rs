@@ -484,18 +484,21 @@ fn a_task_calling_its_own_service_vip_always_gets_an_answer() {
     // Every node programs the VIP's backends from the assignment that saw
     // them running, a moment after `service ps` does: wait until all three
     // nodes balance over all three tasks.
-    let vip_line = format!("{vip}:80/tcp");
     eventually("every node balancing the VIP over three tasks", || {
         lab.nodes
             .iter()
             .all(|node| {
                 let services = node
                     .lab_node()
-                    .shoal(&["dp", "services"])
+                    .shoal(&["dp", "services", "--format", "json"])
                     .unwrap_or_default();
-                services.lines().any(|line| {
-                    let words: Vec<&str> = line.split_whitespace().collect();
-                    words.first() == Some(&vip_line.as_str()) && words.get(2) == Some(&"3")
+                let rows: Vec<serde_json::Value> =
+                    serde_json::from_str(&services).unwrap_or_default();
+                rows.iter().any(|r| {
+                    r["vip"] == vip.as_str()
+                        && r["port"] == 80
+                        && r["protocol"] == "tcp"
+                        && r["active_backends"] == 3
                 })
             })
             .then_some(())

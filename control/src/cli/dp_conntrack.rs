@@ -4,9 +4,10 @@
 use std::io::Write as _;
 
 use serde::Serialize;
+use shoal_common::egress::SnatEntry;
 use shoal_common::lb::{
     CT_CLOSING, CT_DATAGRAM, CT_ESTABLISHED, CT_HALF_CLOSED, CT_SYN_SENT, CtEntry, FlowKey,
-    REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
+    MESH_VNI, REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry,
 };
 use shoal_dataplane::{
     PinPaths,
@@ -22,10 +23,14 @@ use super::{
 #[derive(Serialize)]
 struct FlowRow {
     client: String,
+    /// The client's network (part of the flow's key); `None`: a mesh
+    /// client, from outside every network.
+    client_vni: Option<u32>,
     service: String,
     protocol: String,
     backend_id: u32,
     backend: String,
+    /// The backend's network.
     vni: u32,
     state: &'static str,
     idle_s: u64,
@@ -37,9 +42,26 @@ struct ReplyRow {
     from: String,
     to: String,
     protocol: String,
+    /// The network the reply travels on (the backend's; part of the key).
+    vni: u32,
     kind: &'static str,
     /// Rev NAT: the address the client used; return path: the node and VNI.
     restore: String,
+    idle_s: u64,
+}
+
+/// An egress flow: a task's traffic to outside, sent with the node's
+/// address and a NAT port.
+#[derive(Serialize)]
+struct EgressRow {
+    task: String,
+    /// The task's network.
+    vni: u32,
+    remote: String,
+    protocol: String,
+    /// NAT port (ICMP echo: identifier) on the node's address.
+    nat_port: u16,
+    state: &'static str,
     idle_s: u64,
 }
 
@@ -47,6 +69,19 @@ struct ReplyRow {
 struct Report {
     flows: Vec<FlowRow>,
     replies: Vec<ReplyRow>,
+    egress: Vec<EgressRow>,
+}
+
+fn egress_row(k: &FlowKey, e: &SnatEntry, now: u64) -> EgressRow {
+    EgressRow {
+        task: endpoint(k.src, k.sport),
+        vni: k.vni,
+        remote: endpoint(k.dst, k.dport),
+        protocol: protocol(k.proto),
+        nat_port: u16::from_be_bytes(e.nat_port),
+        state: state_word(e.state),
+        idle_s: idle_s(now, e.last_seen_ns),
+    }
 }
 
 fn state_word(state: u8) -> &'static str {
@@ -68,6 +103,7 @@ fn idle_s(now_ns: u64, last_seen_ns: u64) -> u64 {
 fn flow_row(k: &FlowKey, e: &CtEntry, now: u64) -> FlowRow {
     FlowRow {
         client: endpoint(k.src, k.sport),
+        client_vni: (k.vni != MESH_VNI).then_some(k.vni),
         service: endpoint(k.dst, k.dport),
         protocol: protocol(k.proto),
         backend_id: e.backend_id,
@@ -95,6 +131,7 @@ fn reply_row(k: &FlowKey, e: &ReplyEntry, now: u64) -> ReplyRow {
         from: endpoint(k.src, k.sport),
         to: endpoint(k.dst, k.dport),
         protocol: protocol(k.proto),
+        vni: k.vni,
         kind,
         restore,
         idle_s: idle_s(now, e.last_seen_ns),
@@ -116,6 +153,11 @@ pub fn conntrack(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
             .iter()
             .map(|(k, e)| reply_row(k, e, now))
             .collect(),
+        egress: tables
+            .egress()?
+            .iter()
+            .map(|(k, e)| egress_row(k, e, now))
+            .collect(),
     };
     let text = match format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
@@ -128,11 +170,13 @@ pub fn conntrack(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
 /// Both tables, flows first, separated by a blank line.
 fn render(report: &Report) -> String {
     let mut flows = Table::new(&[
-        "CLIENT", "SERVICE", "PROTO", "BACKEND", "ID", "VNI", "STATE", "IDLE",
+        "CLIENT", "FROM", "SERVICE", "PROTO", "BACKEND", "ID", "VNI", "STATE", "IDLE",
     ]);
     for r in &report.flows {
         flows.row(vec![
             r.client.clone(),
+            r.client_vni
+                .map_or_else(|| "mesh".to_owned(), |v| format!("vni {v}")),
             r.service.clone(),
             r.protocol.clone(),
             r.backend.clone(),
@@ -142,18 +186,52 @@ fn render(report: &Report) -> String {
             format!("{}s", r.idle_s),
         ]);
     }
-    let mut replies = Table::new(&["REPLY FROM", "TO", "PROTO", "KIND", "RESTORE", "IDLE"]);
+    let mut replies = Table::new(&[
+        "REPLY FROM",
+        "TO",
+        "PROTO",
+        "VNI",
+        "KIND",
+        "RESTORE",
+        "IDLE",
+    ]);
     for r in &report.replies {
         replies.row(vec![
             r.from.clone(),
             r.to.clone(),
             r.protocol.clone(),
+            r.vni.to_string(),
             r.kind.into(),
             r.restore.clone(),
             format!("{}s", r.idle_s),
         ]);
     }
-    format!("{}\n{}", flows.render(), replies.render())
+    let mut egress = Table::new(&[
+        "EGRESS FROM",
+        "VNI",
+        "TO",
+        "PROTO",
+        "NAT PORT",
+        "STATE",
+        "IDLE",
+    ]);
+    for r in &report.egress {
+        egress.row(vec![
+            r.task.clone(),
+            r.vni.to_string(),
+            r.remote.clone(),
+            r.protocol.clone(),
+            r.nat_port.to_string(),
+            r.state.into(),
+            format!("{}s", r.idle_s),
+        ]);
+    }
+    format!(
+        "{}\n{}\n{}",
+        flows.render(),
+        replies.render(),
+        egress.render()
+    )
 }
 
 #[cfg(test)]
@@ -169,6 +247,7 @@ mod tests {
             dport: 80u16.to_be_bytes(),
             proto: 6,
             _pad: [0; 3],
+            vni: 4097,
         };
         let entry = CtEntry {
             last_seen_ns: 1_000_000_000,
@@ -195,8 +274,13 @@ mod tests {
         let text = render(&Report {
             flows: vec![row],
             replies: Vec::new(),
+            egress: Vec::new(),
         });
         assert!(text.starts_with("CLIENT "), "{text}");
+        assert!(
+            text.contains("10.10.0.50:40000   vni 4097   10.10.0.100:80"),
+            "the client's network: {text}"
+        );
         assert!(
             text.contains("10.10.0.5:8080   3    4097   half-closed   90s"),
             "{text}"
@@ -212,6 +296,7 @@ mod tests {
             dport: 5555u16.to_be_bytes(),
             proto: 6,
             _pad: [0; 3],
+            vni: 4097,
         };
         let entry = ReplyEntry {
             last_seen_ns: 5,
@@ -226,6 +311,47 @@ mod tests {
         assert_eq!(
             row.idle_s, 0,
             "a clock behind the entry is not negative idle"
+        );
+    }
+
+    #[test]
+    fn egress_flows_show_the_task_the_remote_end_and_the_nat_port() {
+        let key = FlowKey {
+            src: [10, 0, 1, 5],
+            dst: [198, 18, 0, 200],
+            sport: 40000u16.to_be_bytes(),
+            dport: 80u16.to_be_bytes(),
+            proto: 6,
+            _pad: [0; 3],
+            vni: 4097,
+        };
+        let entry = SnatEntry {
+            last_seen_ns: 2_000_000_000,
+            nat_port: 61234u16.to_be_bytes(),
+            state: CT_ESTABLISHED,
+            ..Default::default()
+        };
+        let row = egress_row(&key, &entry, 5_000_000_000);
+        assert_eq!(
+            (
+                row.task.as_str(),
+                row.remote.as_str(),
+                row.nat_port,
+                row.vni
+            ),
+            ("10.0.1.5:40000", "198.18.0.200:80", 61234, 4097)
+        );
+        let text = render(&Report {
+            flows: Vec::new(),
+            replies: Vec::new(),
+            egress: vec![row],
+        });
+        assert!(text.contains("EGRESS FROM"), "{text}");
+        assert!(
+            text.contains(
+                "10.0.1.5:40000   4097   198.18.0.200:80   tcp     61234      established   3s"
+            ),
+            "{text}"
         );
     }
 }

@@ -9,7 +9,7 @@ use std::{
 
 use serde::Serialize;
 use shoal_common::lb::{
-    BACKEND_ACTIVE, BACKEND_DRAINING, Backend, PROTO_TCP, PROTO_UDP, Service, ServiceKey,
+    BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MESH_VNI, PROTO_TCP, PROTO_UDP, Service, ServiceKey,
 };
 use shoal_dataplane::{PinPaths, lb::tables::LbTables};
 
@@ -47,6 +47,9 @@ fn backend_row(id: u32, b: &Backend) -> BackendRow {
 struct ServiceRow {
     /// `None` for a published port (any of the node's addresses).
     vip: Option<Ipv4Addr>,
+    /// The VIP's network, the only one whose tasks it answers; `None` for a
+    /// published port (mesh clients come from outside every network).
+    vni: Option<u32>,
     port: u16,
     protocol: String,
     id: u32,
@@ -130,6 +133,7 @@ fn service_row(
     let ip = Ipv4Addr::from(key.ip);
     ServiceRow {
         vip: (!ip.is_unspecified()).then_some(ip),
+        vni: (key.vni != MESH_VNI).then_some(key.vni),
         port: u16::from_be_bytes(key.port),
         protocol: protocol(key.proto),
         id: svc.id,
@@ -145,10 +149,11 @@ fn service_row(
 pub fn services(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
     let rows = service_rows(&LbTables::open(pins)?)?;
     print(format, &rows, |rows| {
-        let mut t = Table::new(&["SERVICE", "ID", "ACTIVE", "BACKENDS"]);
+        let mut t = Table::new(&["SERVICE", "VNI", "ID", "ACTIVE", "BACKENDS"]);
         for r in rows {
             t.row(vec![
                 r.address(),
+                r.vni.map_or_else(|| "-".to_owned(), |v| v.to_string()),
                 r.id.to_string(),
                 r.active_backends.to_string(),
                 r.backend_cell(),
@@ -224,8 +229,8 @@ pub fn mesh(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
 
 /// The VIP entries whose backend addresses include all of `entry`'s.
 fn serving_vips(entry: &ServiceRow, vips: &[ServiceRow]) -> Vec<String> {
-    let addrs = |r: &ServiceRow| -> BTreeSet<(Ipv4Addr, u16)> {
-        r.backends.iter().map(|b| (b.ip, b.port)).collect()
+    let addrs = |r: &ServiceRow| -> BTreeSet<(Ipv4Addr, u16, u32)> {
+        r.backends.iter().map(|b| (b.ip, b.port, b.vni)).collect()
     };
     let mine = addrs(entry);
     if mine.is_empty() {

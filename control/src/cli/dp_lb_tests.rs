@@ -16,6 +16,7 @@ fn key(ip: [u8; 4], port: u16) -> ServiceKey {
         port: port.to_be_bytes(),
         proto: PROTO_TCP,
         _pad: 0,
+        vni: if ip == [0; 4] { MESH_VNI } else { 4097 },
     }
 }
 
@@ -49,6 +50,9 @@ fn vip_and_mesh_entries_read_like_addresses() {
     assert_eq!(mesh.backend_cell(), "-");
     let json = serde_json::to_value(&mesh).unwrap();
     assert!(json["vip"].is_null());
+    assert!(json["vni"].is_null(), "mesh entries belong to no network");
+    let json = serde_json::to_value(&vip).unwrap();
+    assert_eq!(json["vni"], 4097, "a VIP answers its network only");
 }
 
 #[test]

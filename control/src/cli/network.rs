@@ -35,6 +35,10 @@ enum NetworkCommand {
         /// Label (key=value).
         #[arg(long = "label", value_name = "KEY=VALUE")]
         labels: Vec<String>,
+        /// No egress: the network's tasks reach nothing outside the
+        /// cluster through it (Docker's `--internal`).
+        #[arg(long)]
+        internal: bool,
         /// Network name.
         name: String,
     },
@@ -105,6 +109,7 @@ fn create_request(
         driver: Some(driver.to_owned()),
         subnet,
         encrypted,
+        internal: false,
         labels: parse::labels(labels)?,
     })
 }
@@ -134,9 +139,11 @@ pub fn run(args: NetworkArgs) -> anyhow::Result<()> {
                 subnet,
                 opts,
                 labels,
+                internal,
                 name,
             } => {
-                let request = create_request(&name, &driver, subnet, &opts, &labels)?;
+                let mut request = create_request(&name, &driver, subnet, &opts, &labels)?;
+                request.internal = internal;
                 let network: NetworkRecord = client.post("/networks/create", &request).await?;
                 println!("{}", network.id);
                 Ok(())
@@ -206,6 +213,7 @@ mod tests {
             subnet: "10.0.1.0/24".into(),
             gateway: Ipv4Addr::new(10, 0, 1, 1),
             encrypted: false,
+            internal: false,
             ingress: false,
             labels: Default::default(),
             created_at: 0,

@@ -57,11 +57,20 @@ pub enum DropReason {
     /// A VXLAN frame whose outer source is not one of the swarm's nodes
     /// (not in the peers table): forged or stray, never unwrapped.
     UnknownPeer = 22,
+    /// A task sent to the VIP of a service on a network the task is not
+    /// attached to: VIPs answer only their own network's tasks.
+    NotAMember = 23,
+    /// A task on an `--internal` network sent to an address outside the
+    /// cluster: such networks have no egress.
+    NoEgress = 24,
+    /// No free NAT port for a new egress flow to this remote address and
+    /// port (every probed port is held by a live flow).
+    SnatNoPort = 25,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 22] = [
+    pub const ALL: [DropReason; 25] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
@@ -84,10 +93,13 @@ impl DropReason {
         DropReason::RejectFailed,
         DropReason::FragmentToVip,
         DropReason::UnknownPeer,
+        DropReason::NotAMember,
+        DropReason::NoEgress,
+        DropReason::SnatNoPort,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 22;
+    pub const MAX_CODE: u32 = 25;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -114,6 +126,9 @@ impl DropReason {
             DropReason::RejectFailed => "reject-failed",
             DropReason::FragmentToVip => "fragment-to-vip",
             DropReason::UnknownPeer => "unknown-peer",
+            DropReason::NotAMember => "not-a-member",
+            DropReason::NoEgress => "no-egress",
+            DropReason::SnatNoPort => "snat-no-port",
         }
     }
 

@@ -1,9 +1,11 @@
 //! Service load balancing and the ingress routing mesh: services, backends,
 //! Maglev tables and conntrack.
 //!
-//! A service is found by [`ServiceKey`]: a VIP and port (east-west) or, for
-//! the routing mesh, address `0.0.0.0` and the published port (any of the
-//! node's addresses). Its Maglev table (one inner array per service in
+//! A service is found by [`ServiceKey`]: the network (VNI) of the task
+//! that sends, a VIP and port (east-west) or, for the routing mesh, VNI 0,
+//! address `0.0.0.0` and the published port (any of the node's addresses).
+//! A VIP therefore answers only tasks on its own network, and two networks
+//! may use the same subnet and VIP without colliding. Its Maglev table (one inner array per service in
 //! [`crate::maps::MAGLEV`]) maps `flow_hash % MAGLEV_SIZE` to a backend id;
 //! [`crate::maps::BACKENDS`] maps the id to the backend's address. Tables
 //! are rebuilt in a fresh inner array and swapped in whole, so a packet
@@ -33,8 +35,15 @@ pub struct ServiceKey {
     pub proto: u8,
     /// Explicit padding; always zero.
     pub _pad: u8,
+    /// VNI of the VIP's network, host order: only tasks sending on that
+    /// network find the entry. [`MESH_VNI`] for a published port.
+    pub vni: u32,
 }
-const _: () = assert!(core::mem::size_of::<ServiceKey>() == 8);
+const _: () = assert!(core::mem::size_of::<ServiceKey>() == 12);
+
+/// [`ServiceKey::vni`] of a published (mesh) port, and [`FlowKey::vni`] of
+/// a mesh client's flow: the request came from outside every overlay.
+pub const MESH_VNI: u32 = 0;
 
 /// [`ServiceKey::port`] of a VIP entry that answers on every port (as
 /// Swarm's VIPs do); its backends' port is [`ANY_PORT`] too, meaning the
@@ -75,7 +84,8 @@ pub struct Backend {
 }
 const _: () = assert!(core::mem::size_of::<Backend>() == 16);
 
-/// A flow's 5-tuple, as seen in one direction; key of both conntrack maps.
+/// A flow's 5-tuple and network, as seen in one direction; key of both
+/// conntrack maps.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FlowKey {
@@ -91,8 +101,13 @@ pub struct FlowKey {
     pub proto: u8,
     /// Explicit padding; always zero.
     pub _pad: [u8; 3],
+    /// VNI of the network the packet travels on (host order): the client's
+    /// network in a conntrack key ([`MESH_VNI`] for a mesh client), the
+    /// backend's in a reply key. Overlapping subnets of two networks keep
+    /// their flows apart.
+    pub vni: u32,
 }
-const _: () = assert!(core::mem::size_of::<FlowKey>() == 16);
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 20);
 
 /// TCP conntrack state: SYN seen, no answer yet.
 pub const CT_SYN_SENT: u8 = 1;
@@ -107,7 +122,8 @@ pub const CT_CLOSING: u8 = 4;
 pub const CT_DATAGRAM: u8 = 5;
 
 /// Forward conntrack entry at the node that translated the flow; value of
-/// [`crate::maps::CONNTRACK`], keyed by the flow as the client sent it.
+/// [`crate::maps::CONNTRACK`], keyed by the flow as the client sent it
+/// (with the client's network).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CtEntry {
@@ -159,8 +175,9 @@ pub struct ReplyEntry {
     pub via_node: [u8; 4],
     /// Return path: VNI to send the reply on (host order).
     pub vni: u32,
-    /// Explicit padding; always zero.
-    pub _pad2: [u8; 4],
+    /// Rev NAT: [`FlowKey::vni`] of the forward (client → service) flow,
+    /// so a reply finds its conntrack entry (host order).
+    pub flow_vni: u32,
 }
 const _: () = assert!(core::mem::size_of::<ReplyEntry>() == 32);
 

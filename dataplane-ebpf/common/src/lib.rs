@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod drop;
+pub mod egress;
 pub mod lb;
 pub mod maps;
 pub mod overlay;

@@ -35,9 +35,10 @@ pub const PEERS: &str = "shoal_peers_v1";
 /// Peer nodes a node can hold.
 pub const PEERS_CAPACITY: u32 = 16384;
 
-/// [`crate::lb::ServiceKey`] → [`crate::lb::Service`]: VIPs and published
-/// ports; written by `dp apply`.
-pub const SERVICES: &str = "shoal_svc_v1";
+/// [`crate::lb::ServiceKey`] (VNI, VIP, port, protocol) → [`crate::lb::Service`]:
+/// VIPs and published ports; written by `dp apply`. v2: the key carries the
+/// VIP's network.
+pub const SERVICES: &str = "shoal_svc_v2";
 /// Services (VIP and mesh entries) a node can hold.
 pub const SERVICES_CAPACITY: u32 = 65_536;
 /// `u32 service id` → inner array `u32 slot` → `u32 backend id`
@@ -48,16 +49,34 @@ pub const MAGLEV: &str = "shoal_maglev_v1";
 pub const BACKENDS: &str = "shoal_be_v1";
 /// Backends a node can hold.
 pub const BACKENDS_CAPACITY: u32 = 262_144;
-/// [`crate::lb::FlowKey`] (client → service) → [`crate::lb::CtEntry`]: LRU;
-/// written by the programs, read by `dp conntrack`.
-pub const CONNTRACK: &str = "shoal_ct_v1";
+/// [`crate::lb::FlowKey`] (client → service, client's VNI) →
+/// [`crate::lb::CtEntry`]: LRU; written by the programs, read by `dp
+/// conntrack`. v2: the key carries the VNI.
+pub const CONNTRACK: &str = "shoal_ct_v2";
 /// Flows tracked per node.
 pub const CONNTRACK_CAPACITY: u32 = 1 << 18;
-/// [`crate::lb::FlowKey`] (backend → client) → [`crate::lb::ReplyEntry`]:
-/// LRU; written by the programs.
-pub const REPLIES: &str = "shoal_rep_v1";
+/// [`crate::lb::FlowKey`] (backend → client, backend's VNI) →
+/// [`crate::lb::ReplyEntry`]: LRU; written by the programs. v2: the key
+/// carries the VNI, the value the forward flow's VNI.
+pub const REPLIES: &str = "shoal_rep_v2";
+/// `[u8; 4]` VIP (network order) → `u32` how many networks have a service
+/// entry on it: tells a task's packet to another network's VIP (dropped as
+/// `not-a-member`) from one to an unknown address; written by `dp apply`.
+pub const VIPS: &str = "shoal_vips_v1";
 /// `u32 0` → [`crate::lb::LbConfig`]: conntrack timeouts; written by `dp apply`.
 pub const LB_CONFIG: &str = "shoal_lbcfg_v1";
+
+/// `u32 VNI` → `u32` [`crate::egress::EGRESS_ALLOWED`]: networks whose tasks
+/// may reach outside the cluster (absent: `--internal`); written by `dp apply`.
+pub const EGRESS: &str = "shoal_egress_v1";
+/// [`crate::lb::FlowKey`] (task → outside, task's VNI) →
+/// [`crate::egress::SnatEntry`]: LRU; written by the programs.
+pub const SNAT: &str = "shoal_snat_v1";
+/// [`crate::lb::FlowKey`] (outside → node address and NAT port, VNI 0) →
+/// [`crate::egress::SnatRevEntry`]: LRU; written by the programs.
+pub const SNAT_REV: &str = "shoal_snatrev_v1";
+/// Egress flows tracked per node.
+pub const SNAT_CAPACITY: u32 = 1 << 17;
 
 /// Program names as the loader finds them in the object file.
 pub mod programs {

@@ -57,6 +57,12 @@ pub enum Stat {
     /// Conntrack or reply-table inserts the kernel refused (the packet
     /// still went on, but its flow state was not recorded).
     CtInsertFailed,
+    /// Task packets to outside the cluster sent with the node's address.
+    Snat,
+    /// Replies from outside translated back to the task.
+    RevSnat,
+    /// Task packets to the node's own address, handed to its stack.
+    ToHost,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -67,7 +73,7 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 17] = [
+    pub const OBSERVATIONS: [Stat; 20] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
@@ -85,6 +91,9 @@ impl Stat {
         Stat::Reset,
         Stat::Unreachable,
         Stat::CtInsertFailed,
+        Stat::Snat,
+        Stat::RevSnat,
+        Stat::ToHost,
     ];
 
     /// The map index of this counter.
@@ -107,6 +116,9 @@ impl Stat {
             Stat::Reset => 14,
             Stat::Unreachable => 15,
             Stat::CtInsertFailed => 16,
+            Stat::Snat => 17,
+            Stat::RevSnat => 18,
+            Stat::ToHost => 19,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -131,6 +143,9 @@ impl Stat {
             Stat::Reset => "reset",
             Stat::Unreachable => "icmp-unreachable",
             Stat::CtInsertFailed => "ct-insert-failed",
+            Stat::Snat => "snat",
+            Stat::RevSnat => "rev-snat",
+            Stat::ToHost => "to-host",
             Stat::Drop(reason) => reason.name(),
         }
     }

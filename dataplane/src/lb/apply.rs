@@ -81,6 +81,11 @@ pub fn apply_to(tables: &mut LbTables, state: &LbView) -> Result<LbReport, LbApp
     let services = plan.service_values(&service_ids);
     report.services = upsert(&mut tables.services, maps::SERVICES, &services)?;
     report.services.removed = remove_stale(&mut tables.services, maps::SERVICES, &services)?;
+    // Only read on a packet's way to a drop (to name its reason): no
+    // ordering with the service entries matters.
+    let vips = plan.vip_values();
+    upsert(&mut tables.vips, maps::VIPS, &vips)?;
+    remove_stale(&mut tables.vips, maps::VIPS, &vips)?;
     for id in tables.table_ids()? {
         if !wanted_tables.contains_key(&id) {
             tables.remove_table(id)?;

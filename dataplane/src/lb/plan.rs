@@ -8,7 +8,7 @@ use std::{
 };
 
 use shoal_common::lb::{
-    BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MAGLEV_SIZE, Service, ServiceKey,
+    BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MAGLEV_SIZE, MESH_VNI, Service, ServiceKey,
 };
 
 use super::{
@@ -73,13 +73,15 @@ pub struct Plan {
     pub services: BTreeMap<ServiceKey, Vec<PlannedBackend>>,
 }
 
-/// The key of a VIP port or (with `0.0.0.0`) a published port.
-pub fn service_key(ip: Ipv4Addr, port: u16, proto: u8) -> ServiceKey {
+/// The key of a VIP port on network `vni` or (with `0.0.0.0` and
+/// [`MESH_VNI`]) a published port.
+pub fn service_key(vni: u32, ip: Ipv4Addr, port: u16, proto: u8) -> ServiceKey {
     ServiceKey {
         ip: ip.octets(),
         port: port.to_be_bytes(),
         proto,
         _pad: 0,
+        vni,
     }
 }
 
@@ -87,8 +89,9 @@ pub fn service_key(ip: Ipv4Addr, port: u16, proto: u8) -> ServiceKey {
 pub fn plan(state: &LbView) -> Plan {
     let mut services = BTreeMap::new();
     for svc in state.services {
+        let vni = state.vip_network(svc).map_or(0, |n| n.vni);
         for port in &svc.ports {
-            let key = service_key(svc.vip, port.port, port.protocol.number());
+            let key = service_key(vni, svc.vip, port.port, port.protocol.number());
             services.insert(key, backends(state, svc, port, false));
         }
     }
@@ -99,7 +102,7 @@ pub fn plan(state: &LbView) -> Plan {
         let Some(port) = published_target(svc, p) else {
             continue;
         };
-        let key = service_key(Ipv4Addr::UNSPECIFIED, p.port, p.protocol.number());
+        let key = service_key(MESH_VNI, Ipv4Addr::UNSPECIFIED, p.port, p.protocol.number());
         let local_only = p.mode == PublishMode::Host;
         services.insert(key, backends(state, svc, &port, local_only));
     }
@@ -132,6 +135,22 @@ fn backends(
 }
 
 impl Plan {
+    /// The [`shoal_common::maps::VIPS`] content: every VIP with the number
+    /// of networks that have a service entry on it.
+    pub fn vip_values(&self) -> BTreeMap<[u8; 4], u32> {
+        let pairs: BTreeSet<([u8; 4], u32)> = self
+            .services
+            .keys()
+            .filter(|k| k.ip != [0; 4])
+            .map(|k| (k.ip, k.vni))
+            .collect();
+        let mut out = BTreeMap::new();
+        for (ip, _) in pairs {
+            *out.entry(ip).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// Every backend address, for id assignment.
     pub fn backend_addrs(&self) -> BTreeSet<BackendAddr> {
         self.services.values().flatten().map(|b| b.addr).collect()

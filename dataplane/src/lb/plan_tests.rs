@@ -61,7 +61,7 @@ fn vip_ports_and_published_ports_become_service_entries() {
     let vip = Ipv4Addr::new(10, 10, 0, 100);
     let keys: Vec<ServiceKey> = p.services.keys().copied().collect();
     assert_eq!(keys.len(), 4);
-    let web80 = &p.services[&service_key(vip, 80, PROTO_TCP)];
+    let web80 = &p.services[&service_key(4097, vip, 80, PROTO_TCP)];
     assert_eq!(
         ips(web80),
         [
@@ -71,13 +71,13 @@ fn vip_ports_and_published_ports_become_service_entries() {
         ]
     );
     assert!(web80.iter().all(|b| b.addr.vni == 4097));
-    let mesh = &p.services[&service_key(Ipv4Addr::UNSPECIFIED, 8080, PROTO_TCP)];
+    let mesh = &p.services[&service_key(MESH_VNI, Ipv4Addr::UNSPECIFIED, 8080, PROTO_TCP)];
     assert_eq!(
         ips(mesh),
         ips(web80),
         "ingress: every backend, target port of port 80"
     );
-    let host = &p.services[&service_key(Ipv4Addr::UNSPECIFIED, 5353, PROTO_UDP)];
+    let host = &p.services[&service_key(MESH_VNI, Ipv4Addr::UNSPECIFIED, 5353, PROTO_UDP)];
     assert_eq!(
         ips(host),
         [("10.10.0.5".into(), 53, true)],
@@ -156,5 +156,30 @@ fn a_service_without_active_backends_has_an_empty_table() {
         p.service_values(&sids)
             .values()
             .all(|s| s.active_backends == 0)
+    );
+}
+
+#[test]
+fn the_same_vip_on_two_networks_gets_an_entry_per_network() {
+    let json = r#"{"networks": [{"name": "a", "vni": 11, "subnet": "10.10.0.0/24"},
+                                {"name": "b", "vni": 12, "subnet": "10.10.0.0/24"}],
+        "endpoints": [],
+        "services": [{"name": "web@a", "vip": "10.10.0.100", "network": "a",
+                      "ports": [{"port": 80}], "backends": [{"ip": "10.10.0.5", "network": "a"}]},
+                     {"name": "web@b", "vip": "10.10.0.100", "network": "b",
+                      "ports": [{"port": 80}], "backends": [{"ip": "10.10.0.6", "network": "b"}]}],
+        "published": []}"#;
+    let s: State = serde_json::from_str(json).unwrap();
+    s.view().validate().unwrap();
+    let p = plan(&s.view());
+    let vip = Ipv4Addr::new(10, 10, 0, 100);
+    let on_a = &p.services[&service_key(11, vip, 80, PROTO_TCP)];
+    let on_b = &p.services[&service_key(12, vip, 80, PROTO_TCP)];
+    assert_eq!(ips(on_a), [("10.10.0.5".into(), 80, true)]);
+    assert_eq!(ips(on_b), [("10.10.0.6".into(), 80, true)]);
+    assert_eq!(
+        p.vip_values(),
+        [(vip.octets(), 2)].into_iter().collect(),
+        "one VIP, on two networks"
     );
 }

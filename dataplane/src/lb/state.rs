@@ -19,6 +19,11 @@ pub struct ServiceSpec {
     pub name: String,
     /// The virtual IP: a usable address of its backends' network.
     pub vip: Ipv4Addr,
+    /// The network the VIP is on, the only one whose tasks it answers;
+    /// defaults to the one network whose subnet holds the VIP (required
+    /// when several networks share that subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// Ports the VIP answers on.
     #[serde(default)]
     pub ports: Vec<ServicePort>,
@@ -194,6 +199,33 @@ pub enum LbStateError {
         service: String,
         /// The VIP.
         vip: Ipv4Addr,
+    },
+    /// A VIP whose network is not named while several networks' subnets
+    /// hold it.
+    #[error(
+        "service {service}: VIP {vip} is in the subnet of {first} and {second}; \
+         name its network"
+    )]
+    VipNetworkAmbiguous {
+        /// Service name.
+        service: String,
+        /// The VIP.
+        vip: Ipv4Addr,
+        /// One network holding it.
+        first: String,
+        /// Another.
+        second: String,
+    },
+    /// A VIP on a named network the state does not define, or outside
+    /// that network's subnet.
+    #[error("service {service}: VIP {vip} is not a usable host address of network {network:?}")]
+    VipOffNetwork {
+        /// Service name.
+        service: String,
+        /// The VIP.
+        vip: Ipv4Addr,
+        /// The network named.
+        network: String,
     },
     /// A VIP that a task already uses.
     #[error("service {service}: VIP {vip} is already a task's address on {network}")]

@@ -3,6 +3,7 @@
 
 use aya::maps::{Array, HashMap, HashOfMaps, IterableMap as _, Map, MapData, MapError};
 use shoal_common::{
+    egress::SnatEntry,
     lb::{Backend, CtEntry, FlowKey, LbConfig, ReplyEntry, Service, ServiceKey},
     maps,
 };
@@ -31,8 +32,10 @@ pub enum LbTablesError {
 
 /// The maps `dp apply` writes.
 pub struct LbTables {
-    /// VIP or published port → service.
+    /// (VNI, VIP, port) or published port → service.
     pub services: HashMap<MapData, ServiceKey, Service>,
+    /// VIP → how many networks have it.
+    pub vips: HashMap<MapData, [u8; 4], u32>,
     /// Backend id → backend.
     pub backends: HashMap<MapData, u32, Backend>,
     /// Service id → its Maglev table.
@@ -49,6 +52,8 @@ impl LbTables {
         Ok(Self {
             services: HashMap::try_from(open(pins, maps::SERVICES, Map::HashMap)?)
                 .map_err(map_err(maps::SERVICES))?,
+            vips: HashMap::try_from(open(pins, maps::VIPS, Map::HashMap)?)
+                .map_err(map_err(maps::VIPS))?,
             backends: HashMap::try_from(open(pins, maps::BACKENDS, Map::HashMap)?)
                 .map_err(map_err(maps::BACKENDS))?,
             maglev,
@@ -128,6 +133,8 @@ pub struct FlowTables {
     pub conntrack: HashMap<MapData, FlowKey, CtEntry>,
     /// Backend → client replies.
     pub replies: HashMap<MapData, FlowKey, ReplyEntry>,
+    /// Egress flows (task → outside) and their NAT ports.
+    pub snat: HashMap<MapData, FlowKey, SnatEntry>,
 }
 
 impl FlowTables {
@@ -138,12 +145,21 @@ impl FlowTables {
                 .map_err(map_err(maps::CONNTRACK))?,
             replies: HashMap::try_from(open(pins, maps::REPLIES, Map::LruHashMap)?)
                 .map_err(map_err(maps::REPLIES))?,
+            snat: HashMap::try_from(open(pins, maps::SNAT, Map::LruHashMap)?)
+                .map_err(map_err(maps::SNAT))?,
         })
     }
 
     /// Every tracked flow, sorted by key.
     pub fn flows(&self) -> Result<Vec<(FlowKey, CtEntry)>, LbTablesError> {
         let mut all = entries(&self.conntrack, maps::CONNTRACK)?;
+        all.sort_by_key(|(k, _)| *k);
+        Ok(all)
+    }
+
+    /// Every egress flow, sorted by key.
+    pub fn egress(&self) -> Result<Vec<(FlowKey, SnatEntry)>, LbTablesError> {
+        let mut all = entries(&self.snat, maps::SNAT)?;
         all.sort_by_key(|(k, _)| *k);
         Ok(all)
     }

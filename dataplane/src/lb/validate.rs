@@ -32,7 +32,7 @@ fn validate(state: &LbView) -> Result<(), LbStateError> {
             });
         }
         let net = vip_network(state, svc, &taken)?;
-        validate_ports(svc, &mut keys)?;
+        validate_ports(svc, net, &mut keys)?;
         validate_backends(state, svc, net)?;
     }
     validate_published(state)
@@ -44,14 +44,7 @@ fn vip_network<'a>(
     svc: &ServiceSpec,
     taken: &HashSet<(&str, Ipv4Addr)>,
 ) -> Result<&'a NetworkSpec, LbStateError> {
-    let net = state
-        .networks
-        .iter()
-        .find(|n| n.subnet.is_task_address(svc.vip))
-        .ok_or_else(|| LbStateError::VipOutsideNetworks {
-            service: svc.name.clone(),
-            vip: svc.vip,
-        })?;
+    let net = state.vip_network(svc)?;
     if taken.contains(&(net.name.as_str(), svc.vip)) {
         return Err(LbStateError::VipTaken {
             service: svc.name.clone(),
@@ -76,9 +69,12 @@ fn task_addresses<'a>(state: &LbView<'a>) -> HashSet<(&'a str, Ipv4Addr)> {
     endpoints.chain(remotes).chain(backends).collect()
 }
 
-fn validate_ports(
+/// A VIP port is unique per network: the same VIP and port may exist on
+/// two networks (each answers only its own tasks).
+fn validate_ports<'a>(
     svc: &ServiceSpec,
-    keys: &mut HashSet<(Ipv4Addr, u16, Protocol)>,
+    net: &'a NetworkSpec,
+    keys: &mut HashSet<(&'a str, Ipv4Addr, u16, Protocol)>,
 ) -> Result<(), LbStateError> {
     for p in &svc.ports {
         let any_port = p.port == 0 && p.target.is_none();
@@ -90,10 +86,10 @@ fn validate_ports(
                 });
             }
         }
-        if !keys.insert((svc.vip, p.port, p.protocol)) {
+        if !keys.insert((net.name.as_str(), svc.vip, p.port, p.protocol)) {
             return Err(LbStateError::Duplicate {
                 what: "service address",
-                value: format!("{}:{}/{}", svc.vip, p.port, p.protocol),
+                value: format!("{}:{}/{} on {}", svc.vip, p.port, p.protocol, net.name),
             });
         }
     }

@@ -106,6 +106,20 @@ fn bad_services_are_refused_with_the_reason() {
             "service web: VIP 10.10.0.5 is already a task's address on front",
         ),
         (
+            with(
+                r#"{"name": "web", "vip": "10.10.0.100", "network": "back"}"#,
+                "",
+            ),
+            r#"service web: VIP 10.10.0.100 is not a usable host address of network "back""#,
+        ),
+        (
+            with(
+                r#"{"name": "web", "vip": "10.10.0.100", "network": "nope"}"#,
+                "",
+            ),
+            r#"not a usable host address of network "nope""#,
+        ),
+        (
             svc("10.10.0.6", p80, ""),
             "VIP 10.10.0.6 is already a task's address on front",
         ),
@@ -248,4 +262,37 @@ fn check(cases: &[(String, &str)]) {
             "{json}\n  gave {err:?}\n  wanted {want:?}"
         );
     }
+}
+
+#[test]
+fn a_vip_on_networks_sharing_a_subnet_names_its_network() {
+    let state = |services: &str| {
+        format!(
+            r#"{{"underlay": {{"iface": "eth0"}},
+                "networks": [{{"name": "a", "vni": 11, "subnet": "10.10.0.0/24"}},
+                             {{"name": "b", "vni": 12, "subnet": "10.10.0.0/24"}}],
+                "services": [{services}]}}"#
+        )
+    };
+    let on = |name: &str, net: &str| {
+        format!(
+            r#"{{"name": "{name}", "vip": "10.10.0.100", "network": "{net}", "ports": [{{"port": 80}}]}}"#
+        )
+    };
+    check(&[
+        (
+            state(r#"{"name": "web", "vip": "10.10.0.100"}"#),
+            "service web: VIP 10.10.0.100 is in the subnet of a and b; name its network",
+        ),
+        (
+            state(&format!("{}, {}", on("web", "a"), on("api", "a"))),
+            "duplicate service address 10.10.0.100:80/tcp on a",
+        ),
+    ]);
+    parse(&state(&format!(
+        "{}, {}",
+        on("web@a", "a"),
+        on("web@b", "b")
+    )))
+    .expect("the same VIP and port on two networks");
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use aya::programs::SchedClassifier;
 use serde::Serialize;
 use shoal_common::{
+    egress::EGRESS_ALLOWED,
     maps,
     overlay::{
         ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, PEER_NODE,
@@ -85,6 +86,8 @@ pub struct OverlayReport {
     pub endpoints: Changes,
     /// Peers table (the nodes VXLAN is accepted from).
     pub peers: Changes,
+    /// Egress table (networks that are not `--internal`).
+    pub egress: Changes,
     /// Host-side veths created.
     pub veths_created: Vec<String>,
     /// Host-side veths removed (no longer desired).
@@ -100,6 +103,7 @@ impl OverlayReport {
             && self.task_ifaces.is_empty()
             && self.endpoints.is_empty()
             && self.peers.is_empty()
+            && self.egress.is_empty()
             && self.veths_created.is_empty()
             && self.veths_removed.is_empty()
     }
@@ -140,6 +144,7 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
         maps::NETWORKS,
         &desired_networks(view),
     )?;
+    report.egress = sync(&mut tables.egress, maps::EGRESS, &desired_egress(view))?;
 
     let task_prog = tc_program(&mut loaded, maps::programs::TASK_TC)?;
     let local = local_endpoints(pins, task_prog, view, report.task_mtu)?;
@@ -295,6 +300,15 @@ fn desired_peers(view: &OverlayView, own: [u8; 4]) -> BTreeMap<[u8; 4], Peer> {
         .collect()
 }
 
+/// The networks whose tasks may leave the cluster (all but `--internal`).
+fn desired_egress(view: &OverlayView) -> BTreeMap<u32, u32> {
+    view.networks
+        .iter()
+        .filter(|n| !n.internal)
+        .map(|n| (n.vni, EGRESS_ALLOWED))
+        .collect()
+}
+
 fn desired_networks(view: &OverlayView) -> BTreeMap<u32, Network> {
     view.networks
         .iter()
@@ -347,6 +361,9 @@ fn ensure_task_iface(
         },
     )?;
     iproute::set_up(&host, mtu)?;
+    // The node answers a task that calls it (egress to the node's own
+    // address reaches its stack untranslated) back through this veth.
+    iproute::route_to_task(&host, ep.ip, mac)?;
     let link = iproute::link(None, &host)?.ok_or(OverlayApplyError::Underlay {
         iface: host.clone(),
         why: "vanished",

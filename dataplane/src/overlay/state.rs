@@ -36,6 +36,10 @@ pub struct NetworkSpec {
     pub vni: u32,
     /// The network's IPv4 subnet; `.1` is the gateway.
     pub subnet: Subnet,
+    /// No egress: its tasks reach nothing outside the cluster through it
+    /// (Docker's `--internal`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 /// A task interface on this node.

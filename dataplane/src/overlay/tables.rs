@@ -66,6 +66,8 @@ pub struct Tables {
     pub endpoints: HashMap<MapData, EndpointKey, Endpoint>,
     /// Underlay IPv4 (network order) → peer node.
     pub peers: HashMap<MapData, [u8; 4], Peer>,
+    /// VNI → egress allowed.
+    pub egress: HashMap<MapData, u32, u32>,
 }
 
 impl Tables {
@@ -78,6 +80,8 @@ impl Tables {
                 .map_err(map_err(maps::NETWORKS))?,
             ifaces: HashMap::try_from(open(pins, maps::TASK_IFACES, Map::HashMap)?)
                 .map_err(map_err(maps::TASK_IFACES))?,
+            egress: HashMap::try_from(open(pins, maps::EGRESS, Map::HashMap)?)
+                .map_err(map_err(maps::EGRESS))?,
             endpoints: HashMap::try_from(open(pins, maps::ENDPOINTS, Map::HashMap)?)
                 .map_err(map_err(maps::ENDPOINTS))?,
             peers: HashMap::try_from(open(pins, maps::PEERS, Map::HashMap)?)

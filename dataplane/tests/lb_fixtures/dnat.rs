@@ -40,10 +40,10 @@ fn dnat_tcp_syn_then_conntrack_hit() {
         .on_ifindex(dev.client),
     );
     assert_checksums(&out, false);
-    let key = flow_key(CLIENT, 40_000, VIP, WEB, PROTO_TCP);
+    let key = flow_key(VNI, CLIENT, 40_000, VIP, WEB, PROTO_TCP);
     let ct = sc.ct(&key);
     assert_ct(&ct, (ID_BE1_WEB, BE1, TARGET_WEB), CT_SYN_SENT, 0, since);
-    let reply_key = flow_key(BE1, TARGET_WEB, CLIENT, 40_000, PROTO_TCP);
+    let reply_key = flow_key(VNI, BE1, TARGET_WEB, CLIENT, 40_000, PROTO_TCP);
     assert_rev_nat(sc.reply(&reply_key), (VIP, WEB));
     assert!(sc.reply(&reversed(&key)).is_none(), "keyed by the backend");
 
@@ -98,7 +98,7 @@ fn dnat_udp_and_zero_checksum() {
         .on_ifindex(dev.client),
     );
     assert_checksums(&out, false);
-    let key = flow_key(CLIENT, 41_000, VIP, DNS, PROTO_UDP);
+    let key = flow_key(VNI, CLIENT, 41_000, VIP, DNS, PROTO_UDP);
     assert_ct(
         &sc.ct(&key),
         (ID_BE1_DNS, BE1, TARGET_DNS),
@@ -106,7 +106,7 @@ fn dnat_udp_and_zero_checksum() {
         0,
         since,
     );
-    let reply_key = flow_key(BE1, TARGET_DNS, CLIENT, 41_000, PROTO_UDP);
+    let reply_key = flow_key(VNI, BE1, TARGET_DNS, CLIENT, 41_000, PROTO_UDP);
     assert_rev_nat(sc.reply(&reply_key), (VIP, DNS));
 
     let out = sc.run(
@@ -181,7 +181,7 @@ impl Flow<'_, '_> {
     fn state(&mut self) -> (u8, u8) {
         let ct = self
             .sc
-            .ct(&flow_key(CLIENT, self.sport, VIP, WEB, PROTO_TCP));
+            .ct(&flow_key(VNI, CLIENT, self.sport, VIP, WEB, PROTO_TCP));
         assert_eq!(ct.backend_id, ID_BE1_WEB);
         (ct.state, ct.fins)
     }
@@ -306,7 +306,7 @@ fn malformed_and_fragmented_to_a_vip() {
     // As the agent programs every VIP: an every-port entry per protocol.
     let every_port = || {
         let (overlay, lb) = setup(dev);
-        (overlay, lb.service(VIP, 0, PROTO_TCP, T_WEB, 1))
+        (overlay, lb.service(VNI, VIP, 0, PROTO_TCP, T_WEB, 1))
     };
     let vip_fragment = [Fixture::drop(
         "a non-first fragment to a VIP with an every-port entry: its own reason, not \

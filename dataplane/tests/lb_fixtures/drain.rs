@@ -58,8 +58,8 @@ fn draining_and_removed_backends() {
     let dev = devices(&netns);
     let mut harness = Harness::load();
     let now = monotonic_now_ns();
-    let kept = flow_key(CLIENT, 44_000, DRAIN_VIP, WEB, PROTO_TCP);
-    let removed = flow_key(CLIENT, 44_100, DRAIN_VIP, WEB, PROTO_TCP);
+    let kept = flow_key(VNI, CLIENT, 44_000, DRAIN_VIP, WEB, PROTO_TCP);
+    let removed = flow_key(VNI, CLIENT, 44_100, DRAIN_VIP, WEB, PROTO_TCP);
     let (overlay, lb) = setup(dev);
     let lb = lb
         .flow(
@@ -291,6 +291,7 @@ fn conntrack_timeouts_follow_the_state() {
         });
         let sport = 45_000;
         let key = flow_key(
+            VNI,
             CLIENT,
             sport,
             DRAIN_VIP,

@@ -45,7 +45,7 @@ fn setup(dev: Devices) -> (OverlayMaps, LbMaps) {
     for vip in VIPS {
         for port in PORTS {
             for proto in PROTOS {
-                lb = lb.service(vip, port, proto, T_MAGLEV, 7);
+                lb = lb.service(VNI, vip, port, proto, T_MAGLEV, 7);
             }
         }
     }

@@ -40,7 +40,14 @@ fn mesh_to_a_local_backend_and_its_reply() {
     let out = sc.run(Program::UnderlayTc, &fixture);
     assert_checksums(&out, false);
     assert_eq!(source_at(&out, ETH_LEN), MESH_CLIENT, "no SNAT");
-    let key = flow_key(MESH_CLIENT, 51_000, THIS_NODE, PUB_LOCAL, PROTO_TCP);
+    let key = flow_key(
+        MESH_VNI,
+        MESH_CLIENT,
+        51_000,
+        THIS_NODE,
+        PUB_LOCAL,
+        PROTO_TCP,
+    );
     assert_ct(
         &sc.ct(&key),
         (ID_BE1_WEB, BE1, TARGET_WEB),
@@ -48,7 +55,7 @@ fn mesh_to_a_local_backend_and_its_reply() {
         0,
         since,
     );
-    let reply_key = flow_key(BE1, TARGET_WEB, MESH_CLIENT, 51_000, PROTO_TCP);
+    let reply_key = flow_key(VNI, BE1, TARGET_WEB, MESH_CLIENT, 51_000, PROTO_TCP);
     assert_rev_nat(sc.reply(&reply_key), (THIS_NODE, PUB_LOCAL));
 
     let syn_ack = |pkt: Pkt| pkt.syn().seq(6_000).ack(1_001);
@@ -111,7 +118,14 @@ fn mesh_to_a_remote_backend_and_the_reply_through_vxlan() {
     let inner_l3 = ETH_LEN + 20 + 8 + VXLAN_LEN + ETH_LEN;
     assert_checksums(&out[inner_l3 - ETH_LEN..], false);
     assert_eq!(source_at(&out, inner_l3), MESH_CLIENT, "no SNAT");
-    let key = flow_key(MESH_CLIENT, 51_001, THIS_NODE, PUB_REMOTE, PROTO_TCP);
+    let key = flow_key(
+        MESH_VNI,
+        MESH_CLIENT,
+        51_001,
+        THIS_NODE,
+        PUB_REMOTE,
+        PROTO_TCP,
+    );
     assert_eq!(sc.ct(&key).backend_id, ID_REMOTE);
 
     // The remote backend's node sends the reply back through VXLAN.
@@ -165,7 +179,7 @@ fn mesh_request_from_another_node_returns_the_way_it_came() {
     .output(output.clone())
     .counter_bytes(Stat::Decap, output.len());
     sc.run(Program::UnderlayTc, &fixture);
-    let reply_key = flow_key(BE1, TARGET_WEB, MESH_CLIENT, 51_002, PROTO_TCP);
+    let reply_key = flow_key(VNI, BE1, TARGET_WEB, MESH_CLIENT, 51_002, PROTO_TCP);
     let entry = sc.reply(&reply_key).expect("a return-path entry");
     assert_eq!(entry.kind, REPLY_RETURN_PATH, "{entry:?}");
     assert_eq!(
@@ -223,7 +237,7 @@ fn mesh_request_from_another_node_returns_the_way_it_came() {
     .output(output.clone())
     .counter_bytes(Stat::Decap, output.len());
     sc.run(Program::UnderlayTc, &fixture);
-    let key = flow_key(BE1, TARGET_WEB, BE_REMOTE, 51_003, PROTO_TCP);
+    let key = flow_key(VNI, BE1, TARGET_WEB, BE_REMOTE, 51_003, PROTO_TCP);
     assert!(sc.reply(&key).is_none());
 }
 
@@ -250,7 +264,7 @@ fn mesh_request_from_a_non_peer_plants_no_return_path() {
         DropReason::UnknownPeer,
     );
     sc.run(Program::UnderlayTc, &fixture);
-    let reply_key = flow_key(BE1, TARGET_WEB, MESH_CLIENT, 51_004, PROTO_TCP);
+    let reply_key = flow_key(VNI, BE1, TARGET_WEB, MESH_CLIENT, 51_004, PROTO_TCP);
     assert!(
         sc.reply(&reply_key).is_none(),
         "a non-peer's frame planted a return-path entry"

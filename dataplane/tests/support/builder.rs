@@ -60,6 +60,10 @@ enum L4 {
         id: u16,
         seq: u16,
     },
+    IcmpEchoReply {
+        id: u16,
+        seq: u16,
+    },
     /// No L4 header of ours: the payload is the whole IP payload.
     Raw(IpNumber),
 }
@@ -116,6 +120,16 @@ impl Pkt {
     /// Ethernet/IPv4/ICMP echo request (id 1, sequence 1).
     pub fn icmp_echo(src: Ipv4Addr, dst: Ipv4Addr) -> Self {
         Self::ipv4_with(src, dst, L4::IcmpEcho { id: 1, seq: 1 })
+    }
+
+    /// Ethernet/IPv4/ICMP echo request with identifier `id` (sequence 1).
+    pub fn icmp_echo_id(src: Ipv4Addr, dst: Ipv4Addr, id: u16) -> Self {
+        Self::ipv4_with(src, dst, L4::IcmpEcho { id, seq: 1 })
+    }
+
+    /// Ethernet/IPv4/ICMP echo reply with identifier `id` (sequence 1).
+    pub fn icmp_echo_reply(src: Ipv4Addr, dst: Ipv4Addr, id: u16) -> Self {
+        Self::ipv4_with(src, dst, L4::IcmpEchoReply { id, seq: 1 })
     }
 
     /// Ethernet/IPv4 with protocol `proto` and no L4 header: the payload is
@@ -435,6 +449,9 @@ fn write_l4(step: PacketBuilderStep<IpHeaders>, l4: &L4, payload: &[u8], out: &m
         L4::IcmpEcho { id, seq } => step
             .icmpv4_echo_request(*id, *seq)
             .write_to_vec(out, payload),
+        L4::IcmpEchoReply { id, seq } => {
+            step.icmpv4_echo_reply(*id, *seq).write_to_vec(out, payload)
+        }
         L4::Raw(proto) => step.write_to_vec(out, *proto, payload),
     };
     written.expect("etherparse serialises a well-formed packet");

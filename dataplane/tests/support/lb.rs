@@ -1,6 +1,6 @@
-//! A [`MapSetup`] for the load balancer's maps (`shoal_svc_v1`,
+//! A [`MapSetup`] for the load balancer's maps (`shoal_svc_v2`, `shoal_vips_v1`,
 //! `shoal_be_v1`, `shoal_maglev_v1`, `shoal_lbcfg_v1`, and seeded entries of
-//! `shoal_ct_v1` / `shoal_rep_v1`), plus readers for the flow state the
+//! `shoal_ct_v2` / `shoal_rep_v2`), plus readers for the flow state the
 //! programs write.
 //!
 //! Like [`super::OverlayMaps`], `apply` refuses to overwrite what is there
@@ -15,9 +15,10 @@ use aya::{
     maps::{Array, HashMap, HashOfMaps, MapData},
 };
 use shoal_common::{
+    egress::{SnatEntry, SnatRevEntry},
     lb::{
         BACKEND_ACTIVE, BACKEND_DRAINING, Backend, CtEntry, FlowKey, LbConfig, MAGLEV_MAP_FLAGS,
-        MAGLEV_SIZE, ReplyEntry, Service, ServiceKey,
+        MAGLEV_SIZE, MESH_VNI, ReplyEntry, Service, ServiceKey,
     },
     maps,
 };
@@ -31,6 +32,7 @@ use super::{
 #[derive(Clone, Debug, Default)]
 pub struct LbMaps {
     services: Vec<(ServiceKey, Service)>,
+    vips: Vec<([u8; 4], u32)>,
     backends: Vec<(u32, Backend)>,
     tables: Vec<(u32, Vec<u32>)>,
     config: Option<LbConfig>,
@@ -38,8 +40,16 @@ pub struct LbMaps {
     replies: Vec<(FlowKey, ReplyEntry)>,
 }
 
-/// A flow key as the maps store it (addresses and ports in network order).
-pub fn flow_key(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, proto: u8) -> FlowKey {
+/// A flow key on network `vni` ([`MESH_VNI`] for a mesh client's flow) as
+/// the maps store it (addresses and ports in network order).
+pub fn flow_key(
+    vni: u32,
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    proto: u8,
+) -> FlowKey {
     FlowKey {
         src: src.octets(),
         dst: dst.octets(),
@@ -47,10 +57,11 @@ pub fn flow_key(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, proto: u8)
         dport: dport.to_be_bytes(),
         proto,
         _pad: [0; 3],
+        vni,
     }
 }
 
-/// The same flow seen from the other end.
+/// The same flow seen from the other end (on the same network).
 pub fn reversed(key: &FlowKey) -> FlowKey {
     FlowKey {
         src: key.dst,
@@ -80,9 +91,10 @@ impl LbMaps {
         Self::default()
     }
 
-    /// A VIP service `ip:port/proto` using Maglev table `id`.
+    /// A VIP service `ip:port/proto` on network `vni` using Maglev table `id`.
     pub fn service(
         mut self,
+        vni: u32,
         ip: Ipv4Addr,
         port: u16,
         proto: u8,
@@ -94,6 +106,7 @@ impl LbMaps {
             port: port.to_be_bytes(),
             proto,
             _pad: 0,
+            vni,
         };
         self.services.push((
             key,
@@ -107,7 +120,20 @@ impl LbMaps {
 
     /// A published port (routing mesh): the service key with address 0.0.0.0.
     pub fn published(self, port: u16, proto: u8, id: u32, active_backends: u32) -> Self {
-        self.service(Ipv4Addr::UNSPECIFIED, port, proto, id, active_backends)
+        self.service(
+            MESH_VNI,
+            Ipv4Addr::UNSPECIFIED,
+            port,
+            proto,
+            id,
+            active_backends,
+        )
+    }
+
+    /// `ip` is a VIP on `networks` networks (`shoal_vips_v1`).
+    pub fn vip(mut self, ip: Ipv4Addr, networks: u32) -> Self {
+        self.vips.push((ip.octets(), networks));
+        self
     }
 
     /// Backend `id`: task `ip:port` on network `vni`, taking new flows.
@@ -167,22 +193,36 @@ impl LbMaps {
 
     /// The conntrack entry for `key`, if any.
     pub fn conntrack(ebpf: &Ebpf, key: &FlowKey) -> Option<CtEntry> {
-        let map = ebpf.map(maps::CONNTRACK).expect("no map shoal_ct_v1");
-        let map = HashMap::<_, FlowKey, CtEntry>::try_from(map).expect("shoal_ct_v1 is a hash");
+        let map = ebpf.map(maps::CONNTRACK).expect("no map shoal_ct_v2");
+        let map = HashMap::<_, FlowKey, CtEntry>::try_from(map).expect("shoal_ct_v2 is a hash");
         map.get(key, 0).ok()
     }
 
     /// The reply entry for `key`, if any.
     pub fn reply_entry(ebpf: &Ebpf, key: &FlowKey) -> Option<ReplyEntry> {
-        let map = ebpf.map(maps::REPLIES).expect("no map shoal_rep_v1");
-        let map = HashMap::<_, FlowKey, ReplyEntry>::try_from(map).expect("shoal_rep_v1 is a hash");
+        let map = ebpf.map(maps::REPLIES).expect("no map shoal_rep_v2");
+        let map = HashMap::<_, FlowKey, ReplyEntry>::try_from(map).expect("shoal_rep_v2 is a hash");
+        map.get(key, 0).ok()
+    }
+
+    /// The egress (SNAT) forward entry for `key`, if any.
+    pub fn snat(ebpf: &Ebpf, key: &FlowKey) -> Option<SnatEntry> {
+        let map = ebpf.map(maps::SNAT).expect("no map shoal_snat_v1");
+        let map = HashMap::<_, FlowKey, SnatEntry>::try_from(map).expect("an LRU hash");
+        map.get(key, 0).ok()
+    }
+
+    /// The egress reverse entry for `key`, if any.
+    pub fn snat_rev(ebpf: &Ebpf, key: &FlowKey) -> Option<SnatRevEntry> {
+        let map = ebpf.map(maps::SNAT_REV).expect("no map shoal_snatrev_v1");
+        let map = HashMap::<_, FlowKey, SnatRevEntry>::try_from(map).expect("an LRU hash");
         map.get(key, 0).ok()
     }
 
     /// How many conntrack entries there are.
     pub fn conntrack_len(ebpf: &Ebpf) -> usize {
-        let map = ebpf.map(maps::CONNTRACK).expect("no map shoal_ct_v1");
-        let map = HashMap::<_, FlowKey, CtEntry>::try_from(map).expect("shoal_ct_v1 is a hash");
+        let map = ebpf.map(maps::CONNTRACK).expect("no map shoal_ct_v2");
+        let map = HashMap::<_, FlowKey, CtEntry>::try_from(map).expect("shoal_ct_v2 is a hash");
         map.keys().count()
     }
 }
@@ -243,6 +283,7 @@ impl MapSetup for LbMaps {
             map.set(0, config, 0)?;
         }
         insert_all(ebpf, maps::SERVICES, &self.services)?;
+        insert_all(ebpf, maps::VIPS, &self.vips)?;
         insert_all(ebpf, maps::BACKENDS, &self.backends)?;
         for (id, slots) in &self.tables {
             let table = inner_table(slots)?;
@@ -262,12 +303,15 @@ impl MapSetup for LbMaps {
             config_map(ebpf)?.set(0, LbConfig::default(), 0)?;
         }
         remove_all(ebpf, maps::SERVICES, &self.services)?;
+        remove_all(ebpf, maps::VIPS, &self.vips)?;
         remove_all(ebpf, maps::BACKENDS, &self.backends)?;
         let mut outer = maglev_map(ebpf)?;
         for (id, _) in &self.tables {
             outer.remove(id)?;
         }
         clear::<CtEntry>(ebpf, maps::CONNTRACK)?;
+        clear::<SnatEntry>(ebpf, maps::SNAT)?;
+        clear::<SnatRevEntry>(ebpf, maps::SNAT_REV)?;
         clear::<ReplyEntry>(ebpf, maps::REPLIES)
     }
 }

@@ -31,6 +31,7 @@ pub struct OverlayMaps {
     task_ifaces: Vec<(u32, TaskIface)>,
     endpoints: Vec<(EndpointKey, Endpoint)>,
     peers: Vec<([u8; 4], Peer)>,
+    egress: Vec<(u32, u32)>,
 }
 
 impl OverlayMaps {
@@ -118,6 +119,13 @@ impl OverlayMaps {
         )
     }
 
+    /// Network `vni` may reach outside the cluster (`shoal_egress_v1`).
+    pub fn egress(mut self, vni: u32) -> Self {
+        self.egress
+            .push((vni, shoal_common::egress::EGRESS_ALLOWED));
+        self
+    }
+
     /// Any endpoint value, including ones `dp apply` would never write.
     pub fn endpoint(mut self, vni: u32, ip: Ipv4Addr, endpoint: Endpoint) -> Self {
         let key = EndpointKey {
@@ -184,6 +192,7 @@ impl MapSetup for OverlayMaps {
         insert_all(ebpf, maps::NETWORKS, &self.networks)?;
         insert_all(ebpf, maps::TASK_IFACES, &self.task_ifaces)?;
         insert_all(ebpf, maps::ENDPOINTS, &self.endpoints)?;
+        insert_all(ebpf, maps::EGRESS, &self.egress)?;
         insert_all(ebpf, maps::PEERS, &self.peers)
     }
 
@@ -194,6 +203,7 @@ impl MapSetup for OverlayMaps {
         remove_all(ebpf, maps::NETWORKS, &self.networks)?;
         remove_all(ebpf, maps::TASK_IFACES, &self.task_ifaces)?;
         remove_all(ebpf, maps::ENDPOINTS, &self.endpoints)?;
+        remove_all(ebpf, maps::EGRESS, &self.egress)?;
         remove_all(ebpf, maps::PEERS, &self.peers)
     }
 }

@@ -119,6 +119,7 @@ fn networks(assignment: &Assignment) -> Vec<NetworkSpec> {
                 name: n.name.clone(),
                 vni: n.vni,
                 subnet,
+                internal: n.internal,
             }),
             Err(err) => {
                 log::warn!("network {}: not programmed: {err}", n.name);
@@ -149,6 +150,7 @@ fn add_service(state: &mut DesiredState, service: &LbService, local_ids: &BTreeS
         state.services.push(ServiceSpec {
             name: service_entry_name(&service.name, &vip.network),
             vip: vip.ip,
+            network: Some(vip.network.clone()),
             ports: ports.clone(),
             backends,
         });

@@ -23,6 +23,7 @@ fn network(name: &str, vni: u32, net: u8) -> NetworkRecord {
         subnet: format!("10.0.{net}.0/24"),
         gateway: ip(1, net),
         encrypted: false,
+        internal: false,
         ingress: name == INGRESS_NETWORK,
         labels: Default::default(),
         created_at: 0,
@@ -239,4 +240,38 @@ fn a_service_without_an_ingress_vip_publishes_no_mesh_port() {
     let state = desired_state(&a, &[], underlay());
     state.validate().unwrap();
     assert!(state.published.is_empty());
+}
+
+#[test]
+fn an_internal_network_reaches_the_data_plane_without_egress() {
+    let mut a = assignment();
+    a.networks[0].internal = true;
+    let state = desired_state(&a, &[], underlay());
+    let flags: Vec<(String, bool)> = state
+        .networks
+        .iter()
+        .map(|n| (n.name.clone(), n.internal))
+        .collect();
+    let want: Vec<(String, bool)> = a
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i == 0))
+        .collect();
+    assert_eq!(flags, want);
+}
+
+#[test]
+fn each_vip_entry_names_its_network() {
+    let a = assignment();
+    let state = desired_state(&a, &[], underlay());
+    assert!(!state.services.is_empty());
+    for svc in &state.services {
+        let network = svc.network.as_deref().unwrap_or_default();
+        assert!(
+            svc.name.ends_with(&format!("@{network}")),
+            "{} is on {network:?}",
+            svc.name
+        );
+    }
 }

@@ -95,6 +95,7 @@ fn extra_service(i: usize, backends: &[Task]) -> ServiceSpec {
             u8::try_from(hi).unwrap_or(u8::MAX),
             u8::try_from(lo).unwrap_or(u8::MAX),
         ),
+        network: None,
         ports: vec![ServicePort {
             port: VIP_PORT,
             target: Some(BACKEND_PORT),

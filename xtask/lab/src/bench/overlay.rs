@@ -252,6 +252,7 @@ fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr
                 addr: cidr24(ip).network().addr,
                 prefix_len: 24,
             },
+            internal: false,
         }],
         endpoints: vec![LocalEndpoint {
             id: netns.rsplit('-').next().unwrap_or(netns).into(),

@@ -64,6 +64,7 @@ fn network(name: &str, vni: u32, subnet: &str) -> NetworkRecord {
         subnet: subnet.to_owned(),
         gateway: Ipv4Addr::new(10, 0, vni as u8, 1),
         encrypted: false,
+        internal: false,
         ingress: false,
         labels: Default::default(),
         created_at: 0,

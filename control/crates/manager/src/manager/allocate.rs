@@ -54,6 +54,7 @@ pub fn network_record(network: &NetworkAllocation, id: String, now: Timestamp) -
         subnet: network.subnet.to_string(),
         gateway: network.gateway,
         encrypted: false,
+        internal: false,
         ingress: false,
         labels: BTreeMap::new(),
         created_at: now.0 / 1000,

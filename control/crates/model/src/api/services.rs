@@ -108,6 +108,9 @@ pub struct NetworkCreateRequest {
     /// `--opt encrypted`.
     #[serde(default)]
     pub encrypted: bool,
+    /// `--internal`: no egress.
+    #[serde(default)]
+    pub internal: bool,
     /// `--label k=v`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,

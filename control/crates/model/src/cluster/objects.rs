@@ -51,6 +51,10 @@ pub struct NetworkRecord {
     /// `--opt encrypted`: traffic between nodes goes through WireGuard.
     #[serde(default)]
     pub encrypted: bool,
+    /// `--internal`: its tasks reach nothing outside the cluster through
+    /// it (no egress, Docker's semantics).
+    #[serde(default)]
+    pub internal: bool,
     /// The routing mesh's network ([`INGRESS_NETWORK`]).
     #[serde(default)]
     pub ingress: bool,

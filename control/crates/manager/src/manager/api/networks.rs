@@ -45,6 +45,7 @@ pub async fn create_network<L: Leadership>(
     let network = allocator.create_network(&request.name, subnet)?;
     let mut record = network_record(network, new_id(), now);
     record.labels = request.labels;
+    record.internal = request.internal;
     after.networks.insert(record.id.clone(), record.clone());
     commit(leader, &before, &after).await?;
     log::info!("created network {} ({})", record.name, record.subnet);

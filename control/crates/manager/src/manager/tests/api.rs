@@ -86,6 +86,13 @@ async fn networks_are_created_once_and_removed_only_when_unused() {
     assert_eq!(status, 400);
     assert!(message.contains("in clear"), "{message}");
     assert!(leader.tables().network_named("secure").is_none());
+    // --internal is kept on the row (the agent turns it into "no egress").
+    let mut closed = network("closed", None);
+    closed.internal = true;
+    api::create_network(&*leader, closed).await.unwrap();
+    let row = leader.tables().network_named("closed").cloned().unwrap();
+    assert!(row.internal, "{row:?}");
+    assert!(!created.internal);
 
     let mut spec = ServiceSpec::new("web", "busybox:latest");
     spec.task.networks = vec!["backend".to_owned()];

@@ -1,0 +1,138 @@
+//! ICMP errors about a task's egress flow (a remote "port unreachable", a
+//! router's "time exceeded"): they reach the node's address quoting the
+//! translated packet (node address and NAT port); the task must see them
+//! addressed to itself, quoting the packet it sent, or its socket never
+//! learns of the error.
+
+use aya_ebpf::programs::TcContext;
+use shoal_common::{DropReason, Stat, egress::SnatRevEntry, lb::FlowKey, overlay::ENDPOINT_LOCAL};
+
+use crate::{
+    ct, deliver,
+    egress_maps::{self, SHOAL_SNAT_V1},
+    lb_maps, overlay_maps,
+    parse::{Ipv4Packet, L4},
+    proto::{IPPROTO_TCP, IPPROTO_UDP},
+    stats::count,
+    verdict::Action,
+};
+
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMP_TIME_EXCEEDED: u8 = 11;
+const ICMP_CSUM_OFF: usize = 2;
+const IP_CSUM_OFF: usize = 10;
+const IP_DST_OFF: usize = 16;
+/// The quoted IPv4 header starts after the 8-byte ICMP header.
+const QUOTE_OFF: usize = 8;
+const QUOTED_CSUM_OFF: usize = QUOTE_OFF + 10;
+const QUOTED_SRC_OFF: usize = QUOTE_OFF + 12;
+const QUOTED_SPORT_OFF: usize = QUOTE_OFF + 20;
+
+/// If `ip` is an ICMP error quoting a packet of a live egress flow,
+/// translate it back and deliver it to the task; `Ok(None)` otherwise.
+#[inline(always)]
+pub fn from_outside(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Action>, DropReason> {
+    let Some(rkey) = quoted_reply_key(ctx, ip) else {
+        return Ok(None);
+    };
+    let Some(rev) = egress_maps::reverse(&rkey) else {
+        return Ok(None);
+    };
+    let fkey = FlowKey {
+        src: rev.task_ip,
+        dst: rkey.src,
+        sport: rev.task_port,
+        dport: rkey.sport,
+        proto: rkey.proto,
+        _pad: [0; 3],
+        vni: rev.vni,
+    };
+    // SAFETY: the value is copied out immediately.
+    let live = unsafe { SHOAL_SNAT_V1.get(fkey).copied() }.is_some_and(|e| {
+        e.nat_port == rkey.dport
+            && !lb_maps::lb_config().expired(e.state, e.last_seen_ns, ct::now_ns())
+    });
+    if !live {
+        return Ok(None);
+    }
+    let ep = overlay_maps::endpoint(rev.vni, rev.task_ip)
+        .filter(|ep| ep.kind == ENDPOINT_LOCAL)
+        .ok_or(DropReason::UnknownEndpoint)?;
+    rewrite(ctx, ip, &rev, rkey.dport)?;
+    count(Stat::RevSnat, ctx.len());
+    deliver::to_task(ctx, &ep, DropReason::NatFailed).map(Some)
+}
+
+/// The reverse key of the flow an ICMP error quotes: the quoted packet went
+/// node address:NAT port → remote, its replies run the other way.
+#[inline(always)]
+fn quoted_reply_key(ctx: &TcContext, ip: &Ipv4Packet) -> Option<FlowKey> {
+    if !matches!(ip.l4, L4::Icmp) {
+        return None;
+    }
+    let head: [u8; 1] = ctx.load(ip.l4_off).ok()?;
+    if head[0] != ICMP_DEST_UNREACH && head[0] != ICMP_TIME_EXCEEDED {
+        return None;
+    }
+    let q: [u8; 24] = ctx.load(ip.l4_off + QUOTE_OFF).ok()?;
+    if q[0] != 0x45 || (q[9] != IPPROTO_TCP && q[9] != IPPROTO_UDP) {
+        return None;
+    }
+    if [q[12], q[13], q[14], q[15]] != ip.dst {
+        return None;
+    }
+    Some(FlowKey {
+        src: [q[16], q[17], q[18], q[19]],
+        dst: ip.dst,
+        sport: [q[22], q[23]],
+        dport: [q[20], q[21]],
+        proto: q[9],
+        _pad: [0; 3],
+        vni: 0,
+    })
+}
+
+/// Node address and NAT port → the task's, in the quoted packet (its
+/// header checksum and the ICMP checksum follow) and as the outer
+/// destination.
+#[inline(always)]
+fn rewrite(
+    ctx: &TcContext,
+    ip: &Ipv4Packet,
+    rev: &SnatRevEntry,
+    nat_port: [u8; 2],
+) -> Result<(), DropReason> {
+    let fail = |_| DropReason::NatFailed;
+    let icmp_csum = ip.l4_off + ICMP_CSUM_OFF;
+    let (old_addr, new_addr) = (
+        u64::from(u32::from_ne_bytes(ip.dst)),
+        u64::from(u32::from_ne_bytes(rev.task_ip)),
+    );
+    let (old_port, new_port) = (
+        u64::from(u16::from_ne_bytes(nat_port)),
+        u64::from(u16::from_ne_bytes(rev.task_port)),
+    );
+    let old_qcsum: [u8; 2] = ctx.load(ip.l4_off + QUOTED_CSUM_OFF).map_err(fail)?;
+    ctx.l3_csum_replace(ip.l4_off + QUOTED_CSUM_OFF, old_addr, new_addr, 4)
+        .map_err(fail)?;
+    let new_qcsum: [u8; 2] = ctx.load(ip.l4_off + QUOTED_CSUM_OFF).map_err(fail)?;
+    let (old_q, new_q) = (
+        u64::from(u16::from_ne_bytes(old_qcsum)),
+        u64::from(u16::from_ne_bytes(new_qcsum)),
+    );
+    ctx.l4_csum_replace(icmp_csum, old_q, new_q, 2)
+        .map_err(fail)?;
+    ctx.l4_csum_replace(icmp_csum, old_addr, new_addr, 4)
+        .map_err(fail)?;
+    ctx.l4_csum_replace(icmp_csum, old_port, new_port, 2)
+        .map_err(fail)?;
+    ctx.store(ip.l4_off + QUOTED_SRC_OFF, &rev.task_ip, 0)
+        .map_err(fail)?;
+    ctx.store(ip.l4_off + QUOTED_SPORT_OFF, &rev.task_port, 0)
+        .map_err(fail)?;
+    ctx.l3_csum_replace(ip.l3_off + IP_CSUM_OFF, old_addr, new_addr, 4)
+        .map_err(fail)?;
+    ctx.store(ip.l3_off + IP_DST_OFF, &rev.task_ip, 0)
+        .map_err(fail)?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! VIP isolation on real containers in a three-node lab swarm: a service's
+//! VIP answers only tasks that share a network with it.
+//!
+//! ```text
+//!   member   (front)            ──► VIP of web on front ──► web (front)   answered
+//!   outsider (ingress + back)   ──► VIP of web on front     dropped, not-a-member
+//! ```
+//!
+//! The outsider publishes a port, so it is attached to `ingress` (eth0, the
+//! default route) and `back`: the report that led here was such a task
+//! reaching a `front`-only service through its VIP.
+#![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+use serde_json::Value;
+use shoal_netns_tests::overlay_kit::stats::dp_counter;
+use shoal_netns_tests::services_kit::{ServiceLab, get_from_task, is_running, node_named};
+use shoal_netns_tests::swarm_kit::{eventually, field};
+
+/// `service create -d --name NAME --replicas 1 ARGS... web:1`.
+fn one_task(lab: &ServiceLab, name: &str, args: &[&str]) {
+    let mut all = vec!["service", "create", "-d", "--name", name, "--replicas", "1"];
+    all.extend(args);
+    all.push("web:1");
+    lab.cli(&all).unwrap();
+    lab.wait_running(name, 1);
+}
+
+/// The running task of a one-task service.
+fn the_task(lab: &ServiceLab, service: &str) -> Value {
+    lab.tasks(service).into_iter().find(is_running).unwrap()
+}
+
+/// Whether `node`'s data plane has an entry for `vip` (any port).
+fn programs_vip(lab: &ServiceLab, node: &str, vip: &str) -> bool {
+    let out = node_named(&lab.nodes, node)
+        .lab_node()
+        .shoal(&["dp", "services", "--format", "json"])
+        .unwrap_or_default();
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
+    rows.iter().any(|r| r["vip"] == vip)
+}
+
+/// Conntrack flows on `node` from any address of `task` to `service`
+/// (`VIP:port`), as `dp conntrack --format json` shows them.
+fn flows_from(lab: &ServiceLab, node: &str, task: &Value, service: &str) -> Vec<Value> {
+    let addrs: Vec<String> = task["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["ip"].as_str().map(|ip| format!("{ip}:")))
+        .collect();
+    let out = node_named(&lab.nodes, node)
+        .lab_node()
+        .shoal(&["dp", "conntrack", "--format", "json"])
+        .unwrap();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    report["flows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let client = f["client"].as_str().unwrap_or_default();
+            f["service"] == service && addrs.iter().any(|a| client.starts_with(a.as_str()))
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(3);
+    for net in ["front", "back"] {
+        lab.cli(&["network", "create", "--driver", "overlay", net])
+            .unwrap();
+    }
+    one_task(&lab, "web", &["--network", "front"]);
+    one_task(&lab, "member", &["--network", "front"]);
+    one_task(&lab, "outsider", &["--network", "back", "-p", "8081:80"]);
+    let vip = lab.vip("web", "front");
+    let url = format!("http://{vip}:80/cgi-bin/who");
+
+    let member = the_task(&lab, "member");
+    let answer = eventually("web answering a task on front through its VIP", || {
+        let out = get_from_task(field(&member, "id"), &url);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(answer.starts_with("web."), "{answer}");
+
+    let outsider = the_task(&lab, "outsider");
+    let networks = outsider["networks"].to_string();
+    assert!(
+        networks.contains("ingress") && networks.contains("back") && !networks.contains("front"),
+        "the outsider is on ingress and back only: {networks}"
+    );
+    let node = field(&outsider, "node_hostname").to_owned();
+    // Its node balances web's VIP (every node programs every service), so
+    // a refusal below is isolation, not a VIP not programmed yet.
+    eventually("the outsider's node programming web's VIP", || {
+        programs_vip(&lab, &node, &vip).then_some(())
+    });
+    let attempts = 3;
+    for attempt in 0..attempts {
+        let out = get_from_task(field(&outsider, "id"), &url);
+        assert!(
+            !out.status.success(),
+            "attempt {attempt}: a task on ingress+back reached a front-only service's VIP: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let translated = flows_from(&lab, &node, &outsider, &format!("{vip}:80"));
+    assert!(
+        translated.is_empty(),
+        "the outsider's SYNs to a front-only VIP were translated to a backend: {translated:?}"
+    );
+    // Each attempt sent at least its SYN; nothing else in this fresh lab
+    // sends to a VIP of another network.
+    let refused = dp_counter(node_named(&lab.nodes, &node).lab_node(), "not-a-member");
+    assert!(
+        refused >= attempts,
+        "{attempts} refused connections, but only {refused} packets counted as not-a-member"
+    );
+}
