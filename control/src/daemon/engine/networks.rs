@@ -69,7 +69,7 @@ fn docker_network(record: &NetworkRecord) -> DockerNetwork {
                 gateway: record.gateway.to_string(),
             }],
         },
-        internal: false,
+        internal: record.internal,
         attachable: false,
         ingress: record.ingress,
         options,
