@@ -5,6 +5,7 @@ mod control;
 mod control_api;
 mod control_report;
 mod dns;
+mod egress;
 mod keepalive;
 mod lb;
 mod lb_load;
@@ -44,6 +45,9 @@ enum BenchTarget {
     /// The embedded DNS next to dnsmasq serving the same record, asked
     /// from inside a task; and a forwarded name.
     Dns(dns::DnsArgs),
+    /// A task reaching a world host through shoal's eBPF masquerade, next
+    /// to the node's kernel routing + nftables masquerade.
+    Egress(egress::EgressArgs),
     /// A minimal keep-alive HTTP server the `lb` benchmark runs in backend
     /// namespaces (busybox httpd closes every connection).
     #[command(hide = true)]
@@ -58,6 +62,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchTarget::Control(args) => control::run(args),
         BenchTarget::Services(args) => services::run(args),
         BenchTarget::Dns(args) => dns::run(args),
+        BenchTarget::Egress(args) => egress::run(args),
         BenchTarget::HttpKeepalive(args) => keepalive::run(args),
     }
 }
