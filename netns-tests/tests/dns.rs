@@ -255,3 +255,83 @@ fn other_names_go_upstream_over_udp_and_tcp_and_a_restart_keeps_answers_fresh() 
         &[Ipv4Addr::new(198, 51, 100, 7)],
     );
 }
+
+/// The hostname of the raft leader as `node` sees it, once there is one
+/// that is not `not`.
+fn leader_seen_by(node: &shoal_netns_tests::swarm_kit::SwarmNode, not: &str) -> String {
+    eventually(&format!("a leader other than {not:?}"), || {
+        let nodes = node.nodes().ok()?;
+        shoal_netns_tests::swarm_kit::leader_name(&nodes).filter(|leader| leader != not)
+    })
+}
+
+#[test]
+fn tasks_answers_drop_a_dead_nodes_task_and_follow_changes_after_a_leader_change() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let mut lab = dns_lab();
+    lab.cli(&["node", "promote", "n2", "n3"]).unwrap();
+    lab.cli(&["network", "create", "--driver", "overlay", "back"])
+        .unwrap();
+    // db on n1 and n2 (one each), the caller on n3.
+    create(
+        &lab,
+        "db",
+        &[
+            "--network",
+            "back",
+            "--replicas",
+            "2",
+            "--constraint",
+            "node.hostname!=n3",
+            "--replicas-max-per-node",
+            "1",
+        ],
+    );
+    create(
+        &lab,
+        "web",
+        &["--network", "back", "--constraint", "node.hostname==n3"],
+    );
+    lab.wait_running("db", 2);
+    lab.wait_running("web", 1);
+    let web = running_task(&lab, "web");
+    let both = task_addrs(&lab, "db", "back");
+    assert_eq!(both.len(), 2);
+    resolves_to(&lab, &web, "tasks.db", &both);
+
+    // n2 dies: its task leaves the answers (a task that could not be
+    // replaced here, as n1 already runs one and n3 is excluded).
+    lab.nodes[1].kill();
+    let left = eventually("n2's db task no longer running", || {
+        let addrs = task_addrs(&lab, "db", "back");
+        (addrs.len() == 1).then_some(addrs)
+    });
+    resolves_to(&lab, &web, "tasks.db", &left);
+
+    // n2 comes back (its task returns), then the leader changes: n1's
+    // daemon restarts and another manager leads.
+    lab.nodes[1].start().unwrap();
+    lab.wait_running("db", 2);
+    resolves_to(&lab, &web, "tasks.db", &task_addrs(&lab, "db", "back"));
+    assert_eq!(leader_seen_by(&lab.nodes[0], ""), "n1");
+    lab.nodes[0].kill();
+    leader_seen_by(&lab.nodes[2], "n1");
+    lab.nodes[0].start().unwrap();
+    // A change made through the new leader reaches the answers.
+    lab.cli(&[
+        "service",
+        "update",
+        "-d",
+        "--replicas-max-per-node",
+        "2",
+        "db",
+    ])
+    .unwrap();
+    lab.cli(&["service", "scale", "-d", "db=3"]).unwrap();
+    lab.wait_running("db", 3);
+    let three = task_addrs(&lab, "db", "back");
+    assert_eq!(three.len(), 3);
+    resolves_to(&lab, &web, "tasks.db", &three);
+}

@@ -147,6 +147,15 @@ async fn get_service(client: &ApiClient, service: &str) -> anyhow::Result<Servic
         .await?)
 }
 
+/// The service as the leader last wrote it (a read barrier first): what
+/// `scale` and `update` change and send back with its version, so that on
+/// a follower they do not start from a spec an earlier write replaced.
+async fn current_service(client: &ApiClient, service: &str) -> anyhow::Result<ServiceView> {
+    Ok(client
+        .get(&format!("/services/{}?consistent=1", path_segment(service)))
+        .await?)
+}
+
 /// Five random characters for a generated service name.
 fn random_suffix() -> String {
     use rand::Rng as _;
@@ -256,7 +265,7 @@ async fn scale(
     let mut failures = Vec::new();
     for (service, replicas) in specifiers {
         let result = async {
-            let view = get_service(client, service).await?;
+            let view = current_service(client, service).await?;
             let spec = with_replicas(view.service.spec.clone(), *replicas, true)?;
             let after = send_update(client, &view, spec, false).await?;
             anyhow::Ok(after)
@@ -299,7 +308,7 @@ async fn send_update(
 }
 
 async fn update(client: &ApiClient, flags: &UpdateFlags) -> anyhow::Result<()> {
-    let view = get_service(client, &flags.service).await?;
+    let view = current_service(client, &flags.service).await?;
     let spec = update_spec(flags, view.service.spec.clone())?;
     if flags.rollback {
         if spec != view.service.spec || flags.force {

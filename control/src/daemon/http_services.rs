@@ -76,7 +76,24 @@ async fn service_list(State(daemon): Shared) -> ApiResult<Vec<ServiceView>> {
     Ok(Json(views))
 }
 
-async fn service_inspect(State(daemon): Shared, Path(id): Path<String>) -> ApiResult<ServiceView> {
+/// `?consistent=1` on a read: answer only after a read barrier, so a
+/// follower shows every write acknowledged before the read began (what a
+/// read-modify-write such as `service scale` needs).
+#[derive(Debug, Default, Deserialize)]
+struct ReadQuery {
+    #[serde(default)]
+    consistent: Option<String>,
+}
+
+async fn service_inspect(
+    State(daemon): Shared,
+    Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> ApiResult<ServiceView> {
+    if matches!(query.consistent.as_deref(), Some("1" | "true")) {
+        let active = daemon.active()?;
+        super::leader::read_barrier(&active).await?;
+    }
     let tables = tables(&daemon)?;
     let service = manager::resolve(&tables.services, &id, "service", |s| &s.spec.name)
         .map_err(DaemonError::from)?
