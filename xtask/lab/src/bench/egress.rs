@@ -86,7 +86,7 @@ pub fn run(args: EgressArgs) -> Result<()> {
     };
     let node = lab.nodes[0].lab_node().name().to_owned();
     let nft_ns = lab.lab.add_netns("nft")?;
-    nft_path(&node, &nft_ns)?;
+    nft_path(&node, &nft_ns, world.state_dir())?;
     let nft = Pair {
         sender: nft_ns,
         ..shoal.clone()
@@ -105,7 +105,8 @@ pub fn run(args: EgressArgs) -> Result<()> {
         );
         results.push((name, figures));
     }
-    let section = render(&machine, &results, &args);
+    let drops = dp_drops(lab.nodes[0].lab_node());
+    let section = render(&machine, &results, &args, &drops);
     println!("\n{section}");
     let path = args
         .output
@@ -115,7 +116,7 @@ pub fn run(args: EgressArgs) -> Result<()> {
 
 /// The baseline: `nft_ns` on a veth into `node`, routed by the node's
 /// kernel and masqueraded by nftables on its underlay interface.
-fn nft_path(node: &str, nft_ns: &str) -> Result<()> {
+fn nft_path(node: &str, nft_ns: &str, dir: &std::path::Path) -> Result<()> {
     let ip = |args: &[&str]| sh::run(std::process::Command::new("ip").args(args));
     ip(&[
         "-n", node, "link", "add", "nfth", "type", "veth", "peer", "name", "nftt", "netns", nft_ns,
@@ -150,11 +151,27 @@ fn nft_path(node: &str, nft_ns: &str) -> Result<()> {
         "net.ipv4.ip_forward=1",
     ]))?;
     let rules = format!(
-        "table ip bench_egress {{ chain post {{ type nat hook postrouting priority srcnat; \
-         ip saddr {NFT_TASK}/32 oifname \"eth0\" masquerade; }} }}"
+        "table ip bench_egress {{\n  chain post {{\n    type nat hook postrouting priority srcnat;\n    \
+         ip saddr {NFT_TASK}/32 oifname \"eth0\" masquerade\n  }}\n}}\n"
     );
-    sh::run(std::process::Command::new("ip").args(["netns", "exec", node, "nft", &rules]))?;
+    super::lb_nft::load(node, dir, &rules)?;
     Ok(())
+}
+
+/// The node's non-zero drop counters after the runs (`reason packets`),
+/// so a missed target shows where packets went.
+fn dp_drops(node: &shoal_netns_tests::lab::Node) -> Vec<String> {
+    let Ok(json) = node.shoal(&["dp", "stats", "--format", "json"]) else {
+        return vec!["(dp stats unreadable)".to_owned()];
+    };
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    report["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["drop"] == true && r["packets"].as_u64().unwrap_or(0) > 0)
+        .map(|r| format!("{} {}", r["counter"].as_str().unwrap_or("?"), r["packets"]))
+        .collect()
 }
 
 /// Medians of `reps` runs of each figure on `pair`.
@@ -173,7 +190,12 @@ fn measure_path(pair: &Pair, docroot: &std::path::Path, args: &EgressArgs) -> Re
     })
 }
 
-fn render(machine: &Machine, results: &[(&str, Figures)], args: &EgressArgs) -> String {
+fn render(
+    machine: &Machine,
+    results: &[(&str, Figures)],
+    args: &EgressArgs,
+    drops: &[String],
+) -> String {
     let mut out = String::from("## egress\n\n");
     out.push_str(&format!(
         "`cargo xtask bench egress` on {} ({}, {} cores, {} GiB, kernel {}, load {} at start). \
@@ -223,5 +245,13 @@ fn render(machine: &Machine, results: &[(&str, Figures)], args: &EgressArgs) -> 
             met(shoal.new_conns, nft.new_conns),
         ));
     }
+    let drops = if drops.is_empty() {
+        "none".to_owned()
+    } else {
+        drops.join(", ")
+    };
+    out.push_str(&format!(
+        "\nshoal's drops on the node over the whole run: {drops}.\n"
+    ));
     out
 }
