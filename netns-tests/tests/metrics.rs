@@ -90,13 +90,14 @@ fn a_scrape_shows_drops_and_raft_moving() {
     let applied = "shoal_raft_last_applied_index";
     let applied_before = sample(&before, applied).expect("applied index");
 
-    let frame = truncated_ipv4(n2, n1_lab);
-    n2.send_raw_frames("eth0", &[frame.clone(), frame.clone(), frame])
-        .expect("send frames");
     n1.cli(&["network", "create", "metrics-net"])
         .expect("network create");
-
+    // The frames go out at every poll: the data plane's maps may be pinned
+    // (dp_loaded) a moment before its underlay program is attached.
+    let frame = truncated_ipv4(n2, n1_lab);
     eventually("the drops and the raft write in n1's metrics", || {
+        n2.send_raw_frames("eth0", &[frame.clone(), frame.clone(), frame.clone()])
+            .expect("send frames");
         let text = scrape(n2, n1_lab.addr());
         let dropped = sample(&text, drops)?;
         let applied_now = sample(&text, applied)?;
