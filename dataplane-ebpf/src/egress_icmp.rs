@@ -10,6 +10,10 @@ use shoal_common::{DropReason, Stat, egress::SnatRevEntry, lb::FlowKey, overlay:
 use crate::{
     ct, deliver,
     egress_maps::{self, SHOAL_SNAT_V1},
+    icmp::{
+        ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, QUOTE_OFF, QUOTED_SPORT_OFF, QUOTED_SRC_OFF,
+        rewrite_quoted,
+    },
     lb_maps, overlay_maps,
     parse::{Ipv4Packet, L4},
     proto::{IPPROTO_TCP, IPPROTO_UDP},
@@ -17,16 +21,8 @@ use crate::{
     verdict::Action,
 };
 
-const ICMP_DEST_UNREACH: u8 = 3;
-const ICMP_TIME_EXCEEDED: u8 = 11;
-const ICMP_CSUM_OFF: usize = 2;
 const IP_CSUM_OFF: usize = 10;
 const IP_DST_OFF: usize = 16;
-/// The quoted IPv4 header starts after the 8-byte ICMP header.
-const QUOTE_OFF: usize = 8;
-const QUOTED_CSUM_OFF: usize = QUOTE_OFF + 10;
-const QUOTED_SRC_OFF: usize = QUOTE_OFF + 12;
-const QUOTED_SPORT_OFF: usize = QUOTE_OFF + 20;
 
 /// If `ip` is an ICMP error quoting a packet of a live egress flow,
 /// translate it back and deliver it to the task; `Ok(None)` otherwise.
@@ -103,33 +99,17 @@ fn rewrite(
     nat_port: [u8; 2],
 ) -> Result<(), DropReason> {
     let fail = |_| DropReason::NatFailed;
-    let icmp_csum = ip.l4_off + ICMP_CSUM_OFF;
+    rewrite_quoted(
+        ctx,
+        ip,
+        (QUOTED_SRC_OFF, QUOTED_SPORT_OFF),
+        (ip.dst, nat_port),
+        (rev.task_ip, rev.task_port),
+    )?;
     let (old_addr, new_addr) = (
         u64::from(u32::from_ne_bytes(ip.dst)),
         u64::from(u32::from_ne_bytes(rev.task_ip)),
     );
-    let (old_port, new_port) = (
-        u64::from(u16::from_ne_bytes(nat_port)),
-        u64::from(u16::from_ne_bytes(rev.task_port)),
-    );
-    let old_qcsum: [u8; 2] = ctx.load(ip.l4_off + QUOTED_CSUM_OFF).map_err(fail)?;
-    ctx.l3_csum_replace(ip.l4_off + QUOTED_CSUM_OFF, old_addr, new_addr, 4)
-        .map_err(fail)?;
-    let new_qcsum: [u8; 2] = ctx.load(ip.l4_off + QUOTED_CSUM_OFF).map_err(fail)?;
-    let (old_q, new_q) = (
-        u64::from(u16::from_ne_bytes(old_qcsum)),
-        u64::from(u16::from_ne_bytes(new_qcsum)),
-    );
-    ctx.l4_csum_replace(icmp_csum, old_q, new_q, 2)
-        .map_err(fail)?;
-    ctx.l4_csum_replace(icmp_csum, old_addr, new_addr, 4)
-        .map_err(fail)?;
-    ctx.l4_csum_replace(icmp_csum, old_port, new_port, 2)
-        .map_err(fail)?;
-    ctx.store(ip.l4_off + QUOTED_SRC_OFF, &rev.task_ip, 0)
-        .map_err(fail)?;
-    ctx.store(ip.l4_off + QUOTED_SPORT_OFF, &rev.task_port, 0)
-        .map_err(fail)?;
     ctx.l3_csum_replace(ip.l3_off + IP_CSUM_OFF, old_addr, new_addr, 4)
         .map_err(fail)?;
     ctx.store(ip.l3_off + IP_DST_OFF, &rev.task_ip, 0)

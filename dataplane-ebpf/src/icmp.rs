@@ -16,13 +16,17 @@ use crate::{
     stats::count,
 };
 
-const ICMP_DEST_UNREACH: u8 = 3;
-const ICMP_TIME_EXCEEDED: u8 = 11;
+/// ICMP types whose body quotes the packet that caused them.
+pub(crate) const ICMP_DEST_UNREACH: u8 = 3;
+pub(crate) const ICMP_TIME_EXCEEDED: u8 = 11;
+/// Offsets from the ICMP header: its checksum, then the quoted IPv4
+/// header (after the 8-byte ICMP header) and its fields.
 const ICMP_CSUM_OFF: usize = 2;
-/// The quoted IPv4 header starts after the 8-byte ICMP header.
-const QUOTE_OFF: usize = 8;
+pub(crate) const QUOTE_OFF: usize = 8;
 const QUOTED_CSUM_OFF: usize = QUOTE_OFF + 10;
+pub(crate) const QUOTED_SRC_OFF: usize = QUOTE_OFF + 12;
 const QUOTED_DST_OFF: usize = QUOTE_OFF + 16;
+pub(crate) const QUOTED_SPORT_OFF: usize = QUOTE_OFF + 20;
 const QUOTED_DPORT_OFF: usize = QUOTE_OFF + 22;
 
 /// An ICMP error and the reply-table key of the flow it quotes.
@@ -80,17 +84,49 @@ pub fn rev_nat(
         return Err(DropReason::NatFailed);
     }
     let fail = |_| DropReason::NatFailed;
+    rewrite_quoted(
+        ctx,
+        ip,
+        (QUOTED_DST_OFF, QUOTED_DPORT_OFF),
+        (quoted.key.src, quoted.key.sport),
+        (reply.orig_ip, reply.orig_port),
+    )?;
+    let new_dst = u64::from(u32::from_ne_bytes(reply.orig_ip));
+    if ip.src == quoted.key.src {
+        let old_src = u64::from(u32::from_ne_bytes(ip.src));
+        ctx.l3_csum_replace(ip.l3_off + 10, old_src, new_dst, 4)
+            .map_err(fail)?;
+        ctx.store(ip.l3_off + 12, &reply.orig_ip, 0).map_err(fail)?;
+    }
+    count(Stat::RevNat, ctx.len());
+    Ok(())
+}
+
+/// One end of the packet quoted in an ICMP error rewritten from `old` to
+/// `new` (address, port): the address and port at `offs` (from the ICMP
+/// header), the quoted IPv4 header checksum, and the ICMP checksum over
+/// all three changes. The quoted transport checksum is left as it is (the
+/// quote may be cut short; the kernel's NAT does the same).
+#[inline(always)]
+pub(crate) fn rewrite_quoted(
+    ctx: &TcContext,
+    ip: &Ipv4Packet,
+    offs: (usize, usize),
+    old: ([u8; 4], [u8; 2]),
+    new: ([u8; 4], [u8; 2]),
+) -> Result<(), DropReason> {
+    let fail = |_| DropReason::NatFailed;
     let icmp_csum = ip.l4_off + ICMP_CSUM_OFF;
-    let (old_dst, new_dst) = (
-        u64::from(u32::from_ne_bytes(quoted.key.src)),
-        u64::from(u32::from_ne_bytes(reply.orig_ip)),
+    let (old_addr, new_addr) = (
+        u64::from(u32::from_ne_bytes(old.0)),
+        u64::from(u32::from_ne_bytes(new.0)),
     );
     let (old_port, new_port) = (
-        u64::from(u16::from_ne_bytes(quoted.key.sport)),
-        u64::from(u16::from_ne_bytes(reply.orig_port)),
+        u64::from(u16::from_ne_bytes(old.1)),
+        u64::from(u16::from_ne_bytes(new.1)),
     );
     let old_qcsum: [u8; 2] = ctx.load(ip.l4_off + QUOTED_CSUM_OFF).map_err(fail)?;
-    ctx.l3_csum_replace(ip.l4_off + QUOTED_CSUM_OFF, old_dst, new_dst, 4)
+    ctx.l3_csum_replace(ip.l4_off + QUOTED_CSUM_OFF, old_addr, new_addr, 4)
         .map_err(fail)?;
     let new_qcsum: [u8; 2] = ctx.load(ip.l4_off + QUOTED_CSUM_OFF).map_err(fail)?;
     let (old_q, new_q) = (
@@ -99,20 +135,11 @@ pub fn rev_nat(
     );
     ctx.l4_csum_replace(icmp_csum, old_q, new_q, 2)
         .map_err(fail)?;
-    ctx.l4_csum_replace(icmp_csum, old_dst, new_dst, 4)
+    ctx.l4_csum_replace(icmp_csum, old_addr, new_addr, 4)
         .map_err(fail)?;
     ctx.l4_csum_replace(icmp_csum, old_port, new_port, 2)
         .map_err(fail)?;
-    ctx.store(ip.l4_off + QUOTED_DST_OFF, &reply.orig_ip, 0)
-        .map_err(fail)?;
-    ctx.store(ip.l4_off + QUOTED_DPORT_OFF, &reply.orig_port, 0)
-        .map_err(fail)?;
-    if ip.src == quoted.key.src {
-        let old_src = u64::from(u32::from_ne_bytes(ip.src));
-        ctx.l3_csum_replace(ip.l3_off + 10, old_src, new_dst, 4)
-            .map_err(fail)?;
-        ctx.store(ip.l3_off + 12, &reply.orig_ip, 0).map_err(fail)?;
-    }
-    count(Stat::RevNat, ctx.len());
+    ctx.store(ip.l4_off + offs.0, &new.0, 0).map_err(fail)?;
+    ctx.store(ip.l4_off + offs.1, &new.1, 0).map_err(fail)?;
     Ok(())
 }
