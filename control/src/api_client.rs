@@ -132,13 +132,7 @@ impl ApiClient {
         if status.is_success() {
             return Ok(response.into_body());
         }
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| ApiError::Http { source })?
-            .to_bytes();
-        Err(daemon_error(status, &body))
+        Err(daemon_error(status, &read_body(response).await?))
     }
 
     async fn send<T: DeserializeOwned>(
@@ -150,13 +144,7 @@ impl ApiClient {
     ) -> Result<T, ApiError> {
         let response = self.exchange(method, path, bytes, content_type).await?;
         let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| ApiError::Http { source })?
-            .to_bytes();
-        decode(status, &body)
+        decode(status, &read_body(response).await?)
     }
 
     /// One request on a new connection: the response, body unread.
@@ -208,4 +196,14 @@ fn daemon_error(status: StatusCode, body: &[u8]) -> ApiError {
         status: status.as_u16(),
         message,
     }
+}
+
+/// A response's whole body.
+async fn read_body(response: Response<Incoming>) -> Result<Bytes, ApiError> {
+    Ok(response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|source| ApiError::Http { source })?
+        .to_bytes())
 }
