@@ -13,19 +13,18 @@
 use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
-    egress::{NAT_PORT_PROBES, SnatEntry, SnatRevEntry, nat_port},
-    lb::{FlowKey, flow_hash},
+    egress::{SnatEntry, SnatRevEntry},
+    lb::{CT_CLOSING, CT_SYN_SENT, FlowKey},
     overlay::{ENDPOINT_LOCAL, NodeConfig, TaskIface},
 };
 
 use crate::{
     ct, deliver,
     egress_maps::{self, SHOAL_SNAT_V1, SHOAL_SNATREV_V1},
-    lb_maps,
+    egress_port, lb_maps,
     nat::{self, End},
     overlay_maps,
     parse::{Ipv4Packet, L4},
-    proto::IPPROTO_ICMP,
     stats::count,
     verdict::Action,
 };
@@ -172,25 +171,6 @@ fn echo_id(ctx: &TcContext, ip: &Ipv4Packet, kind: u8) -> Option<[u8; 2]> {
     ctx.load(ip.l4_off + ICMP_ID_OFF).ok()
 }
 
-/// The reverse key a forward flow gets with NAT port `port`.
-#[inline(always)]
-fn reverse_key(key: &FlowKey, node_ip: [u8; 4], port: [u8; 2]) -> FlowKey {
-    let remote_port = if key.proto == IPPROTO_ICMP {
-        [0; 2]
-    } else {
-        key.dport
-    };
-    FlowKey {
-        src: key.dst,
-        dst: node_ip,
-        sport: remote_port,
-        dport: port,
-        proto: key.proto,
-        _pad: [0; 3],
-        vni: 0,
-    }
-}
-
 /// The NAT port of a live flow, refreshed with this packet.
 #[inline(always)]
 fn known_flow(key: &FlowKey, now: u64, flags: u8) -> Option<[u8; 2]> {
@@ -200,15 +180,20 @@ fn known_flow(key: &FlowKey, now: u64, flags: u8) -> Option<[u8; 2]> {
     if lb_maps::lb_config().expired(entry.state, entry.last_seen_ns, now) {
         return None;
     }
-    let (state, fins) = ct::advance(entry.state, entry.fins, flags, true);
+    // The task's stack reused the ports of a closed connection: a new
+    // connection on the same NAT port, tracked from its SYN.
+    let (state, fins) = if entry.state == CT_CLOSING && ct::is_syn(flags) {
+        (CT_SYN_SENT, 0)
+    } else {
+        ct::advance(entry.state, entry.fins, flags, true)
+    };
     entry.state = state;
     entry.fins = fins;
     entry.last_seen_ns = now;
     Some(entry.nat_port)
 }
 
-/// Give a new flow a NAT port no live flow to the same remote end holds:
-/// the flow's hash picks the first port tried, the next ones follow.
+/// Give a new flow its NAT port (`egress_port::choose`) and its entries.
 #[inline(always)]
 fn new_flow(
     ctx: &TcContext,
@@ -218,64 +203,26 @@ fn new_flow(
     now: u64,
     flags: u8,
 ) -> Result<[u8; 2], DropReason> {
-    let hash = flow_hash(
-        key.src,
-        key.dst,
-        u16::from_be_bytes(key.sport),
-        u16::from_be_bytes(key.dport),
-        key.proto,
-    ) ^ key.vni;
-    for probe in 0..NAT_PORT_PROBES {
-        let port = nat_port(hash.wrapping_add(probe)).to_be_bytes();
-        let rkey = reverse_key(key, cfg.underlay_ip, port);
-        if port_in_use(&rkey, now) {
-            continue;
-        }
-        let rev = SnatRevEntry {
-            task_ip: key.src,
-            task_port: key.sport,
-            vni: key.vni,
-            ..Default::default()
-        };
-        let entry = SnatEntry {
-            last_seen_ns: now,
-            nat_port: port,
-            state: ct::initial_state(ip, flags),
-            ..Default::default()
-        };
-        // LRU inserts fail only for lack of memory: the packet still goes
-        // out (its replies will not find their way back), counted.
-        if SHOAL_SNATREV_V1.insert(rkey, rev, 0).is_err()
-            || SHOAL_SNAT_V1.insert(key, entry, 0).is_err()
-        {
-            count(Stat::CtInsertFailed, ctx.len());
-        }
-        return Ok(port);
-    }
-    Err(DropReason::SnatNoPort)
-}
-
-/// Whether a live flow holds the NAT port of reverse key `rkey`.
-#[inline(always)]
-fn port_in_use(rkey: &FlowKey, now: u64) -> bool {
-    let Some(rev) = egress_maps::reverse(rkey) else {
-        return false;
+    let (port, rkey) =
+        egress_port::choose(ctx, key, cfg.underlay_ip, now).ok_or(DropReason::SnatNoPort)?;
+    let rev = SnatRevEntry {
+        task_ip: key.src,
+        task_port: key.sport,
+        vni: key.vni,
+        ..Default::default()
     };
-    let fkey = FlowKey {
-        src: rev.task_ip,
-        dst: rkey.src,
-        sport: rev.task_port,
-        dport: rkey.sport,
-        proto: rkey.proto,
-        _pad: [0; 3],
-        vni: rev.vni,
+    let entry = SnatEntry {
+        last_seen_ns: now,
+        nat_port: port,
+        state: ct::initial_state(ip, flags),
+        ..Default::default()
     };
-    // SAFETY: the value is copied out immediately.
-    match unsafe { SHOAL_SNAT_V1.get(fkey).copied() } {
-        Some(entry) => {
-            entry.nat_port == rkey.dport
-                && !lb_maps::lb_config().expired(entry.state, entry.last_seen_ns, now)
-        }
-        None => false,
+    // LRU inserts fail only for lack of memory: the packet still goes
+    // out (its replies will not find their way back), counted.
+    if SHOAL_SNATREV_V1.insert(rkey, rev, 0).is_err()
+        || SHOAL_SNAT_V1.insert(key, entry, 0).is_err()
+    {
+        count(Stat::CtInsertFailed, ctx.len());
     }
+    Ok(port)
 }

@@ -11,6 +11,7 @@ mod deliver;
 mod egress;
 mod egress_icmp;
 mod egress_maps;
+mod egress_port;
 mod icmp;
 mod lb;
 mod lb_maps;

@@ -5,8 +5,10 @@
 //! A translated flow has a forward entry ([`crate::maps::SNAT`], keyed by
 //! the flow as the task sent it, with its network) and a reverse entry
 //! ([`crate::maps::SNAT_REV`], keyed by the reply as it arrives: remote →
-//! node address and NAT port, VNI 0). NAT ports (ICMP echo identifiers
-//! too) come from [`NAT_PORT_MIN`]..=[`NAT_PORT_MAX`]: above Linux's
+//! node address and NAT port, VNI 0). A TCP or UDP flow keeps the task's
+//! own source port when the node can spare it (as Linux's NAT does);
+//! other NAT ports (ICMP echo identifiers too) come from
+//! [`NAT_PORT_MIN`]..=[`NAT_PORT_MAX`]: above Linux's
 //! default `ip_local_port_range` (32768-60999), so the node's own outgoing
 //! connections never pick them, and above the routing mesh's published
 //! ports (30000-32767 unless a service asks for another). A port only has

@@ -7,8 +7,9 @@
 //!   task 10.1.0.2:40000 ◄─ redirect_peer ◄─ shoal_underlay_tc: dst → task ◄─ world's reply to :P
 //! ```
 //!
-//! P is the first port the flow's hash picks in 61000-65535 (the maps
-//! start empty), computed here from the shared hash.
+//! P is the task's own port when the node can spare it; otherwise (and
+//! for ICMP echo identifiers) the first port the flow's hash picks in
+//! 61000-65535 (the maps start empty), computed here from the shared hash.
 
 use shoal_common::{
     egress::nat_port,
@@ -25,9 +26,14 @@ fn overlay(dev: Devices, egress: bool) -> OverlayMaps {
     if egress { maps.egress(VNI) } else { maps }
 }
 
-/// The NAT port a fresh flow gets (first probe).
+/// The NAT port the client's fresh flow gets from the range (first probe).
 fn first_port(sport: u16, dst: Ipv4Addr, dport: u16, proto: u8) -> u16 {
-    let hash = flow_hash(CLIENT.octets(), dst.octets(), sport, dport, proto) ^ VNI;
+    first_port_of(CLIENT, sport, dst, dport, proto)
+}
+
+/// The NAT port task `src`'s fresh flow gets from the range (first probe).
+fn first_port_of(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, proto: u8) -> u16 {
+    let hash = flow_hash(src.octets(), dst.octets(), sport, dport, proto) ^ VNI;
     nat_port(hash)
 }
 
@@ -41,12 +47,12 @@ fn tcp_to_the_world_leaves_with_the_node_address_and_replies_come_back() {
         "TCP egress",
         (overlay(dev, true), LbMaps::new()),
     );
-    let port = first_port(40_000, WORLD, 80, TCP);
+    let port = 40_000;
 
     let out = sc.run(
         Program::TaskTc,
         &Fixture::redirect(
-            "SYN to a world address: source NAT to the node's address and a NAT port, out",
+            "SYN to a world address: source NAT to the node's address, the task's own port kept",
             from_client(Pkt::tcp(CLIENT, 40_000, WORLD, 80))
                 .syn()
                 .build(),
@@ -211,12 +217,12 @@ fn an_icmp_error_about_an_egress_flow_reaches_the_task_translated() {
         "ICMP error",
         (overlay(dev, true), LbMaps::new()),
     );
-    let port = first_port(41_000, WORLD, 53, PROTO_UDP);
+    let port = 41_000;
     let sent = Pkt::udp(THIS_NODE, port, WORLD, 53).payload(b"query");
     sc.run(
         Program::TaskTc,
         &Fixture::redirect(
-            "a datagram to the world's port 53: translated",
+            "a datagram to the world's port 53: translated (its port kept)",
             from_client(Pkt::udp(CLIENT, 41_000, WORLD, 53))
                 .payload(b"query")
                 .build(),
@@ -254,5 +260,144 @@ fn an_icmp_error_about_an_egress_flow_reaches_the_task_translated() {
             ))
             .build(),
         ),
+    );
+}
+
+#[test]
+fn a_port_held_by_another_task_or_by_the_node_comes_from_the_nat_range() {
+    let netns = PrivateNetns::enter().expect("a private network namespace (needs root)");
+    let dev = devices(&netns);
+    // The node's own sockets on the ports the tasks will use next.
+    let _tcp = std::net::TcpListener::bind("0.0.0.0:40001").expect("a TCP listener");
+    let _udp = std::net::UdpSocket::bind("0.0.0.0:40002").expect("a UDP socket");
+    let mut harness = Harness::load();
+    let mut sc = Scenario::start(
+        &mut harness,
+        "NAT port choice",
+        (overlay(dev, true), LbMaps::new()),
+    );
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect(
+            "the client's SYN from port 40000: its port kept",
+            from_client(Pkt::tcp(CLIENT, 40_000, WORLD, 80))
+                .syn()
+                .build(),
+            Stat::Snat,
+        )
+        .output(
+            from_client(Pkt::tcp(THIS_NODE, 40_000, WORLD, 80))
+                .syn()
+                .build(),
+        )
+        .on_ifindex(dev.client),
+    );
+    let other = first_port_of(BE1, 40_000, WORLD, 80, TCP);
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect(
+            "another task's SYN from the same port to the same server: a port of the range",
+            from_be1(Pkt::tcp(BE1, 40_000, WORLD, 80)).syn().build(),
+            Stat::Snat,
+        )
+        .output(
+            from_be1(Pkt::tcp(THIS_NODE, other, WORLD, 80))
+                .syn()
+                .build(),
+        )
+        .on_ifindex(dev.backend),
+    );
+    let tcp = first_port(40_001, WORLD, 80, TCP);
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect(
+            "a SYN from a port the node listens on: a port of the range",
+            from_client(Pkt::tcp(CLIENT, 40_001, WORLD, 80))
+                .syn()
+                .build(),
+            Stat::Snat,
+        )
+        .output(
+            from_client(Pkt::tcp(THIS_NODE, tcp, WORLD, 80))
+                .syn()
+                .build(),
+        )
+        .on_ifindex(dev.client),
+    );
+    let udp = first_port(40_002, WORLD, 53, PROTO_UDP);
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect(
+            "a datagram from a port a node socket is bound to: a port of the range",
+            from_client(Pkt::udp(CLIENT, 40_002, WORLD, 53))
+                .payload(b"q")
+                .build(),
+            Stat::Snat,
+        )
+        .output(
+            from_client(Pkt::udp(THIS_NODE, udp, WORLD, 53))
+                .payload(b"q")
+                .build(),
+        )
+        .on_ifindex(dev.client),
+    );
+}
+
+#[test]
+fn a_syn_reusing_a_closed_flows_ports_starts_a_new_connection_on_the_same_port() {
+    let netns = PrivateNetns::enter().expect("a private network namespace (needs root)");
+    let dev = devices(&netns);
+    let mut harness = Harness::load();
+    let mut sc = Scenario::start(
+        &mut harness,
+        "port reuse",
+        (overlay(dev, true), LbMaps::new()),
+    );
+    let syn = || {
+        from_client(Pkt::tcp(CLIENT, 40_000, WORLD, 80))
+            .syn()
+            .build()
+    };
+    let nat_syn = || {
+        from_client(Pkt::tcp(THIS_NODE, 40_000, WORLD, 80))
+            .syn()
+            .build()
+    };
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect("first connection", syn(), Stat::Snat)
+            .output(nat_syn())
+            .on_ifindex(dev.client),
+    );
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect(
+            "the task resets it",
+            from_client(Pkt::tcp(CLIENT, 40_000, WORLD, 80))
+                .rst()
+                .build(),
+            Stat::Snat,
+        )
+        .output(
+            from_client(Pkt::tcp(THIS_NODE, 40_000, WORLD, 80))
+                .rst()
+                .build(),
+        )
+        .on_ifindex(dev.client),
+    );
+    let key = flow_key(VNI, CLIENT, 40_000, WORLD, 80, TCP);
+    let entry = LbMaps::snat(sc.ebpf(), &key).expect("the forward entry");
+    assert_eq!(entry.state, CT_CLOSING, "a reset closes the flow");
+    sc.run(
+        Program::TaskTc,
+        &Fixture::redirect("a new SYN on the same ports", syn(), Stat::Snat)
+            .output(nat_syn())
+            .on_ifindex(dev.client),
+    );
+    let entry = LbMaps::snat(sc.ebpf(), &key).expect("the forward entry");
+    assert_eq!(
+        (entry.state, entry.fins),
+        (CT_SYN_SENT, 0),
+        "tracked as a new connection"
     );
 }
