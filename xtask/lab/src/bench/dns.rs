@@ -1,8 +1,9 @@
 //! `cargo xtask bench dns`: the embedded resolver next to dnsmasq serving
 //! the same record, both asked from inside one task over loopback (shoal
 //! on 127.0.0.11, dnsmasq on 127.0.0.12 in the task's namespace), by 1
-//! and 8 clients sending one query at a time; then a name shoal forwards
-//! to the lab world's dnsmasq.
+//! and 8 clients sending one query at a time: a service name, `tasks.NAME`
+//! of a 3-task service; then a name shoal forwards to the lab world's
+//! dnsmasq.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use hickory_proto::op::{Message, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType};
 use shoal_netns_tests::dns_kit::{running_task, start_world_resolver, world_resolver_addr};
 use shoal_netns_tests::lab::raw::in_netns;
 use shoal_netns_tests::services_kit::ServiceLab;
@@ -62,29 +63,37 @@ pub fn run(args: DnsArgs) -> Result<()> {
         &[(upstream_ip, "upstream.example")],
     );
     lab.cli(&["network", "create", "bench"])?;
-    for name in ["db", "client"] {
+    for (name, replicas) in [("db", "3"), ("client", "1")] {
         lab.cli(&[
             "service",
             "create",
             "-d",
             "--name",
             name,
+            "--replicas",
+            replicas,
             "--network",
             "bench",
             "web:1",
         ])?;
-        lab.wait_running(name, 1);
+        lab.wait_running(name, replicas.parse()?);
     }
     let vip = lab.vip("db", "bench");
     let netns = format!("shoal-{}", running_task(&lab, "client").id);
-    let mut dnsmasq = task_dnsmasq(&netns, &vip)?;
     let shoal = SocketAddr::from(([127, 0, 0, 11], 53));
     let local = SocketAddr::from(([127, 0, 0, 12], 53));
+    let task_ips = answers(&netns, shoal, "tasks.db")?;
+    if task_ips.len() != 3 {
+        bail!("tasks.db answered {task_ips:?}, not the 3 tasks of db");
+    }
+    let mut dnsmasq = task_dnsmasq(&netns, &vip, &task_ips)?;
     let mut cases = Vec::new();
     for clients in [1, 8] {
         for (what, server, name) in [
             ("cluster name, shoal", shoal, "db"),
             ("same record, dnsmasq", local, "db"),
+            ("tasks.NAME (3 tasks), shoal", shoal, "tasks.db"),
+            ("same records, dnsmasq", local, "tasks.db"),
             (
                 "forwarded to the world's dnsmasq, shoal",
                 shoal,
@@ -114,8 +123,9 @@ pub fn run(args: DnsArgs) -> Result<()> {
 }
 
 /// dnsmasq on 127.0.0.12:53 in the task's namespace answering `db` with
-/// the service's VIP, as the embedded resolver does.
-fn task_dnsmasq(netns: &str, vip: &str) -> Result<Child> {
+/// the service's VIP and `tasks.db` with its tasks' addresses, as the
+/// embedded resolver does.
+fn task_dnsmasq(netns: &str, vip: &str, task_ips: &[Ipv4Addr]) -> Result<Child> {
     let status = Command::new("ip")
         .args(["-n", netns, "addr", "add", "127.0.0.12/8", "dev", "lo"])
         .status()?;
@@ -131,7 +141,8 @@ fn task_dnsmasq(netns: &str, vip: &str) -> Result<Child> {
             "--pid-file=",
         ])
         .args(["--user=root", "--listen-address=127.0.0.12", "--port=53"])
-        .arg(format!("--address=/db/{vip}"))
+        .arg(format!("--host-record=db,{vip}"))
+        .args(task_ips.iter().map(|ip| format!("--host-record=tasks.db,{ip}")))
         .spawn()
         .context("starting dnsmasq")?;
     std::thread::sleep(Duration::from_millis(500));
@@ -183,6 +194,31 @@ fn measure(
     })
 }
 
+/// The A records `server` answers for `name`, asked from `netns`.
+fn answers(netns: &str, server: SocketAddr, name: &str) -> Result<Vec<Ipv4Addr>> {
+    let name = Name::from_ascii(format!("{name}."))?;
+    in_netns(netns, move || -> Result<Vec<Ipv4Addr>> {
+        let socket = UdpSocket::bind("0.0.0.0:0")?;
+        socket.connect(server)?;
+        socket.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+        let mut message = Message::query();
+        message.metadata.recursion_desired = true;
+        message.add_query(Query::query(name, RecordType::A));
+        socket.send(&message.to_vec()?)?;
+        let mut buf = [0u8; 1500];
+        let len = socket.recv(&mut buf)?;
+        let answer = Message::from_vec(&buf[..len])?;
+        Ok(answer
+            .answers
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .collect())
+    })?
+}
+
 /// One client: latencies (µs) of answered queries, and how many were lost.
 fn client(server: SocketAddr, name: &Name, queries: usize) -> Result<(Vec<f64>, usize)> {
     let socket = UdpSocket::bind("0.0.0.0:0")?;
@@ -222,7 +258,7 @@ fn render(machine: &Machine, cases: &[Case], queries: usize) -> String {
         "`cargo xtask bench dns` on {} ({}, {} cores, {} GiB, kernel {}, load {} at start). \
          One node, one task: the embedded resolver (127.0.0.11, served by the daemon from the \
          node's namespace) next to dnsmasq on 127.0.0.12 in the same task namespace answering \
-         the same record; each client sends {queries} A queries one at a time over UDP. \
+         the same records (a service's VIP; `tasks.db`: its 3 tasks' addresses); each client sends {queries} A queries one at a time over UDP. \
          Forwarded: shoal relays to the lab world's dnsmasq on the underlay.\n\n",
         machine.date, machine.cpu, machine.cores, machine.mem_gib, machine.kernel, machine.load
     ));
