@@ -142,7 +142,11 @@ fn task_dnsmasq(netns: &str, vip: &str, task_ips: &[Ipv4Addr]) -> Result<Child> 
         ])
         .args(["--user=root", "--listen-address=127.0.0.12", "--port=53"])
         .arg(format!("--host-record=db,{vip}"))
-        .args(task_ips.iter().map(|ip| format!("--host-record=tasks.db,{ip}")))
+        .args(
+            task_ips
+                .iter()
+                .map(|ip| format!("--host-record=tasks.db,{ip}")),
+        )
         .spawn()
         .context("starting dnsmasq")?;
     std::thread::sleep(Duration::from_millis(500));
