@@ -243,6 +243,12 @@ pub struct CreateFlags {
     /// source=NAME,target=PATH,uid=N,gid=N,mode=0400.
     #[arg(long = "secret", value_name = "SECRET", value_parser = parse::secret)]
     pub secrets: Vec<SecretRef>,
+    /// Service label KEY=VALUE (changing one replaces no task).
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Container label KEY=VALUE.
+    #[arg(long = "container-label", value_name = "KEY=VALUE")]
+    pub container_labels: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyFlags,
     #[command(flatten)]
@@ -272,6 +278,18 @@ pub struct UpdateFlags {
     /// Remove an environment variable.
     #[arg(long, value_name = "KEY")]
     pub env_rm: Vec<String>,
+    /// Add or change a service label.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label_add: Vec<String>,
+    /// Remove a service label.
+    #[arg(long, value_name = "KEY")]
+    pub label_rm: Vec<String>,
+    /// Add or change a container label.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub container_label_add: Vec<String>,
+    /// Remove a container label.
+    #[arg(long, value_name = "KEY")]
+    pub container_label_rm: Vec<String>,
     /// Attach to a network: NAME or name=NAME,alias=ALIAS.
     #[arg(long, value_name = "NETWORK", value_parser = parse::network)]
     pub network_add: Vec<NetworkFlag>,

@@ -67,8 +67,10 @@ pub fn create_spec(
         networks: flags.networks.iter().map(|n| n.name.clone()).collect(),
         network_aliases: aliases_of(&flags.networks),
         secrets: flags.secrets.clone(),
+        container_labels: parse::labels(&flags.container_labels)?,
         ..spec.task
     };
+    spec.labels = parse::labels(&flags.labels)?;
     spec.task.placement.constraints = flags.constraints.clone();
     spec.task.placement.preferences = flags.placement_prefs.clone();
     spec.ports = flags.publish.clone();
@@ -97,6 +99,11 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
     }
     task.network_aliases.extend(aliases_of(&flags.network_add));
     update_secrets(&mut task.secrets, &flags.secret_add, &flags.secret_rm);
+    update_labels(
+        &mut task.container_labels,
+        &flags.container_label_add,
+        &flags.container_label_rm,
+    )?;
     let placement = &mut task.placement;
     update_list(
         &mut placement.constraints,
@@ -114,9 +121,23 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
         spec.ports.retain(|p| !same_published(p, port));
         spec.ports.push(*port);
     }
+    update_labels(&mut spec.labels, &flags.label_add, &flags.label_rm)?;
     apply_policy(&flags.policy, &mut spec)?;
     spec.validate()?;
     Ok(spec)
+}
+
+/// `--label-rm KEY` then `--label-add KEY=VALUE` (Docker's order).
+fn update_labels(
+    labels: &mut BTreeMap<String, String>,
+    add: &[String],
+    remove: &[String],
+) -> Result<(), FlagError> {
+    for key in remove {
+        labels.remove(key);
+    }
+    labels.extend(parse::labels(add)?);
+    Ok(())
 }
 
 /// `spec` with `replicas` tasks; refused for a global service (`scale`

@@ -377,3 +377,30 @@ fn network_aliases_and_hostname_come_from_flags_and_updates() {
     );
     assert!(parse::network("name=a,colour=b").is_err());
 }
+
+#[test]
+fn service_and_container_labels_come_from_flags_and_updates() {
+    let spec =
+        create("--name web --label tier=front -l team --container-label log=json busybox").unwrap();
+    assert_eq!(spec.labels.get("tier").map(String::as_str), Some("front"));
+    assert_eq!(spec.labels.get("team").map(String::as_str), Some(""));
+    assert_eq!(
+        spec.task.container_labels.get("log").map(String::as_str),
+        Some("json")
+    );
+    let relabelled = update_spec(
+        &update_flags("--label-rm team --label-add tier=back web"),
+        spec.clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        relabelled.labels,
+        std::collections::BTreeMap::from([("tier".to_owned(), "back".to_owned())])
+    );
+    assert_eq!(
+        relabelled.task, spec.task,
+        "service labels are not part of the task template: no task is replaced"
+    );
+    let updated = update_spec(&update_flags("--container-label-rm log web"), spec).unwrap();
+    assert!(updated.task.container_labels.is_empty());
+}

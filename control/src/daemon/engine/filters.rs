@@ -84,6 +84,17 @@ impl Filters {
         }
     }
 
+    /// Whether `labels` pass the `label` filter: every value given, `KEY`
+    /// (the label is set) or `KEY=VALUE`, holds (Docker's AND).
+    pub(crate) fn accepts_labels(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.0.get("label").is_none_or(|wanted| {
+            wanted.iter().all(|w| match w.split_once('=') {
+                Some((key, value)) => labels.get(key).is_some_and(|have| have == value),
+                None => labels.contains_key(w.as_str()),
+            })
+        })
+    }
+
     /// The filter names given that are not in `known` (Docker refuses them).
     pub(crate) fn unknown(&self, known: &[&str]) -> Option<String> {
         self.0
@@ -117,5 +128,25 @@ mod tests {
         assert!(parse("not json").is_err());
         assert!(parse(r#"{"service":"web"}"#).is_err());
         assert_eq!(FilterQuery::default().parse(), Ok(Filters::default()));
+    }
+
+    #[test]
+    fn label_filters_need_every_label_given() {
+        let labels = BTreeMap::from([
+            ("com.docker.stack.namespace".to_owned(), "app".to_owned()),
+            ("tier".to_owned(), "front".to_owned()),
+        ]);
+        let passes = |text: &str| parse(text).unwrap_or_default().accepts_labels(&labels);
+        assert!(passes(
+            r#"{"label":{"com.docker.stack.namespace=app":true}}"#
+        ));
+        assert!(passes(
+            r#"{"label":{"tier":true,"com.docker.stack.namespace=app":true}}"#
+        ));
+        assert!(!passes(
+            r#"{"label":{"com.docker.stack.namespace=other":true}}"#
+        ));
+        assert!(!passes(r#"{"label":{"tier":true,"missing":true}}"#));
+        assert!(passes("{}"));
     }
 }

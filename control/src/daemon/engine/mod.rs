@@ -14,10 +14,12 @@
 //! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter); `remove`: their `DELETE`s;
+//! - `create`: networks and secrets from Docker's bodies;
 //! - `service_write`: creating and updating services from Docker's spec,
 //!   translated by `spec_in` (and shown by `spec_out`, so a read, change
 //!   and write back keeps every field).
 
+mod create;
 mod filters;
 mod networks;
 mod nodes;
@@ -72,11 +74,13 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::inspect))
         .route("/networks", get(networks::list))
+        .route("/networks/create", axum::routing::post(create::network))
         .route(
             "/networks/{id}",
             get(networks::inspect).delete(remove::network),
         )
         .route("/secrets", get(secrets::list))
+        .route("/secrets/create", axum::routing::post(create::secret))
         .route(
             "/secrets/{id}",
             get(secrets::inspect).delete(remove::secret),

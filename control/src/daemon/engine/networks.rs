@@ -83,7 +83,7 @@ pub(crate) async fn list(
     Query(query): Query<FilterQuery>,
 ) -> Result<Json<Vec<DockerNetwork>>, EngineFailure> {
     let filters = query.parse().map_err(EngineFailure::bad_request)?;
-    if let Some(name) = filters.unknown(&["id", "name", "driver", "scope"]) {
+    if let Some(name) = filters.unknown(&["id", "name", "driver", "scope", "label"]) {
         return Err(EngineFailure::bad_request(format!(
             "invalid filter '{name}'"
         )));
@@ -93,6 +93,7 @@ pub(crate) async fn list(
         .networks
         .values()
         .filter(|n| filters.accepts_prefix("id", &n.id) && filters.accepts_prefix("name", &n.name))
+        .filter(|n| filters.accepts_labels(&n.labels))
         .filter(|n| {
             filters.accepts("driver", [n.driver.as_str()]) && filters.accepts("scope", ["swarm"])
         })

@@ -46,13 +46,13 @@ fn docker_secret(record: &SecretRecord) -> DockerSecret {
     }
 }
 
-/// `GET /secrets`: filters `id`, `name` (prefixes).
+/// `GET /secrets`: filters `id`, `name` (prefixes), `label`.
 pub(crate) async fn list(
     State(daemon): State<Arc<Daemon>>,
     Query(query): Query<FilterQuery>,
 ) -> Result<Json<Vec<DockerSecret>>, EngineFailure> {
     let filters = query.parse().map_err(EngineFailure::bad_request)?;
-    if let Some(name) = filters.unknown(&["id", "name"]) {
+    if let Some(name) = filters.unknown(&["id", "name", "label"]) {
         return Err(EngineFailure::bad_request(format!(
             "invalid filter '{name}'"
         )));
@@ -62,6 +62,7 @@ pub(crate) async fn list(
         .secrets
         .values()
         .filter(|s| filters.accepts_prefix("id", &s.id) && filters.accepts_prefix("name", &s.name))
+        .filter(|s| filters.accepts_labels(&s.labels))
         .map(docker_secret)
         .collect();
     Ok(Json(secrets))

@@ -135,14 +135,14 @@ pub(crate) struct ListQuery {
     filters: FilterQuery,
 }
 
-/// `GET /services`: filters `id`, `name` (prefixes, as Docker's) and
-/// `mode`.
+/// `GET /services`: filters `id`, `name` (prefixes, as Docker's),
+/// `mode` and `label`.
 pub(crate) async fn list(
     State(daemon): State<Arc<Daemon>>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<DockerService>>, EngineFailure> {
     let filters = query.filters.parse().map_err(EngineFailure::bad_request)?;
-    if let Some(name) = filters.unknown(&["id", "name", "mode"]) {
+    if let Some(name) = filters.unknown(&["id", "name", "mode", "label"]) {
         return Err(EngineFailure::bad_request(format!(
             "invalid filter '{name}'"
         )));
@@ -153,7 +153,9 @@ pub(crate) async fn list(
         .services
         .values()
         .filter(|s| {
-            filters.accepts_prefix("id", &s.id) && filters.accepts_prefix("name", &s.spec.name)
+            filters.accepts_prefix("id", &s.id)
+                && filters.accepts_prefix("name", &s.spec.name)
+                && filters.accepts_labels(&s.spec.labels)
         })
         .filter(|s| {
             let mode = match s.spec.mode {

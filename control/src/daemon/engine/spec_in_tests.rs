@@ -49,12 +49,15 @@ fn what_docker_sends_for_a_create_translates() {
 
 #[test]
 fn a_spec_read_and_written_back_is_unchanged() {
-    let body = r#"{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],"Hostname":"api-1",
+    let body = r#"{"Name":"web","Labels":{"com.docker.stack.namespace":"app"},
+        "TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],"Hostname":"api-1","Labels":{"tier":"front"},
         "Healthcheck":{"Test":["CMD","true"],"Interval":2000000000,"Retries":2}},
         "RestartPolicy":{"Condition":"none","Delay":1000000000,"Window":60000000000},
         "Resources":{"Reservations":{"NanoCPUs":500000000}},"Networks":[{"Target":"n1d","Aliases":["api"]}],"ForceUpdate":2},
         "Mode":{"Global":{}},"EndpointSpec":{"Mode":"dnsrr"}}"#;
     let spec = translate(body).expect("translates");
+    assert_eq!(spec.labels["com.docker.stack.namespace"], "app");
+    assert_eq!(spec.task.container_labels["tier"], "front");
     let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");
     assert_eq!(translate(&out), Ok(spec));
 }

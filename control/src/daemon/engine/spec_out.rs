@@ -75,7 +75,10 @@ fn container(spec: &ServiceSpec) -> Value {
             })
         })
         .collect();
-    let mut c = json!({"Image": t.image, "Args": t.args, "Env": t.env, "Secrets": secrets});
+    let mut c = json!({
+        "Image": t.image, "Args": t.args, "Env": t.env, "Secrets": secrets,
+        "Labels": t.container_labels,
+    });
     if let Some(hostname) = &t.hostname {
         c["Hostname"] = json!(hostname);
     }
@@ -141,7 +144,7 @@ pub(crate) fn docker_spec(
 ) -> DockerSpecOut {
     DockerSpecOut {
         name: spec.name.clone(),
-        labels: BTreeMap::new(),
+        labels: spec.labels.clone(),
         task_template: task_template(spec, &network_id),
         mode: match spec.mode {
             ServiceMode::Replicated { replicas } => json!({"Replicated": {"Replicas": replicas}}),

@@ -1,5 +1,6 @@
 //! `/tasks` in Docker's shape (`docker service ps`, `docker node ps`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -87,8 +88,9 @@ fn docker_task(view: TaskView) -> DockerTask {
 }
 
 /// Whether `view` passes Docker's task filters: `id`, `name`, `service`
-/// (ID or name), `node` (ID or hostname), `desired-state`.
-fn passes(filters: &Filters, view: &TaskView) -> bool {
+/// (ID or name), `node` (ID or hostname), `desired-state`, `label` (the
+/// service's labels, as Docker's stacks use it).
+fn passes(filters: &Filters, view: &TaskView, service_labels: &BTreeMap<String, String>) -> bool {
     let task = &view.task;
     let node = task.node_id.as_deref().unwrap_or_default();
     let hostname = view.node_hostname.as_deref().unwrap_or_default();
@@ -100,6 +102,7 @@ fn passes(filters: &Filters, view: &TaskView) -> bool {
         )
         && filters.accepts("node", [node, hostname])
         && filters.accepts("desired-state", [task.desired_state.name()])
+        && filters.accepts_labels(service_labels)
 }
 
 /// `GET /tasks`.
@@ -126,7 +129,13 @@ pub(crate) async fn list(
     Ok(Json(
         all_views(&tables)
             .into_iter()
-            .filter(|v| passes(&filters, v))
+            .filter(|v| {
+                let labels = tables
+                    .services
+                    .get(&v.task.service_id)
+                    .map(|s| &s.spec.labels);
+                passes(&filters, v, labels.unwrap_or(&BTreeMap::new()))
+            })
             .map(docker_task)
             .collect(),
     ))

@@ -54,6 +54,10 @@ pub struct ServiceSpec {
     /// How clients reach the tasks: a virtual IP or DNS round robin.
     #[serde(default)]
     pub endpoint_mode: EndpointMode,
+    /// The service's labels (`--label`; a stack's namespace): changing
+    /// them replaces no task (they are not part of the task template).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The part of a service spec every task carries a copy of; a task whose
@@ -114,6 +118,10 @@ pub struct TaskTemplate {
     /// on that network.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub network_aliases: BTreeMap<String, Vec<String>>,
+    /// The containers' labels (`--container-label`): kept and shown with
+    /// the spec (a change replaces the tasks, as Docker's does).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub container_labels: BTreeMap<String, String>,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -390,6 +398,7 @@ impl ServiceSpec {
             update_config: UpdateConfig::default(),
             rollback_config: UpdateConfig::default(),
             endpoint_mode: EndpointMode::Vip,
+            labels: BTreeMap::new(),
         }
     }
 

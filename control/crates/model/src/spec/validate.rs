@@ -143,6 +143,16 @@ impl ServiceSpec {
                 check_len(field, value, SpecLimits::VALUE_BYTES)?;
             }
         }
+        for (field, labels) in [
+            ("labels", &self.labels),
+            ("container labels", &task.container_labels),
+        ] {
+            check_count(field, labels.len())?;
+            for (key, value) in labels {
+                check_len(field, key, SpecLimits::VALUE_BYTES)?;
+                check_len(field, value, SpecLimits::VALUE_BYTES)?;
+            }
+        }
         check_count("secrets", task.secrets.len())?;
         for secret in &task.secrets {
             check_len("secrets", &secret.source, SpecLimits::VALUE_BYTES)?;

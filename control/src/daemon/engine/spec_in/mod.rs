@@ -11,11 +11,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use shoal_model::spec::{
-    EndpointMode, FailureAction, HealthCheck, Placement, PortConfig, Protocol, PublishMode,
-    Resources, RestartCondition, RestartPolicy, SecretRef, ServiceMode, ServiceSpec, Span,
-    TaskTemplate, UpdateConfig, UpdateOrder,
-};
+use shoal_model::spec::{Placement, Resources, ServiceMode, ServiceSpec, Span, TaskTemplate};
+
+mod convert;
+
+use convert::{endpoint, health, restart, secret, update};
 
 /// Fields of one level that no typed field took.
 type Rest = BTreeMap<String, Value>;
@@ -114,6 +114,7 @@ struct DockerContainer {
     env: Vec<String>,
     secrets: Vec<DockerSecret>,
     healthcheck: Option<DockerHealth>,
+    labels: BTreeMap<String, String>,
     #[serde(flatten)]
     rest: Rest,
 }
@@ -257,11 +258,6 @@ impl DockerSpec {
         network_name: impl Fn(&str) -> Option<String>,
     ) -> Result<ServiceSpec, SpecInError> {
         refuse_rest("", &self.rest)?;
-        if !self.labels.is_empty() {
-            return Err(SpecInError::Unsupported {
-                field: "Labels".to_owned(),
-            });
-        }
         let mode = mode(&self.mode)?;
         let task = template(self.task_template, network_name)?;
         let (ports, endpoint_mode) = endpoint(self.endpoint_spec)?;
@@ -273,6 +269,7 @@ impl DockerSpec {
             update_config: update(self.update_config, "UpdateConfig")?,
             rollback_config: update(self.rollback_config, "RollbackConfig")?,
             endpoint_mode,
+            labels: self.labels,
         })
     }
 }
@@ -360,141 +357,7 @@ fn template(
             .collect::<Result<_, _>>()?,
         pids_limit: (limits.pids != 0).then_some(limits.pids),
         force_update: t.force_update,
+        container_labels: c.labels,
         ..TaskTemplate::default()
     })
-}
-
-fn secret(s: DockerSecret) -> Result<SecretRef, SpecInError> {
-    refuse_rest("TaskTemplate.ContainerSpec.Secrets", &s.rest)?;
-    let id = |text: &str, field| {
-        if text.is_empty() {
-            Ok(0)
-        } else {
-            text.parse().map_err(|_| SpecInError::BadValue {
-                field,
-                value: text.to_owned(),
-            })
-        }
-    };
-    let name = if s.secret_name.is_empty() {
-        s.secret_id
-    } else {
-        s.secret_name
-    };
-    Ok(SecretRef {
-        target: if s.file.name.is_empty() {
-            name.clone()
-        } else {
-            s.file.name
-        },
-        source: name,
-        uid: id(&s.file.uid, "TaskTemplate.ContainerSpec.Secrets.File.UID")?,
-        gid: id(&s.file.gid, "TaskTemplate.ContainerSpec.Secrets.File.GID")?,
-        mode: if s.file.mode == 0 {
-            shoal_model::spec::DEFAULT_SECRET_MODE
-        } else {
-            s.file.mode
-        },
-    })
-}
-
-fn health(h: DockerHealth) -> Result<HealthCheck, SpecInError> {
-    refuse_rest("TaskTemplate.ContainerSpec.Healthcheck", &h.rest)?;
-    Ok(HealthCheck {
-        cmd: h.test,
-        interval: span(h.interval),
-        timeout: span(h.timeout),
-        retries: h.retries,
-        start_period: span(h.start_period),
-    })
-}
-
-fn restart(r: Option<DockerRestart>) -> Result<RestartPolicy, SpecInError> {
-    let Some(r) = r else {
-        return Ok(RestartPolicy::default());
-    };
-    let condition = match r.condition.as_str() {
-        "" | "any" => RestartCondition::Any,
-        "on-failure" => RestartCondition::OnFailure,
-        "none" => RestartCondition::None,
-        other => {
-            return Err(SpecInError::BadValue {
-                field: "TaskTemplate.RestartPolicy.Condition",
-                value: other.to_owned(),
-            });
-        }
-    };
-    Ok(RestartPolicy {
-        condition,
-        delay: r.delay.map_or(RestartPolicy::default().delay, span),
-        max_attempts: r.max_attempts,
-        window: span(r.window),
-    })
-}
-
-fn update(u: Option<DockerUpdate>, field: &'static str) -> Result<UpdateConfig, SpecInError> {
-    let Some(u) = u else {
-        return Ok(UpdateConfig::default());
-    };
-    let bad = |value: &str| SpecInError::BadValue {
-        field,
-        value: value.to_owned(),
-    };
-    Ok(UpdateConfig {
-        parallelism: u.parallelism,
-        delay: span(u.delay),
-        order: match u.order.as_str() {
-            "" | "stop-first" => UpdateOrder::StopFirst,
-            "start-first" => UpdateOrder::StartFirst,
-            other => return Err(bad(other)),
-        },
-        failure_action: match u.failure_action.as_str() {
-            "" | "pause" => FailureAction::Pause,
-            "continue" => FailureAction::Continue,
-            "rollback" => FailureAction::Rollback,
-            other => return Err(bad(other)),
-        },
-        monitor: if u.monitor == 0 {
-            UpdateConfig::default().monitor
-        } else {
-            span(u.monitor)
-        },
-        max_failure_ratio: u.max_failure_ratio,
-    })
-}
-
-fn endpoint(e: DockerEndpointSpec) -> Result<(Vec<PortConfig>, EndpointMode), SpecInError> {
-    let mode = match e.mode.as_str() {
-        "" | "vip" => EndpointMode::Vip,
-        "dnsrr" => EndpointMode::Dnsrr,
-        other => {
-            return Err(SpecInError::BadValue {
-                field: "EndpointSpec.Mode",
-                value: other.to_owned(),
-            });
-        }
-    };
-    let mut ports = Vec::new();
-    for p in e.ports {
-        refuse_rest("EndpointSpec.Ports", &p.rest)?;
-        let bad = |field, value: &str| SpecInError::BadValue {
-            field,
-            value: value.to_owned(),
-        };
-        ports.push(PortConfig {
-            published: p.published_port,
-            target: p.target_port,
-            protocol: match p.protocol.as_str() {
-                "" | "tcp" => Protocol::Tcp,
-                "udp" => Protocol::Udp,
-                other => return Err(bad("EndpointSpec.Ports.Protocol", other)),
-            },
-            mode: match p.publish_mode.as_str() {
-                "" | "ingress" => PublishMode::Ingress,
-                "host" => PublishMode::Host,
-                other => return Err(bad("EndpointSpec.Ports.PublishMode", other)),
-            },
-        });
-    }
-    Ok((ports, mode))
 }

@@ -1,0 +1,152 @@
+//! The parts of a Docker spec with a shoal counterpart of their own:
+//! secrets, health checks, restart and update policies, the endpoint.
+
+use shoal_model::spec::{
+    EndpointMode, FailureAction, HealthCheck, PortConfig, Protocol, PublishMode, RestartCondition,
+    RestartPolicy, SecretRef, UpdateConfig, UpdateOrder,
+};
+
+use super::{
+    DockerEndpointSpec, DockerHealth, DockerRestart, DockerSecret, DockerUpdate, SpecInError,
+    refuse_rest, span,
+};
+
+pub(super) fn secret(s: DockerSecret) -> Result<SecretRef, SpecInError> {
+    refuse_rest("TaskTemplate.ContainerSpec.Secrets", &s.rest)?;
+    let id = |text: &str, field| {
+        if text.is_empty() {
+            Ok(0)
+        } else {
+            text.parse().map_err(|_| SpecInError::BadValue {
+                field,
+                value: text.to_owned(),
+            })
+        }
+    };
+    let name = if s.secret_name.is_empty() {
+        s.secret_id
+    } else {
+        s.secret_name
+    };
+    Ok(SecretRef {
+        target: if s.file.name.is_empty() {
+            name.clone()
+        } else {
+            s.file.name
+        },
+        source: name,
+        uid: id(&s.file.uid, "TaskTemplate.ContainerSpec.Secrets.File.UID")?,
+        gid: id(&s.file.gid, "TaskTemplate.ContainerSpec.Secrets.File.GID")?,
+        mode: if s.file.mode == 0 {
+            shoal_model::spec::DEFAULT_SECRET_MODE
+        } else {
+            s.file.mode
+        },
+    })
+}
+
+pub(super) fn health(h: DockerHealth) -> Result<HealthCheck, SpecInError> {
+    refuse_rest("TaskTemplate.ContainerSpec.Healthcheck", &h.rest)?;
+    Ok(HealthCheck {
+        cmd: h.test,
+        interval: span(h.interval),
+        timeout: span(h.timeout),
+        retries: h.retries,
+        start_period: span(h.start_period),
+    })
+}
+
+pub(super) fn restart(r: Option<DockerRestart>) -> Result<RestartPolicy, SpecInError> {
+    let Some(r) = r else {
+        return Ok(RestartPolicy::default());
+    };
+    let condition = match r.condition.as_str() {
+        "" | "any" => RestartCondition::Any,
+        "on-failure" => RestartCondition::OnFailure,
+        "none" => RestartCondition::None,
+        other => {
+            return Err(SpecInError::BadValue {
+                field: "TaskTemplate.RestartPolicy.Condition",
+                value: other.to_owned(),
+            });
+        }
+    };
+    Ok(RestartPolicy {
+        condition,
+        delay: r.delay.map_or(RestartPolicy::default().delay, span),
+        max_attempts: r.max_attempts,
+        window: span(r.window),
+    })
+}
+
+pub(super) fn update(
+    u: Option<DockerUpdate>,
+    field: &'static str,
+) -> Result<UpdateConfig, SpecInError> {
+    let Some(u) = u else {
+        return Ok(UpdateConfig::default());
+    };
+    let bad = |value: &str| SpecInError::BadValue {
+        field,
+        value: value.to_owned(),
+    };
+    Ok(UpdateConfig {
+        parallelism: u.parallelism,
+        delay: span(u.delay),
+        order: match u.order.as_str() {
+            "" | "stop-first" => UpdateOrder::StopFirst,
+            "start-first" => UpdateOrder::StartFirst,
+            other => return Err(bad(other)),
+        },
+        failure_action: match u.failure_action.as_str() {
+            "" | "pause" => FailureAction::Pause,
+            "continue" => FailureAction::Continue,
+            "rollback" => FailureAction::Rollback,
+            other => return Err(bad(other)),
+        },
+        monitor: if u.monitor == 0 {
+            UpdateConfig::default().monitor
+        } else {
+            span(u.monitor)
+        },
+        max_failure_ratio: u.max_failure_ratio,
+    })
+}
+
+pub(super) fn endpoint(
+    e: DockerEndpointSpec,
+) -> Result<(Vec<PortConfig>, EndpointMode), SpecInError> {
+    let mode = match e.mode.as_str() {
+        "" | "vip" => EndpointMode::Vip,
+        "dnsrr" => EndpointMode::Dnsrr,
+        other => {
+            return Err(SpecInError::BadValue {
+                field: "EndpointSpec.Mode",
+                value: other.to_owned(),
+            });
+        }
+    };
+    let mut ports = Vec::new();
+    for p in e.ports {
+        refuse_rest("EndpointSpec.Ports", &p.rest)?;
+        let bad = |field, value: &str| SpecInError::BadValue {
+            field,
+            value: value.to_owned(),
+        };
+        ports.push(PortConfig {
+            published: p.published_port,
+            target: p.target_port,
+            protocol: match p.protocol.as_str() {
+                "" | "tcp" => Protocol::Tcp,
+                "udp" => Protocol::Udp,
+                other => return Err(bad("EndpointSpec.Ports.Protocol", other)),
+            },
+            mode: match p.publish_mode.as_str() {
+                "" | "ingress" => PublishMode::Ingress,
+                "host" => PublishMode::Host,
+                other => return Err(bad("EndpointSpec.Ports.PublishMode", other)),
+            },
+        });
+    }
+    Ok((ports, mode))
+}
