@@ -11,6 +11,7 @@
 //! binary rather than linking the daemon.
 
 pub mod dns_kit;
+pub mod docker_kit;
 pub mod lab;
 pub mod linearizability;
 pub mod overlay_kit;

@@ -8,60 +8,9 @@
 //!   n1 (manager) ── n2 (worker)      docker -H unix://<socket> ...
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
+use shoal_netns_tests::docker_kit::{docker, docker_clients};
 use shoal_netns_tests::services_kit::ServiceLab;
 use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, eventually, init, swarm_lab};
-
-/// The `docker` clients to try: Debian's (what setup installs) and the
-/// first on PATH, each once.
-fn docker_clients() -> Vec<PathBuf> {
-    let mut clients: Vec<PathBuf> = Vec::new();
-    let on_path = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("docker"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    for candidate in std::iter::once(PathBuf::from("/usr/bin/docker")).chain(on_path) {
-        let Ok(real) = candidate.canonicalize() else {
-            continue;
-        };
-        if !clients.contains(&real) {
-            clients.push(real);
-        }
-        if clients.len() == 2 {
-            break;
-        }
-    }
-    assert!(
-        !clients.is_empty(),
-        "no docker client (setup installs docker.io)"
-    );
-    clients
-}
-
-/// `docker -H unix://<node's socket> args...`: stdout, or stderr as the error.
-fn docker(client: &Path, node: &SwarmNode, args: &[&str]) -> Result<String, String> {
-    let config = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let out = Command::new(client)
-        .arg("--config")
-        .arg(config.path())
-        .arg("-H")
-        .arg(format!("unix://{}", node.socket().display()))
-        .args(args)
-        .env_remove("DOCKER_HOST")
-        .output()
-        .map_err(|e| format!("{}: {e}", client.display()))?;
-    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
-    if out.status.success() {
-        Ok(text(&out.stdout))
-    } else {
-        Err(text(&out.stderr))
-    }
-}
 
 #[test]
 fn the_docker_client_lists_and_inspects_the_swarm_nodes() {

@@ -31,7 +31,7 @@ const PACKAGES: &[&str] = &[
     "iputils-ping",    // netns labs: ICMP reachability between nodes and tasks
     "curl",            // netns labs: HTTP requests to services through the routing mesh
     "docker-registry", // control/crates/runtime/tests/image_pull.rs: an OCI distribution registry on loopback
-    "docker.io", // netns-tests/tests/engine_api.rs: the stock `docker` client drives shoal through the Engine API (no dockerd is started)
+    "docker.io", // netns-tests/tests/engine_{api,stack}.rs: the stock `docker` client (and `docker stack deploy`) drives shoal through the Engine API (no dockerd is started)
     "apache2-utils", // runtime image tests: `htpasswd -B` makes the bcrypt password file of an authenticating registry
     "attr",          // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
     "dnsmasq-base", // netns-tests/tests/dns.rs: the lab world's resolver the embedded DNS forwards to

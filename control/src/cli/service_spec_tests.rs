@@ -99,9 +99,13 @@ fn create_refuses_contradictions_and_bad_specs() {
         FlagError::Spec(SpecError::ReplicasOnGlobal)
     );
     assert!(matches!(
-        create("--name Web busybox"),
+        create("--name web- busybox"),
         Err(FlagError::Spec(SpecError::InvalidName { .. }))
     ));
+    assert!(
+        create("--name App_web busybox").is_ok(),
+        "SwarmKit's names: a stack's app_web"
+    );
     assert_eq!(
         create("-p 80:80 -p 80:81 busybox").unwrap_err().to_string(),
         "EndpointSpec: duplicate published ports provided: 80/Tcp (Ingress)"

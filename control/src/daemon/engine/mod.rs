@@ -14,11 +14,13 @@
 //! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter); `remove`: their `DELETE`s;
-//! - `create`: networks and secrets from Docker's bodies;
+//! - `create`: networks and secrets from Docker's bodies; `configs`: none
+//!   yet;
 //! - `service_write`: creating and updating services from Docker's spec,
 //!   translated by `spec_in` (and shown by `spec_out`, so a read, change
 //!   and write back keeps every field).
 
+mod configs;
 mod create;
 mod filters;
 mod networks;
@@ -79,6 +81,8 @@ fn routes(daemon: Arc<Daemon>) -> Router {
             "/networks/{id}",
             get(networks::inspect).delete(remove::network),
         )
+        .route("/configs", get(configs::list))
+        .route("/configs/create", axum::routing::post(configs::create))
         .route("/secrets", get(secrets::list))
         .route("/secrets/create", axum::routing::post(create::secret))
         .route(

@@ -131,6 +131,16 @@ impl Allocator {
         Ok(())
     }
 
+    /// Forgets network `name` even if task addresses remain in it: the
+    /// caller checked that no service uses it any more, so those tasks are
+    /// being stopped (a later release finds no network and does nothing,
+    /// and a network created again under the name starts empty).
+    pub fn drop_network(&mut self, name: &str) -> Result<(), AllocatorError> {
+        self.network(name)?;
+        self.networks.remove(name);
+        Ok(())
+    }
+
     fn check_explicit_subnet(&self, subnet: Ipv4Net) -> Result<Ipv4Net, AllocatorError> {
         if !(8..=30).contains(&subnet.prefix()) {
             return Err(AllocatorError::SubnetSize { subnet });

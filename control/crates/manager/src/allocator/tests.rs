@@ -257,6 +257,37 @@ fn task_allocation_is_all_or_nothing() {
     assert!(alloc.network("front").expect("front").addresses.is_empty());
 }
 
+#[test]
+fn a_dropped_network_ignores_its_stopping_tasks_and_starts_empty_again() {
+    let mut alloc = Allocator::new(net("10.0.0.0/16"));
+    alloc
+        .create_network("front", Some(net("10.0.0.0/29")))
+        .expect("front");
+    let mut t = task(&["front"]);
+    alloc.allocate_task(&mut t).expect("allocate");
+    alloc
+        .drop_network("front")
+        .expect("dropped with a task address");
+    assert!(alloc.network("front").is_err());
+    alloc
+        .create_network("front", Some(net("10.0.0.0/29")))
+        .expect("created again");
+    alloc.release_task(&t);
+    let mut again = task(&["front"]);
+    again.id = "t2".into();
+    alloc.allocate_task(&mut again).expect("allocate");
+    assert_eq!(
+        again.networks[0].ip, t.networks[0].ip,
+        "the new network starts empty"
+    );
+    alloc.release_task(&t);
+    assert_eq!(
+        alloc.network("front").expect("front").addresses.len(),
+        1,
+        "the old task's release does not free the new task's address"
+    );
+}
+
 fn port(published: u16, target: u16, protocol: Protocol, mode: PublishMode) -> PortConfig {
     PortConfig {
         published,

@@ -6,9 +6,9 @@ use super::{Protocol, PublishMode};
 /// Why a service spec (or a piece of one) is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    /// The service name is not a DNS label.
+    /// The service name breaks SwarmKit's rule for names.
     #[error(
-        "invalid service name {name:?}: name must be valid as a DNS name component (1-63 of a-z, 0-9, '-')"
+        "invalid service name {name:?}: 1-63 letters, digits, '-' and '_', starting and ending with a letter or digit"
     )]
     InvalidName {
         /// The name given.

@@ -72,9 +72,15 @@ fn invalid_specs_say_why() {
     let cases: Vec<Case> = vec![
         (|s| s.task.image = " ".into(), SpecError::EmptyImage),
         (
-            |s| s.name = "Web_1".into(),
+            |s| s.name = "_web".into(),
             SpecError::InvalidName {
-                name: "Web_1".into(),
+                name: "_web".into(),
+            },
+        ),
+        (
+            |s| s.name = "app.web".into(),
+            SpecError::InvalidName {
+                name: "app.web".into(),
             },
         ),
         (

@@ -198,14 +198,17 @@ fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), SpecErr
     Ok(())
 }
 
+/// SwarmKit's rule for service names: 1-63 letters, digits, `-` and `_`,
+/// starting and ending with a letter or digit (`app_web`, a stack's
+/// service, is one; the embedded DNS answers it case-insensitively).
 fn validate_name(name: &str) -> Result<(), SpecError> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+    let edge = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    let valid = name.len() <= 63
+        && edge(name.as_bytes().first())
+        && edge(name.as_bytes().last())
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if valid {
         Ok(())
     } else {

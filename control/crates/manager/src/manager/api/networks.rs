@@ -53,7 +53,10 @@ pub async fn create_network<L: Leadership>(
 }
 
 /// Removes the network `target` names, unless a service uses it (for the
-/// ingress network: publishes mesh ports) or task addresses remain in it.
+/// ingress network: publishes mesh ports). Tasks of removed or changed
+/// services still stopping may hold addresses in it: they lose it now
+/// (what `docker stack rm` needs: it removes the stack's networks right
+/// after its services).
 pub async fn remove_network<L: Leadership>(leader: &L, target: &str) -> Result<(), ManagerError> {
     let _writes = leader.writes().lock().await;
     let before = load(leader);
@@ -75,7 +78,7 @@ pub async fn remove_network<L: Leadership>(leader: &L, target: &str) -> Result<(
     let mut after = before.clone();
     after.networks.remove(&record.id);
     if let Some(allocator) = after.allocator.as_mut() {
-        match allocator.remove_network(&record.name) {
+        match allocator.drop_network(&record.name) {
             Ok(()) | Err(AllocatorError::UnknownNetwork { .. }) => {}
             Err(err) => return Err(err.into()),
         }
