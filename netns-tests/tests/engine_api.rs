@@ -330,3 +330,59 @@ fn the_docker_client_creates_scales_and_rolls_back_a_service() {
         "the refused service was not created: {services}"
     );
 }
+
+#[test]
+fn docker_service_logs_shows_every_tasks_lines_with_its_context() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(2);
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "ticker",
+        "--replicas",
+        "2",
+        "web:1",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done",
+    ])
+    .expect("service create");
+    assert_eq!(lab.wait_running("ticker", 2).len(), 2, "one task per node");
+    let manager = lab.manager();
+    let client = &docker_clients()[0];
+    // `ticker.1.<task id>@n1    | tick 3`: docker's client resolved the
+    // task, service and node from the details of every line.
+    let nodes_seen = |text: &str| {
+        let mut nodes: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.split_once("| tick "))
+            .filter(|(prefix, _)| prefix.trim_start().starts_with("ticker."))
+            .filter_map(|(prefix, _)| prefix.trim().rsplit_once('@').map(|(_, n)| n.to_owned()))
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    };
+    let logs = eventually("ticks from both nodes", || {
+        let text = docker(client, manager, &["service", "logs", "ticker"]).ok()?;
+        (nodes_seen(&text) == ["n1", "n2"]).then_some(text)
+    });
+    let tail = docker(
+        client,
+        manager,
+        &["service", "logs", "--tail", "1", "ticker"],
+    )
+    .expect("service logs --tail 1");
+    assert_eq!(
+        tail.lines().count(),
+        2,
+        "one line per task:\n{tail}\n(all: {logs})"
+    );
+    let refused = docker(client, manager, &["service", "logs", "-t", "ticker"])
+        .expect_err("timestamps are not kept");
+    assert!(refused.contains("timestamps"), "{refused}");
+}

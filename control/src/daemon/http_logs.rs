@@ -56,16 +56,36 @@ struct LogsQuery {
     follow: bool,
 }
 
-/// One task to read: its logs (text empty) and its node.
+/// One task to read: its logs (text empty), its node and its service.
 #[derive(Clone)]
-struct Source {
-    logs: TaskLogs,
+pub(crate) struct Source {
+    pub(crate) logs: TaskLogs,
     addr: String,
-    node_id: String,
+    pub(crate) node_id: String,
+    pub(crate) service_id: String,
 }
 
+/// How a streamed answer is written: one chunk of a task's output (or its
+/// error) as bytes, and the content type they make.
+#[derive(Clone, Copy)]
+pub(crate) struct Encoding {
+    /// One chunk.
+    pub(crate) encode: fn(&Source, &TaskLogs) -> Bytes,
+    /// The response's `Content-Type`.
+    pub(crate) content_type: &'static str,
+}
+
+/// shoal's own: one JSON [`TaskLogs`] per line.
+const NDJSON: Encoding = Encoding {
+    encode: |_, logs| ndjson_line(logs),
+    content_type: "application/x-ndjson",
+};
+
 /// The service's placed tasks (history included), in `service ps` order.
-fn sources(daemon: &Daemon, id: &str) -> Result<(Arc<Active>, Vec<Source>), DaemonError> {
+pub(crate) fn sources(
+    daemon: &Daemon,
+    id: &str,
+) -> Result<(Arc<Active>, Vec<Source>), DaemonError> {
     let (active, manager) = daemon.manager()?;
     let tables = api::load(&*manager);
     let service = manager::resolve(&tables.services, id, "service", |s| &s.spec.name)?;
@@ -88,6 +108,7 @@ fn sources(daemon: &Daemon, id: &str) -> Result<(Arc<Active>, Vec<Source>), Daem
                 },
                 addr: node.addr.clone(),
                 node_id: node.id.clone(),
+                service_id: view.task.service_id.clone(),
             })
         })
         .collect();
@@ -103,24 +124,42 @@ async fn service_logs(
 ) -> Result<Response, ApiFailure> {
     let (active, sources) = sources(&daemon, &id)?;
     if query.follow {
-        return Ok(follow(daemon, id, active, sources, query.tail));
+        return Ok(follow(daemon, id, active, sources, query.tail, NDJSON));
     }
+    let all: Vec<TaskLogs> = gather(&active, sources, query.tail)
+        .await
+        .into_iter()
+        .map(|(_, logs)| logs)
+        .collect();
+    Ok(Json(all).into_response())
+}
+
+/// Every task's last `tail` lines (all when unset), asked of their nodes
+/// all at once, in `sources` order; a node that cannot answer gives the
+/// task an error.
+pub(crate) async fn gather(
+    active: &Arc<Active>,
+    sources: Vec<Source>,
+    tail: Option<usize>,
+) -> Vec<(Source, TaskLogs)> {
     let mut calls = tokio::task::JoinSet::new();
     for (order, source) in sources.into_iter().enumerate() {
         let active = active.clone();
         calls.spawn(async move {
             let mut logs = source.logs.clone();
-            match fetch(&active, &source, query.tail, None).await {
+            match fetch(&active, &source, tail, None).await {
                 Ok(answer) => logs.text = answer.text,
                 Err(err) => logs.error = Some(err),
             }
-            (order, logs)
+            (order, source, logs)
         });
     }
     let mut answers = calls.join_all().await;
-    answers.sort_by_key(|(order, _)| *order);
-    let all: Vec<TaskLogs> = answers.into_iter().map(|(_, logs)| logs).collect();
-    Ok(Json(all).into_response())
+    answers.sort_by_key(|(order, _, _)| *order);
+    answers
+        .into_iter()
+        .map(|(_, source, logs)| (source, logs))
+        .collect()
 }
 
 /// One `TaskLogs` call to the task's node (a worker's certificate names
@@ -147,23 +186,30 @@ async fn fetch(
 /// The streamed answer: a poller per task feeding one channel, and a
 /// watcher adding pollers for tasks placed later (a scale-up, a
 /// replacement), followed from their first line.
-fn follow(
+pub(crate) fn follow(
     daemon: Arc<Daemon>,
     id: String,
     active: Arc<Active>,
     sources: Vec<Source>,
     tail: Option<usize>,
+    encoding: Encoding,
 ) -> Response {
     let (tx, rx) = mpsc::channel(FOLLOW_BUFFER);
     let mut followed = HashSet::new();
     for source in sources {
         followed.insert(source.logs.task_id.clone());
-        tokio::spawn(follow_task(active.clone(), source, tail, tx.clone()));
+        tokio::spawn(follow_task(
+            active.clone(),
+            source,
+            tail,
+            tx.clone(),
+            encoding,
+        ));
     }
-    tokio::spawn(follow_new_tasks(daemon, id, followed, tx));
+    tokio::spawn(follow_new_tasks(daemon, id, followed, tx, encoding));
     let mut response = Body::new(ChannelBody(rx)).into_response();
-    let ndjson = axum::http::HeaderValue::from_static("application/x-ndjson");
-    response.headers_mut().insert(CONTENT_TYPE, ndjson);
+    let content_type = axum::http::HeaderValue::from_static(encoding.content_type);
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
 }
 
@@ -174,6 +220,7 @@ async fn follow_new_tasks(
     id: String,
     mut followed: HashSet<String>,
     tx: mpsc::Sender<Bytes>,
+    encoding: Encoding,
 ) {
     loop {
         tokio::select! {
@@ -185,7 +232,13 @@ async fn follow_new_tasks(
         };
         for source in sources {
             if followed.insert(source.logs.task_id.clone()) {
-                tokio::spawn(follow_task(active.clone(), source, None, tx.clone()));
+                tokio::spawn(follow_task(
+                    active.clone(),
+                    source,
+                    None,
+                    tx.clone(),
+                    encoding,
+                ));
             }
         }
     }
@@ -199,6 +252,7 @@ async fn follow_task(
     source: Source,
     tail: Option<usize>,
     tx: mpsc::Sender<Bytes>,
+    encoding: Encoding,
 ) {
     let mut cursor = None;
     loop {
@@ -218,12 +272,12 @@ async fn follow_task(
                     error: Some(err),
                     ..source.logs.clone()
                 };
-                let _ = tx.send(ndjson_line(&logs)).await;
+                let _ = tx.send((encoding.encode)(&source, &logs)).await;
                 return;
             }
         };
         if let Some(logs) = chunk
-            && tx.send(ndjson_line(&logs)).await.is_err()
+            && tx.send((encoding.encode)(&source, &logs)).await.is_err()
         {
             return;
         }

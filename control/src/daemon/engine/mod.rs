@@ -15,7 +15,7 @@
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter); `remove`: their `DELETE`s;
 //! - `create`: networks and secrets from Docker's bodies; `configs`: none
-//!   yet;
+//!   yet; `logs`: a service's logs as Docker's multiplexed stream;
 //! - `service_write`: creating and updating services from Docker's spec,
 //!   translated by `spec_in` (and shown by `spec_out`, so a read, change
 //!   and write back keeps every field).
@@ -23,6 +23,7 @@
 mod configs;
 mod create;
 mod filters;
+mod logs;
 mod networks;
 mod nodes;
 mod remove;
@@ -65,6 +66,7 @@ fn routes(daemon: Arc<Daemon>) -> Router {
             "/services/create",
             axum::routing::post(service_write::create),
         )
+        .route("/services/{id}/logs", get(logs::service))
         .route(
             "/services/{id}/update",
             axum::routing::post(service_write::update),
