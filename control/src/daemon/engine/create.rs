@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::super::core::Daemon;
 use super::super::http_api::{api_call, decode};
 use super::EngineFailure;
+use super::shapes::is_unset;
 use crate::api::{NetworkCreateRequest, SecretCreateRequest, SecretView};
 use crate::cluster::NetworkRecord;
 use crate::ctl::ApiOp;
@@ -80,15 +81,9 @@ fn unsupported(field: &str) -> EngineFailure {
 
 /// The first field of `rest` (at `path`) that carries a value, refused.
 fn refuse_rest(path: &str, rest: &Rest) -> Result<(), EngineFailure> {
-    let carried = |v: &Value| {
-        !matches!(v, Value::Null | Value::Bool(false))
-            && v.as_str() != Some("")
-            && v.as_object().is_none_or(|o| !o.is_empty())
-            && v.as_array().is_none_or(|a| !a.is_empty())
-    };
     match rest
         .iter()
-        .find(|(k, v)| !IGNORED.contains(&k.as_str()) && carried(v))
+        .find(|(k, v)| !IGNORED.contains(&k.as_str()) && !is_unset(k, v))
     {
         Some((key, _)) => Err(unsupported(&format!("{path}{key}"))),
         None => Ok(()),

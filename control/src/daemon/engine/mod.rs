@@ -10,7 +10,8 @@
 //! Docker does) and hands the rest to [`routes`].
 //!
 //! - `version`: API versions and the prefix;
-//! - `system`: `/_ping`, `/version`, `/info`;
+//! - `system`: `/_ping`, `/version`, `/info`; `swarm`: `/swarm` and its
+//!   operations;
 //! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter); `remove`: their `DELETE`s;
@@ -35,6 +36,7 @@ mod spec_in;
 #[cfg(test)]
 mod spec_in_tests;
 mod spec_out;
+mod swarm;
 mod system;
 mod tasks;
 mod version;
@@ -59,6 +61,13 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version_route))
         .route("/info", get(info))
+        .route("/swarm", get(swarm::inspect))
+        .route("/swarm/init", axum::routing::post(swarm::init))
+        .route("/swarm/join", axum::routing::post(swarm::join))
+        .route("/swarm/leave", axum::routing::post(swarm::leave))
+        .route("/swarm/update", axum::routing::post(swarm::update))
+        .route("/swarm/unlock", axum::routing::post(swarm::unlock))
+        .route("/swarm/unlockkey", get(swarm::unlock_key))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{id}", get(nodes::inspect).delete(remove::node))
         .route("/services", get(services::list))

@@ -1,6 +1,7 @@
 //! Small shapes every Docker object shares.
 
 use serde::Serialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -9,6 +10,24 @@ use time::format_description::well_known::Rfc3339;
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ObjectVersion {
     pub(crate) index: u64,
+}
+
+/// Values Docker's CLI sends that mean "the default".
+const DEFAULTS: [(&str, &str); 1] = [("Isolation", "default")];
+
+/// Whether field `key` carries no choice: a zero value (`""`, `0`,
+/// `false`, `{}`, `[]`, null, an object of such) or a default Docker's
+/// CLI always sends (`Isolation: default`). Docker's clients marshal Go
+/// structs, so every field shoal does not know arrives, mostly unset.
+pub(crate) fn is_unset(key: &str, value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty() || DEFAULTS.contains(&(key, s.as_str())),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.iter().all(|(k, v)| is_unset(k, v)),
+    }
 }
 
 /// RFC 3339 of a Unix time in milliseconds (Docker's timestamps).

@@ -15,6 +15,8 @@ use shoal_model::spec::{Placement, Resources, ServiceMode, ServiceSpec, Span, Ta
 
 mod convert;
 
+use super::shapes::is_unset;
+
 use convert::{endpoint, health, restart, secret, update};
 
 /// Fields of one level that no typed field took.
@@ -45,23 +47,9 @@ pub(crate) enum SpecInError {
     },
 }
 
-/// Values Docker's CLI sends that mean "the default".
-const DEFAULTS: [(&str, &str); 1] = [("Isolation", "default")];
-
-fn is_empty(key: &str, value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty() || DEFAULTS.contains(&(key, s.as_str())),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.iter().all(|(k, v)| is_empty(k, v)),
-    }
-}
-
 /// Refuses the first field of `rest` (at `path`) that carries a value.
 fn refuse_rest(path: &str, rest: &Rest) -> Result<(), SpecInError> {
-    match rest.iter().find(|(k, v)| !is_empty(k, v)) {
+    match rest.iter().find(|(k, v)| !is_unset(k, v)) {
         Some((key, _)) => Err(SpecInError::Unsupported {
             field: if path.is_empty() {
                 key.clone()
