@@ -67,6 +67,8 @@ pub(crate) struct HostPaths<'a> {
     pub secrets: Option<&'a Path>,
     /// Host copies of [`ContainerSpec::files`], in the same order.
     pub files: &'a [std::path::PathBuf],
+    /// Data directories of [`ContainerSpec::volumes`], in the same order.
+    pub volumes: &'a [std::path::PathBuf],
     /// Its network namespace.
     pub netns: &'a Path,
     /// Its cgroup path (relative to each controller's root).
@@ -249,6 +251,21 @@ fn mounts(spec: &ContainerSpec, host: &HostPaths<'_>) -> Vec<Mount> {
         let source = bind.source.to_string_lossy();
         let mode = if bind.read_only { "ro" } else { "rw" };
         mounts.push(mount(&bind.target, "bind", &source, &["rbind", mode]));
+    }
+    for (volume, source) in spec.volumes.iter().zip(host.volumes) {
+        let source = source.to_string_lossy();
+        let mode = if volume.read_only { "ro" } else { "rw" };
+        mounts.push(mount(&volume.target, "bind", &source, &["rbind", mode]));
+    }
+    for tmpfs in &spec.tmpfs {
+        let mode = format!("mode={:o}", tmpfs.mode.unwrap_or(0o1777));
+        let size = tmpfs.size_bytes.map(|b| format!("size={b}"));
+        let mut options = vec!["nosuid", "nodev", mode.as_str()];
+        options.extend(size.as_deref());
+        if tmpfs.read_only {
+            options.push("ro");
+        }
+        mounts.push(mount(&tmpfs.target, "tmpfs", "tmpfs", &options));
     }
     for (file, source) in spec.files.iter().zip(host.files) {
         let source = source.to_string_lossy();

@@ -23,6 +23,7 @@ use super::log_reader::LogPosition;
 use super::reaper::Reaper;
 use super::runc::Runc;
 use super::spec::{Container, ContainerSpec, ContainerState, ExitStatus, Status};
+use super::volumes::Volumes;
 use super::{RuntimeError, netns, oom, rootfs, sys};
 
 /// How long `delete` waits for a killed init to be reaped.
@@ -64,6 +65,9 @@ struct Meta {
     netns: PathBuf,
     netns_name: Option<String>,
     pid: u32,
+    /// The named volumes it mounts (a volume in use cannot be removed).
+    #[serde(default)]
+    volumes: Vec<String>,
 }
 
 /// The container runtime of a node.
@@ -73,6 +77,7 @@ pub struct Runtime {
     images: ImageStore,
     runc: Runc,
     reaper: Arc<Reaper>,
+    volumes: Volumes,
 }
 
 impl Runtime {
@@ -89,6 +94,7 @@ impl Runtime {
         }
         Ok(Self {
             runc: Runc::new(config.runc.clone(), config.runc_root.clone()),
+            volumes: Volumes::new(&config.state_dir),
             config,
             images,
             reaper: Arc::default(),
@@ -133,6 +139,7 @@ impl Runtime {
         bundle: &Path,
     ) -> Result<Container, RuntimeError> {
         rootfs::mount_overlay(bundle, &image.layers)?;
+        let volumes = self.prepare_mounts(spec, bundle)?;
         let secrets = rootfs::mount_secrets(bundle, &spec.secrets)?;
         let files = rootfs::write_files(bundle, &spec.files)?;
         let (netns, netns_name) = match &spec.netns {
@@ -145,6 +152,7 @@ impl Runtime {
         let host = HostPaths {
             secrets: secrets.as_deref(),
             files: &files,
+            volumes: &volumes,
             netns: &netns,
             cgroup: self.cgroup(&spec.id),
         };
@@ -161,6 +169,7 @@ impl Runtime {
             netns: netns.clone(),
             netns_name: netns_name.clone(),
             pid,
+            volumes: spec.volumes.iter().map(|v| v.name.clone()).collect(),
         };
         let meta_path = bundle.join("meta.json");
         let json = serde_json::to_vec(&meta).map_err(RuntimeError::json("meta.json"))?;
@@ -185,6 +194,51 @@ impl Runtime {
         let container = self.create(spec)?;
         self.start(&container.id)?;
         Ok(container)
+    }
+
+    /// Checks bind sources and makes the spec's volumes ready (a volume
+    /// created now gets the image's files at its target, unless
+    /// `no_copy`); their data directories, in the spec's order.
+    fn prepare_mounts(
+        &self,
+        spec: &ContainerSpec,
+        bundle: &Path,
+    ) -> Result<Vec<PathBuf>, RuntimeError> {
+        if let Some(bind) = spec.mounts.iter().find(|b| !b.source.exists()) {
+            return Err(RuntimeError::BindSourceMissing {
+                path: bind.source.clone(),
+            });
+        }
+        let mut paths = Vec::with_capacity(spec.volumes.len());
+        for volume in &spec.volumes {
+            let (data, created) = self.volumes.ensure(&volume.name)?;
+            if created && !volume.no_copy {
+                let in_image = bundle.join("rootfs").join(&volume.target[1..]);
+                self.volumes
+                    .copy_up(&volume.name, &in_image, &volume.target)?;
+            }
+            paths.push(data);
+        }
+        Ok(paths)
+    }
+
+    /// The node's named volumes.
+    pub fn volumes(&self) -> &Volumes {
+        &self.volumes
+    }
+
+    /// Removes volume `name`, unless a container on the node mounts it.
+    pub fn remove_volume(&self, name: &str) -> Result<(), RuntimeError> {
+        let users = self
+            .list()?
+            .into_iter()
+            .filter(|c| {
+                self.meta(&c.id)
+                    .is_ok_and(|m| m.volumes.iter().any(|v| v == name))
+            })
+            .map(|c| c.id)
+            .collect();
+        Ok(self.volumes.remove(name, users)?)
     }
 
     /// Container `id`'s cgroup path, relative to each controller's root.

@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::image::ImageError;
+use super::volumes::VolumeError;
 
 /// Why a container operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,15 @@ pub enum RuntimeError {
     /// The image could not be resolved.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// A volume could not be made ready (or removed).
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    /// A bind mount's source does not exist on the node (Docker's words).
+    #[error("invalid mount config for type \"bind\": bind source path does not exist: {}", path.display())]
+    BindSourceMissing {
+        /// The source path.
+        path: PathBuf,
+    },
     /// Neither the spec nor the image give a command to run.
     #[error("no command to run: image {image} has no entrypoint or cmd and none was given")]
     NoCommand {

@@ -11,7 +11,8 @@
 //! the data plane can attach the task's interface between
 //! [`Runtime::create`] and [`Runtime::start`]. The container's stdout and
 //! stderr go to a log file; its exit status is collected by this process
-//! (a child subreaper).
+//! (a child subreaper). Named volumes (`volumes`) live under the state dir
+//! and outlive the containers that mount them.
 //!
 //! It owns the node's containers and images and depends on no other
 //! shoal crate.
@@ -32,6 +33,7 @@ mod runc;
 mod seccomp;
 mod spec;
 mod sys;
+pub mod volumes;
 
 pub use config::SECRETS_TARGET;
 pub use containers::{Runtime, RuntimeConfig};
@@ -39,10 +41,12 @@ pub use error::RuntimeError;
 pub use netns::{NETNS_DIR, netns_name, netns_path};
 pub use spec::{
     BindMount, Container, ContainerFile, ContainerSpec, ContainerState, ExitStatus, MAX_ID_LEN,
-    Resources, SecretFile, Status,
+    Resources, SecretFile, Status, TmpfsMount, VolumeMount,
 };
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mounts;
 #[cfg(test)]
 mod tests_security;

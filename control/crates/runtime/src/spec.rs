@@ -35,6 +35,10 @@ pub struct ContainerSpec {
     pub resources: Resources,
     /// Bind mounts from the host.
     pub mounts: Vec<BindMount>,
+    /// Named local volumes (created on first use).
+    pub volumes: Vec<VolumeMount>,
+    /// tmpfs mounts.
+    pub tmpfs: Vec<TmpfsMount>,
     /// Files for `/run/secrets` (a tmpfs; only this task's secrets).
     pub secrets: Vec<SecretFile>,
     /// Files put over paths of the image, read-only (`/etc/resolv.conf`,
@@ -69,6 +73,33 @@ pub struct BindMount {
     pub source: PathBuf,
     /// Absolute path in the container.
     pub target: String,
+    /// Mount read-only.
+    pub read_only: bool,
+}
+
+/// A named volume mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The volume's name.
+    pub name: String,
+    /// Absolute path in the container.
+    pub target: String,
+    /// Mount read-only.
+    pub read_only: bool,
+    /// Leave a new volume empty instead of copying the image's files at
+    /// the target into it (`volume-nocopy`).
+    pub no_copy: bool,
+}
+
+/// A tmpfs mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Size limit in bytes (the kernel's default, half the RAM, if unset).
+    pub size_bytes: Option<u64>,
+    /// Permission bits of its root (1777 if unset).
+    pub mode: Option<u32>,
     /// Mount read-only.
     pub read_only: bool,
 }
@@ -214,7 +245,12 @@ impl ContainerSpec {
                 return Err(invalid("secret", &secret.name, "mode above 0777"));
             }
         }
-        let targets = self.mounts.iter().map(|m| m.target.as_str());
+        let targets = self
+            .mounts
+            .iter()
+            .map(|m| m.target.as_str())
+            .chain(self.volumes.iter().map(|v| v.target.as_str()))
+            .chain(self.tmpfs.iter().map(|t| t.target.as_str()));
         for target in targets.chain(self.files.iter().map(|f| f.target.as_str())) {
             if !target.starts_with('/') || !relative_clean(&target[1..]) {
                 return Err(invalid(
@@ -223,6 +259,16 @@ impl ContainerSpec {
                     "must be absolute, without ..",
                 ));
             }
+        }
+        for volume in &self.volumes {
+            super::volumes::check_name(&volume.name)?;
+        }
+        if let Some(t) = self
+            .tmpfs
+            .iter()
+            .find(|t| t.mode.is_some_and(|m| m > 0o7777))
+        {
+            return Err(invalid("tmpfs mode", &t.target, "above 07777"));
         }
         Ok(())
     }
