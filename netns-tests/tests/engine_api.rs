@@ -313,14 +313,16 @@ fn the_docker_client_creates_scales_and_rolls_back_a_service() {
         "--name",
         "bad",
         "--mount",
-        "type=tmpfs,dst=/cache",
+        "type=volume,source=v,target=/v,volume-driver=nfs",
         "--no-resolve-image",
         "--detach",
         "web:1",
     ])
-    .expect_err("mounts are not supported yet");
+    .expect_err("only the local volume driver exists");
     assert!(
-        refused.contains("TaskTemplate.ContainerSpec.Mounts is not supported"),
+        refused.contains(
+            "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig.Name is not supported"
+        ),
         "{refused}"
     );
     let services = lab.cli(&["service", "ls", "-q"]).expect("service ls");

@@ -26,6 +26,7 @@ mod service_logs;
 mod service_spec;
 mod service_table;
 mod swarm;
+mod volume;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +56,8 @@ enum Command {
     Network(network::NetworkArgs),
     /// Manage secrets given to services.
     Secret(secret::SecretArgs),
+    /// Manage the node's named volumes.
+    Volume(volume::VolumeArgs),
     /// Load and list images on this node.
     Image(image::ImageArgs),
     /// Store a registry login on this node (checked against the registry
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Service(args) => service::run(args),
         Command::Network(args) => network::run(args),
         Command::Secret(args) => secret::run(args),
+        Command::Volume(args) => volume::run(args),
         Command::Image(args) => image::run(args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use shoal_control::spec::{PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError};
+use shoal_control::spec::{Mount, PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError};
 
 /// Why a command-line value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,6 +132,11 @@ pub fn port(text: &str) -> Result<PortConfig, ParseError> {
 /// `--secret`: `NAME` or `source=NAME,target=PATH,uid=N,gid=N,mode=0OOO`.
 pub fn secret(text: &str) -> Result<SecretRef, ParseError> {
     Ok(text.parse::<SecretRef>()?)
+}
+
+/// `--mount`: Docker's `type=…,source=…,target=…[,readonly]…`.
+pub fn mount(text: &str) -> Result<Mount, ParseError> {
+    Ok(text.parse::<Mount>()?)
 }
 
 /// `--security-opt`: `seccomp=unconfined` or `seccomp=builtin`.

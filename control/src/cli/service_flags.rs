@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use shoal_control::spec::{
-    EndpointMode, FailureAction, PortConfig, RestartCondition, SecretRef, SecurityOpt, Span,
+    EndpointMode, FailureAction, Mount, PortConfig, RestartCondition, SecretRef, SecurityOpt, Span,
     UpdateOrder,
 };
 
@@ -249,6 +249,10 @@ pub struct CreateFlags {
     /// Container label KEY=VALUE.
     #[arg(long = "container-label", value_name = "KEY=VALUE")]
     pub container_labels: Vec<String>,
+    /// Mount a filesystem: type=bind|volume|tmpfs,source=…,target=…[,readonly]
+    /// [,volume-nocopy][,tmpfs-size=64m][,tmpfs-mode=1777].
+    #[arg(long = "mount", value_name = "MOUNT", value_parser = parse::mount)]
+    pub mounts: Vec<Mount>,
     #[command(flatten)]
     pub policy: PolicyFlags,
     #[command(flatten)]
@@ -321,6 +325,12 @@ pub struct UpdateFlags {
     /// Take a secret away (by name).
     #[arg(long, value_name = "NAME")]
     pub secret_rm: Vec<String>,
+    /// Add a mount (replaces one at the same target).
+    #[arg(long, value_name = "MOUNT", value_parser = parse::mount)]
+    pub mount_add: Vec<Mount>,
+    /// Remove a mount, by target path.
+    #[arg(long, value_name = "TARGET")]
+    pub mount_rm: Vec<String>,
     /// Replace the tasks even if nothing changed.
     #[arg(long)]
     pub force: bool,

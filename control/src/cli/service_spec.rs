@@ -68,6 +68,7 @@ pub fn create_spec(
         network_aliases: aliases_of(&flags.networks),
         secrets: flags.secrets.clone(),
         container_labels: parse::labels(&flags.container_labels)?,
+        mounts: flags.mounts.clone(),
         ..spec.task
     };
     spec.labels = parse::labels(&flags.labels)?;
@@ -99,6 +100,10 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
     }
     task.network_aliases.extend(aliases_of(&flags.network_add));
     update_secrets(&mut task.secrets, &flags.secret_add, &flags.secret_rm);
+    task.mounts.retain(|m| {
+        !flags.mount_rm.contains(&m.target) && !flags.mount_add.iter().any(|a| a.target == m.target)
+    });
+    task.mounts.extend(flags.mount_add.iter().cloned());
     update_labels(
         &mut task.container_labels,
         &flags.container_label_add,

@@ -408,3 +408,29 @@ fn service_and_container_labels_come_from_flags_and_updates() {
     let updated = update_spec(&update_flags("--container-label-rm log web"), spec).unwrap();
     assert!(updated.task.container_labels.is_empty());
 }
+
+#[test]
+fn mounts_come_from_flags_and_updates_replace_them_by_target() {
+    let spec = create(
+        "--name db --mount type=volume,source=pgdata,target=/var/lib/pg --mount type=tmpfs,target=/tmp busybox",
+    )
+    .unwrap();
+    assert_eq!(spec.task.mounts.len(), 2);
+    assert_eq!(spec.task.mounts[0].source, "pgdata");
+    let updated = update_spec(
+        &update_flags("--mount-rm /tmp --mount-add type=volume,source=pg2,target=/var/lib/pg db"),
+        spec,
+    )
+    .unwrap();
+    let sources: Vec<&str> = updated
+        .task
+        .mounts
+        .iter()
+        .map(|m| m.source.as_str())
+        .collect();
+    assert_eq!(sources, ["pg2"], "replaced at its target, /tmp removed");
+    assert!(
+        parse::mount("type=volume,target=/data").is_err(),
+        "the parser refuses an anonymous volume"
+    );
+}

@@ -10,6 +10,7 @@ use crate::manager::ManagerError;
 use crate::raft::StoreError;
 use crate::runtime::RuntimeError;
 use crate::runtime::image::{AccessError, ImageError, RegistryError};
+use crate::runtime::volumes::VolumeError;
 use crate::seal::{KeyParseError, SealError};
 use crate::tls::TlsError;
 use crate::token::TokenError;
@@ -311,6 +312,12 @@ impl DaemonError {
             DaemonError::Remote { status, .. } => *status,
             DaemonError::Store(err) if err.is_retryable() => 503,
             DaemonError::Runtime(RuntimeError::NotFound { .. }) => 404,
+            DaemonError::Runtime(RuntimeError::Volume(err)) => match err {
+                VolumeError::NotFound { .. } => 404,
+                VolumeError::InUse { .. } => 409,
+                VolumeError::InvalidName { .. } => 400,
+                _ => 500,
+            },
             DaemonError::Runtime(RuntimeError::Image(err)) | DaemonError::Image(err) => {
                 image_status(err)
             }

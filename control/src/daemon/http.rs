@@ -68,6 +68,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .merge(super::http_images::routes())
         .merge(super::http_registry::routes())
         .merge(super::http_logs::routes())
+        .merge(super::http_volumes::routes())
         .route("/_ping", get(engine::ping).head(engine::ping))
         .route("/version", get(engine::version_route))
         .route("/info", get(engine::info))

@@ -36,6 +36,7 @@ mod http_images;
 mod http_logs;
 mod http_registry;
 mod http_services;
+mod http_volumes;
 mod keys;
 mod leader;
 mod listener;

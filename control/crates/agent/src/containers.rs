@@ -5,10 +5,13 @@ use base64::Engine as _;
 
 use super::{AgentError, dns};
 use shoal_model::assignment::AssignedTask;
-use shoal_model::spec::{SecretRef, TaskState, TaskTemplate};
+use shoal_model::spec::{MountKind, SecretRef, TaskState, TaskTemplate};
 use shoal_runtime::image::ImageError;
 use shoal_runtime::log_reader::LogPosition;
-use shoal_runtime::{ContainerFile, ContainerSpec, Resources, Runtime, RuntimeError, SecretFile};
+use shoal_runtime::{
+    BindMount, ContainerFile, ContainerSpec, Resources, Runtime, RuntimeError, SecretFile,
+    TmpfsMount, VolumeMount,
+};
 
 /// The CPU period a `nano_cpus` quota is expressed in (the kernel's
 /// default, as Docker uses).
@@ -30,7 +33,7 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         etc_file("/etc/hosts", dns::files::hosts(&assigned.task, &hostname)),
         etc_file("/etc/hostname", dns::files::hostname(&hostname)),
     ];
-    let spec = ContainerSpec {
+    let mut spec = ContainerSpec {
         id: assigned.task.id.clone(),
         image: template.image.clone(),
         args: (!template.args.is_empty()).then(|| template.args.clone()),
@@ -42,8 +45,36 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         seccomp_unconfined: template.seccomp_unconfined,
         ..ContainerSpec::default()
     };
+    add_mounts(template, &mut spec);
     spec.validate()?;
     Ok(spec)
+}
+
+/// The template's `--mount`s as the runtime's bind, volume and tmpfs
+/// mounts (a volume is created on this node on first use).
+fn add_mounts(template: &TaskTemplate, spec: &mut ContainerSpec) {
+    for mount in &template.mounts {
+        let target = mount.target.clone();
+        match mount.kind {
+            MountKind::Bind => spec.mounts.push(BindMount {
+                source: mount.source.clone().into(),
+                target,
+                read_only: mount.read_only,
+            }),
+            MountKind::Volume => spec.volumes.push(VolumeMount {
+                name: mount.source.clone(),
+                target,
+                read_only: mount.read_only,
+                no_copy: mount.no_copy,
+            }),
+            MountKind::Tmpfs => spec.tmpfs.push(TmpfsMount {
+                target,
+                size_bytes: mount.tmpfs_size,
+                mode: mount.tmpfs_mode,
+                read_only: mount.read_only,
+            }),
+        }
+    }
 }
 
 fn etc_file(target: &str, contents: String) -> ContainerFile {
@@ -115,6 +146,8 @@ pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
             RuntimeError::InvalidId { .. }
             | RuntimeError::InvalidSpec { .. }
             | RuntimeError::NoCommand { .. }
+            | RuntimeError::BindSourceMissing { .. }
+            | RuntimeError::Volume(_)
             | RuntimeError::Image(_),
         ) => (TaskState::Rejected, full_message(err)),
         _ => (TaskState::Failed, full_message(err)),

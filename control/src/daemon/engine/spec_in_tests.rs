@@ -51,6 +51,9 @@ fn what_docker_sends_for_a_create_translates() {
 fn a_spec_read_and_written_back_is_unchanged() {
     let body = r#"{"Name":"web","Labels":{"com.docker.stack.namespace":"app"},
         "TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],"Hostname":"api-1","Labels":{"tier":"front"},
+        "Mounts":[{"Type":"volume","Source":"app_data","Target":"/data","Consistency":"default",
+          "VolumeOptions":{"NoCopy":false,"Labels":{"com.docker.stack.namespace":"app"},"DriverConfig":null}},
+          {"Type":"tmpfs","Target":"/cache","TmpfsOptions":{"SizeBytes":1048576,"Mode":448}}],
         "Healthcheck":{"Test":["CMD","true"],"Interval":2000000000,"Retries":2}},
         "RestartPolicy":{"Condition":"none","Delay":1000000000,"Window":60000000000},
         "Resources":{"Reservations":{"NanoCPUs":500000000}},"Networks":[{"Target":"n1d","Aliases":["api"]}],"ForceUpdate":2},
@@ -58,6 +61,8 @@ fn a_spec_read_and_written_back_is_unchanged() {
     let spec = translate(body).expect("translates");
     assert_eq!(spec.labels["com.docker.stack.namespace"], "app");
     assert_eq!(spec.task.container_labels["tier"], "front");
+    assert_eq!(spec.task.mounts[0].source, "app_data");
+    assert_eq!(spec.task.mounts[1].tmpfs_mode, Some(0o700));
     let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");
     assert_eq!(translate(&out), Ok(spec));
 }
@@ -67,9 +72,9 @@ fn unsupported_fields_with_values_are_named() {
     let refused = |body: &str| translate(body).expect_err("refused").to_string();
     assert_eq!(
         refused(
-            r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i","Mounts":[{"Type":"tmpfs"}]}}}"#
+            r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i","Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"DriverConfig":{"Name":"nfs"}}}]}}}"#
         ),
-        "TaskTemplate.ContainerSpec.Mounts is not supported by shoal"
+        "TaskTemplate.ContainerSpec.Mounts.VolumeOptions.DriverConfig.Name is not supported by shoal"
     );
     assert_eq!(
         refused(

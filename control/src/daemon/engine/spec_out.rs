@@ -78,6 +78,7 @@ fn container(spec: &ServiceSpec) -> Value {
     let mut c = json!({
         "Image": t.image, "Args": t.args, "Env": t.env, "Secrets": secrets,
         "Labels": t.container_labels,
+        "Mounts": t.mounts.iter().map(super::spec_in::docker_mount).collect::<Vec<_>>(),
     });
     if let Some(hostname) = &t.hostname {
         c["Hostname"] = json!(hostname);

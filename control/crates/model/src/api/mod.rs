@@ -15,5 +15,5 @@ pub use services::{
 };
 pub use types::{
     ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
-    SwarmInfo, SwarmState, UnlockKeyResponse, UnlockRequest,
+    SwarmInfo, SwarmState, UnlockKeyResponse, UnlockRequest, VolumeView,
 };

@@ -132,3 +132,16 @@ pub struct NodeView {
     /// Whether this is the node answering.
     pub is_self: bool,
 }
+
+/// A named volume of a node (`volume ls` / `inspect`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeView {
+    /// Its name.
+    pub name: String,
+    /// Always `local`.
+    pub driver: String,
+    /// Where its data lives on the node.
+    pub mountpoint: String,
+    /// When it was created (seconds since the epoch).
+    pub created_at: u64,
+}

@@ -214,4 +214,28 @@ pub enum SpecError {
         /// The option given.
         option: String,
     },
+    /// A `--mount` that does not parse.
+    #[error("invalid mount {text:?}: {reason}")]
+    MountSyntax {
+        /// The text given.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A mount that cannot be made as given.
+    #[error("invalid mount config for type {kind:?}: {reason} (target {target:?})")]
+    InvalidMount {
+        /// bind, volume or tmpfs.
+        kind: &'static str,
+        /// Its target.
+        target: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two mounts with the same target.
+    #[error("duplicate mount point: {target}")]
+    DuplicateMountTarget {
+        /// The target.
+        target: String,
+    },
 }

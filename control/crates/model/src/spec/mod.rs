@@ -7,6 +7,7 @@
 
 mod constraint;
 mod error;
+mod mount;
 mod sched_node;
 mod secret;
 mod security;
@@ -18,6 +19,7 @@ pub use validate::{MAX_REPLICAS, SpecLimits, is_dns_name};
 
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use error::SpecError;
+pub use mount::{Mount, MountKind};
 pub use sched_node::SchedNode;
 pub use secret::{DEFAULT_SECRET_MODE, SECRETS_DIR, SecretRef};
 pub use security::{DEFAULT_PIDS_LIMIT, SecurityOpt};
@@ -122,6 +124,9 @@ pub struct TaskTemplate {
     /// the spec (a change replaces the tasks, as Docker's does).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub container_labels: BTreeMap<String, String>,
+    /// Filesystems mounted into the containers (`--mount`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
 }
 
 fn is_zero(value: &u64) -> bool {

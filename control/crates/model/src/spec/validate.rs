@@ -64,6 +64,7 @@ impl ServiceSpec {
             return Err(SpecError::RollbackOfRollback);
         }
         validate_secrets(&self.task.secrets)?;
+        validate_mounts(&self.task.mounts)?;
         let mut seen = BTreeSet::new();
         if let Some(network) = self.task.networks.iter().find(|n| !seen.insert(*n)) {
             return Err(SpecError::DuplicateNetwork {
@@ -170,6 +171,22 @@ fn validate_secrets(secrets: &[SecretRef]) -> Result<(), SpecError> {
         if !targets.insert(&secret.target) {
             return Err(SpecError::DuplicateSecretTarget {
                 target: secret.target.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn validate_mounts(mounts: &[super::Mount]) -> Result<(), SpecError> {
+    check_count("mounts", mounts.len())?;
+    let mut targets = BTreeSet::new();
+    for mount in mounts {
+        check_len("mounts", &mount.source, SpecLimits::VALUE_BYTES)?;
+        check_len("mounts", &mount.target, SpecLimits::VALUE_BYTES)?;
+        mount.validate()?;
+        if !targets.insert(&mount.target) {
+            return Err(SpecError::DuplicateMountTarget {
+                target: mount.target.clone(),
             });
         }
     }

@@ -14,6 +14,9 @@ use serde_json::Value;
 use shoal_model::spec::{Placement, Resources, ServiceMode, ServiceSpec, Span, TaskTemplate};
 
 mod convert;
+mod mounts;
+
+pub(crate) use mounts::docker_mount;
 
 use super::shapes::is_unset;
 
@@ -103,6 +106,7 @@ struct DockerContainer {
     secrets: Vec<DockerSecret>,
     healthcheck: Option<DockerHealth>,
     labels: BTreeMap<String, String>,
+    mounts: Vec<mounts::DockerMount>,
     #[serde(flatten)]
     rest: Rest,
 }
@@ -346,6 +350,11 @@ fn template(
         pids_limit: (limits.pids != 0).then_some(limits.pids),
         force_update: t.force_update,
         container_labels: c.labels,
+        mounts: c
+            .mounts
+            .into_iter()
+            .map(mounts::mount)
+            .collect::<Result<_, _>>()?,
         ..TaskTemplate::default()
     })
 }
