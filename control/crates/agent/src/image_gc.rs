@@ -75,7 +75,7 @@ pub(crate) async fn run(shared: Arc<Shared>, grace: Duration) {
                     log::info!("image GC: removed {manifest} (unused for {grace:?})");
                 }
             }
-            Err(err) => log::warn!("image GC: {}", super::containers::full_message(&err)),
+            Err(err) => log::warn!("image GC: {}", shoal_model::error_chain::full_message(&err)),
         }
     }
 }

@@ -121,7 +121,7 @@ fn access_for(shared: &Shared, assigned: &AssignedTask, registry: &str) -> Regis
 /// A pull failure in Docker's words first (`unauthorized: ...`, the
 /// registry unreachable), then shoal's detail.
 pub(crate) fn pull_failure(image: &str, err: &ImageError) -> String {
-    let detail = super::containers::full_message(err);
+    let detail = shoal_model::error_chain::full_message(err);
     let ImageError::Registry { registry, source } = err else {
         return format!("pull failed: {image}: {detail}");
     };

@@ -21,6 +21,7 @@
 mod filters;
 mod networks;
 mod nodes;
+mod registry_auth;
 mod remove;
 mod secrets;
 mod service_write;
