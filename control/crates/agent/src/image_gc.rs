@@ -137,7 +137,7 @@ mod tests {
         let almost = start + grace - Duration::from_secs(1);
         assert!(last.due(&images, &in_use, almost, grace).is_empty());
         let later = start + grace * 3;
-        assert_eq!(last.due(&images, &in_use, later, grace), [idle.clone()]);
+        assert_eq!(last.due(&images, &in_use, later, grace), [idle]);
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn prune_removes_untagged_images_or_with_all_every_unused_one() {
     let other = load(&store, dir.path(), "other:1", "other");
     let none = BTreeSet::new();
     let dangling = prunable(&store.list().unwrap(), &none, false);
-    assert_eq!(dangling, [old.clone()], "only the image the tag left");
+    assert_eq!(dangling, [old], "only the image the tag left");
     store.remove_images(&dangling, &none).unwrap();
     let in_use = BTreeSet::from([new.clone()]);
     let all = prunable(&store.list().unwrap(), &in_use, true);

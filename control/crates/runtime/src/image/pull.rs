@@ -137,9 +137,8 @@ impl Fetch<'_> {
             &format!("image config {}", manifest.config.digest),
         )?;
         let mut blobs = vec![(manifest.config.digest.clone(), config_path)];
-        let this = &*self;
         let layers: Vec<PathBuf> = futures_util::stream::iter(&manifest.layers)
-            .map(|layer| this.blob(layer))
+            .map(|layer| self.blob(layer))
             .buffered(PARALLEL_BLOBS)
             .try_collect()
             .await?;
