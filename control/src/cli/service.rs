@@ -321,9 +321,7 @@ async fn update(client: &ApiClient, flags: &UpdateFlags) -> anyhow::Result<()> {
         }
         return rollback(client, &flags.service, &flags.watch).await;
     }
-    // The image is pinned again only when it is given (or with --force),
-    // as Docker's CLI does: a scale or env change keeps the digest.
-    let query = flags.images.query(flags.image.is_some() || flags.force);
+    let query = flags.images.query(flags.resolves_image());
     let after = send_update(client, &view, spec, flags.force, &query).await?;
     println!("{}", flags.service);
     let watcher = Watcher::new(

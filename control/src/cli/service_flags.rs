@@ -136,6 +136,15 @@ impl ImageFlags {
     }
 }
 
+impl UpdateFlags {
+    /// Whether the update pins the image again: only when it is given (or
+    /// with `--force`), as Docker's CLI does; a scale or an env change
+    /// keeps the digest.
+    pub fn resolves_image(&self) -> bool {
+        self.image.is_some() || self.force
+    }
+}
+
 /// Flags `service create` and `service update` share: they change one
 /// field each, and leave it as it is when absent.
 #[derive(Debug, Clone, Default, Args)]
