@@ -56,6 +56,11 @@ pub(crate) async fn run(shared: Arc<Shared>, grace: Duration) {
     let mut last_use = LastUse::default();
     loop {
         tokio::time::sleep(every).await;
+        // A task between its image check and its container's creation:
+        // skip this pass rather than make starts wait for a GC.
+        let Ok(_no_starts) = shared.image_use.try_write() else {
+            continue;
+        };
         let needed = assigned_images(&shared);
         let runtime = shared.runtime.clone();
         let pass = tokio::task::spawn_blocking(move || {

@@ -43,6 +43,7 @@ pub(crate) async fn start(shared: Arc<Shared>, assigned: AssignedTask, created: 
     let id = assigned.task.id.clone();
     if !created {
         shared.report(&id, status(TaskState::Preparing, "preparing", None));
+        let using_images = shared.image_use.read().await;
         if let Err(err) = super::images::ensure_image(&shared, &assigned).await {
             return fail(&shared, &id, "preparing", &err);
         }
@@ -50,6 +51,7 @@ pub(crate) async fn start(shared: Arc<Shared>, assigned: AssignedTask, created: 
             Ok(spec) => blocking(&shared, "container create", move |rt| rt.create(&spec)).await,
             Err(err) => Err(err),
         };
+        drop(using_images);
         if let Err(err) = made {
             return fail(&shared, &id, "preparing", &err);
         }

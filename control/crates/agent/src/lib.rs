@@ -122,6 +122,10 @@ pub(crate) struct Shared {
     pub(crate) images: ImagePolicy,
     /// Pulls in progress, one per image.
     pub(crate) pulls: images::PullLocks,
+    /// Held shared by a start job from its image check to its container's
+    /// creation, and exclusively by an image GC pass: the GC never removes
+    /// an image between a task finding it and its container using it.
+    pub(crate) image_use: tokio::sync::RwLock<()>,
 }
 
 /// Locks a std mutex, taking over a poisoned one (the guarded maps stay
@@ -169,6 +173,7 @@ pub async fn run<S: Swarm>(swarm: Arc<S>, config: AgentConfig) {
         networked: config.dataplane.is_some(),
         images: config.images,
         pulls: images::PullLocks::default(),
+        image_use: tokio::sync::RwLock::new(()),
     });
     // Dropped with this future: aborts the poller, sender and programmer.
     let mut background = JoinSet::new();
