@@ -114,15 +114,21 @@ impl ServiceLab {
     /// Like [`ServiceLab::new`] with `n` daemons of which only the first
     /// `joined` are in the swarm (see [`ServiceLab::join`]).
     pub fn partly_joined(n: usize, joined: usize) -> ServiceLab {
-        ServiceLab::build(n, joined, &[])
+        ServiceLab::build(n, joined, &[], true)
     }
 
     /// Like [`ServiceLab::new`] with daemons run with `daemon_args`.
     pub fn with_daemon_args(n: usize, daemon_args: &[&str]) -> ServiceLab {
-        ServiceLab::build(n, n, daemon_args)
+        ServiceLab::build(n, n, daemon_args, true)
     }
 
-    fn build(n: usize, joined: usize, daemon_args: &[&str]) -> ServiceLab {
+    /// A swarm of `n` nodes whose image stores start empty (nothing
+    /// loaded): images come from a registry.
+    pub fn without_images(n: usize) -> ServiceLab {
+        ServiceLab::build(n, n, &[], false)
+    }
+
+    fn build(n: usize, joined: usize, daemon_args: &[&str], load: bool) -> ServiceLab {
         // A test that panicked while holding the lock leaves nothing behind
         // (its lab is torn down on unwind), so a poisoned lock is fine.
         let serial = SERIAL
@@ -139,9 +145,11 @@ impl ServiceLab {
             at,
             _serial: serial,
         };
-        service_lab.build_images();
-        for node in &service_lab.nodes {
-            service_lab.load_images(node);
+        if load {
+            service_lab.build_images();
+            for node in &service_lab.nodes {
+                service_lab.load_images(node);
+            }
         }
         for index in 1..joined {
             service_lab.join(index);

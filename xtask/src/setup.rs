@@ -30,9 +30,9 @@ const PACKAGES: &[&str] = &[
     "kmod",            // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
     "iputils-ping",    // netns labs: ICMP reachability between nodes and tasks
     "curl",            // netns labs: HTTP requests to services through the routing mesh
-    "docker-registry", // control/crates/runtime/tests/image_pull.rs: an OCI distribution registry on loopback
-    "docker.io", // netns-tests/tests/engine_{api,stack}.rs: the stock `docker` client (and `docker stack deploy`) drives shoal through the Engine API (no dockerd is started)
-    "apache2-utils", // runtime image tests: `htpasswd -B` makes the bcrypt password file of an authenticating registry
+    "docker-registry", // control/crates/runtime/tests/image_pull.rs (loopback) and netns-tests/tests/images.rs (the lab's private registry): an OCI distribution registry
+    "docker.io", // netns-tests/tests/engine_{api,stack,swarm}.rs: the stock `docker` client (and `docker stack deploy`) drives shoal through the Engine API (no dockerd is started)
+    "apache2-utils", // runtime image tests and the images lab: `htpasswd -B` makes the bcrypt password file of an authenticating registry
     "attr",          // runtime image tests: `getfattr` reads overlayfs' opaque-directory xattr
     "dnsmasq-base", // netns-tests/tests/dns.rs: the lab world's resolver the embedded DNS forwards to
     "bind9-dnsutils", // netns-tests/tests/dns.rs: `dig` in a task's netns (truncated UDP answers retried over TCP)

@@ -51,6 +51,10 @@ pub struct DaemonArgs {
         value_delimiter = ','
     )]
     dns_upstreams: Vec<String>,
+    /// Images no task of this node used for this long are removed (with
+    /// the layers only they hold); `0s` keeps every image.
+    #[arg(long, value_name = "SPAN", default_value = "24h", value_parser = super::parse::span)]
+    image_gc_grace: shoal_control::spec::Span,
 }
 
 /// The `--dns-upstream` addresses (port 53 unless given), or the host's
@@ -86,6 +90,8 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         metrics_addr: args.metrics_addr,
         insecure_registries: InsecureRegistries::parse(&args.insecure_registries)?,
         dns_upstreams: dns_upstreams(&args.dns_upstreams)?,
+        image_gc_grace: (!args.image_gc_grace.is_zero())
+            .then(|| std::time::Duration::from_millis(args.image_gc_grace.as_millis())),
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

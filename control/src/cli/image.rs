@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use shoal_control::api::{ImagePullRequest, ImageView, LoadedImageView};
+use shoal_control::api::{
+    ApiClient, ImagePruneRequest, ImagePullRequest, ImageRemoveRequest, ImageView,
+    ImagesRemovedView, LoadedImageView,
+};
 use shoal_control::runtime::image::{Reference, Target};
 
 use super::api_conn::{ConnArgs, block_on};
@@ -42,6 +45,25 @@ enum ImageCommand {
         /// Print only the image name (or digest).
         #[arg(short, long)]
         quiet: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Remove images (refused while a container on the node uses one); a
+    /// name of an image with several only untags it.
+    #[command(alias = "remove", alias = "rmi")]
+    Rm {
+        /// `repo[:tag]`, `repo@sha256:...` or image IDs.
+        #[arg(required = true)]
+        images: Vec<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Remove unused images: untagged ones, or with `--all` every image no
+    /// container on the node uses.
+    Prune {
+        /// Every unused image, not only untagged ones.
+        #[arg(short, long)]
+        all: bool,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -119,6 +141,30 @@ fn image_table(images: &[ImageView], no_trunc: bool) -> Table {
     table
 }
 
+/// Docker's `Untagged:` / `Deleted:` lines.
+fn removed_text(removed: &ImagesRemovedView) -> String {
+    let untagged = removed.untagged.iter().map(|n| format!("Untagged: {n}\n"));
+    let deleted = removed.deleted.iter().map(|d| format!("Deleted: {d}\n"));
+    untagged.chain(deleted).collect()
+}
+
+/// `image rm`: every image in turn; the first failure ends it.
+async fn remove(client: &ApiClient, images: Vec<String>, format: Format) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for reference in images {
+        let request = ImageRemoveRequest { reference };
+        let removed: ImagesRemovedView = client.post("/images/remove", &request).await?;
+        if format == Format::Table {
+            print!("{}", removed_text(&removed));
+        }
+        all.push(removed);
+    }
+    if format == Format::Json {
+        return print_json(&all);
+    }
+    Ok(())
+}
+
 fn read_archive(input: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
     if let Some(path) = input {
         return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
@@ -174,6 +220,17 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
                 } else {
                     print!("{}", pulled_text(&parsed, image));
                 }
+                Ok(())
+            }
+            ImageCommand::Rm { images, format } => remove(&client, images, format).await,
+            ImageCommand::Prune { all, format } => {
+                let request = ImagePruneRequest { all };
+                let removed: ImagesRemovedView = client.post("/images/prune", &request).await?;
+                if format == Format::Json {
+                    return print_json(&removed);
+                }
+                print!("{}", removed_text(&removed));
+                println!("Total reclaimed space: {}", human_size(removed.reclaimed));
                 Ok(())
             }
             ImageCommand::Ls {
@@ -257,6 +314,7 @@ mod tests {
     #[test]
     fn ls_shows_short_ids_and_sizes() {
         let image = ImageView {
+            digest: None,
             repository: "busybox".into(),
             tag: "latest".into(),
             id: "sha256:0123456789abcdef0123".into(),

@@ -172,7 +172,8 @@ async fn create(client: &ApiClient, flags: &CreateFlags) -> anyhow::Result<()> {
         None => generated_name(&flags.image, &random_suffix()),
     };
     let spec = create_spec(flags, &name, |key| std::env::var(key).ok())?;
-    let created: ServiceCreateResponse = client.post("/services/create", &spec).await?;
+    let path = format!("/services/create?{}", flags.images.query(true));
+    let created: ServiceCreateResponse = client.post(&path, &spec).await?;
     println!("{}", created.id);
     for warning in &created.warnings {
         eprintln!("WARNING: {warning}");
@@ -267,7 +268,7 @@ async fn scale(
         let result = async {
             let view = current_service(client, service).await?;
             let spec = with_replicas(view.service.spec.clone(), *replicas, true)?;
-            let after = send_update(client, &view, spec, false).await?;
+            let after = send_update(client, &view, spec, false, "no_resolve_image=true").await?;
             anyhow::Ok(after)
         }
         .await;
@@ -297,13 +298,17 @@ async fn send_update(
     view: &ServiceView,
     spec: shoal_control::spec::ServiceSpec,
     force: bool,
+    query: &str,
 ) -> anyhow::Result<ServiceView> {
     let request = ServiceUpdateRequest {
         spec,
         version: Some(view.service.version),
         force,
     };
-    let path = format!("/services/{}/update", path_segment(&view.service.id));
+    let path = format!(
+        "/services/{}/update?{query}",
+        path_segment(&view.service.id)
+    );
     Ok(client.post(&path, &request).await?)
 }
 
@@ -316,7 +321,8 @@ async fn update(client: &ApiClient, flags: &UpdateFlags) -> anyhow::Result<()> {
         }
         return rollback(client, &flags.service, &flags.watch).await;
     }
-    let after = send_update(client, &view, spec, flags.force).await?;
+    let query = flags.images.query(flags.resolves_image());
+    let after = send_update(client, &view, spec, flags.force, &query).await?;
     println!("{}", flags.service);
     let watcher = Watcher::new(
         after.service.update_status.clone(),

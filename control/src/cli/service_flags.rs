@@ -111,6 +111,40 @@ pub struct WatchFlags {
     pub timeout: Span,
 }
 
+/// How `service create` and `service update` treat the image.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ImageFlags {
+    /// Send the registry login of the node the CLI talks to (`shoal
+    /// login`) to the nodes that run the tasks, for private images.
+    #[arg(long)]
+    pub with_registry_auth: bool,
+    /// Keep the tag as given instead of pinning it to the digest it names
+    /// now (then nodes may run different images if the tag moves).
+    #[arg(long)]
+    pub no_resolve_image: bool,
+}
+
+impl ImageFlags {
+    /// The query string for `/services/create` or `/update`; `resolve`:
+    /// whether the image changed (only then is it pinned again).
+    pub fn query(&self, resolve: bool) -> String {
+        format!(
+            "with_registry_auth={}&no_resolve_image={}",
+            self.with_registry_auth,
+            self.no_resolve_image || !resolve
+        )
+    }
+}
+
+impl UpdateFlags {
+    /// Whether the update pins the image again: only when it is given (or
+    /// with `--force`), as Docker's CLI does; a scale or an env change
+    /// keeps the digest.
+    pub fn resolves_image(&self) -> bool {
+        self.image.is_some() || self.force
+    }
+}
+
 /// Flags `service create` and `service update` share: they change one
 /// field each, and leave it as it is when absent.
 #[derive(Debug, Clone, Default, Args)]
@@ -257,6 +291,8 @@ pub struct CreateFlags {
     pub policy: PolicyFlags,
     #[command(flatten)]
     pub watch: WatchFlags,
+    #[command(flatten)]
+    pub images: ImageFlags,
     /// Image reference.
     pub image: String,
     /// Arguments for the image's entry point.
@@ -341,6 +377,8 @@ pub struct UpdateFlags {
     pub policy: PolicyFlags,
     #[command(flatten)]
     pub watch: WatchFlags,
+    #[command(flatten)]
+    pub images: ImageFlags,
     /// The service (ID, ID prefix or name).
     pub service: String,
 }

@@ -434,3 +434,28 @@ fn mounts_come_from_flags_and_updates_replace_them_by_target() {
         "the parser refuses an anonymous volume"
     );
 }
+
+#[test]
+fn the_image_is_pinned_on_create_and_on_update_only_when_given() {
+    let create = create_flags("--with-registry-auth reg.example:5000/app:1");
+    assert_eq!(
+        create.images.query(true),
+        "with_registry_auth=true&no_resolve_image=false"
+    );
+    let opted_out = create_flags("--no-resolve-image reg.example:5000/app:1");
+    assert_eq!(
+        opted_out.images.query(true),
+        "with_registry_auth=false&no_resolve_image=true"
+    );
+    let update = update_flags("--replicas 3 web");
+    assert_eq!(
+        update.images.query(update.resolves_image()),
+        "with_registry_auth=false&no_resolve_image=true",
+        "a scale keeps the digest"
+    );
+    let new_image = update_flags("--image reg.example:5000/app:2 web");
+    assert_eq!(
+        new_image.images.query(new_image.resolves_image()),
+        "with_registry_auth=false&no_resolve_image=false"
+    );
+}

@@ -44,6 +44,13 @@ pub fn mode_name(mode: &ServiceMode) -> &'static str {
     }
 }
 
+/// An image as the tables show it: a pinned `name:tag@sha256:...`
+/// without its digest, as Docker's `service ls` and `ps` do (`inspect`
+/// shows it whole).
+pub fn image_text(image: &str) -> &str {
+    image.split_once('@').map_or(image, |(name, _)| name)
+}
+
 /// `service ls`: one row per service, sorted by name.
 pub fn service_table(views: &[ServiceView]) -> Table {
     let mut table = Table::new(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]);
@@ -56,7 +63,7 @@ pub fn service_table(views: &[ServiceView]) -> Table {
             spec.name.clone(),
             mode_name(&spec.mode).to_owned(),
             format!("{}/{}", view.running, view.desired),
-            spec.task.image.clone(),
+            image_text(&spec.task.image).to_owned(),
             ports_text(service_ports(view)),
         ]);
     }
@@ -122,7 +129,7 @@ pub fn task_table(
         table.row(vec![
             short_id(&task.id, options.no_trunc).to_owned(),
             name,
-            task.spec.image.clone(),
+            image_text(&task.spec.image).to_owned(),
             view.node_hostname.clone().unwrap_or_default(),
             title(task.desired_state.name()),
             format!(

@@ -195,3 +195,15 @@ fn ps_filters_by_desired_state_node_and_name() {
         Err(FilterError::Syntax { .. })
     ));
 }
+
+#[test]
+fn tables_show_a_pinned_image_without_its_digest() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let pinned = format!("reg.example:5000/app:1@{digest}");
+    assert_eq!(image_text(&pinned), "reg.example:5000/app:1");
+    assert_eq!(image_text("web:1"), "web:1");
+    assert_eq!(
+        image_text(&format!("reg.example:5000/app@{digest}")),
+        "reg.example:5000/app"
+    );
+}

@@ -8,9 +8,10 @@ use super::DaemonError;
 use super::calls::call_managers;
 use super::core::{Active, Daemon};
 use super::supervise::supervise;
-use crate::agent::{self, AgentConfig, DataplaneTarget, Swarm};
+use crate::agent::{self, AgentConfig, DataplaneTarget, ImagePolicy, Swarm};
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};
+use crate::runtime::image::RegistryAccess;
 
 /// Slack on top of the manager's long-poll wait for the answer to travel.
 const ASSIGNMENT_MARGIN: Duration = Duration::from_secs(5);
@@ -56,6 +57,15 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
         runtime: active.runtime.clone(),
         dataplane,
         dns_upstreams: daemon.opts.dns_upstreams.clone(),
+        images: ImagePolicy {
+            access: RegistryAccess {
+                insecure: daemon.opts.insecure_registries.clone(),
+                certs_dir: Some(daemon.paths.registry_certs_dir()),
+                ..RegistryAccess::default()
+            },
+            logins: Some(daemon.credential_store()),
+            gc_grace: daemon.opts.image_gc_grace,
+        },
     };
     let link = Arc::new(ManagerLink(active.clone()));
     supervise(active, "agent", move || {

@@ -39,6 +39,9 @@ pub struct DaemonOptions {
     pub insecure_registries: InsecureRegistries,
     /// Where the embedded DNS forwards names that are not the cluster's.
     pub dns_upstreams: Vec<std::net::SocketAddr>,
+    /// Images unused for this long are removed (`--image-gc-grace`);
+    /// `None`: never.
+    pub image_gc_grace: Option<std::time::Duration>,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

@@ -368,6 +368,7 @@ fn image_status(err: &ImageError) -> u16 {
             ..
         } => 404,
         ImageError::Registry { source, .. } if source.is_retryable() => 502,
+        ImageError::InUse { .. } => 409,
         ImageError::Io { .. } => 500,
         _ => 400,
     }

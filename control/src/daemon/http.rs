@@ -264,6 +264,7 @@ mod tests {
                 metrics_addr: None,
                 insecure_registries: Default::default(),
                 dns_upstreams: Vec::new(),
+                image_gc_grace: None,
             },
             Arc::new(runtime),
         );

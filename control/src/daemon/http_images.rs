@@ -2,8 +2,11 @@
 //! an image archive (`docker save` or OCI layout tar) as the request body,
 //! `POST /images/pull` pulls a reference from a registry (https, plain
 //! http for insecure registries; with the node's stored login, see
-//! `http_registry`), `GET /images` lists the node's images.
+//! `http_registry`), `GET /images` lists the node's images, `POST
+//! /images/remove` and `POST /images/prune` delete images no container on
+//! the node uses.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +21,12 @@ use super::DaemonError;
 use super::core::Daemon;
 use super::http_api::ApiFailure;
 use super::http_api::ApiJson;
-use crate::api::{ImagePullRequest, ImageView, LoadedImageView};
-use crate::runtime::image::Reference;
+use crate::api::{
+    ImagePruneRequest, ImagePullRequest, ImageRemoveRequest, ImageView, ImagesRemovedView,
+    LoadedImageView,
+};
+use crate::runtime::Runtime;
+use crate::runtime::image::{Digest, Reference, RemovedImages, prunable};
 
 /// Largest archive `image load` accepts.
 const MAX_ARCHIVE_BYTES: u64 = 2 << 30;
@@ -30,6 +37,8 @@ pub(crate) fn routes() -> Router<Arc<Daemon>> {
         .route("/images", get(image_list))
         .route("/images/load", post(image_load))
         .route("/images/pull", post(image_pull))
+        .route("/images/remove", post(image_remove))
+        .route("/images/prune", post(image_prune))
 }
 
 async fn image_list(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ImageView>>, ApiFailure> {
@@ -47,6 +56,7 @@ async fn image_list(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ImageV
             tag: row.tag,
             id: row.id.to_string(),
             size: row.size,
+            digest: Some(row.manifest.to_string()),
         })
         .collect();
     Ok(Json(views))
@@ -104,6 +114,57 @@ async fn image_pull(
         up_to_date: pulled.up_to_date,
         downloaded_blobs: Some(pulled.fetched.len()),
     }]))
+}
+
+/// The manifests of the images the node's containers (any state) run.
+fn images_in_use(runtime: &Runtime) -> Result<BTreeSet<Digest>, DaemonError> {
+    let store = runtime.images();
+    Ok(runtime
+        .list()?
+        .iter()
+        .filter_map(|c| store.resolve(&c.image).ok())
+        .map(|image| image.manifest)
+        .collect())
+}
+
+/// Runs `f` on the runtime in a blocking thread: what it removed.
+async fn removing(
+    daemon: &Daemon,
+    f: impl FnOnce(&Runtime, &BTreeSet<Digest>) -> Result<RemovedImages, DaemonError> + Send + 'static,
+) -> Result<Json<ImagesRemovedView>, ApiFailure> {
+    let runtime = daemon.runtime.clone();
+    let removed = tokio::task::spawn_blocking(move || f(&runtime, &images_in_use(&runtime)?))
+        .await
+        .map_err(|_| DaemonError::TaskPanicked {
+            what: "removing images",
+        })??;
+    Ok(Json(ImagesRemovedView {
+        untagged: removed.untagged,
+        deleted: removed.deleted.iter().map(ToString::to_string).collect(),
+        reclaimed: removed.reclaimed,
+    }))
+}
+
+async fn image_remove(
+    State(daemon): State<Arc<Daemon>>,
+    ApiJson(request): ApiJson<ImageRemoveRequest>,
+) -> Result<Json<ImagesRemovedView>, ApiFailure> {
+    removing(&daemon, move |runtime, in_use| {
+        Ok(runtime.images().remove(&request.reference, in_use)?)
+    })
+    .await
+}
+
+async fn image_prune(
+    State(daemon): State<Arc<Daemon>>,
+    ApiJson(request): ApiJson<ImagePruneRequest>,
+) -> Result<Json<ImagesRemovedView>, ApiFailure> {
+    removing(&daemon, move |runtime, in_use| {
+        let store = runtime.images();
+        let doomed = prunable(&store.list()?, in_use, request.all);
+        Ok(store.remove_images(&doomed, in_use)?)
+    })
+    .await
 }
 
 /// A temporary file for an uploaded archive, removed when dropped.

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::DaemonError;
 use super::core::Daemon;
 use super::http_api::{ApiJson, ApiResult, Shared, api_call, decode};
+use super::service_images::{self, ImageQuery};
 use crate::api::{
     NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
     ServiceUpdateRequest, ServiceView, TaskView,
@@ -53,17 +54,16 @@ fn tables(daemon: &Daemon) -> Result<ClusterTables, DaemonError> {
 
 async fn service_create(
     State(daemon): Shared,
-    ApiJson(spec): ApiJson<ServiceSpec>,
+    Query(images): Query<ImageQuery>,
+    ApiJson(mut spec): ApiJson<ServiceSpec>,
 ) -> ApiResult<ServiceCreateResponse> {
-    Ok(Json(decode(
-        api_call(
-            &daemon,
-            ApiOp::CreateService {
-                spec: Box::new(spec),
-            },
-        )
-        .await?,
-    )?))
+    let warnings = service_images::prepare(&daemon, &mut spec.task, &images).await?;
+    let op = ApiOp::CreateService {
+        spec: Box::new(spec),
+    };
+    let mut created: ServiceCreateResponse = decode(api_call(&daemon, op).await?)?;
+    created.warnings.extend(warnings);
+    Ok(Json(created))
 }
 
 async fn service_list(State(daemon): Shared) -> ApiResult<Vec<ServiceView>> {
@@ -104,8 +104,10 @@ async fn service_inspect(
 async fn service_update(
     State(daemon): Shared,
     Path(target): Path<String>,
-    ApiJson(request): ApiJson<ServiceUpdateRequest>,
+    Query(images): Query<ImageQuery>,
+    ApiJson(mut request): ApiJson<ServiceUpdateRequest>,
 ) -> ApiResult<ServiceView> {
+    service_images::prepare(&daemon, &mut request.spec.task, &images).await?;
     let op = ApiOp::UpdateService {
         target,
         request: Box::new(request),

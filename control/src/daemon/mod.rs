@@ -45,6 +45,7 @@ mod metrics;
 mod ops;
 mod renew;
 mod roles;
+mod service_images;
 mod service_ops;
 mod state;
 mod supervise;

@@ -133,10 +133,16 @@ fn limits(template: &TaskTemplate) -> Resources {
     limits
 }
 
-/// How a task that could not be created is reported: a missing image (or
-/// a spec this node cannot run) rejects it, anything else fails it.
+/// How a task that could not be created is reported: a failed pull, a
+/// missing image (or a spec this node cannot run) rejects it (the
+/// orchestrator replaces it after the restart delay), anything else fails
+/// it.
 pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
     match err {
+        AgentError::Pull { image, source } => (
+            TaskState::Rejected,
+            super::images::pull_failure(image, source),
+        ),
         AgentError::Runtime(RuntimeError::Image(ImageError::NotFound { reference })) => {
             (TaskState::Rejected, format!("No such image: {reference}"))
         }

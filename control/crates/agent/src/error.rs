@@ -22,6 +22,15 @@ pub enum AgentError {
         #[source]
         source: base64::DecodeError,
     },
+    /// The task's image could not be pulled.
+    #[error("pull of {image} failed")]
+    Pull {
+        /// The image reference.
+        image: String,
+        /// Why.
+        #[source]
+        source: shoal_runtime::image::ImageError,
+    },
     /// The container runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),

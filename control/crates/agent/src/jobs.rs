@@ -36,17 +36,22 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Creates (unless `created`) and starts the task's container: reports
-/// Preparing, then Starting once created; waits for the data plane to
+/// Preparing (pulling its image if the node lacks it), then Starting once created; waits for the data plane to
 /// hold its interfaces; starts it and reports Running (or, with a health
 /// check, leaves that to the first passing check).
 pub(crate) async fn start(shared: Arc<Shared>, assigned: AssignedTask, created: bool) {
     let id = assigned.task.id.clone();
     if !created {
         shared.report(&id, status(TaskState::Preparing, "preparing", None));
+        let using_images = shared.image_use.read().await;
+        if let Err(err) = super::images::ensure_image(&shared, &assigned).await {
+            return fail(&shared, &id, "preparing", &err);
+        }
         let made = match container_spec(&assigned) {
             Ok(spec) => blocking(&shared, "container create", move |rt| rt.create(&spec)).await,
             Err(err) => Err(err),
         };
+        drop(using_images);
         if let Err(err) = made {
             return fail(&shared, &id, "preparing", &err);
         }

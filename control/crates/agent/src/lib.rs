@@ -12,6 +12,7 @@
 //! - `containers`: task ↔ container spec, logs; `health`: health checks;
 //! - `dataplane`: assignment → data-plane state; `programmer`: applying it;
 //! - `report`: status reports; `pass`: one reconcile pass over all tasks;
+//! - `images`: pulling a task's image; `image_gc`: removing unused ones;
 //! - `dns`: the embedded resolver on 127.0.0.11 in every task.
 //!
 //! It owns the agent and may depend on `shoal-model`, `shoal-runtime`
@@ -22,6 +23,8 @@ mod dataplane;
 mod dns;
 mod error;
 mod health;
+mod image_gc;
+mod images;
 mod jobs;
 mod pass;
 mod programmer;
@@ -32,6 +35,7 @@ pub use containers::{task_logs, task_logs_since};
 pub use dataplane::{LocalTask, desired_state, endpoint_id, service_entry_name};
 pub use dns::{DnsError, RESOLVER_IP, nameservers};
 pub use error::AgentError;
+pub use images::ImagePolicy;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -95,6 +99,8 @@ pub struct AgentConfig {
     /// Where the embedded resolver forwards names that are not the
     /// cluster's (the node's own resolvers, see [`nameservers`]).
     pub dns_upstreams: Vec<SocketAddr>,
+    /// Pulling tasks' images and removing unused ones.
+    pub images: ImagePolicy,
 }
 
 /// State the reconcile loop and its jobs share.
@@ -112,6 +118,14 @@ pub(crate) struct Shared {
     pub(crate) applied: watch::Receiver<Option<DesiredState>>,
     /// Whether the data plane is programmed (else tasks start unwired).
     pub(crate) networked: bool,
+    /// Registry access and image GC settings.
+    pub(crate) images: ImagePolicy,
+    /// Pulls in progress, one per image.
+    pub(crate) pulls: images::PullLocks,
+    /// Held shared by a start job from its image check to its container's
+    /// creation, and exclusively by an image GC pass: the GC never removes
+    /// an image between a task finding it and its container using it.
+    pub(crate) image_use: tokio::sync::RwLock<()>,
 }
 
 /// Locks a std mutex, taking over a poisoned one (the guarded maps stay
@@ -157,11 +171,17 @@ pub async fn run<S: Swarm>(swarm: Arc<S>, config: AgentConfig) {
         assignment: assignment_rx.clone(),
         applied: applied_rx,
         networked: config.dataplane.is_some(),
+        images: config.images,
+        pulls: images::PullLocks::default(),
+        image_use: tokio::sync::RwLock::new(()),
     });
     // Dropped with this future: aborts the poller, sender and programmer.
     let mut background = JoinSet::new();
     background.spawn(poll_assignments(swarm.clone(), assignment_tx));
     background.spawn(send_reports(swarm, shared.clone()));
+    if let Some(grace) = shared.images.gc_grace {
+        background.spawn(image_gc::run(shared.clone(), grace));
+    }
     let advertise_ip = config.dataplane.map(|target| {
         background.spawn(programmer::program(target.pins, desired_rx, applied_tx));
         target.advertise_ip

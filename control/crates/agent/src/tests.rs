@@ -94,6 +94,7 @@ impl Lab {
             runtime: runtime.clone(),
             dataplane: None,
             dns_upstreams: Vec::new(),
+            images: crate::ImagePolicy::default(),
         };
         tokio::spawn(run(swarm.clone(), config))
     }

@@ -137,6 +137,41 @@ fn a_tampered_blob_is_refused_and_nothing_is_added() {
 }
 
 #[test]
+fn an_interrupted_pull_resumes_without_fetching_finished_blobs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::start(dir.path());
+    let store = ImageStore::open(&dir.path().join("state")).unwrap();
+    let blobs = busybox("resume", "resumed\n");
+    registry.push("shoal/resume", "1", &blobs);
+    let config = Digest::of(&blobs.config);
+    // The last layer is corrupt in the registry: the pull fails after the
+    // config (always fetched first) came in verified.
+    let layer = Digest::of(&blobs.layers[1]);
+    let file = registry.blob_file(&layer);
+    let good = std::fs::read(&file).unwrap();
+    let mut bad = good.clone();
+    bad[0] ^= 0xff;
+    std::fs::write(&file, &bad).unwrap();
+    let reference = format!("{}/shoal/resume:1", registry.host());
+    assert!(store.pull(&reference).is_err());
+    assert!(store.list().unwrap().is_empty());
+
+    std::fs::write(&file, &good).unwrap();
+    let pulled = store.pull(&reference).unwrap();
+    assert!(
+        !pulled.fetched.contains(&config),
+        "the config finished before the failure and is not fetched again: {:?}",
+        pulled.fetched
+    );
+    assert!(pulled.fetched.contains(&layer), "{:?}", pulled.fetched);
+    assert_eq!(pulled.image.id, config);
+    let left = std::fs::read_dir(store.root().join("downloads"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0, "installed blobs leave downloads/");
+}
+
+#[test]
 fn an_index_resolves_to_this_platform_and_a_digest_pull_is_untagged() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::start(dir.path());

@@ -16,51 +16,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use shoal_runtime::image::{
     Credentials, ImageBuilder, ImageError, ImageStore, InsecureRegistries, RegistryAccess,
     RegistryError, check_login,
 };
-use support::Registry;
-
-/// Writes a CA and a server certificate for 127.0.0.1 signed by it into
-/// `dir`: (CA PEM path, server cert path, server key path).
-fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_ca_cert_der(ca.der(), ca_key).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, server.pem()).unwrap();
-    std::fs::write(&paths.2, server_key.serialize_pem()).unwrap();
-    (paths.0, paths.1, paths.2)
-}
-
-/// An htpasswd file with `user:password`, bcrypt as docker-registry wants.
-fn make_htpasswd(dir: &Path, user: &str, password: &str) -> PathBuf {
-    let output = Command::new("htpasswd")
-        .args(["-Bbn", user, password])
-        .output()
-        .expect("htpasswd (apache2-utils, `cargo xtask setup` installs it)");
-    assert!(output.status.success(), "htpasswd -B failed");
-    let path = dir.join("htpasswd");
-    std::fs::write(&path, output.stdout).unwrap();
-    path
-}
+use support::{Registry, make_certs, make_htpasswd};
 
 /// The registry error of a failed pull.
 fn registry_error(err: ImageError) -> RegistryError {
@@ -82,7 +42,7 @@ fn a_tls_registry_with_logins_is_pulled_from_only_with_its_ca_and_a_login() {
         plain.push("shoal/app", "1", &blobs);
         plain
     });
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = make_certs(dir.path(), "127.0.0.1");
     let htpasswd = make_htpasswd(dir.path(), "alice", "s3cret");
     let registry = Registry::start_secure(dir.path(), &cert, &key, &htpasswd);
     let host = registry.host();

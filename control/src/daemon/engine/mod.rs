@@ -27,6 +27,7 @@ mod filters;
 mod logs;
 mod networks;
 mod nodes;
+mod registry_auth;
 mod remove;
 mod secrets;
 mod service_write;

@@ -1,18 +1,23 @@
 //! `POST /services/create` and `POST /services/{id}/update` with Docker's
 //! spec (`docker service create`, `update`, `scale`, `rollback`): the spec
 //! is translated ([`super::spec_in`]) and run as shoal's own create or
-//! update on the leader, so every check of shoal's API applies.
+//! update on the leader, so every check of shoal's API applies. The image
+//! is kept as the client sent it (the docker CLI pins it to a digest
+//! itself); an `X-Registry-Auth` header becomes the service's registry
+//! login.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::super::core::Daemon;
 use super::super::http_api::{api_call, decode};
+use super::registry_auth;
 use super::spec_in::{self, SpecInError};
 use super::{EngineFailure, store_tables};
 use crate::api::{ServiceCreateResponse, ServiceUpdateRequest};
@@ -43,9 +48,11 @@ fn translate(
 /// `POST /services/create`: `{"ID": ..., "Warnings": [...]}`.
 pub(crate) async fn create(
     State(daemon): State<Arc<Daemon>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, EngineFailure> {
-    let spec = translate(&daemon, &body)?;
+    let mut spec = translate(&daemon, &body)?;
+    spec.task.registry_auth = registry_auth::from_headers(&headers, &spec.task.image);
     let op = ApiOp::CreateService {
         spec: Box::new(spec),
     };
@@ -71,6 +78,7 @@ pub(crate) async fn update(
     State(daemon): State<Arc<Daemon>>,
     Path(target): Path<String>,
     Query(query): Query<UpdateQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, EngineFailure> {
     if query.rollback.as_deref() == Some("previous") {
@@ -82,8 +90,12 @@ pub(crate) async fn update(
             "invalid service version: the version query parameter is required",
         ));
     };
+    let mut spec = translate(&daemon, &body)?;
+    // None keeps the service's login (the manager's rule, Docker's
+    // `registryAuthFrom=spec`).
+    spec.task.registry_auth = registry_auth::from_headers(&headers, &spec.task.image);
     let request = ServiceUpdateRequest {
-        spec: translate(&daemon, &body)?,
+        spec,
         version: Some(version),
         force: false,
     };

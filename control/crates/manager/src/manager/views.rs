@@ -7,8 +7,12 @@ use shoal_model::api::{SecretView, ServiceView, TaskView};
 use shoal_model::cluster::SecretRecord;
 use shoal_model::spec::{Constraint, Service, ServiceMode, Task, TaskState};
 
-/// A service with its endpoint and task counts.
-pub fn service_view(tables: &ClusterTables, service: Service) -> ServiceView {
+/// A service with its endpoint and task counts (never its registry login).
+pub fn service_view(tables: &ClusterTables, mut service: Service) -> ServiceView {
+    service.spec.task = service.spec.task.without_registry_auth();
+    if let Some(previous) = service.previous_spec.as_mut() {
+        previous.task = std::mem::take(&mut previous.task).without_registry_auth();
+    }
     let running = tables
         .tasks
         .values()
@@ -42,8 +46,10 @@ fn global_nodes(tables: &ClusterTables, service: &Service) -> u64 {
 }
 
 /// A task with its display name (`web.1`, or `web.<node id>` for a global
-/// service), its service's name and its node's hostname.
-pub fn task_view(tables: &ClusterTables, task: Task) -> TaskView {
+/// service), its service's name and its node's hostname (never its
+/// registry login).
+pub fn task_view(tables: &ClusterTables, mut task: Task) -> TaskView {
+    task.spec = task.spec.without_registry_auth();
     let service = tables.services.get(&task.service_id);
     let service_name = service.map_or_else(|| task.service_id.clone(), |s| s.spec.name.clone());
     let global = service.is_some_and(|s| s.spec.mode == ServiceMode::Global) || task.slot == 0;

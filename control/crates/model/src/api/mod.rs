@@ -4,10 +4,12 @@
 //!
 //! Errors come back with a proper HTTP status and a body `{"message": ...}`.
 
+mod images;
 mod registry;
 mod services;
 mod types;
 
+pub use images::{ImagePruneRequest, ImageRemoveRequest, ImagesRemovedView};
 pub use registry::{RegistryLoginRequest, RegistryLoginResponse, RegistryLogoutRequest};
 pub use services::{
     ImagePullRequest, ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest,

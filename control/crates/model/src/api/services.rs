@@ -196,4 +196,8 @@ pub struct ImageView {
     pub id: String,
     /// Bytes of its config and layers.
     pub size: u64,
+    /// Its manifest digest (`sha256:` + hex): what a pinned service
+    /// reference (`name:tag@sha256:...`) names.
+    #[serde(default)]
+    pub digest: Option<String>,
 }

@@ -8,6 +8,7 @@
 mod constraint;
 mod error;
 mod mount;
+mod registry_auth;
 mod sched_node;
 mod secret;
 mod security;
@@ -20,6 +21,7 @@ pub use validate::{MAX_REPLICAS, SpecLimits, is_dns_name};
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use error::SpecError;
 pub use mount::{Mount, MountKind};
+pub use registry_auth::RegistryAuth;
 pub use sched_node::SchedNode;
 pub use secret::{DEFAULT_SECRET_MODE, SECRETS_DIR, SecretRef};
 pub use security::{DEFAULT_PIDS_LIMIT, SecurityOpt};
@@ -127,6 +129,18 @@ pub struct TaskTemplate {
     /// Filesystems mounted into the containers (`--mount`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
+    /// `--with-registry-auth`: the login its nodes pull the image with
+    /// (never shown: see [`TaskTemplate::without_registry_auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<RegistryAuth>,
+}
+
+impl TaskTemplate {
+    /// The template as views show it: without the registry login.
+    pub fn without_registry_auth(mut self) -> TaskTemplate {
+        self.registry_auth = None;
+        self
+    }
 }
 
 fn is_zero(value: &u64) -> bool {

@@ -161,6 +161,12 @@ pub enum ImageError {
         /// What went wrong.
         source: RegistryError,
     },
+    /// `image rm` of an image a container on this node uses.
+    #[error("image {reference} is in use by a container on this node")]
+    InUse {
+        /// The reference given.
+        reference: String,
+    },
     /// The image's user is a name; only numeric `uid[:gid]` is supported.
     #[error("image user {user:?} is not numeric (uid[:gid])")]
     UnsupportedUser {

@@ -10,10 +10,12 @@ mod docker;
 mod error;
 mod layer;
 mod oci;
+mod pin;
 mod pull;
 mod query;
 mod reference;
 mod registry;
+mod remove;
 mod store;
 mod types;
 
@@ -28,9 +30,11 @@ pub use build::{
 };
 pub use digest::Digest;
 pub use error::ImageError;
-pub use pull::PulledImage;
+pub use pin::{pin_image, registry_of, resolve_digest};
+pub use pull::{PARALLEL_BLOBS, PulledImage};
 pub use reference::{Reference, Target};
 pub use registry::{RegistryError, check_login};
+pub use remove::{RemovedImages, prunable};
 pub use store::{Image, ImageStore, ImageSummary, LoadedImage};
 pub use types::{
     Descriptor, ExecConfig, ImageConfigFile, ImageName, Index, Manifest, Platform, RootFs,
@@ -66,6 +70,8 @@ impl PendingImage {
     }
 }
 
+#[cfg(test)]
+mod pin_tests;
 #[cfg(test)]
 mod pull_tests;
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! distribution registry into a staging directory, every blob verified
 //! against its descriptor's digest and size, then installed the way
 //! [`ImageStore::load`] installs an archive. Blobs the store has are not
-//! fetched again.
+//! fetched again; up to [`PARALLEL_BLOBS`] layers download at once; a
+//! verified blob of a pull that did not finish waits in `downloads/`, so
+//! the next pull of it (a retry) does not fetch it again.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,12 @@ use super::registry::{FetchedManifest, RegistryClient, RegistryError};
 use super::store::{ImageStore, LoadedImage};
 use super::types::{Descriptor, ImageConfigFile, Index, MEDIA_DOCKER_LIST, MEDIA_INDEX, Manifest};
 use super::{Digest, ImageError, PendingImage};
+
+use futures_util::{StreamExt as _, TryStreamExt as _};
+
+/// Layers downloaded at once (Docker's default `max-concurrent-downloads`
+/// is 3).
+pub const PARALLEL_BLOBS: usize = 3;
 
 /// What [`ImageStore::pull`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +69,12 @@ impl ImageStore {
             .enable_all()
             .build()
             .map_err(ImageError::io("start the network runtime for", &dir))?;
-        let mut fetch = Fetch {
+        let fetch = Fetch {
             store: self,
             client,
             reference: &reference,
             dir,
-            fetched: Vec::new(),
+            fetched: std::sync::Mutex::default(),
         };
         let image = runtime.block_on(fetch.image())?;
         let _guard = self.lock();
@@ -80,7 +88,10 @@ impl ImageStore {
                 id: image.manifest.config.digest.clone(),
                 manifest: image.manifest_digest.clone(),
             },
-            fetched: fetch.fetched,
+            fetched: fetch
+                .fetched
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
             up_to_date,
         })
     }
@@ -105,7 +116,7 @@ struct Fetch<'a> {
     /// Staging directory for downloaded blobs.
     dir: PathBuf,
     /// Blobs downloaded so far.
-    fetched: Vec<Digest>,
+    fetched: std::sync::Mutex<Vec<Digest>>,
 }
 
 impl Fetch<'_> {
@@ -115,7 +126,7 @@ impl Fetch<'_> {
     }
 
     /// The image, every blob verified and staged (or already stored).
-    async fn image(&mut self) -> Result<PendingImage, ImageError> {
+    async fn image(&self) -> Result<PendingImage, ImageError> {
         let (manifest_digest, manifest_bytes) = self.manifest().await?;
         let manifest: Manifest =
             oci::parse(&manifest_bytes, &format!("manifest {manifest_digest}"))?;
@@ -126,9 +137,12 @@ impl Fetch<'_> {
             &format!("image config {}", manifest.config.digest),
         )?;
         let mut blobs = vec![(manifest.config.digest.clone(), config_path)];
-        for layer in &manifest.layers {
-            blobs.push((layer.digest.clone(), self.blob(layer).await?));
-        }
+        let layers: Vec<PathBuf> = futures_util::stream::iter(&manifest.layers)
+            .map(|layer| self.blob(layer))
+            .buffered(PARALLEL_BLOBS)
+            .try_collect()
+            .await?;
+        blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()).zip(layers));
         Ok(PendingImage {
             names: self.reference.local_name().into_iter().collect(),
             manifest_digest,
@@ -186,11 +200,17 @@ impl Fetch<'_> {
         Ok((actual, fetched))
     }
 
-    /// The store's copy of a blob, or a verified download of it.
-    async fn blob(&mut self, desc: &Descriptor) -> Result<PathBuf, ImageError> {
+    /// The store's copy of a blob, the verified download of an earlier
+    /// pull that did not finish, or a verified download of it (kept in
+    /// `downloads/` until the image is installed).
+    async fn blob(&self, desc: &Descriptor) -> Result<PathBuf, ImageError> {
         let stored = self.store.blob(&desc.digest);
         if stored.exists() {
             return Ok(stored);
+        }
+        let kept = self.store.download(&desc.digest);
+        if kept.exists() {
+            return Ok(kept);
         }
         let path = self.dir.join(desc.digest.hex());
         self.client
@@ -198,8 +218,12 @@ impl Fetch<'_> {
             .await
             .map_err(self.registry_error())?;
         verify(&path, desc)?;
-        self.fetched.push(desc.digest.clone());
-        Ok(path)
+        fs::rename(&path, &kept).map_err(ImageError::io("keep", &kept))?;
+        self.fetched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(desc.digest.clone());
+        Ok(kept)
     }
 }
 
@@ -224,7 +248,7 @@ fn verify(path: &Path, desc: &Descriptor) -> Result<(), ImageError> {
 }
 
 /// A manifest's media type: its `Content-Type`, else its `mediaType` field.
-fn media_type(fetched: &FetchedManifest) -> String {
+pub(super) fn media_type(fetched: &FetchedManifest) -> String {
     media_type_or(fetched, "")
 }
 

@@ -45,7 +45,8 @@ impl ImageStore {
     }
 
     /// The image a reference names: `repo[:tag]`, a full `sha256:` image id
-    /// or manifest digest, or a unique prefix (≥ 4 hex digits) of an id.
+    /// or manifest digest, `repo[:tag]@sha256:...` (that manifest, whatever
+    /// the tag names here now), or a unique prefix (≥ 4 hex digits) of an id.
     pub fn resolve(&self, reference: &str) -> Result<Image, ImageError> {
         let manifest = self.resolve_manifest(reference)?;
         let parsed = self.read_manifest(&manifest)?;
@@ -76,6 +77,15 @@ impl ImageStore {
             reference: reference.to_owned(),
         };
         let rows = self.list()?;
+        if let Some((_, digest)) = reference.split_once('@') {
+            // Pinned: only that manifest will do, never what the tag names.
+            let digest = Digest::parse(digest)?;
+            return rows
+                .into_iter()
+                .find(|r| r.manifest == digest)
+                .map(|r| r.manifest)
+                .ok_or_else(not_found);
+        }
         if reference.starts_with("sha256:") {
             let digest = Digest::parse(reference)?;
             return rows

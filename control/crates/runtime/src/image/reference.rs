@@ -1,4 +1,6 @@
-//! Registry references: `host[:port]/name[:tag]` or `host[:port]/name@sha256:...`.
+//! Registry references: `host[:port]/name[:tag]`, `host[:port]/name@sha256:...`
+//! or `host[:port]/name:tag@sha256:...` (a pinned tag: the digest decides,
+//! as in Docker).
 //!
 //! There is no default registry (no implicit Docker Hub): the first
 //! component must name one, as Docker recognises a registry — it holds a
@@ -48,7 +50,12 @@ impl Reference {
             .ok_or_else(|| invalid("name the registry: host[:port]/name[:tag]"))?;
         let (repository, target) = match (digest, path.rsplit_once(':')) {
             (Some(digest), None) => (path, Target::Digest(digest)),
-            (Some(_), Some(_)) => return Err(invalid("give a tag or a digest, not both")),
+            // `name:tag@digest` (a spec pinned by `service create`): the
+            // digest is what is pulled, the tag only says where it came from.
+            (Some(digest), Some((repo, tag))) if !tag.contains('/') => {
+                (repo, Target::Digest(digest))
+            }
+            (Some(_), Some(_)) => return Err(invalid("a digest follows name[:tag]")),
             (None, Some((repo, tag))) if !tag.contains('/') => (repo, Target::Tag(tag.to_owned())),
             (None, _) => (path, Target::Tag(DEFAULT_TAG.to_owned())),
         };

@@ -5,6 +5,7 @@
 //! <state>/images/layers/<hex>         each layer blob unpacked once (overlayfs lower dir)
 //! <state>/images/repositories.json    repository:tag → manifest digest, and untagged manifests
 //! <state>/images/tmp/                 staging of loads in progress
+//! <state>/images/downloads/<hex>       verified blobs of pulls not finished yet (a retry reuses them)
 //! ```
 //!
 //! A load stages and verifies everything first; only then are blobs and
@@ -96,7 +97,7 @@ impl ImageStore {
     /// Opens (creating if needed) the store under `<state_dir>/images`.
     pub fn open(state_dir: &Path) -> Result<Self, ImageError> {
         let root = state_dir.join("images");
-        for dir in ["blobs/sha256", "layers", "tmp"] {
+        for dir in ["blobs/sha256", "layers", "tmp", "downloads"] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(ImageError::io("create", &path))?;
         }
@@ -113,6 +114,11 @@ impl ImageStore {
 
     pub(super) fn blob(&self, digest: &Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    /// Where a verified blob of an unfinished pull waits.
+    pub(super) fn download(&self, digest: &Digest) -> PathBuf {
+        self.root.join("downloads").join(digest.hex())
     }
 
     pub(super) fn layer_dir(&self, digest: &Digest) -> PathBuf {
@@ -264,7 +270,7 @@ impl ImageStore {
         }
     }
 
-    fn write_repositories(&self, repos: &Repositories) -> Result<(), ImageError> {
+    pub(super) fn write_repositories(&self, repos: &Repositories) -> Result<(), ImageError> {
         let bytes =
             serde_json::to_vec_pretty(repos).map_err(ImageError::json("repositories.json"))?;
         write_atomic(&self.root.join("repositories.json"), &bytes)

@@ -1,7 +1,10 @@
 //! A real OCI distribution registry for the pull tests: Debian's
 //! `docker-registry` on a loopback port serving a temporary directory,
 //! fed by a small push client (plain http); the same directory can then
-//! be served over TLS with htpasswd logins.
+//! be served over TLS with htpasswd logins (certificates made here with
+//! rcgen, logins with `htpasswd -B`). The netns labs include this file too
+//! (`netns-tests/tests/images.rs`): they push on loopback and serve the
+//! directory inside the lab with [`write_config`] and [`tls_config`].
 #![allow(
     dead_code,
     reason = "each test file uses a different part of the helper"
@@ -60,13 +63,7 @@ impl Registry {
     /// accepts connections.
     pub fn start_secure(dir: &Path, cert: &Path, key: &Path, htpasswd: &Path) -> Self {
         let port = free_port();
-        let extra = format!(
-            "  tls:\n    certificate: {}\n    key: {}\n\
-             auth:\n  htpasswd:\n    realm: shoal-test\n    path: {}\n",
-            cert.display(),
-            key.display(),
-            htpasswd.display()
-        );
+        let extra = tls_config(cert, key, htpasswd);
         let registry = Self::spawn(dir, "config-tls.yml", port, &extra);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -83,13 +80,7 @@ impl Registry {
     /// (after the `http:` section's `addr`).
     fn spawn(dir: &Path, config_name: &str, port: u16, extra: &str) -> Self {
         let data = dir.join("registry");
-        let config = dir.join(config_name);
-        let yaml = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:{port}\n{extra}",
-            data.display()
-        );
-        std::fs::write(&config, yaml).unwrap();
+        let config = write_config(dir, config_name, &format!("127.0.0.1:{port}"), extra);
         let child = Command::new(REGISTRY_BIN)
             .arg("serve")
             .arg(&config)
@@ -100,6 +91,7 @@ impl Registry {
         Self { child, port, data }
     }
 
+    /// `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -180,4 +172,69 @@ impl Registry {
             .join(hex)
             .join("data")
     }
+}
+
+/// Writes `dir/<config_name>`: a registry config serving `dir/registry`
+/// on `addr` (`ip:port`) with `extra` appended after the `http:` section's
+/// `addr`; its path.
+pub fn write_config(dir: &Path, config_name: &str, addr: &str, extra: &str) -> PathBuf {
+    let data = dir.join("registry");
+    let config = dir.join(config_name);
+    let yaml = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+         http:\n  addr: {addr}\n{extra}",
+        data.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    config
+}
+
+/// The config lines of a TLS registry (`cert` and `key`, PEM) with the
+/// htpasswd (bcrypt) logins of `htpasswd`.
+pub fn tls_config(cert: &Path, key: &Path, htpasswd: &Path) -> String {
+    format!(
+        "  tls:\n    certificate: {}\n    key: {}\n\
+         auth:\n  htpasswd:\n    realm: shoal-test\n    path: {}\n",
+        cert.display(),
+        key.display(),
+        htpasswd.display()
+    )
+}
+
+/// Writes a CA and a server certificate for `name` (an IP address or a
+/// DNS name) signed by it into `dir`: (CA PEM path, server cert path,
+/// server key path).
+pub fn make_certs(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_ca_cert_der(ca.der(), ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec![name.to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, server.pem()).unwrap();
+    std::fs::write(&paths.2, server_key.serialize_pem()).unwrap();
+    (paths.0, paths.1, paths.2)
+}
+
+/// An htpasswd file with `user:password`, bcrypt as docker-registry wants.
+pub fn make_htpasswd(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let output = Command::new("htpasswd")
+        .args(["-Bbn", user, password])
+        .output()
+        .expect("htpasswd (apache2-utils, `cargo xtask setup` installs it)");
+    assert!(output.status.success(), "htpasswd -B failed");
+    let path = dir.join("htpasswd");
+    std::fs::write(&path, output.stdout).unwrap();
+    path
 }

@@ -6,7 +6,7 @@ use crate::manager::{ClusterTables, Leadership, ManagerError, driver, views};
 use shoal_model::api::{ServiceCreateResponse, ServiceUpdateRequest, ServiceView};
 use shoal_model::cluster::{INGRESS_NETWORK, now_secs};
 use shoal_model::ids::new_id;
-use shoal_model::spec::{PublishMode, Service, ServiceMode, ServiceSpec};
+use shoal_model::spec::{PublishMode, Service, ServiceMode, ServiceSpec, TaskTemplate};
 
 /// Creates a service from `spec`.
 pub async fn create_service<L: Leadership>(
@@ -62,11 +62,26 @@ pub async fn update_service<L: Leadership>(
         return Err(ManagerError::ModeChange { service: name });
     }
     check_spec(&before, Some(&service.id), &mut spec)?;
+    keep_registry_auth(&service.spec.task, &mut spec.task);
     let forced = service.spec.task.force_update;
     spec.task.force_update = if request.force { forced + 1 } else { forced };
     service.begin_update(spec, driver::now());
     service.updated_at_secs = now_secs();
     store_service(leader, before, service).await
+}
+
+/// An update without `--with-registry-auth` keeps the login the service
+/// has for the registry it still pulls from (the CLI read the spec through
+/// a view, which never shows it), as Docker keeps the previous spec's.
+fn keep_registry_auth(current: &TaskTemplate, new: &mut TaskTemplate) {
+    if new.registry_auth.is_some() {
+        return;
+    }
+    new.registry_auth = current
+        .registry_auth
+        .as_ref()
+        .filter(|auth| new.image.starts_with(&format!("{}/", auth.registry)))
+        .cloned();
 }
 
 /// Returns the service `target` names to its previous spec.
