@@ -91,7 +91,7 @@ mod tests {
         };
         assert_eq!(
             volume_table(&[volume]).render(),
-            "DRIVER    VOLUME NAME\nlocal     pgdata\n"
+            "DRIVER   VOLUME NAME\nlocal    pgdata\n"
         );
     }
 }
