@@ -4,9 +4,9 @@
 //! directory is served by the task, a tmpfs has its size; `volume ls`
 //! shows the volume and `volume rm` waits until no container mounts it.
 
-use shoal_netns_tests::dns_kit::{exec_in_task, running_task};
+use shoal_netns_tests::dns_kit::{TaskRef, exec_in_task, running_task, running_tasks};
 use shoal_netns_tests::services_kit::{ServiceLab, get_from_task};
-use shoal_netns_tests::swarm_kit::eventually;
+use shoal_netns_tests::swarm_kit::{eventually, field};
 
 #[test]
 fn a_volume_outlives_its_task_and_binds_and_tmpfs_reach_the_container() {
@@ -65,9 +65,16 @@ fn a_volume_outlives_its_task_and_binds_and_tmpfs_reach_the_container() {
 
     lab.cli(&["service", "update", "--force", "-d", "app"])
         .expect("force update");
+    // `running_task` panics in the gap between the two tasks: wait for a
+    // running task other than the first.
     let second = eventually("the replacement task running", || {
-        let task = running_task(&lab, "app");
-        (task.id != first.id).then_some(task)
+        running_tasks(&lab, "app")
+            .iter()
+            .find(|t| field(t, "id") != first.id)
+            .map(|t| TaskRef {
+                id: field(t, "id").to_owned(),
+                node: field(t, "node_hostname").to_owned(),
+            })
     });
     // The image's /www/data did not exist: the volume holds only the note.
     let listing = exec_in_task(
