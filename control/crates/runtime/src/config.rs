@@ -7,8 +7,9 @@
 use std::path::Path;
 
 use super::RuntimeError;
-use super::image::{Image, ImageError};
+use super::image::Image;
 use super::oci::{self, Mount, Namespace, Spec};
+use super::process;
 use super::spec::{ContainerSpec, Resources};
 use super::{seccomp, sys};
 
@@ -73,6 +74,9 @@ pub(crate) struct HostPaths<'a> {
     pub netns: &'a Path,
     /// Its cgroup path (relative to each controller's root).
     pub cgroup: String,
+    /// Its root filesystem, mounted (the image's user names are read
+    /// from it).
+    pub rootfs: &'a Path,
 }
 
 /// The OCI config for `spec` on `image`.
@@ -83,8 +87,8 @@ pub(crate) fn build(
 ) -> Result<Spec, RuntimeError> {
     let exec = &image.config.config;
     let user = spec.user.as_deref().or(exec.user.as_deref()).unwrap_or("");
-    let (uid, gid) = parse_user(user)?;
-    let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| (*c).to_owned()).collect();
+    let (uid, gid) = process::user(user, host.rootfs)?;
+    let caps = process::capabilities(DEFAULT_CAPS, &spec.cap_add, &spec.cap_drop)?;
     let process = oci::Process {
         terminal: false,
         user: oci::User { uid, gid },
@@ -100,13 +104,7 @@ pub(crate) fn build(
             effective: caps.clone(),
             permitted: caps,
         },
-        // Only NOFILE is set; the rest (NPROC among them: the pids cgroup
-        // bounds processes) are inherited from this process.
-        rlimits: vec![oci::Rlimit {
-            kind: "RLIMIT_NOFILE",
-            hard: nofile_limit(),
-            soft: nofile_limit(),
-        }],
+        rlimits: rlimits(spec)?,
         no_new_privileges: true,
     };
     Ok(Spec {
@@ -114,7 +112,7 @@ pub(crate) fn build(
         process,
         root: oci::Root {
             path: "rootfs".to_owned(),
-            readonly: false,
+            readonly: spec.read_only_rootfs,
         },
         hostname: spec.hostname.clone().unwrap_or_else(|| spec.id.clone()),
         mounts: mounts(spec, host),
@@ -125,6 +123,7 @@ pub(crate) fn build(
             masked_paths: MASKED_PATHS.iter().map(|p| (*p).to_owned()).collect(),
             readonly_paths: READONLY_PATHS.iter().map(|p| (*p).to_owned()).collect(),
             seccomp: (!spec.seccomp_unconfined).then(seccomp::default_profile),
+            sysctl: spec.sysctls.clone(),
         },
     })
 }
@@ -173,17 +172,26 @@ pub(crate) fn nofile_limit() -> u64 {
     sys::hard_rlimit(libc::RLIMIT_NOFILE).map_or(NOFILE_LIMIT, |hard| hard.min(NOFILE_LIMIT))
 }
 
-fn parse_user(user: &str) -> Result<(u32, u32), RuntimeError> {
-    if user.is_empty() {
-        return Ok((0, 0));
+/// NOFILE at [`nofile_limit`] unless the spec says otherwise, and the
+/// spec's other `--ulimit`s; the rest (NPROC among them: the pids cgroup
+/// bounds processes) are inherited from this process.
+fn rlimits(spec: &ContainerSpec) -> Result<Vec<oci::Rlimit>, RuntimeError> {
+    let mut limits = Vec::with_capacity(spec.ulimits.len() + 1);
+    if !spec.ulimits.iter().any(|u| u.name == "nofile") {
+        limits.push(oci::Rlimit {
+            kind: "RLIMIT_NOFILE",
+            hard: nofile_limit(),
+            soft: nofile_limit(),
+        });
     }
-    let unsupported = || ImageError::UnsupportedUser {
-        user: user.to_owned(),
-    };
-    let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
-    let uid = uid.parse().map_err(|_| unsupported())?;
-    let gid = gid.parse().map_err(|_| unsupported())?;
-    Ok((uid, gid))
+    for limit in &spec.ulimits {
+        limits.push(oci::Rlimit {
+            kind: process::rlimit(&limit.name)?,
+            hard: limit.hard,
+            soft: limit.soft,
+        });
+    }
+    Ok(limits)
 }
 
 fn mount(destination: &str, kind: &str, source: &str, options: &[&str]) -> Mount {
@@ -317,13 +325,5 @@ mod tests {
         assert_eq!(env, [DEFAULT_PATH, "A=1", "B=3", "C=4"]);
         let env = environment(&["PATH=/bin".into()], &[]);
         assert_eq!(env, ["PATH=/bin"]);
-    }
-
-    #[test]
-    fn users_are_numeric() {
-        assert_eq!(parse_user("").unwrap(), (0, 0));
-        assert_eq!(parse_user("1000:100").unwrap(), (1000, 100));
-        assert_eq!(parse_user("65534").unwrap(), (65534, 0));
-        assert!(parse_user("nobody").is_err());
     }
 }

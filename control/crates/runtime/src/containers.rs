@@ -68,6 +68,12 @@ struct Meta {
     /// The named volumes it mounts (a volume in use cannot be removed).
     #[serde(default)]
     volumes: Vec<String>,
+    /// The signal that stops it (SIGTERM when unset).
+    #[serde(default)]
+    stop_signal: Option<i32>,
+    /// Its own grace period before SIGKILL, milliseconds.
+    #[serde(default)]
+    stop_grace_ms: Option<u64>,
 }
 
 /// The container runtime of a node.
@@ -155,6 +161,7 @@ impl Runtime {
             volumes: &volumes,
             netns: &netns,
             cgroup: self.cgroup(&spec.id),
+            rootfs: &bundle.join("rootfs"),
         };
         let oci = config::build(spec, image, &host)?;
         let json = serde_json::to_vec_pretty(&oci).map_err(RuntimeError::json("config.json"))?;
@@ -170,6 +177,14 @@ impl Runtime {
             netns_name: netns_name.clone(),
             pid,
             volumes: spec.volumes.iter().map(|v| v.name.clone()).collect(),
+            stop_signal: spec
+                .stop_signal
+                .as_deref()
+                .map(super::process::signal)
+                .transpose()?,
+            stop_grace_ms: spec
+                .stop_grace
+                .map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX)),
         };
         let meta_path = bundle.join("meta.json");
         let json = serde_json::to_vec(&meta).map_err(RuntimeError::json("meta.json"))?;
@@ -318,12 +333,15 @@ impl Runtime {
         self.runc.kill(id, signal)
     }
 
-    /// SIGTERM, then SIGKILL if it still runs after `grace`.
+    /// Its stop signal (SIGTERM unless the spec named another), then
+    /// SIGKILL if it still runs after its own grace period (else `grace`).
     pub fn stop(&self, id: &str, grace: Duration) -> Result<Option<ExitStatus>, RuntimeError> {
         if self.state(id)?.status == Status::Stopped {
             return Ok(self.exit_status(id, Duration::ZERO));
         }
-        self.kill(id, libc::SIGTERM)?;
+        let meta = self.meta(id)?;
+        let grace = meta.stop_grace_ms.map_or(grace, Duration::from_millis);
+        self.kill(id, meta.stop_signal.unwrap_or(libc::SIGTERM))?;
         if let Some(status) = self.wait(id, grace)? {
             return Ok(Some(status));
         }

@@ -27,6 +27,7 @@ pub mod logs;
 mod netns;
 mod oci;
 mod oom;
+mod process;
 mod reaper;
 mod rootfs;
 mod runc;
@@ -41,12 +42,14 @@ pub use error::RuntimeError;
 pub use netns::{NETNS_DIR, netns_name, netns_path};
 pub use spec::{
     BindMount, Container, ContainerFile, ContainerSpec, ContainerState, ExitStatus, MAX_ID_LEN,
-    Resources, SecretFile, Status, TmpfsMount, VolumeMount,
+    Resources, SecretFile, Status, TmpfsMount, Ulimit, VolumeMount,
 };
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_mounts;
+#[cfg(test)]
+mod tests_process;
 #[cfg(test)]
 mod tests_security;

@@ -84,6 +84,8 @@ pub(crate) struct Linux {
     pub readonly_paths: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Seccomp>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sysctl: std::collections::BTreeMap<String, String>,
 }
 
 /// A seccomp filter: what a syscall no rule names gets, the architectures

@@ -45,6 +45,20 @@ pub struct ContainerSpec {
     /// `/etc/hosts`, `/etc/hostname`): written into the bundle and
     /// bind-mounted, so the image's own files stay untouched.
     pub files: Vec<ContainerFile>,
+    /// Mount the root filesystem read-only (`--read-only`).
+    pub read_only_rootfs: bool,
+    /// Capabilities added to Docker's default set (`CAP_X`, `X`, `ALL`).
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped from it.
+    pub cap_drop: Vec<String>,
+    /// Namespaced sysctls (`net.*`, `kernel.shm*`, ...).
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// rlimits (`nofile` replaces the default one).
+    pub ulimits: Vec<Ulimit>,
+    /// The signal that asks it to stop (`SIGTERM` if unset).
+    pub stop_signal: Option<String>,
+    /// How long a stop waits before SIGKILL (the caller's default if unset).
+    pub stop_grace: Option<std::time::Duration>,
     /// An existing network namespace to join; when unset the runtime
     /// creates `shoal-<id>` (`ip netns add`) and deletes it with the
     /// container.
@@ -75,6 +89,17 @@ pub struct BindMount {
     pub target: String,
     /// Mount read-only.
     pub read_only: bool,
+}
+
+/// One rlimit (`--ulimit nofile=1024:2048`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ulimit {
+    /// Docker's name (`nofile`, `nproc`, ...).
+    pub name: String,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
 }
 
 /// A named volume mounted into the container.
@@ -263,12 +288,39 @@ impl ContainerSpec {
         for volume in &self.volumes {
             super::volumes::check_name(&volume.name)?;
         }
+        self.validate_process()?;
         if let Some(t) = self
             .tmpfs
             .iter()
             .find(|t| t.mode.is_some_and(|m| m > 0o7777))
         {
             return Err(invalid("tmpfs mode", &t.target, "above 07777"));
+        }
+        Ok(())
+    }
+}
+
+impl ContainerSpec {
+    /// Checks the process options: capabilities, rlimits, sysctls, signal.
+    fn validate_process(&self) -> Result<(), RuntimeError> {
+        for cap in self.cap_add.iter().chain(&self.cap_drop) {
+            super::process::capability(cap)?;
+        }
+        for limit in &self.ulimits {
+            super::process::rlimit(&limit.name)?;
+            if limit.soft > limit.hard {
+                return Err(RuntimeError::InvalidSpec {
+                    field: "ulimit",
+                    value: limit.name.clone(),
+                    reason: "soft limit above the hard one",
+                });
+            }
+        }
+        for key in self.sysctls.keys() {
+            super::process::check_sysctl(key)?;
+        }
+        if let Some(signal) = &self.stop_signal {
+            super::process::signal(signal)?;
         }
         Ok(())
     }
