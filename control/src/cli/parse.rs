@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use shoal_control::spec::{Mount, PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError};
+use shoal_control::spec::{
+    Mount, PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError, Ulimit,
+};
 
 /// Why a command-line value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,6 +134,11 @@ pub fn port(text: &str) -> Result<PortConfig, ParseError> {
 /// `--secret`: `NAME` or `source=NAME,target=PATH,uid=N,gid=N,mode=0OOO`.
 pub fn secret(text: &str) -> Result<SecretRef, ParseError> {
     Ok(text.parse::<SecretRef>()?)
+}
+
+/// `--ulimit NAME=SOFT[:HARD]`.
+pub fn ulimit(text: &str) -> Result<Ulimit, ParseError> {
+    Ok(text.parse::<Ulimit>()?)
 }
 
 /// `--mount`: Docker's `type=…,source=…,target=…[,readonly]…`.

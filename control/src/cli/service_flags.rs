@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 use shoal_control::spec::{
     EndpointMode, FailureAction, Mount, PortConfig, RestartCondition, SecretRef, SecurityOpt, Span,
-    UpdateOrder,
+    Ulimit, UpdateOrder,
 };
 
 use super::parse::{self, NetworkFlag, PortToRemove};
@@ -149,6 +149,30 @@ impl UpdateFlags {
 /// field each, and leave it as it is when absent.
 #[derive(Debug, Clone, Default, Args)]
 pub struct PolicyFlags {
+    /// Replace the image's entrypoint (a command line; "" goes back to the image's).
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// User the process runs as: user[:group], names or numbers ("" = the image's).
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Working directory ("" = the image's).
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub read_only: Option<bool>,
+    /// Signal that stops the container (e.g. SIGQUIT).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Time to wait before killing a container that was asked to stop.
+    #[arg(long, value_name = "DURATION", value_parser = parse::span)]
+    pub stop_grace_period: Option<Span>,
+    /// Add a Linux capability (e.g. NET_ADMIN, or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a Linux capability (e.g. NET_RAW, or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
     /// Most tasks of the service on one node (0 = unlimited).
     #[arg(long, value_name = "N")]
     pub replicas_max_per_node: Option<u64>,
@@ -283,6 +307,12 @@ pub struct CreateFlags {
     /// Container label KEY=VALUE.
     #[arg(long = "container-label", value_name = "KEY=VALUE")]
     pub container_labels: Vec<String>,
+    /// Namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*, ...).
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctls: Vec<String>,
+    /// rlimit NAME=SOFT[:HARD] (e.g. nofile=1024:2048).
+    #[arg(long = "ulimit", value_name = "ULIMIT", value_parser = parse::ulimit)]
+    pub ulimits: Vec<Ulimit>,
     /// Mount a filesystem: type=bind|volume|tmpfs,source=…,target=…[,readonly]
     /// [,volume-nocopy][,tmpfs-size=64m][,tmpfs-mode=1777].
     #[arg(long = "mount", value_name = "MOUNT", value_parser = parse::mount)]
@@ -361,6 +391,18 @@ pub struct UpdateFlags {
     /// Take a secret away (by name).
     #[arg(long, value_name = "NAME")]
     pub secret_rm: Vec<String>,
+    /// Add or change a sysctl KEY=VALUE.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl_add: Vec<String>,
+    /// Remove a sysctl.
+    #[arg(long, value_name = "KEY")]
+    pub sysctl_rm: Vec<String>,
+    /// Add or change an rlimit NAME=SOFT[:HARD].
+    #[arg(long, value_name = "ULIMIT", value_parser = parse::ulimit)]
+    pub ulimit_add: Vec<Ulimit>,
+    /// Remove an rlimit, by name.
+    #[arg(long, value_name = "NAME")]
+    pub ulimit_rm: Vec<String>,
     /// Add a mount (replaces one at the same target).
     #[arg(long, value_name = "MOUNT", value_parser = parse::mount)]
     pub mount_add: Vec<Mount>,

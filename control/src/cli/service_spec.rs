@@ -3,8 +3,8 @@
 //! Pure functions; the spec is validated before anything is sent.
 
 use shoal_control::spec::{
-    FailureAction, HealthCheck, PortConfig, SecretRef, ServiceMode, ServiceSpec, Span, SpecError,
-    TaskTemplate, UpdateConfig, UpdateOrder,
+    ContainerOptions, FailureAction, HealthCheck, PortConfig, SecretRef, ServiceMode, ServiceSpec,
+    Span, SpecError, TaskTemplate, UpdateConfig, UpdateOrder,
 };
 
 use std::collections::BTreeMap;
@@ -71,6 +71,8 @@ pub fn create_spec(
         mounts: flags.mounts.clone(),
         ..spec.task
     };
+    spec.task.container.sysctls = parse::labels(&flags.sysctls)?;
+    spec.task.container.ulimits = flags.ulimits.clone();
     spec.labels = parse::labels(&flags.labels)?;
     spec.task.placement.constraints = flags.constraints.clone();
     spec.task.placement.preferences = flags.placement_prefs.clone();
@@ -104,6 +106,16 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
         !flags.mount_rm.contains(&m.target) && !flags.mount_add.iter().any(|a| a.target == m.target)
     });
     task.mounts.extend(flags.mount_add.iter().cloned());
+    update_labels(
+        &mut task.container.sysctls,
+        &flags.sysctl_add,
+        &flags.sysctl_rm,
+    )?;
+    let ulimits = &mut task.container.ulimits;
+    ulimits.retain(|u| {
+        !flags.ulimit_rm.contains(&u.name) && !flags.ulimit_add.iter().any(|a| a.name == u.name)
+    });
+    ulimits.extend(flags.ulimit_add.iter().cloned());
     update_labels(
         &mut task.container_labels,
         &flags.container_label_add,
@@ -211,8 +223,44 @@ fn update_list(list: &mut Vec<String>, add: &[String], remove: &[String]) {
     }
 }
 
+/// Entrypoint, user, workdir, read-only, stop signal and grace (an empty
+/// text goes back to the image's), and capabilities (an added one leaves
+/// the drop list and the other way round, as Docker's update does).
+fn apply_process(flags: &PolicyFlags, options: &mut ContainerOptions) -> Result<(), FlagError> {
+    if let Some(entrypoint) = &flags.entrypoint {
+        let words = parse::shell_words(entrypoint)?;
+        options.entrypoint = (!words.is_empty()).then_some(words);
+    }
+    let text = |value: &Option<String>, field: &mut Option<String>| {
+        if let Some(value) = value {
+            *field = Some(value.clone()).filter(|v| !v.is_empty());
+        }
+    };
+    text(&flags.user, &mut options.user);
+    text(&flags.workdir, &mut options.workdir);
+    text(&flags.stop_signal, &mut options.stop_signal);
+    set(&mut options.read_only, flags.read_only);
+    if flags.stop_grace_period.is_some() {
+        options.stop_grace_period = flags.stop_grace_period;
+    }
+    for cap in &flags.cap_add {
+        options.cap_drop.retain(|c| !c.eq_ignore_ascii_case(cap));
+        if !options.cap_add.iter().any(|c| c.eq_ignore_ascii_case(cap)) {
+            options.cap_add.push(cap.clone());
+        }
+    }
+    for cap in &flags.cap_drop {
+        options.cap_add.retain(|c| !c.eq_ignore_ascii_case(cap));
+        if !options.cap_drop.iter().any(|c| c.eq_ignore_ascii_case(cap)) {
+            options.cap_drop.push(cap.clone());
+        }
+    }
+    Ok(())
+}
+
 /// The flags both commands share, each overriding one field.
 fn apply_policy(flags: &PolicyFlags, spec: &mut ServiceSpec) -> Result<(), FlagError> {
+    apply_process(flags, &mut spec.task.container)?;
     if let Some(max) = flags.replicas_max_per_node {
         spec.task.placement.max_replicas_per_node = max;
     }

@@ -10,7 +10,7 @@ use shoal_runtime::image::ImageError;
 use shoal_runtime::log_reader::LogPosition;
 use shoal_runtime::{
     BindMount, ContainerFile, ContainerSpec, Resources, Runtime, RuntimeError, SecretFile,
-    TmpfsMount, VolumeMount,
+    TmpfsMount, Ulimit, VolumeMount,
 };
 
 /// The CPU period a `nano_cpus` quota is expressed in (the kernel's
@@ -46,6 +46,7 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         ..ContainerSpec::default()
     };
     add_mounts(template, &mut spec);
+    add_process_options(template, &mut spec);
     spec.validate()?;
     Ok(spec)
 }
@@ -75,6 +76,30 @@ fn add_mounts(template: &TaskTemplate, spec: &mut ContainerSpec) {
             }),
         }
     }
+}
+
+/// Entrypoint, user, workdir, read-only root, stop signal and grace,
+/// capabilities, sysctls and ulimits, as the template gives them.
+fn add_process_options(template: &TaskTemplate, spec: &mut ContainerSpec) {
+    let options = &template.container;
+    spec.entrypoint.clone_from(&options.entrypoint);
+    spec.user.clone_from(&options.user);
+    spec.workdir.clone_from(&options.workdir);
+    spec.read_only_rootfs = options.read_only;
+    spec.stop_signal.clone_from(&options.stop_signal);
+    spec.stop_grace = options.stop_grace_period.map(|span| span.0);
+    spec.cap_add.clone_from(&options.cap_add);
+    spec.cap_drop.clone_from(&options.cap_drop);
+    spec.sysctls.clone_from(&options.sysctls);
+    spec.ulimits = options
+        .ulimits
+        .iter()
+        .map(|u| Ulimit {
+            name: u.name.clone(),
+            soft: u.soft,
+            hard: u.hard,
+        })
+        .collect();
 }
 
 fn etc_file(target: &str, contents: String) -> ContainerFile {

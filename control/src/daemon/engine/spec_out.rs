@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use shoal_model::spec::{
-    EndpointMode, FailureAction, PortConfig, Protocol, PublishMode, RestartCondition, ServiceMode,
-    ServiceSpec, Span, UpdateConfig, UpdateOrder,
+    ContainerOptions, EndpointMode, FailureAction, PortConfig, Protocol, PublishMode,
+    RestartCondition, ServiceMode, ServiceSpec, Span, UpdateConfig, UpdateOrder,
 };
 
 /// Docker's spec of a service.
@@ -83,6 +83,7 @@ fn container(spec: &ServiceSpec) -> Value {
     if let Some(hostname) = &t.hostname {
         c["Hostname"] = json!(hostname);
     }
+    process_options(&t.container, &mut c);
     if let Some(h) = &t.healthcheck {
         c["Healthcheck"] = json!({
             "Test": h.cmd,
@@ -93,6 +94,49 @@ fn container(spec: &ServiceSpec) -> Value {
         });
     }
     c
+}
+
+/// Entrypoint (Docker's `Command`), user, dir, read-only, stop signal and
+/// grace, capabilities, sysctls, ulimits — each only when set.
+fn process_options(o: &ContainerOptions, c: &mut Value) {
+    let mut set = |key: &str, value: Value| {
+        c[key] = value;
+    };
+    if let Some(entrypoint) = &o.entrypoint {
+        set("Command", json!(entrypoint));
+    }
+    for (key, value) in [
+        ("User", &o.user),
+        ("Dir", &o.workdir),
+        ("StopSignal", &o.stop_signal),
+    ] {
+        if let Some(value) = value {
+            set(key, json!(value));
+        }
+    }
+    if o.read_only {
+        set("ReadOnly", json!(true));
+    }
+    if let Some(grace) = o.stop_grace_period {
+        set("StopGracePeriod", json!(nanos(grace)));
+    }
+    if !o.cap_add.is_empty() {
+        set("CapabilityAdd", json!(o.cap_add));
+    }
+    if !o.cap_drop.is_empty() {
+        set("CapabilityDrop", json!(o.cap_drop));
+    }
+    if !o.sysctls.is_empty() {
+        set("Sysctls", json!(o.sysctls));
+    }
+    if !o.ulimits.is_empty() {
+        let ulimits: Vec<Value> = o
+            .ulimits
+            .iter()
+            .map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard}))
+            .collect();
+        set("Ulimits", json!(ulimits));
+    }
 }
 
 fn task_template(spec: &ServiceSpec, network_id: &impl Fn(&str) -> String) -> Value {

@@ -238,4 +238,14 @@ pub enum SpecError {
         /// The target.
         target: String,
     },
+    /// A container option that cannot be honoured as given.
+    #[error("invalid {option} {value:?}: {reason}")]
+    ContainerOption {
+        /// The option (`ulimit`, `workdir`, ...).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }

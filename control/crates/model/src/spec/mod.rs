@@ -6,6 +6,7 @@
 //! checked with [`ServiceSpec::validate`] before they are stored.
 
 mod constraint;
+mod container;
 mod error;
 mod mount;
 mod registry_auth;
@@ -19,6 +20,7 @@ mod validate;
 pub use validate::{MAX_REPLICAS, SpecLimits, is_dns_name};
 
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
+pub use container::{ContainerOptions, Ulimit};
 pub use error::SpecError;
 pub use mount::{Mount, MountKind};
 pub use registry_auth::RegistryAuth;
@@ -129,6 +131,9 @@ pub struct TaskTemplate {
     /// Filesystems mounted into the containers (`--mount`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
+    /// How the container process runs (entrypoint, user, workdir, ...).
+    #[serde(flatten)]
+    pub container: ContainerOptions,
     /// `--with-registry-auth`: the login its nodes pull the image with
     /// (never shown: see [`TaskTemplate::without_registry_auth`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

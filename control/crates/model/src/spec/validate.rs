@@ -65,6 +65,7 @@ impl ServiceSpec {
         }
         validate_secrets(&self.task.secrets)?;
         validate_mounts(&self.task.mounts)?;
+        self.task.container.validate()?;
         let mut seen = BTreeSet::new();
         if let Some(network) = self.task.networks.iter().find(|n| !seen.insert(*n)) {
             return Err(SpecError::DuplicateNetwork {
@@ -131,12 +132,19 @@ impl ServiceSpec {
         check_len("image", &self.task.image, SpecLimits::IMAGE_BYTES)?;
         let task = &self.task;
         let placement = &task.placement;
-        let lists: [(&'static str, &[String]); 5] = [
+        let container = &task.container;
+        let lists: [(&'static str, &[String]); 8] = [
             ("args", &task.args),
             ("env", &task.env),
             ("networks", &task.networks),
             ("placement constraints", &placement.constraints),
             ("placement preferences", &placement.preferences),
+            (
+                "entrypoint",
+                container.entrypoint.as_deref().unwrap_or_default(),
+            ),
+            ("cap-add", &container.cap_add),
+            ("cap-drop", &container.cap_drop),
         ];
         for (field, list) in lists {
             check_count(field, list.len())?;
@@ -144,9 +152,11 @@ impl ServiceSpec {
                 check_len(field, value, SpecLimits::VALUE_BYTES)?;
             }
         }
+        check_count("ulimits", container.ulimits.len())?;
         for (field, labels) in [
             ("labels", &self.labels),
             ("container labels", &task.container_labels),
+            ("sysctls", &container.sysctls),
         ] {
             check_count(field, labels.len())?;
             for (key, value) in labels {

@@ -2,13 +2,13 @@
 //! secrets, health checks, restart and update policies, the endpoint.
 
 use shoal_model::spec::{
-    EndpointMode, FailureAction, HealthCheck, PortConfig, Protocol, PublishMode, RestartCondition,
-    RestartPolicy, SecretRef, UpdateConfig, UpdateOrder,
+    ContainerOptions, EndpointMode, FailureAction, HealthCheck, PortConfig, Protocol, PublishMode,
+    RestartCondition, RestartPolicy, SecretRef, Ulimit, UpdateConfig, UpdateOrder,
 };
 
 use super::{
-    DockerEndpointSpec, DockerHealth, DockerRestart, DockerSecret, DockerUpdate, SpecInError,
-    refuse_rest, span,
+    DockerContainer, DockerEndpointSpec, DockerHealth, DockerRestart, DockerSecret, DockerUpdate,
+    SpecInError, refuse_rest, span,
 };
 
 pub(super) fn secret(s: DockerSecret) -> Result<SecretRef, SpecInError> {
@@ -149,4 +149,40 @@ pub(super) fn endpoint(
         });
     }
     Ok((ports, mode))
+}
+
+/// The container process's options (Command is Docker's entrypoint).
+pub(super) fn process_options(c: &mut DockerContainer) -> Result<ContainerOptions, SpecInError> {
+    let text = |t: &str| (!t.is_empty()).then(|| t.to_owned());
+    let ulimits = c
+        .ulimits
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| {
+            let limit = |n: i64| {
+                u64::try_from(n).map_err(|_| SpecInError::BadValue {
+                    field: "TaskTemplate.ContainerSpec.Ulimits",
+                    value: n.to_string(),
+                })
+            };
+            Ok(Ulimit {
+                name: u.name,
+                soft: limit(u.soft)?,
+                hard: limit(u.hard)?,
+            })
+        })
+        .collect::<Result<_, SpecInError>>()?;
+    Ok(ContainerOptions {
+        entrypoint: (!c.command.is_empty()).then(|| std::mem::take(&mut c.command)),
+        user: text(&c.user),
+        workdir: text(&c.dir),
+        read_only: c.read_only,
+        stop_signal: text(&c.stop_signal),
+        stop_grace_period: c.stop_grace_period.filter(|n| *n > 0).map(span),
+        cap_add: c.capability_add.take().unwrap_or_default(),
+        cap_drop: c.capability_drop.take().unwrap_or_default(),
+        sysctls: c.sysctls.take().unwrap_or_default(),
+        ulimits,
+    })
 }

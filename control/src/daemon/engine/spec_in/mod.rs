@@ -20,7 +20,7 @@ pub(crate) use mounts::docker_mount;
 
 use super::shapes::is_unset;
 
-use convert::{endpoint, health, restart, secret, update};
+use convert::{endpoint, health, process_options, restart, secret, update};
 
 /// Fields of one level that no typed field took.
 type Rest = BTreeMap<String, Value>;
@@ -107,8 +107,26 @@ struct DockerContainer {
     healthcheck: Option<DockerHealth>,
     labels: BTreeMap<String, String>,
     mounts: Vec<mounts::DockerMount>,
+    command: Vec<String>,
+    user: String,
+    dir: String,
+    read_only: bool,
+    stop_signal: String,
+    stop_grace_period: Option<i64>,
+    capability_add: Option<Vec<String>>,
+    capability_drop: Option<Vec<String>>,
+    sysctls: Option<BTreeMap<String, String>>,
+    ulimits: Option<Vec<DockerUlimit>>,
     #[serde(flatten)]
     rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerUlimit {
+    name: String,
+    soft: i64,
+    hard: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -290,7 +308,7 @@ fn template(
     network_name: impl Fn(&str) -> Option<String>,
 ) -> Result<TaskTemplate, SpecInError> {
     refuse_rest("TaskTemplate", &t.rest)?;
-    let c = t.container_spec;
+    let mut c = t.container_spec;
     refuse_rest("TaskTemplate.ContainerSpec", &c.rest)?;
     refuse_rest("TaskTemplate.Resources", &t.resources.rest)?;
     refuse_rest("TaskTemplate.Resources.Limits", &t.resources.limits.rest)?;
@@ -315,6 +333,7 @@ fn template(
         networks.push(name);
     }
     let limits = &t.resources.limits;
+    let container = process_options(&mut c)?;
     Ok(TaskTemplate {
         image: c.image,
         hostname: (!c.hostname.is_empty()).then_some(c.hostname),
@@ -349,6 +368,7 @@ fn template(
             .collect::<Result<_, _>>()?,
         pids_limit: (limits.pids != 0).then_some(limits.pids),
         force_update: t.force_update,
+        container,
         container_labels: c.labels,
         mounts: c
             .mounts
