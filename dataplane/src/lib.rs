@@ -18,6 +18,7 @@ pub mod object;
 pub mod overlay;
 pub mod pins;
 pub mod stats;
+pub mod wg;
 
 pub use attach::{AttachOutcome, Hook};
 pub use pins::PinPaths;

@@ -132,6 +132,7 @@ fn underlay() -> Underlay {
         iface: "eth0".to_owned(),
         addr: Some(Ipv4Addr::new(192, 168, 1, 1)),
         vxlan_port: 4789,
+        wg_iface: None,
     }
 }
 
