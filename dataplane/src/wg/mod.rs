@@ -24,7 +24,7 @@ use std::{
     sync::Arc,
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PrivateKey, PublicKey};
 pub use peers::WgPeerSpec;
@@ -33,6 +33,27 @@ use worker::Shared;
 
 /// Name of the node's WireGuard TAP device.
 pub const WG_IFACE: &str = "shoal-wg0";
+/// Directory of the WireGuard status files `shoal dp peers` reads.
+pub const STATUS_DIR: &str = "/run/shoal/wg";
+
+/// Where the WireGuard path of the node whose pins are `pins` writes its
+/// status (every second; `shoal dp peers` reads it).
+pub fn status_file(pins: &crate::PinPaths) -> std::path::PathBuf {
+    let node = pins
+        .root()
+        .file_name()
+        .map_or_else(|| "node".into(), |n| n.to_string_lossy().into_owned());
+    std::path::Path::new(STATUS_DIR).join(format!("{node}.json"))
+}
+
+/// The status the node's WireGuard path last wrote, if it runs.
+pub fn read_status(pins: &crate::PinPaths) -> Result<Option<WgStatus>, io::Error> {
+    match std::fs::read(status_file(pins)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(io::Error::other),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
 
 /// Errors starting the WireGuard path.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +86,7 @@ pub enum WgError {
 }
 
 /// Packets the WireGuard path dropped, by reason (never logged per packet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WgCounters {
     /// Frames for a node whose key this node does not know.
     pub no_peer_key: u64,
@@ -82,7 +103,7 @@ pub struct WgCounters {
 }
 
 /// One peer as `shoal dp peers` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WgPeerStatus {
     /// The peer node's underlay address.
     pub node: Ipv4Addr,
@@ -99,7 +120,7 @@ pub struct WgPeerStatus {
 }
 
 /// The WireGuard path's state as `shoal dp peers` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WgStatus {
     /// This node's public key, base64.
     pub public_key: String,
@@ -121,12 +142,23 @@ pub struct WgDevice {
 impl WgDevice {
     /// Create (or take over, after a restart) the TAP device, bind UDP
     /// `port` and start the workers, with no peers yet: until
-    /// [`WgDevice::set_peers`] names them, every frame is dropped.
-    pub fn start(private_key: PrivateKey, port: u16) -> Result<WgDevice, WgError> {
+    /// [`WgDevice::set_peers`] names them, every frame is dropped. The
+    /// status goes to `status_file` every second.
+    pub fn start(
+        private_key: PrivateKey,
+        port: u16,
+        status_file: std::path::PathBuf,
+    ) -> Result<WgDevice, WgError> {
         let tap = tap::Tap::open(WG_IFACE).map_err(|source| WgError::Tap {
             iface: WG_IFACE,
             source,
         })?;
+        // The kernel's own IPv6 chatter (router solicitations, MLD) would
+        // reach the workers as frames that are not VXLAN; best effort.
+        let _ = std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{WG_IFACE}/disable_ipv6"),
+            "1",
+        );
         // The device carries whole VXLAN frames; the task MTU keeps them
         // within the underlay, so this only has to never be the limit.
         crate::iproute::set_up(WG_IFACE, tap::TAP_MTU)?;
@@ -134,13 +166,33 @@ impl WgDevice {
             .map_err(|source| WgError::Socket { port, source })?;
         let shared = Arc::new(Shared::new(private_key, port, tap, socket));
         worker::spawn(&shared).map_err(|source| WgError::Thread { source })?;
-        Ok(WgDevice { shared })
+        let device = WgDevice { shared };
+        let reporter = device.clone();
+        std::thread::Builder::new()
+            .name("wg-status".into())
+            .spawn(move || reporter.report_status(&status_file))
+            .map_err(|source| WgError::Thread { source })?;
+        Ok(device)
     }
 
     /// Make the peers exactly `peers`: a peer whose key or endpoint is
     /// unchanged keeps its session; a withdrawn one is gone at once.
     pub fn set_peers(&self, peers: &[WgPeerSpec]) {
         self.shared.peers.set(&self.shared.private_key, peers);
+    }
+
+    /// Write the status to `file` every second (atomically: a reader never
+    /// sees half a file). Failures are skipped; the next second retries.
+    fn report_status(&self, file: &std::path::Path) {
+        loop {
+            if let (Some(dir), Ok(json)) = (file.parent(), serde_json::to_vec(&self.status())) {
+                let tmp = file.with_extension("tmp");
+                let _ = std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&tmp, json))
+                    .and_then(|()| std::fs::rename(&tmp, file));
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
     }
 
     /// The current peers and counters.

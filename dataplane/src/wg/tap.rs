@@ -6,9 +6,10 @@ use std::{
     os::fd::AsRawFd,
 };
 
-/// MTU of the TAP device: large, so it never limits a frame (the task
+/// MTU of the TAP device (a TAP allows at most 65521): large, so it never
+/// limits a frame (the task
 /// MTU of encrypted networks already keeps frames within the underlay).
-pub(crate) const TAP_MTU: u32 = 65_535;
+pub(crate) const TAP_MTU: u32 = 65_000;
 
 /// `struct ifreq` as TUNSETIFF reads it: a name and the flags.
 #[repr(C)]

@@ -37,6 +37,7 @@ fn node(id: &str, addr: &str) -> NodeRecord {
         engine_version: "test".to_owned(),
         cert_not_after: 0,
         created_at: 0,
+        wireguard: None,
     }
 }
 
