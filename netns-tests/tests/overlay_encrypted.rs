@@ -95,19 +95,35 @@ fn sh_in(ns: &str, script: &str) -> Result<String, cmd::CmdError> {
     cmd::output(cmd::netns_command(ns, &["sh", "-c", script])?)
 }
 
-/// Starts marker servers in srv: TCP and UDP, each echoing back what it got.
-fn start_echo_servers(srv_ns: &str) {
-    let tcp = format!("socat TCP-LISTEN:{TCP_PORT},reuseaddr,fork EXEC:cat");
-    let udp = format!("socat UDP-RECVFROM:{UDP_PORT},reuseaddr,fork EXEC:cat");
-    for script in [tcp, udp] {
-        let mut command = cmd::netns_command(srv_ns, &["sh", "-c", &script]).unwrap();
-        command
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // Ends with the task's namespace when the lab goes.
-        let _child = command.spawn().unwrap();
+/// The marker servers in srv (TCP and UDP, each echoing back what it
+/// got); killed and reaped when dropped.
+struct EchoServers(Vec<std::process::Child>);
+
+impl Drop for EchoServers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Starts the marker servers in srv's namespace.
+fn start_echo_servers(srv_ns: &str) -> EchoServers {
+    let tcp = format!("exec socat TCP-LISTEN:{TCP_PORT},reuseaddr,fork EXEC:cat");
+    let udp = format!("exec socat UDP-RECVFROM:{UDP_PORT},reuseaddr,fork EXEC:cat");
+    let children = [tcp, udp]
+        .iter()
+        .map(|script| {
+            let mut command = cmd::netns_command(srv_ns, &["sh", "-c", script]).unwrap();
+            command
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            command.spawn().unwrap()
+        })
+        .collect();
+    EchoServers(children)
 }
 
 /// The marker sent from cli to srv over TCP and over UDP, each answered.
@@ -145,7 +161,14 @@ fn clear_vxlan_payload(vni: u32, to: Ipv4Addr) -> Vec<u8> {
     let mut frame = vec![0x08, 0, 0, 0];
     frame.extend_from_slice(&vni.to_be_bytes()[1..]);
     frame.push(0);
-    let dst_mac = [0x02, 0x42, to.octets()[0], to.octets()[1], to.octets()[2], to.octets()[3]];
+    let dst_mac = [
+        0x02,
+        0x42,
+        to.octets()[0],
+        to.octets()[1],
+        to.octets()[2],
+        to.octets()[3],
+    ];
     frame.extend_from_slice(&dst_mac);
     frame.extend_from_slice(&[0x02, 0x42, 1, 2, 3, 4, 0x08, 0x00]);
     let payload = MARKER.as_bytes();
@@ -181,21 +204,28 @@ fn an_encrypted_network_crosses_nodes_only_inside_wireguard() {
     let (cli, srv) = (the_task(&lab, "cli"), the_task(&lab, "srv"));
     let (cli_ns, srv_ns) = (netns(&cli), netns(&srv));
     let secure_vni = vni_of(&lab, "secure");
-    start_echo_servers(&srv_ns);
+    let _servers = start_echo_servers(&srv_ns);
     let n1 = lab.nodes[0].lab_node();
     let pcap = n1.state_dir().join("underlay.pcap");
     let capture = Capture::start(n1.name(), "eth0", "udp", &pcap).unwrap();
 
     let to = addr_on(&srv, "secure");
-    eventually("the marker crossing the encrypted network (TCP and UDP)", || {
-        marker_round_trips(&cli_ns, to).then_some(())
-    });
+    eventually(
+        "the marker crossing the encrypted network (TCP and UDP)",
+        || marker_round_trips(&cli_ns, to).then_some(()),
+    );
     let (sent, received) = tcp_transfer(&cli_ns, &srv_ns, to, 20 << 20).unwrap();
-    assert_eq!(sent, received, "20 MiB over the encrypted network arrived changed");
+    assert_eq!(
+        sent, received,
+        "20 MiB over the encrypted network arrived changed"
+    );
     // The clear network of the same tasks works beside it.
     let plain = format!("http://{}:80/cgi-bin/who", addr_on(&srv, "plain"));
     let out = get_from_task(field(&cli, "id"), &plain);
-    assert!(out.status.success(), "the clear network failed beside the encrypted one");
+    assert!(
+        out.status.success(),
+        "the clear network failed beside the encrypted one"
+    );
 
     let pcap = capture.stop().unwrap();
     assert!(
@@ -214,7 +244,11 @@ fn an_encrypted_network_crosses_nodes_only_inside_wireguard() {
     let peers = n1.shoal(&["dp", "peers", "--format", "json"]).unwrap();
     let peers: Value = serde_json::from_str(&peers).unwrap();
     let peer = &peers["peers"][0];
-    assert_eq!(peer["node"], lab.nodes[1].lab_node().addr().to_string(), "{peers}");
+    assert_eq!(
+        peer["node"],
+        lab.nodes[1].lab_node().addr().to_string(),
+        "{peers}"
+    );
     assert!(peer["tx_bytes"].as_u64().unwrap() > 20 << 20, "{peers}");
     assert!(peer["last_handshake_secs"].is_u64(), "{peers}");
 }
@@ -260,7 +294,7 @@ fn a_daemon_restart_sends_nothing_of_an_encrypted_network_in_clear() {
     let (cli, srv) = (the_task(&lab, "cli"), the_task(&lab, "srv"));
     let (cli_ns, srv_ns) = (netns(&cli), netns(&srv));
     let secure_vni = vni_of(&lab, "secure");
-    start_echo_servers(&srv_ns);
+    let _servers = start_echo_servers(&srv_ns);
     let to = addr_on(&srv, "secure");
     eventually("the marker crossing the encrypted network", || {
         marker_round_trips(&cli_ns, to).then_some(())
@@ -296,6 +330,8 @@ fn a_daemon_restart_sends_nothing_of_an_encrypted_network_in_clear() {
         !vnis.contains(&secure_vni),
         "clear VXLAN of the encrypted network (VNI {secure_vni}) around the restart"
     );
-    assert!(wireguard_frames(&pcap) > 0, "no WireGuard at all in the capture");
+    assert!(
+        wireguard_frames(&pcap) > 0,
+        "no WireGuard at all in the capture"
+    );
 }
-

@@ -9,11 +9,11 @@ use super::calls::call_managers;
 use super::core::{Active, Daemon};
 use super::supervise::supervise;
 use super::wireguard;
-use shoal_common::overlay::WG_PORT;
-use shoal_dataplane::wg::{WgDevice, status_file};
 use crate::agent::{self, AgentConfig, DataplaneTarget, Swarm};
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};
+use shoal_common::overlay::WG_PORT;
+use shoal_dataplane::wg::{WgDevice, status_file};
 
 /// Slack on top of the manager's long-poll wait for the answer to travel.
 const ASSIGNMENT_MARGIN: Duration = Duration::from_secs(5);

@@ -3,8 +3,8 @@
 //! (0600) and never sent anywhere; only the public key and the port go
 //! into the node's record, through raft, to the other nodes.
 
-use shoal_dataplane::wg::PrivateKey;
 use shoal_common::overlay::WG_PORT;
+use shoal_dataplane::wg::PrivateKey;
 
 use super::DaemonError;
 use super::state::StatePaths;

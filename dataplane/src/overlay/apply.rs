@@ -145,7 +145,12 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
     let prog = tc_program(&mut loaded, maps::programs::UNDERLAY_TC)?;
     report.underlay_attached =
         ensure_tcx_ingress(prog, maps::programs::UNDERLAY_TC, iface, &underlay_link)?;
-    if let Some(wg) = view.underlay.wg_iface.as_deref().filter(|_| node_config.wg_ifindex != 0) {
+    if let Some(wg) = view
+        .underlay
+        .wg_iface
+        .as_deref()
+        .filter(|_| node_config.wg_ifindex != 0)
+    {
         let wg_link = pins.links().join(Hook::Tc.link_name(wg));
         let prog = tc_program(&mut loaded, maps::programs::WG_TC)?;
         report.wg_attached = ensure_tcx_ingress(prog, maps::programs::WG_TC, wg, &wg_link)?;
@@ -220,7 +225,11 @@ fn local_endpoints(
     for ep in view.endpoints {
         let default_route = routed.insert(ep.netns.clone());
         let encrypted = view.network(&ep.network).is_some_and(|n| n.encrypted);
-        let mtu = if encrypted { mtus.encrypted } else { mtus.clear };
+        let mtu = if encrypted {
+            mtus.encrypted
+        } else {
+            mtus.clear
+        };
         let (ifindex, iface, created) =
             ensure_task_iface(pins, prog, view, ep, mtu, default_route)?;
         out.created.extend(created);

@@ -49,7 +49,9 @@ pub fn status_file(pins: &crate::PinPaths) -> std::path::PathBuf {
 /// The status the node's WireGuard path last wrote, if it runs.
 pub fn read_status(pins: &crate::PinPaths) -> Result<Option<WgStatus>, io::Error> {
     match std::fs::read(status_file(pins)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(io::Error::other),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(io::Error::other),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err),
     }

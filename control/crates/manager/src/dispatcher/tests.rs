@@ -5,17 +5,17 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::*;
+use shoal_model::assignment::WgPeer;
 use shoal_model::cluster::{
     Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord,
     NodeRecord, NodeRole, NodeStatus, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
     VirtualIp,
 };
+use shoal_model::node::NodeWireGuard;
 use shoal_model::spec::{
     NetworkAttachment, PortConfig, Protocol, PublishMode, SecretRef, Service, ServiceSpec, Task,
     TaskState, TaskStatus,
 };
-use shoal_model::assignment::WgPeer;
-use shoal_model::node::NodeWireGuard;
 use shoal_raft::Tables;
 
 fn put<T: Serialize>(tables: &mut Tables, table: &str, key: &str, row: &T) {
@@ -216,8 +216,18 @@ fn wg_peers_are_every_other_node_with_a_key_and_go_with_its_record() {
         }),
         ..node(id, addr)
     };
-    put(&mut t, NODES, "n1", &keyed("n1", "192.168.1.1:2377", "key-1"));
-    put(&mut t, NODES, "n3", &keyed("n3", "192.168.1.3:2377", "key-3"));
+    put(
+        &mut t,
+        NODES,
+        "n1",
+        &keyed("n1", "192.168.1.1:2377", "key-1"),
+    );
+    put(
+        &mut t,
+        NODES,
+        "n3",
+        &keyed("n3", "192.168.1.3:2377", "key-3"),
+    );
     // n2 has no key (a node from before WireGuard): it is no WireGuard peer.
     let peers = build("n1", &t).unwrap().wg_peers;
     assert_eq!(
