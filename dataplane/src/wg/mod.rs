@@ -13,6 +13,7 @@
 //! Nothing of an encrypted network is ever sent in clear: a frame for a
 //! node without a known key is dropped and counted ([`WgCounters`]).
 
+mod batch;
 mod keys;
 mod peers;
 mod tap;
@@ -164,6 +165,10 @@ impl WgDevice {
         // The device carries whole VXLAN frames; the task MTU keeps them
         // within the underlay, so this only has to never be the limit.
         crate::iproute::set_up(WG_IFACE, tap::TAP_MTU)?;
+        tap.set_nonblocking().map_err(|source| WgError::Tap {
+            iface: WG_IFACE,
+            source,
+        })?;
         let socket = std::net::UdpSocket::bind(("0.0.0.0", port))
             .map_err(|source| WgError::Socket { port, source })?;
         let shared = Arc::new(Shared::new(private_key, port, tap, socket));

@@ -54,7 +54,31 @@ impl Tap {
         Ok(Tap { file })
     }
 
-    /// Read one frame (blocking).
+    /// Make reads return `WouldBlock` instead of waiting, so a worker can
+    /// drain every queued frame into one batch.
+    pub(crate) fn set_nonblocking(&self) -> io::Result<()> {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        // SAFETY: as above.
+        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Wait until a frame can be read.
+    pub(crate) fn wait_readable(&self) {
+        let mut pfd = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own; an error or EINTR just returns early.
+        unsafe { libc::poll(&mut pfd, 1, -1) };
+    }
+
+    /// Read one frame.
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.file).read(buf)
     }

@@ -1,9 +1,11 @@
 //! The WireGuard workers: TAP → encrypt → UDP, UDP → decrypt → TAP, and
-//! the timers (handshake retries, rekeying, keepalives). Buffers are
-//! allocated once per worker, never per packet.
+//! the timers (handshake retries, rekeying, keepalives). Datagrams go in
+//! batches (`sendmmsg`/`recvmmsg`); buffers are allocated once per worker,
+//! never per packet.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
+    net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket},
+    os::fd::AsRawFd,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -13,7 +15,12 @@ use std::{
 
 use boringtun::noise::{TunnResult, errors::WireGuardError};
 
-use super::{PrivateKey, WgCounters, peers::Peer, peers::PeerTable, tap::Tap};
+use super::{
+    PrivateKey, WgCounters,
+    batch::Batch,
+    peers::{Peer, PeerTable},
+    tap::Tap,
+};
 
 /// Ethernet header in front of the VXLAN packet on the TAP device.
 const ETH_LEN: usize = 14;
@@ -99,54 +106,84 @@ fn outer_destination(frame: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]))
 }
 
+/// TAP → encrypt → UDP: drain every frame the TAP holds (up to a batch),
+/// encrypt each straight into the batch's next slot, send them with one
+/// `sendmmsg`.
 fn tap_to_udp(shared: &Shared) {
     let mut frame = vec![0u8; BUF_LEN];
-    let mut out = vec![0u8; BUF_LEN + 64];
+    let mut batch = Batch::new();
+    let fd = shared.socket.as_raw_fd();
     loop {
-        let Ok(len) = shared.tap.read(&mut frame) else {
-            shared.drops.io_errors.fetch_add(1, Relaxed);
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        let frame = &frame[..len];
-        let Some(node) = outer_destination(frame) else {
-            shared.drops.malformed.fetch_add(1, Relaxed);
-            continue;
-        };
-        let Some(peer) = shared.peers.get(node) else {
-            shared.drops.no_peer_key.fetch_add(1, Relaxed);
-            continue;
-        };
-        let result = peer.tunn().encapsulate(&frame[ETH_LEN..], &mut out);
-        match result {
-            TunnResult::WriteToNetwork(datagram) => shared.send(datagram, peer.spec.endpoint),
-            // Queued behind a handshake, or nothing to send.
-            TunnResult::Done => {}
-            TunnResult::Err(_) => {
-                shared.drops.io_errors.fetch_add(1, Relaxed);
+        shared.tap.wait_readable();
+        loop {
+            match shared.tap.read(&mut frame) {
+                Ok(len) => encrypt(shared, &frame[..len], &mut batch),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    shared.drops.io_errors.fetch_add(1, Relaxed);
+                    break;
+                }
             }
-            TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => {}
+            if batch.is_full() {
+                flush(shared, &mut batch, fd);
+            }
         }
+        flush(shared, &mut batch, fd);
     }
 }
 
+fn flush(shared: &Shared, batch: &mut Batch, fd: std::os::fd::RawFd) {
+    if batch.len() > 0 {
+        let refused = batch.send(fd);
+        shared.drops.io_errors.fetch_add(refused as u64, Relaxed);
+    }
+}
+
+/// Encrypt one frame read from the TAP for its peer into `batch`.
+fn encrypt(shared: &Shared, frame: &[u8], batch: &mut Batch) {
+    let Some(node) = outer_destination(frame) else {
+        shared.drops.malformed.fetch_add(1, Relaxed);
+        return;
+    };
+    let Some(peer) = shared.peers.get(node) else {
+        shared.drops.no_peer_key.fetch_add(1, Relaxed);
+        return;
+    };
+    let result = peer
+        .tunn()
+        .encapsulate(&frame[ETH_LEN..], batch.next_slot());
+    match result {
+        TunnResult::WriteToNetwork(datagram) => {
+            let len = datagram.len();
+            batch.push(len, peer.spec.endpoint);
+        }
+        // Queued behind a handshake, or nothing to send.
+        TunnResult::Done => {}
+        TunnResult::Err(_) => {
+            shared.drops.io_errors.fetch_add(1, Relaxed);
+        }
+        TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => {}
+    }
+}
+
+/// UDP → decrypt → TAP: up to a batch of datagrams per `recvmmsg`.
 fn udp_to_tap(shared: &Shared) {
-    let mut datagram = vec![0u8; BUF_LEN];
+    let mut batch = Batch::new();
     let mut out = vec![0u8; BUF_LEN + 64];
+    let fd = shared.socket.as_raw_fd();
     loop {
-        let Ok((len, from)) = shared.socket.recv_from(&mut datagram) else {
+        let Ok(n) = batch.recv(fd) else {
             shared.drops.io_errors.fetch_add(1, Relaxed);
             continue;
         };
-        let SocketAddr::V4(from) = from else {
-            shared.drops.unknown_sender.fetch_add(1, Relaxed);
-            continue;
-        };
-        let Some(peer) = shared.peers.get(*from.ip()) else {
-            shared.drops.unknown_sender.fetch_add(1, Relaxed);
-            continue;
-        };
-        receive(shared, &peer, &datagram[..len], &mut out);
+        for i in 0..n {
+            let (datagram, from) = batch.datagram(i);
+            let Some(peer) = shared.peers.get(*from.ip()) else {
+                shared.drops.unknown_sender.fetch_add(1, Relaxed);
+                continue;
+            };
+            receive(shared, &peer, datagram, &mut out);
+        }
     }
 }
 
