@@ -286,6 +286,46 @@ fn clear_vxlan_for_an_encrypted_network_is_dropped_and_counted() {
 }
 
 #[test]
+fn a_removed_nodes_key_is_withdrawn_from_its_peers() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let mut lab = ServiceLab::new(2);
+    let n2_addr = lab.nodes[1].lab_node().addr().to_string();
+    eventually("n1 having n2 as its WireGuard peer", || {
+        (wg_peer_nodes(&lab, 0) == [n2_addr.clone()]).then_some(())
+    });
+    lab.nodes[1].kill();
+    eventually("n2 down", || {
+        let list = lab.nodes[0].nodes().ok()?;
+        list.iter()
+            .any(|n| field(n, "hostname") == "n2" && field(n, "status") == "down")
+            .then_some(())
+    });
+    lab.cli(&["node", "rm", "n2"]).unwrap();
+    eventually("n2's key withdrawn from n1's WireGuard peers", || {
+        wg_peer_nodes(&lab, 0).is_empty().then_some(())
+    });
+}
+
+/// The underlay addresses of node `index`'s WireGuard peers (`dp peers`).
+fn wg_peer_nodes(lab: &ServiceLab, index: usize) -> Vec<String> {
+    let out = lab.nodes[index]
+        .lab_node()
+        .shoal(&["dp", "peers", "--format", "json"])
+        .unwrap_or_default();
+    let Ok(status) = serde_json::from_str::<Value>(&out) else {
+        return vec!["(no status yet)".to_owned()];
+    };
+    status["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["node"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
 fn a_daemon_restart_sends_nothing_of_an_encrypted_network_in_clear() {
     if !shoal_netns_tests::require_root() {
         return;
