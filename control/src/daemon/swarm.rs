@@ -217,7 +217,7 @@ pub(crate) async fn join(
         advertise(Some(given), listen, only_ipv4)?;
     }
     let key = NodeKey::generate()?;
-    let wg_key = wireguard::node_key(&daemon.paths)?;
+    let (wg_key, _) = wireguard::stored_or_new(&daemon.paths)?;
     let rpc = JoinRpc {
         wireguard: Some(wireguard::identity(&wg_key)),
         token: request.token.trim().to_owned(),
@@ -245,7 +245,10 @@ pub(crate) async fn join(
         }
         .into());
     }
-    let result = start_joined(daemon, &request, listen.to_string(), grant, ca, key).await;
+    let result = match wireguard::store(&daemon.paths, &wg_key) {
+        Ok(()) => start_joined(daemon, &request, listen.to_string(), grant, ca, key).await,
+        Err(err) => Err(err),
+    };
     if result.is_err() {
         let _ = daemon.paths.wipe();
     }

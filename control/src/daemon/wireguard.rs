@@ -14,19 +14,40 @@ use crate::node::NodeWireGuard;
 /// The node's WireGuard private key: read from its key file, or generated
 /// and written there if there is none yet.
 pub(crate) fn node_key(paths: &StatePaths) -> Result<PrivateKey, DaemonError> {
+    let (key, stored) = stored_or_new(paths)?;
+    if !stored {
+        store(paths, &key)?;
+    }
+    Ok(key)
+}
+
+/// The node's stored WireGuard private key, or a fresh one not yet
+/// written (a join writes it only once the manager admitted the node, so
+/// a refused join leaves nothing behind); `true` if it was stored.
+pub(crate) fn stored_or_new(paths: &StatePaths) -> Result<(PrivateKey, bool), DaemonError> {
     let path = paths.wg_key_file();
     match std::fs::read_to_string(&path) {
         Ok(text) => PrivateKey::from_base64(&text)
+            .map(|key| (key, true))
             .map_err(|source| DaemonError::BadWireGuardKey { path, source }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let dir = paths.cert_dir();
-            std::fs::create_dir_all(&dir).map_err(DaemonError::io("create", &dir))?;
             let key = PrivateKey::generate().map_err(DaemonError::io("generate", &path))?;
-            write_file_atomic(&path, key.to_base64().as_bytes(), PRIVATE_MODE)?;
-            Ok(key)
+            Ok((key, false))
         }
         Err(err) => Err(DaemonError::io("read", &path)(err)),
     }
+}
+
+/// Write the node's WireGuard private key (0600) next to its TLS key.
+pub(crate) fn store(paths: &StatePaths, key: &PrivateKey) -> Result<(), DaemonError> {
+    let dir = paths.cert_dir();
+    std::fs::create_dir_all(&dir).map_err(DaemonError::io("create", &dir))?;
+    write_file_atomic(
+        &paths.wg_key_file(),
+        key.to_base64().as_bytes(),
+        PRIVATE_MODE,
+    )?;
+    Ok(())
 }
 
 /// What the node's record carries of its WireGuard identity.
