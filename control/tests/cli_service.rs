@@ -166,10 +166,9 @@ impl Daemon {
 #[test]
 fn services_networks_and_secrets_through_the_cli() {
     let daemon = Daemon::swarm();
-    // No WireGuard data path yet: an encrypted network is refused, and
-    // nothing is created.
-    let (_, err) = daemon.fails(&["network", "create", "--opt", "encrypted", "front"]);
-    assert!(err.contains("in clear"), "{err}");
+    daemon.ok(&["network", "create", "--opt", "encrypted", "secure"]);
+    let secure = daemon.ok(&["network", "inspect", "secure", "--format", "json"]);
+    assert!(secure.contains("\"encrypted\": true"), "{secure}");
     let network_id = daemon.ok(&["network", "create", "front"]);
     assert_eq!(network_id.trim().len(), 25, "{network_id}");
     let networks = daemon.ok(&["network", "ls"]);

@@ -59,6 +59,14 @@ pub fn shoal_task_tc(ctx: TcContext) -> i32 {
     verdict::tc(&ctx, rx_bytes, result)
 }
 
+/// TC (TCX) ingress on the WireGuard TAP device: decrypted VXLAN frames.
+#[classifier]
+pub fn shoal_wg_tc(ctx: TcContext) -> i32 {
+    let rx_bytes = ctx.len();
+    let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_wg_tc(&ctx));
+    verdict::tc(&ctx, rx_bytes, result)
+}
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

@@ -12,12 +12,12 @@ use shoal_common::{
 };
 
 /// `u32 0` → node settings.
-#[map(name = "shoal_node_v1")]
-static SHOAL_NODE_V1: Array<NodeConfig> = Array::pinned(1, 0);
+#[map(name = "shoal_node_v2")]
+static SHOAL_NODE_V2: Array<NodeConfig> = Array::pinned(1, 0);
 
 /// `u32 VNI` → network.
-#[map(name = "shoal_net_v1")]
-static SHOAL_NET_V1: HashMap<u32, Network> = HashMap::pinned(maps::NETWORKS_CAPACITY, 0);
+#[map(name = "shoal_net_v2")]
+static SHOAL_NET_V2: HashMap<u32, Network> = HashMap::pinned(maps::NETWORKS_CAPACITY, 0);
 
 /// `u32 host-side ifindex` → task interface.
 #[map(name = "shoal_ifc_v1")]
@@ -34,7 +34,7 @@ static SHOAL_PEERS_V1: HashMap<[u8; 4], Peer> = HashMap::pinned(maps::PEERS_CAPA
 /// The node's settings, if `dp apply` has written them.
 #[inline(always)]
 pub fn node_config() -> Option<NodeConfig> {
-    SHOAL_NODE_V1
+    SHOAL_NODE_V2
         .get(0)
         .copied()
         .filter(|c| c.underlay_ifindex != 0)
@@ -44,7 +44,7 @@ pub fn node_config() -> Option<NodeConfig> {
 #[inline(always)]
 pub fn network(vni: u32) -> Option<Network> {
     // SAFETY: the value is copied out immediately.
-    unsafe { SHOAL_NET_V1.get(vni).copied() }
+    unsafe { SHOAL_NET_V2.get(vni).copied() }
 }
 
 /// The task interface behind host-side veth `ifindex`.

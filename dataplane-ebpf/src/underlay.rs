@@ -65,7 +65,7 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
     }
     match ip.l4 {
         L4::Udp { dport, .. } if dport == u16::from_be_bytes(cfg.vxlan_port) => {
-            from_tunnel(ctx, &cfg, &ip)
+            from_tunnel(ctx, &cfg, &ip, false)
         }
         // A reply to a task's egress flow first: its reverse key names the
         // remote end, so a client of the mesh never matches one.
@@ -84,17 +84,19 @@ pub fn try_underlay_tc(ctx: &TcContext) -> Result<Action, DropReason> {
 /// swarm's nodes (anything else is dropped: a forged frame must neither
 /// reach a task nor plant a mesh return path): unwrapped and delivered to the local task it is for, or — a mesh reply coming back to
 /// the node that translated its request — sent on to the client. Anything
-/// else is dropped before the frame is touched.
+/// else is dropped before the frame is touched. `via_wg`: it came out of
+/// WireGuard (the TAP device), so it may be for an encrypted network.
 #[inline(always)]
 fn from_tunnel(
     ctx: &TcContext,
     cfg: &NodeConfig,
     outer: &Ipv4Packet,
+    via_wg: bool,
 ) -> Result<Action, DropReason> {
     if !overlay_maps::is_peer(outer.src) {
         return Err(DropReason::UnknownPeer);
     }
-    let (vni, inner) = vxlan::inner_of(ctx, outer)?;
+    let (vni, inner) = vxlan::inner_of(ctx, outer, via_wg)?;
     let local = overlay_maps::endpoint(vni, inner.dst).filter(|ep| ep.kind == ENDPOINT_LOCAL);
     if local.is_none() && !lb::is_reply(ctx, &inner, vni) {
         return Err(DropReason::UnknownEndpoint);
@@ -110,4 +112,24 @@ fn from_tunnel(
     };
     count(Stat::Decap, ctx.len());
     Ok(action)
+}
+
+/// TC ingress on the WireGuard TAP device: a VXLAN frame userspace
+/// decrypted from a peer (which checked that the peer's key covers the
+/// frame's outer source). Unwrapped like the underlay's, encrypted
+/// networks included; anything else is dropped.
+#[inline(always)]
+pub fn try_wg_tc(ctx: &TcContext) -> Result<Action, DropReason> {
+    let Frame::Ipv4(ip) = parse_frame(ctx)? else {
+        return Err(DropReason::UnsupportedL3);
+    };
+    let cfg = overlay_maps::node_config().ok_or(DropReason::NoNodeConfig)?;
+    match ip.l4 {
+        L4::Udp { dport, .. }
+            if dport == u16::from_be_bytes(cfg.vxlan_port) && ip.dst == cfg.underlay_ip =>
+        {
+            from_tunnel(ctx, &cfg, &ip, true)
+        }
+        _ => Err(DropReason::MalformedVxlan),
+    }
 }

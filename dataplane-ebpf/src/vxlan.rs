@@ -10,7 +10,7 @@ use aya_ebpf::{
         BPF_ADJ_ROOM_ENCAP_L2_SHIFT, BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4,
         BPF_F_ADJ_ROOM_ENCAP_L4_UDP, BPF_F_ADJ_ROOM_FIXED_GSO, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
-    helpers::bpf_redirect_neigh,
+    helpers::{bpf_redirect, bpf_redirect_neigh},
     programs::TcContext,
 };
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, udp::UdpHdr};
@@ -81,7 +81,10 @@ pub fn node_mac(cfg: &NodeConfig) -> [u8; 6] {
 }
 
 /// Wrap the frame in VXLAN to `tunnel.node_ip` and hand it to the underlay
-/// NIC; the kernel's neighbour table fills in the outer MAC addresses.
+/// NIC; the kernel's neighbour table fills in the outer MAC addresses. A
+/// frame of an encrypted network goes to the WireGuard TAP device instead
+/// (userspace encrypts it to the node): without that device it is
+/// dropped, never sent in clear.
 #[inline(always)]
 pub fn encap(
     ctx: &TcContext,
@@ -89,6 +92,10 @@ pub fn encap(
     tunnel: &Tunnel,
     inner: &Ipv4Packet,
 ) -> Result<Action, DropReason> {
+    let encrypted = overlay_maps::network(tunnel.vni).is_some_and(|n| n.encrypted());
+    if encrypted && cfg.wg_ifindex == 0 {
+        return Err(DropReason::NoWgDevice);
+    }
     let frame_len = ctx.len();
     let headers = encap_headers(cfg, tunnel, inner, frame_len);
     let flags = u64::from(
@@ -105,6 +112,16 @@ pub fn encap(
     .map_err(|_| DropReason::EncapFailed)?;
     ctx.store(EthHdr::LEN, &headers, 0)
         .map_err(|_| DropReason::EncapFailed)?;
+    if encrypted {
+        // Egress of a TAP device is what its reader (the WireGuard worker)
+        // reads; the outer Ethernet header is ignored there. If the device
+        // is gone by now, the kernel drops the frame.
+        // SAFETY: plain helper call.
+        let rc = unsafe { bpf_redirect(cfg.wg_ifindex, 0) };
+        redirected(rc, DropReason::NoWgDevice)?;
+        count(Stat::WgEncap, frame_len);
+        return Ok(Action::Redirect);
+    }
     // SAFETY: plain helper call; a null parameter block asks the kernel to
     // route on the outer destination and resolve its neighbour.
     let rc = unsafe { bpf_redirect_neigh(cfg.underlay_ifindex, core::ptr::null_mut(), 0, 0) };
@@ -164,8 +181,14 @@ fn encap_headers(
 /// parsed outer IPv4/UDP), checked but not yet unwrapped: the VXLAN header,
 /// a known VNI, an inner Ethernet header carrying IPv4, and the inner IPv4
 /// (and L4) headers. Returns the VNI and the inner packet as it lies now.
+/// `via_wg`: the frame came out of WireGuard; a frame that did not is
+/// refused for an encrypted network.
 #[inline(always)]
-pub fn inner_of(ctx: &TcContext, outer: &Ipv4Packet) -> Result<(u32, Ipv4Packet), DropReason> {
+pub fn inner_of(
+    ctx: &TcContext,
+    outer: &Ipv4Packet,
+    via_wg: bool,
+) -> Result<(u32, Ipv4Packet), DropReason> {
     let vxlan_off = outer.l4_off + UdpHdr::LEN;
     let vxlan: *const [u8; VXLAN_HDR_LEN] = ptr_at(ctx, vxlan_off, DropReason::MalformedVxlan)?;
     // SAFETY: bounds-checked by ptr_at.
@@ -174,7 +197,10 @@ pub fn inner_of(ctx: &TcContext, outer: &Ipv4Packet) -> Result<(u32, Ipv4Packet)
         return Err(DropReason::MalformedVxlan);
     }
     let vni = u32::from_be_bytes([0, vxlan[4], vxlan[5], vxlan[6]]);
-    overlay_maps::network(vni).ok_or(DropReason::UnknownVni)?;
+    let network = overlay_maps::network(vni).ok_or(DropReason::UnknownVni)?;
+    if network.encrypted() && !via_wg {
+        return Err(DropReason::ClearOnEncrypted);
+    }
     let inner_eth_off = vxlan_off + VXLAN_HDR_LEN;
     let inner_eth: *const EthHdr = ptr_at(ctx, inner_eth_off, DropReason::MalformedVxlan)?;
     // SAFETY: bounds-checked by ptr_at.

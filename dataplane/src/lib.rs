@@ -7,8 +7,10 @@
 //! traffic keeps flowing while no process holds them open.
 //!
 //! It owns a node's data plane: `node` (the desired state and the
-//! whole-node apply) above `overlay` and `lb`. It may depend on
-//! `shoal-common` only; the agent and the CLI depend on it.
+//! whole-node apply) above `overlay` and `lb`, and `wg`, the userspace
+//! WireGuard path (boringtun's Noise core) encrypted networks go through.
+//! Of shoal's crates it may depend on `shoal-common` only; the agent and
+//! the CLI depend on it.
 
 pub mod attach;
 pub mod iproute;
@@ -18,6 +20,7 @@ pub mod object;
 pub mod overlay;
 pub mod pins;
 pub mod stats;
+pub mod wg;
 
 pub use attach::{AttachOutcome, Hook};
 pub use pins::PinPaths;

@@ -187,6 +187,7 @@ mod tests {
                 "snat",
                 "rev-snat",
                 "to-host",
+                "wg-encap",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
@@ -212,10 +213,12 @@ mod tests {
                 "not-a-member",
                 "no-egress",
                 "snat-no-port",
+                "no-wg-device",
+                "clear-on-encrypted",
             ]
         );
-        let drops: Vec<u32> = (33..=57).collect();
-        assert_eq!(asked, [&(0..20).collect::<Vec<u32>>()[..], &drops].concat());
+        let drops: Vec<u32> = (33..=59).collect();
+        assert_eq!(asked, [&(0..21).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
                 row.drop,
@@ -225,7 +228,7 @@ mod tests {
         }
         assert_eq!(report.packets(Stat::Fragment), 4);
         assert_eq!(report.packets(Stat::Drop(DropReason::MalformedL4)), 37);
-        assert_eq!(report.dropped(), (33..=57).sum::<u64>());
+        assert_eq!(report.dropped(), (33..=59).sum::<u64>());
     }
 
     #[test]

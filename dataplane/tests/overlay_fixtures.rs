@@ -509,6 +509,60 @@ fn encap_fixtures(dev: Devices) -> Vec<Fixture> {
     ]
 }
 
+/// The WireGuard TAP device's ifindex in the encrypted fixtures.
+const WG_IFINDEX: u32 = 4343;
+
+/// Network A encrypted: a frame to a remote task is wrapped in VXLAN as
+/// always but redirected to the WireGuard device, never to the underlay;
+/// without that device it is dropped.
+fn wg_steering_fixtures(dev: Devices) -> Vec<Fixture> {
+    let iface = task_iface();
+    let udp = from_task(Pkt::udp(TASK_IP, 40_000, REMOTE_IP, 53)).payload(b"secret");
+    let input = udp.build();
+    let output = encapsulated(&input, &iface, REMOTE_MAC, OTHER_NODE, VXLAN_PORT);
+    let encrypted = || default_node(dev).encrypted(VNI_A);
+    let b_input = Pkt::udp(TASK_B_IP, 40_000, B_ONLY_IP, 53)
+        .macs(TASK_B_MAC, TASK_B_HOST_MAC)
+        .payload(b"b")
+        .build();
+    let b_output = encapsulated(
+        &b_input,
+        &task_b_iface(),
+        B_ONLY_MAC,
+        THIRD_NODE,
+        VXLAN_PORT,
+    );
+    vec![
+        on_task(
+            Fixture::redirect(
+                "encrypted network: the VXLAN frame goes to the WireGuard device",
+                input.clone(),
+                Stat::WgEncap,
+            )
+            .output(output)
+            .maps(encrypted().wg_ifindex(WG_IFINDEX)),
+            dev,
+        ),
+        on_task(
+            Fixture::drop(
+                "encrypted network without a WireGuard device: dropped, never sent in clear",
+                input,
+                DropReason::NoWgDevice,
+            )
+            .maps(encrypted()),
+            dev,
+        ),
+        Fixture::redirect(
+            "the clear network B beside the encrypted A: plain VXLAN on the underlay",
+            b_input,
+            Stat::Encap,
+        )
+        .output(b_output)
+        .maps(encrypted().wg_ifindex(WG_IFINDEX))
+        .on_ifindex(dev.task_b),
+    ]
+}
+
 fn task_drop_fixtures(dev: Devices) -> Vec<Fixture> {
     let udp_to = |dst| from_task(Pkt::udp(TASK_IP, 40_000, dst, 53)).payload(b"abcd");
     let drop = |desc, pkt: Pkt, reason| {
@@ -827,6 +881,7 @@ fn task_fixtures() {
         arp_fixtures(dev),
         local_fixtures(dev),
         encap_fixtures(dev),
+        wg_steering_fixtures(dev),
         task_drop_fixtures(dev),
     ]
     .into_iter()
@@ -839,6 +894,61 @@ fn task_fixtures() {
 fn decap_fixtures_on_underlay_tc() {
     let mut harness = Harness::load();
     harness.run_table(&[Program::UnderlayTc], &decap_fixtures());
+}
+
+/// Network A encrypted: clear VXLAN for it on the underlay is dropped; the
+/// same frame written back by the WireGuard worker (on the TAP device's
+/// program) is unwrapped and delivered; clear network B is unaffected.
+#[test]
+fn encrypted_vni_fixtures() {
+    let dev = Devices {
+        task_a: PEER_IFINDEX,
+        task_b: PEER_IFINDEX + 1,
+    };
+    let maps = || default_node(dev).encrypted(VNI_A).wg_ifindex(WG_IFINDEX);
+    let inner = Pkt::udp(REMOTE_IP, 40_000, PEER_IP, 53)
+        .macs(REMOTE_MAC, PEER_MAC)
+        .payload(b"answer")
+        .build();
+    let frame = Outer::to_this_node(VNI_A).wrap(&inner);
+    let delivered = decapsulated(&frame, &inner, PEER_MAC, PEER_HOST_MAC);
+    let b_inner = Pkt::udp(B_ONLY_IP, 40_000, TASK_B_IP, 53)
+        .macs(B_ONLY_MAC, TASK_B_MAC)
+        .payload(b"b")
+        .build();
+    let b_frame = Outer::to_this_node(VNI_B).wrap(&b_inner);
+    let b_delivered = decapsulated(&b_frame, &b_inner, TASK_B_MAC, TASK_B_HOST_MAC);
+    let mut harness = Harness::load();
+    harness.run_table(
+        &[Program::UnderlayTc],
+        &[
+            Fixture::drop(
+                "clear VXLAN on the underlay for an encrypted VNI: dropped and counted",
+                frame.clone(),
+                DropReason::ClearOnEncrypted,
+            )
+            .maps(maps()),
+            Fixture::redirect(
+                "clear VXLAN for the clear network B beside it: delivered",
+                b_frame,
+                Stat::Decap,
+            )
+            .counter_bytes(Stat::Decap, b_delivered.len())
+            .output(b_delivered)
+            .maps(maps()),
+        ],
+    );
+    harness.run_table(
+        &[Program::WgTc],
+        &[Fixture::redirect(
+            "the same frame out of WireGuard (TAP device): unwrapped and delivered",
+            frame,
+            Stat::Decap,
+        )
+        .counter_bytes(Stat::Decap, delivered.len())
+        .output(delivered)
+        .maps(maps())],
+    );
 }
 
 /// The program's VXLAN output read back by etherparse, field by field: a

@@ -110,6 +110,7 @@ impl Cluster {
             vni,
             subnet,
             internal: false,
+            encrypted: false,
         });
         self
     }
@@ -252,6 +253,7 @@ impl Cluster {
                 iface: "eth0".into(),
                 addr: None,
                 vxlan_port: self.vxlan_port,
+                wg_iface: None,
             },
             networks: self.networks.clone(),
             endpoints: self

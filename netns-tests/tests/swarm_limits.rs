@@ -36,6 +36,7 @@ fn inspect(manager: &SwarmNode, node: &str) -> Value {
 
 fn join_rpc(token: &str, hostname: String) -> CtlRequest {
     CtlRequest::Join(JoinRpc {
+        wireguard: None,
         token: token.to_owned(),
         csr_der: Vec::new(),
         hostname,

@@ -107,6 +107,15 @@ pub enum DpCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// WireGuard peers of encrypted networks: public key, endpoint, last
+    /// handshake, bytes in and out (and the path's drop counters in JSON).
+    Peers {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// VXLAN tunnels: the remote nodes this node sends to, per VNI.
     Tunnels {
         #[command(flatten)]
@@ -213,6 +222,7 @@ pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
         DpCommand::Endpoints { node, format } => {
             super::dp_overlay::endpoints(&node.pins()?, format)
         }
+        DpCommand::Peers { node, format } => super::dp_wg::peers(&node.pins()?, format),
         DpCommand::Tunnels { node, format } => super::dp_overlay::tunnels(&node.pins()?, format),
         DpCommand::Services { node, format } => super::dp_lb::services(&node.pins()?, format),
         DpCommand::Backends { node, format } => super::dp_lb::backends(&node.pins()?, format),

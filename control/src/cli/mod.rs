@@ -8,6 +8,7 @@ mod dp;
 mod dp_conntrack;
 mod dp_lb;
 mod dp_overlay;
+mod dp_wg;
 #[cfg(test)]
 mod fixtures;
 mod humanize;

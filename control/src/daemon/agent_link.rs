@@ -1,17 +1,20 @@
 //! The agent's line to the managers: assignments and task reports over the
 //! control RPC, and the agent's start on an active node.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::DaemonError;
 use super::calls::call_managers;
 use super::core::{Active, Daemon};
 use super::supervise::supervise;
+use super::wireguard;
 use crate::agent::{self, AgentConfig, DataplaneTarget, ImagePolicy, Swarm};
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};
 use crate::runtime::image::RegistryAccess;
+use shoal_common::overlay::WG_PORT;
+use shoal_dataplane::wg::{WgDevice, status_file};
 
 /// Slack on top of the manager's long-poll wait for the answer to travel.
 const ASSIGNMENT_MARGIN: Duration = Duration::from_secs(5);
@@ -46,7 +49,11 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
             log::warn!("advertise address {advertise} is local only: tasks run without networks");
             None
         }
-        (Some(advertise_ip), Some(pins)) => Some(DataplaneTarget { pins, advertise_ip }),
+        (Some(advertise_ip), Some(pins)) => Some(DataplaneTarget {
+            wg: wg_device(daemon, &pins),
+            pins,
+            advertise_ip,
+        }),
         (None, _) => {
             log::warn!("advertise address {advertise} is not IPv4: tasks run without networks");
             None
@@ -71,6 +78,31 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
     supervise(active, "agent", move || {
         agent::run(link.clone(), config.clone())
     });
+}
+
+/// The node's WireGuard path: started on the first activation and kept
+/// for the life of the process (its workers and its UDP port are the
+/// process's). Without it, encrypted networks' traffic is dropped.
+fn wg_device(daemon: &Daemon, pins: &shoal_dataplane::PinPaths) -> Option<WgDevice> {
+    static DEVICE: OnceLock<Option<WgDevice>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let started = wireguard::node_key(&daemon.paths).and_then(|key| {
+                WgDevice::start(key, WG_PORT, status_file(pins))
+                    .map_err(|source| DaemonError::WireGuard { source })
+            });
+            match started {
+                Ok(device) => Some(device),
+                Err(err) => {
+                    log::warn!(
+                        "WireGuard path not started (encrypted networks' traffic to other nodes is dropped): {}",
+                        err.full_message()
+                    );
+                    None
+                }
+            }
+        })
+        .clone()
 }
 
 fn dataplane_pins(daemon: &Daemon) -> Option<shoal_dataplane::PinPaths> {

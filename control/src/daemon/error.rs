@@ -44,6 +44,22 @@ pub enum DaemonError {
     /// The unlock key does not open the stored data key.
     #[error("invalid unlock key: it does not open this manager's data key")]
     WrongUnlockKey,
+    /// The node's stored WireGuard key is malformed.
+    #[error("WireGuard key file {path}: {source}")]
+    BadWireGuardKey {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: shoal_dataplane::wg::KeyError,
+    },
+    /// The WireGuard path could not start.
+    #[error(transparent)]
+    WireGuard {
+        /// Why.
+        #[from]
+        source: shoal_dataplane::wg::WgError,
+    },
     /// The unlock key is malformed.
     #[error("malformed unlock key")]
     BadUnlockKey {

@@ -111,6 +111,7 @@ pub(crate) async fn admit(
         engine_version: rpc.engine_version,
         cert_not_after: cert.identity()?.not_after.unix_timestamp(),
         created_at: now_secs(),
+        wireguard: rpc.wireguard,
     };
     manager
         .store()

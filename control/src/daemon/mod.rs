@@ -52,6 +52,7 @@ mod supervise;
 mod swarm;
 mod task_logs;
 mod views;
+mod wireguard;
 
 pub use addr::DEFAULT_PORT;
 pub use core::DaemonOptions;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! DIR/node.json                 identity and addresses (no secrets)
-//! DIR/certificates/             CA certificate, node certificate and key (0600)
+//! DIR/certificates/             CA certificate, node certificate and key (0600),
+//!                               WireGuard private key (wireguard.key, 0600)
 //! DIR/raft.dek                  managers: the data key, plain (0600) or wrapped by the unlock key
 //! DIR/raft/raft.redb            managers: the sealed raft log, state machine and snapshots
 //! ```
@@ -38,6 +39,12 @@ impl StatePaths {
     /// The identity file.
     pub fn node_file(&self) -> PathBuf {
         self.dir.join("node.json")
+    }
+
+    /// The node's WireGuard private key (0600, base64), next to its TLS
+    /// key; removed with it by [`StatePaths::wipe`].
+    pub fn wg_key_file(&self) -> PathBuf {
+        self.cert_dir().join("wireguard.key")
     }
 
     /// The certificate directory.

@@ -10,7 +10,7 @@ use super::core::{Active, Daemon, Phase};
 use super::heartbeat::ENGINE_VERSION;
 use super::renew::cert_from_pem;
 use super::state::NodeState;
-use super::{boot, keys, roles};
+use super::{boot, keys, roles, wireguard};
 use crate::api::{InitRequest, InitResponse, JoinRequest, JoinResponse};
 use crate::ca::persist::{save_ca_cert, save_node_cert, save_node_key};
 use crate::ca::{
@@ -22,6 +22,7 @@ use crate::cluster::{
 };
 use crate::ctl::{CtlError, CtlRequest, JoinGrant, JoinRpc, bootstrap_call};
 use crate::ids::new_id;
+use crate::node::NodeWireGuard;
 use crate::raft::Command;
 use crate::seal::{DataKey, UnlockKey};
 use crate::token::{JoinSecrets, JoinToken};
@@ -118,7 +119,12 @@ async fn create_swarm(
         managers: vec![advertise_addr.clone()],
         cert_expiry_secs: expiry,
     };
-    let record = first_node_record(&state, cert.identity()?.not_after.unix_timestamp());
+    let wg_key = wireguard::node_key(&daemon.paths)?;
+    let record = first_node_record(
+        &state,
+        cert.identity()?.not_after.unix_timestamp(),
+        wireguard::identity(&wg_key),
+    );
     let active = boot::activate(
         daemon,
         state.clone(),
@@ -143,7 +149,11 @@ async fn create_swarm(
     })
 }
 
-fn first_node_record(state: &NodeState, cert_not_after: i64) -> NodeRecord {
+fn first_node_record(
+    state: &NodeState,
+    cert_not_after: i64,
+    wireguard: NodeWireGuard,
+) -> NodeRecord {
     NodeRecord {
         id: state.node_id.clone(),
         raft_id: state.raft_id,
@@ -157,6 +167,7 @@ fn first_node_record(state: &NodeState, cert_not_after: i64) -> NodeRecord {
         engine_version: ENGINE_VERSION.to_owned(),
         cert_not_after,
         created_at: now_secs(),
+        wireguard: Some(wireguard),
     }
 }
 
@@ -206,7 +217,9 @@ pub(crate) async fn join(
         advertise(Some(given), listen, only_ipv4)?;
     }
     let key = NodeKey::generate()?;
+    let (wg_key, _) = wireguard::stored_or_new(&daemon.paths)?;
     let rpc = JoinRpc {
+        wireguard: Some(wireguard::identity(&wg_key)),
         token: request.token.trim().to_owned(),
         csr_der: key.csr_der("joining-node")?,
         hostname: daemon.opts.node_name.clone(),
@@ -232,7 +245,10 @@ pub(crate) async fn join(
         }
         .into());
     }
-    let result = start_joined(daemon, &request, listen.to_string(), grant, ca, key).await;
+    let result = match wireguard::store(&daemon.paths, &wg_key) {
+        Ok(()) => start_joined(daemon, &request, listen.to_string(), grant, ca, key).await,
+        Err(err) => Err(err),
+    };
     if result.is_err() {
         let _ = daemon.paths.wipe();
     }

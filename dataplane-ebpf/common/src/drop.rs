@@ -66,11 +66,18 @@ pub enum DropReason {
     /// No free NAT port for a new egress flow to this remote address and
     /// port (every probed port is held by a live flow).
     SnatNoPort = 25,
+    /// A packet of an encrypted network for another node while this node
+    /// has no WireGuard device (`shoal-wg0`) in its settings: never sent
+    /// in clear instead.
+    NoWgDevice = 26,
+    /// A clear (not WireGuard-protected) VXLAN frame on the underlay for a
+    /// network that is encrypted: forged or from a misconfigured node.
+    ClearOnEncrypted = 27,
 }
 
 impl DropReason {
     /// Every reason, in code order. Userspace walks this to print counters.
-    pub const ALL: [DropReason; 25] = [
+    pub const ALL: [DropReason; 27] = [
         DropReason::TruncatedEthernet,
         DropReason::TruncatedIpv4,
         DropReason::MalformedIpv4,
@@ -96,10 +103,12 @@ impl DropReason {
         DropReason::NotAMember,
         DropReason::NoEgress,
         DropReason::SnatNoPort,
+        DropReason::NoWgDevice,
+        DropReason::ClearOnEncrypted,
     ];
 
     /// The largest code in use; counter tables reserve a slot up to it.
-    pub const MAX_CODE: u32 = 25;
+    pub const MAX_CODE: u32 = 27;
 
     /// The stable, kebab-case name shown by `shoal dp stats`.
     pub const fn name(self) -> &'static str {
@@ -129,6 +138,8 @@ impl DropReason {
             DropReason::NotAMember => "not-a-member",
             DropReason::NoEgress => "no-egress",
             DropReason::SnatNoPort => "snat-no-port",
+            DropReason::NoWgDevice => "no-wg-device",
+            DropReason::ClearOnEncrypted => "clear-on-encrypted",
         }
     }
 

@@ -13,10 +13,12 @@ pub const STATS: &str = "shoal_stats_v1";
 pub const STATS_CAPACITY: u32 = 128;
 const _: () = assert!(Stat::SLOTS <= STATS_CAPACITY);
 
-/// `u32 0` → [`crate::overlay::NodeConfig`]; written by `dp apply`.
-pub const NODE: &str = "shoal_node_v1";
-/// `u32 VNI` → [`crate::overlay::Network`]; written by `dp apply`.
-pub const NETWORKS: &str = "shoal_net_v1";
+/// `u32 0` → [`crate::overlay::NodeConfig`]; written by `dp apply`. v2:
+/// the WireGuard device's ifindex.
+pub const NODE: &str = "shoal_node_v2";
+/// `u32 VNI` → [`crate::overlay::Network`]; written by `dp apply`. v2: the
+/// network's flags (encrypted).
+pub const NETWORKS: &str = "shoal_net_v2";
 /// Networks a node can hold.
 pub const NETWORKS_CAPACITY: u32 = 4096;
 /// `u32 host-side ifindex` → [`crate::overlay::TaskIface`]; written by `dp apply`.
@@ -87,4 +89,8 @@ pub mod programs {
     /// TC (TCX) ingress on a task's host-side veth: ARP answers, local
     /// delivery, VXLAN encapsulation.
     pub const TASK_TC: &str = "shoal_task_tc";
+    /// TC (TCX) ingress on the WireGuard TAP device (`shoal-wg0`): the
+    /// decrypted VXLAN frames userspace writes back, unwrapped like the
+    /// underlay's but accepted for encrypted networks.
+    pub const WG_TC: &str = "shoal_wg_tc";
 }

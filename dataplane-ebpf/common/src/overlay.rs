@@ -11,8 +11,20 @@ pub const VXLAN_FLAG_VNI: u8 = 0x08;
 /// Largest VNI: 24 bits.
 pub const VNI_MAX: u32 = (1 << 24) - 1;
 
+/// Bytes WireGuard adds around the VXLAN packet it carries on an IPv4
+/// underlay: outer IPv4 (20) + UDP (8) + WireGuard data header (16) +
+/// Poly1305 tag (16). Tasks of encrypted networks get an MTU this much
+/// smaller again.
+pub const WG_OVERHEAD: u32 = 60;
+/// Default UDP port of shoal's WireGuard path (the swarm's other ports:
+/// 2377 managers, 7946 gossip unused, 4789 VXLAN).
+pub const WG_PORT: u16 = 51820;
+/// [`Network::flags`]: the network is encrypted; its frames to other
+/// nodes go only through WireGuard, and clear VXLAN for it is dropped.
+pub const NETWORK_ENCRYPTED: u32 = 1;
+
 /// Node-wide settings; index 0 of [`crate::maps::NODE`]. Written by
-/// `dp apply`, read by every overlay program.
+/// `dp apply`, read by every overlay program. v2: `wg_ifindex`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -24,11 +36,15 @@ pub struct NodeConfig {
     pub vxlan_port: [u8; 2],
     /// Explicit padding; always zero.
     pub _pad: [u8; 2],
+    /// Ifindex of the WireGuard TAP device (`shoal-wg0`) frames of
+    /// encrypted networks are redirected to (host order); 0: none, and
+    /// such frames are dropped.
+    pub wg_ifindex: u32,
 }
-const _: () = assert!(core::mem::size_of::<NodeConfig>() == 12);
+const _: () = assert!(core::mem::size_of::<NodeConfig>() == 16);
 
 /// An overlay network; value of [`crate::maps::NETWORKS`], keyed by VNI
-/// (`u32`, host order).
+/// (`u32`, host order). v2: `flags`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Network {
@@ -36,10 +52,18 @@ pub struct Network {
     pub subnet: [u8; 4],
     /// Subnet mask, network byte order (precomputed from the prefix length).
     pub mask: [u8; 4],
+    /// [`NETWORK_ENCRYPTED`] or 0 (host order).
+    pub flags: u32,
 }
-const _: () = assert!(core::mem::size_of::<Network>() == 8);
+const _: () = assert!(core::mem::size_of::<Network>() == 12);
 
 impl Network {
+    /// Whether the network's traffic between nodes must go through WireGuard.
+    #[inline(always)]
+    pub fn encrypted(&self) -> bool {
+        self.flags & NETWORK_ENCRYPTED != 0
+    }
+
     /// Whether `ip` (network byte order) lies inside this subnet.
     #[inline(always)]
     pub fn contains(&self, ip: [u8; 4]) -> bool {

@@ -63,6 +63,9 @@ pub enum Stat {
     RevSnat,
     /// Task packets to the node's own address, handed to its stack.
     ToHost,
+    /// Frames of encrypted networks wrapped in VXLAN and handed to the
+    /// WireGuard device (userspace encrypts them).
+    WgEncap,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -73,7 +76,7 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 20] = [
+    pub const OBSERVATIONS: [Stat; 21] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
@@ -94,6 +97,7 @@ impl Stat {
         Stat::Snat,
         Stat::RevSnat,
         Stat::ToHost,
+        Stat::WgEncap,
     ];
 
     /// The map index of this counter.
@@ -119,6 +123,7 @@ impl Stat {
             Stat::Snat => 17,
             Stat::RevSnat => 18,
             Stat::ToHost => 19,
+            Stat::WgEncap => 20,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -146,6 +151,7 @@ impl Stat {
             Stat::Snat => "snat",
             Stat::RevSnat => "rev-snat",
             Stat::ToHost => "to-host",
+            Stat::WgEncap => "wg-encap",
             Stat::Drop(reason) => reason.name(),
         }
     }

@@ -11,8 +11,8 @@ use shoal_common::{
     egress::EGRESS_ALLOWED,
     maps,
     overlay::{
-        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, Network, NodeConfig, PEER_NODE,
-        Peer, TaskIface, VXLAN_OVERHEAD,
+        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, NETWORK_ENCRYPTED, Network,
+        NodeConfig, PEER_NODE, Peer, TaskIface, VXLAN_OVERHEAD, WG_OVERHEAD,
     },
 };
 
@@ -74,6 +74,11 @@ pub enum OverlayApplyError {
 pub struct OverlayReport {
     /// MTU set on task interfaces (underlay MTU − VXLAN overhead).
     pub task_mtu: u32,
+    /// MTU set on task interfaces of encrypted networks (WireGuard's
+    /// overhead taken off as well).
+    pub encrypted_task_mtu: u32,
+    /// WireGuard device program newly attached.
+    pub wg_attached: bool,
     /// Node settings rewritten.
     pub node_config_changed: bool,
     /// Underlay program newly attached.
@@ -99,6 +104,7 @@ impl OverlayReport {
     pub fn is_noop(&self) -> bool {
         !self.node_config_changed
             && !self.underlay_attached
+            && !self.wg_attached
             && self.networks.is_empty()
             && self.task_ifaces.is_empty()
             && self.endpoints.is_empty()
@@ -128,6 +134,7 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
     let (node_config, mtu) = underlay_config(view.underlay)?;
     let mut report = OverlayReport {
         task_mtu: mtu - VXLAN_OVERHEAD,
+        encrypted_task_mtu: encrypted_task_mtu(mtu),
         ..Default::default()
     };
     let mut loaded = Loaded::load(pins)?;
@@ -138,6 +145,16 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
     let prog = tc_program(&mut loaded, maps::programs::UNDERLAY_TC)?;
     report.underlay_attached =
         ensure_tcx_ingress(prog, maps::programs::UNDERLAY_TC, iface, &underlay_link)?;
+    if let Some(wg) = view
+        .underlay
+        .wg_iface
+        .as_deref()
+        .filter(|_| node_config.wg_ifindex != 0)
+    {
+        let wg_link = pins.links().join(Hook::Tc.link_name(wg));
+        let prog = tc_program(&mut loaded, maps::programs::WG_TC)?;
+        report.wg_attached = ensure_tcx_ingress(prog, maps::programs::WG_TC, wg, &wg_link)?;
+    }
     report.node_config_changed = tables.set_node_config(node_config)?;
     report.networks = sync(
         &mut tables.networks,
@@ -147,7 +164,11 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
     report.egress = sync(&mut tables.egress, maps::EGRESS, &desired_egress(view))?;
 
     let task_prog = tc_program(&mut loaded, maps::programs::TASK_TC)?;
-    let local = local_endpoints(pins, task_prog, view, report.task_mtu)?;
+    let mtus = TaskMtus {
+        clear: report.task_mtu,
+        encrypted: report.encrypted_task_mtu,
+    };
+    let local = local_endpoints(pins, task_prog, view, mtus)?;
     report.veths_created = local.created;
     let mut endpoints = local.endpoints;
     endpoints.extend(remote_endpoints(view));
@@ -171,12 +192,29 @@ struct LocalTables {
     created: Vec<String>,
 }
 
+/// The MTU of a task interface, by its network's kind.
+#[derive(Clone, Copy)]
+struct TaskMtus {
+    clear: u32,
+    encrypted: u32,
+}
+
+/// The task MTU of encrypted networks on an underlay of `mtu`: the VXLAN
+/// packet WireGuard carries must fit the underlay with WireGuard's
+/// overhead, rounded down to 16 bytes (WireGuard may pad its plaintext to
+/// a multiple of 16).
+pub fn encrypted_task_mtu(mtu: u32) -> u32 {
+    (mtu.saturating_sub(WG_OVERHEAD) & !15)
+        .saturating_sub(VXLAN_OVERHEAD)
+        .max(68)
+}
+
 /// Create and configure every task interface of `view`.
 fn local_endpoints(
     pins: &PinPaths,
     prog: &mut SchedClassifier,
     view: &OverlayView,
-    mtu: u32,
+    mtus: TaskMtus,
 ) -> Result<LocalTables, OverlayApplyError> {
     let mut out = LocalTables {
         ifaces: BTreeMap::new(),
@@ -186,6 +224,12 @@ fn local_endpoints(
     let mut routed = HashSet::new();
     for ep in view.endpoints {
         let default_route = routed.insert(ep.netns.clone());
+        let encrypted = view.network(&ep.network).is_some_and(|n| n.encrypted);
+        let mtu = if encrypted {
+            mtus.encrypted
+        } else {
+            mtus.clear
+        };
         let (ifindex, iface, created) =
             ensure_task_iface(pins, prog, view, ep, mtu, default_route)?;
         out.created.extend(created);
@@ -257,11 +301,16 @@ fn underlay_config(underlay: &Underlay) -> Result<(NodeConfig, u32), OverlayAppl
     if link.mtu <= VXLAN_OVERHEAD + 68 {
         return Err(missing("MTU too small for VXLAN"));
     }
+    let wg_ifindex = match underlay.wg_iface.as_deref() {
+        Some(wg) => iproute::link(None, wg)?.map_or(0, |l| l.ifindex),
+        None => 0,
+    };
     let cfg = NodeConfig {
         underlay_ifindex: link.ifindex,
         underlay_ip: addr.octets(),
         vxlan_port: underlay.vxlan_port.to_be_bytes(),
         _pad: [0; 2],
+        wg_ifindex,
     };
     Ok((cfg, link.mtu))
 }
@@ -318,6 +367,7 @@ fn desired_networks(view: &OverlayView) -> BTreeMap<u32, Network> {
                 Network {
                     subnet: n.subnet.addr.octets(),
                     mask: n.subnet.mask().octets(),
+                    flags: if n.encrypted { NETWORK_ENCRYPTED } else { 0 },
                 },
             )
         })

@@ -20,6 +20,11 @@ pub struct Underlay {
     /// VXLAN data-path port (`--data-path-port`).
     #[serde(default = "default_vxlan_port")]
     pub vxlan_port: u16,
+    /// The WireGuard TAP device frames of encrypted networks go through
+    /// (created by the WireGuard worker); absent or missing: they are
+    /// dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wg_iface: Option<String>,
 }
 
 fn default_vxlan_port() -> u16 {
@@ -40,6 +45,10 @@ pub struct NetworkSpec {
     /// (Docker's `--internal`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
+    /// Encrypted (`--opt encrypted`): its traffic to other nodes goes only
+    /// through WireGuard, and its tasks get a smaller MTU.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// A task interface on this node.

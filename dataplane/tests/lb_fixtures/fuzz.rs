@@ -129,7 +129,7 @@ fn random_and_mutated_frames_end_in_a_counted_verdict_on_every_program() {
         let inputs: Vec<Vec<u8>> = (0..FRAMES).map(|_| frame(&mut rng, &templates)).collect();
         let ifindex = match prog {
             Program::TaskTc => Some(dev.client),
-            Program::UnderlayTc | Program::UnderlayXdp => None,
+            Program::UnderlayTc | Program::UnderlayXdp | Program::WgTc => None,
         };
         let hook = prog.hook();
         let ran = harness

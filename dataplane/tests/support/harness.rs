@@ -49,11 +49,18 @@ pub enum Program {
     UnderlayTc,
     /// `shoal_task_tc`.
     TaskTc,
+    /// `shoal_wg_tc`.
+    WgTc,
 }
 
 impl Program {
     /// Every program, in load order.
-    pub const ALL: [Program; 3] = [Program::UnderlayXdp, Program::UnderlayTc, Program::TaskTc];
+    pub const ALL: [Program; 4] = [
+        Program::UnderlayXdp,
+        Program::UnderlayTc,
+        Program::TaskTc,
+        Program::WgTc,
+    ];
 
     /// The program's name in the object.
     pub fn name(self) -> &'static str {
@@ -61,6 +68,7 @@ impl Program {
             Program::UnderlayXdp => programs::UNDERLAY_XDP,
             Program::UnderlayTc => programs::UNDERLAY_TC,
             Program::TaskTc => programs::TASK_TC,
+            Program::WgTc => programs::WG_TC,
         }
     }
 
@@ -68,7 +76,7 @@ impl Program {
     pub fn hook(self) -> Hook {
         match self {
             Program::UnderlayXdp => Hook::Xdp,
-            Program::UnderlayTc | Program::TaskTc => Hook::Tc,
+            Program::UnderlayTc | Program::TaskTc | Program::WgTc => Hook::Tc,
         }
     }
 }

@@ -47,6 +47,7 @@ impl OverlayMaps {
             underlay_ip: underlay_ip.octets(),
             vxlan_port: vxlan_port.to_be_bytes(),
             _pad: [0; 2],
+            wg_ifindex: 0,
         });
         self
     }
@@ -60,8 +61,27 @@ impl OverlayMaps {
             Network {
                 subnet: subnet.octets(),
                 mask: mask.to_be_bytes(),
+                flags: 0,
             },
         ));
+        self
+    }
+
+    /// Mark network `vni` (added before) encrypted.
+    pub fn encrypted(mut self, vni: u32) -> Self {
+        for (v, net) in &mut self.networks {
+            if *v == vni {
+                net.flags = shoal_common::overlay::NETWORK_ENCRYPTED;
+            }
+        }
+        self
+    }
+
+    /// The WireGuard device's ifindex in the node settings (set `node` first).
+    pub fn wg_ifindex(mut self, ifindex: u32) -> Self {
+        if let Some(node) = self.node.as_mut() {
+            node.wg_ifindex = ifindex;
+        }
         self
     }
 

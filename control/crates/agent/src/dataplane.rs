@@ -120,6 +120,7 @@ fn networks(assignment: &Assignment) -> Vec<NetworkSpec> {
                 vni: n.vni,
                 subnet,
                 internal: n.internal,
+                encrypted: n.encrypted,
             }),
             Err(err) => {
                 log::warn!("network {}: not programmed: {err}", n.name);

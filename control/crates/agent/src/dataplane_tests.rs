@@ -98,6 +98,7 @@ fn assignment() -> Assignment {
         ],
         // N3 runs nothing here but may forward mesh requests.
         peers: vec![N2, N3],
+        wg_peers: Vec::new(),
         services: vec![LbService {
             id: "svc".to_owned(),
             name: "web".to_owned(),
@@ -132,6 +133,7 @@ fn underlay() -> Underlay {
         iface: "eth0".to_owned(),
         addr: Some(Ipv4Addr::new(192, 168, 1, 1)),
         vxlan_port: 4789,
+        wg_iface: None,
     }
 }
 

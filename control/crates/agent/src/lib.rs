@@ -87,6 +87,10 @@ pub struct DataplaneTarget {
     pub pins: PinPaths,
     /// The node's advertised IP: its interface is the underlay.
     pub advertise_ip: Ipv4Addr,
+    /// The node's WireGuard path (started once per process by the
+    /// daemon); without it, encrypted networks' traffic to other nodes is
+    /// dropped.
+    pub wg: Option<shoal_dataplane::wg::WgDevice>,
 }
 
 /// How to run an agent.
@@ -182,12 +186,15 @@ pub async fn run<S: Swarm>(swarm: Arc<S>, config: AgentConfig) {
     if let Some(grace) = shared.images.gc_grace {
         background.spawn(image_gc::run(shared.clone(), grace));
     }
-    let advertise_ip = config.dataplane.map(|target| {
-        background.spawn(programmer::program(target.pins, desired_rx, applied_tx));
-        target.advertise_ip
-    });
+    let (advertise_ip, wg) = match config.dataplane {
+        Some(target) => {
+            background.spawn(programmer::program(target.pins, desired_rx, applied_tx));
+            (Some(target.advertise_ip), target.wg)
+        }
+        None => (None, None),
+    };
     let dns = dns::Dns::new(config.dns_upstreams);
-    let mut passes = pass::Reconciler::new(shared.clone(), desired_tx, advertise_ip, dns);
+    let mut passes = pass::Reconciler::new(shared.clone(), desired_tx, advertise_ip, dns, wg);
     let mut news = assignment_rx;
     loop {
         passes.pass().await;

@@ -3,13 +3,14 @@
 //! and the data plane's desired state brought up to date.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use shoal_dataplane::node::DesiredState;
 use shoal_dataplane::overlay::state::Underlay;
+use shoal_dataplane::wg::{WG_IFACE, WgDevice, WgPeerSpec};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -39,6 +40,8 @@ pub(crate) struct Reconciler {
     underlay_error: String,
     /// The embedded resolver.
     dns: Dns,
+    /// The WireGuard path of encrypted networks, when the node runs one.
+    wg: Option<WgDevice>,
 }
 
 impl Drop for Reconciler {
@@ -56,6 +59,7 @@ impl Reconciler {
         desired: watch::Sender<Option<DesiredState>>,
         advertise_ip: Option<Ipv4Addr>,
         dns: Dns,
+        wg: Option<WgDevice>,
     ) -> Self {
         Reconciler {
             shared,
@@ -65,6 +69,7 @@ impl Reconciler {
             underlay: None,
             underlay_error: String::new(),
             dns,
+            wg,
         }
     }
 
@@ -218,10 +223,14 @@ impl Reconciler {
                 })
             })
             .collect();
+        if let Some(wg) = &self.wg {
+            wg.set_peers(&wg_peers(assignment));
+        }
         let underlay = Underlay {
             iface,
             addr: Some(ip),
             vxlan_port: assignment.data_path_port,
+            wg_iface: self.wg.as_ref().map(|_| WG_IFACE.to_owned()),
         };
         let state = desired_state(assignment, &local, underlay);
         self.desired.send_if_modified(|current| {
@@ -254,4 +263,24 @@ impl Reconciler {
         }
         self.underlay.clone()
     }
+}
+
+/// The WireGuard peers of an assignment; a peer whose key does not parse
+/// is left out (its encrypted traffic is dropped), and said so.
+fn wg_peers(assignment: &Assignment) -> Vec<WgPeerSpec> {
+    assignment
+        .wg_peers
+        .iter()
+        .filter_map(|peer| match peer.public_key.parse() {
+            Ok(public_key) => Some(WgPeerSpec {
+                node: peer.addr,
+                public_key,
+                endpoint: SocketAddrV4::new(peer.addr, peer.port),
+            }),
+            Err(err) => {
+                log::warn!("WireGuard peer {}: {err}", peer.addr);
+                None
+            }
+        })
+        .collect()
 }

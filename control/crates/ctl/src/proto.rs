@@ -106,6 +106,9 @@ pub struct JoinRpc {
     pub listen_port: u16,
     /// The node's shoal version.
     pub engine_version: String,
+    /// Its WireGuard public key and port (the private key stays on it).
+    #[serde(default)]
+    pub wireguard: Option<shoal_model::node::NodeWireGuard>,
 }
 
 /// What a node gets for a valid join token.

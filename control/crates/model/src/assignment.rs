@@ -30,8 +30,24 @@ pub struct Assignment {
     /// only sources this node accepts VXLAN from.
     #[serde(default)]
     pub peers: Vec<Ipv4Addr>,
+    /// The WireGuard peers of encrypted networks: every other node with a
+    /// key (sorted by address). A node absent here gets no encrypted
+    /// traffic; a removed node's key is gone from the next assignment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wg_peers: Vec<WgPeer>,
     /// Services to load-balance (VIPs and published ports) on this node.
     pub services: Vec<LbService>,
+}
+
+/// Another node's WireGuard identity, as this node needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WgPeer {
+    /// The node's underlay address (its WireGuard endpoint's address).
+    pub addr: Ipv4Addr,
+    /// Its public key, base64.
+    pub public_key: String,
+    /// Its WireGuard UDP port.
+    pub port: u16,
 }
 
 /// A task of this node.

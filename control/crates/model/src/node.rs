@@ -125,6 +125,20 @@ pub struct NodeRecord {
     pub cert_not_after: i64,
     /// When it joined (seconds since the epoch).
     pub created_at: u64,
+    /// Its WireGuard identity for encrypted networks (absent: a node from
+    /// before shoal had them; encrypted traffic to it is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wireguard: Option<NodeWireGuard>,
+}
+
+/// A node's WireGuard identity: its public key and port. The private key
+/// never leaves the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeWireGuard {
+    /// Public key, base64 (as `wg` writes it).
+    pub public_key: String,
+    /// UDP port of its WireGuard endpoint (on its underlay address).
+    pub port: u16,
 }
 
 #[cfg(test)]

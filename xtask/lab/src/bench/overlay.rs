@@ -244,6 +244,7 @@ fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr
             iface: UNDERLAY_IFACE.into(),
             addr: None,
             vxlan_port: VXLAN_PORT,
+            wg_iface: None,
         },
         networks: vec![NetworkSpec {
             name: NET.into(),
@@ -253,6 +254,7 @@ fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr
                 prefix_len: 24,
             },
             internal: false,
+            encrypted: false,
         }],
         endpoints: vec![LocalEndpoint {
             id: netns.rsplit('-').next().unwrap_or(netns).into(),

@@ -9,6 +9,7 @@ use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
 use super::{AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask};
+use shoal_model::assignment::WgPeer;
 use shoal_model::cluster::{
     CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord,
     SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
@@ -116,6 +117,7 @@ pub fn build(node_id: &str, tables: &Tables) -> Result<Assignment, DispatchError
         networks: rows.networks.values().cloned().collect(),
         remote_tasks: remote_tasks(&rows, node_id),
         peers: peers(&rows, node_id),
+        wg_peers: wg_peers(&rows, node_id),
         services: lb_services(&rows),
     };
     assignment.version = version_of(&assignment);
@@ -173,6 +175,31 @@ fn peers(rows: &Rows, node_id: &str) -> Vec<Ipv4Addr> {
         .filter(|ip| Some(*ip) != own)
         .collect();
     peers.into_iter().collect()
+}
+
+/// The WireGuard identities of every other node that has one (sorted by
+/// address): a node's key goes from every assignment the moment its record
+/// is removed.
+fn wg_peers(rows: &Rows, node_id: &str) -> Vec<WgPeer> {
+    let own = rows.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
+    let peers: BTreeMap<Ipv4Addr, WgPeer> = rows
+        .nodes
+        .iter()
+        .filter(|(id, _)| id.as_str() != node_id)
+        .filter_map(|(_, node)| {
+            let addr = underlay_ip(&node.addr).filter(|ip| Some(*ip) != own)?;
+            let wg = node.wireguard.as_ref()?;
+            Some((
+                addr,
+                WgPeer {
+                    addr,
+                    public_key: wg.public_key.clone(),
+                    port: wg.port,
+                },
+            ))
+        })
+        .collect();
+    peers.into_values().collect()
 }
 
 /// Addresses of live tasks on other nodes (sorted, one per attachment).

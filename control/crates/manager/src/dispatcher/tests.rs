@@ -5,11 +5,13 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::*;
+use shoal_model::assignment::WgPeer;
 use shoal_model::cluster::{
     Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord,
     NodeRecord, NodeRole, NodeStatus, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
     VirtualIp,
 };
+use shoal_model::node::NodeWireGuard;
 use shoal_model::spec::{
     NetworkAttachment, PortConfig, Protocol, PublishMode, SecretRef, Service, ServiceSpec, Task,
     TaskState, TaskStatus,
@@ -37,6 +39,7 @@ fn node(id: &str, addr: &str) -> NodeRecord {
         engine_version: "test".to_owned(),
         cert_not_after: 0,
         created_at: 0,
+        wireguard: None,
     }
 }
 
@@ -201,6 +204,47 @@ fn peers_are_every_other_node_with_or_without_tasks() {
     let n2 = Ipv4Addr::new(192, 168, 1, 2);
     assert_eq!(build("n1", &tables()).unwrap().peers, [n2]);
     assert_eq!(build("n2", &tables()).unwrap().peers, [n1]);
+}
+
+#[test]
+fn wg_peers_are_every_other_node_with_a_key_and_go_with_its_record() {
+    let mut t = tables();
+    let keyed = |id: &str, addr: &str, key: &str| NodeRecord {
+        wireguard: Some(NodeWireGuard {
+            public_key: key.to_owned(),
+            port: 51820,
+        }),
+        ..node(id, addr)
+    };
+    put(
+        &mut t,
+        NODES,
+        "n1",
+        &keyed("n1", "192.168.1.1:2377", "key-1"),
+    );
+    put(
+        &mut t,
+        NODES,
+        "n3",
+        &keyed("n3", "192.168.1.3:2377", "key-3"),
+    );
+    // n2 has no key (a node from before WireGuard): it is no WireGuard peer.
+    let peers = build("n1", &t).unwrap().wg_peers;
+    assert_eq!(
+        peers,
+        [WgPeer {
+            addr: Ipv4Addr::new(192, 168, 1, 3),
+            public_key: "key-3".to_owned(),
+            port: 51820,
+        }],
+        "n1 must get n3's key only (not its own, not keyless n2's)"
+    );
+    assert_eq!(build("n3", &t).unwrap().wg_peers[0].public_key, "key-1");
+    t.get_mut(NODES).unwrap().remove("n3");
+    assert!(
+        build("n1", &t).unwrap().wg_peers.is_empty(),
+        "a removed node's key must leave every assignment"
+    );
 }
 
 #[test]

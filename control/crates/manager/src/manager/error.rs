@@ -132,12 +132,6 @@ pub enum ManagerError {
         /// The driver asked for.
         driver: String,
     },
-    /// `--opt encrypted`: the WireGuard data path is not built yet, and
-    /// creating the network anyway would carry its traffic in clear.
-    #[error(
-        "encrypted overlay networks are not available yet (no WireGuard data path): refusing to create a network whose traffic would cross nodes in clear"
-    )]
-    EncryptionUnavailable,
     /// A network, subnet or address allocation was refused.
     #[error(transparent)]
     Allocator(#[from] AllocatorError),

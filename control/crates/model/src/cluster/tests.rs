@@ -18,6 +18,7 @@ fn node(id: &str, role: NodeRole, status: NodeStatus) -> NodeRecord {
         engine_version: "0.1.0".to_owned(),
         cert_not_after: 0,
         created_at: 0,
+        wireguard: None,
     }
 }
 

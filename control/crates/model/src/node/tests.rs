@@ -31,6 +31,7 @@ fn record() -> NodeRecord {
         engine_version: "0.1.0".to_owned(),
         cert_not_after: 1_700_000_000,
         created_at: 1_600_000_000,
+        wireguard: None,
     }
 }
 

@@ -23,9 +23,6 @@ pub async fn create_network<L: Leadership>(
             });
         }
     }
-    if request.encrypted {
-        return Err(ManagerError::EncryptionUnavailable);
-    }
     let subnet = request
         .subnet
         .as_deref()
@@ -46,6 +43,7 @@ pub async fn create_network<L: Leadership>(
     let mut record = network_record(network, new_id(), now);
     record.labels = request.labels;
     record.internal = request.internal;
+    record.encrypted = request.encrypted;
     after.networks.insert(record.id.clone(), record.clone());
     commit(leader, &before, &after).await?;
     log::info!("created network {} ({})", record.name, record.subnet);

@@ -77,15 +77,13 @@ async fn networks_are_created_once_and_removed_only_when_unused() {
     macvlan.driver = Some("macvlan".to_owned());
     let driver = api::create_network(&*leader, macvlan).await;
     assert_eq!(refused(&leader, driver).await.0, 400);
-    // No WireGuard data path yet: an encrypted network is refused, not
-    // created with its traffic in clear.
+    // --opt encrypted is kept on the row (the agent steers the network's
+    // traffic through WireGuard).
     let mut secure = network("secure", None);
     secure.encrypted = true;
-    let secure = api::create_network(&*leader, secure).await;
-    let (status, message) = refused(&leader, secure).await;
-    assert_eq!(status, 400);
-    assert!(message.contains("in clear"), "{message}");
-    assert!(leader.tables().network_named("secure").is_none());
+    api::create_network(&*leader, secure).await.unwrap();
+    let row = leader.tables().network_named("secure").cloned().unwrap();
+    assert!(row.encrypted, "{row:?}");
     // --internal is kept on the row (the agent turns it into "no egress").
     let mut closed = network("closed", None);
     closed.internal = true;

@@ -29,6 +29,7 @@ pub(super) fn node_record(id: &str) -> NodeRecord {
         engine_version: "test".to_owned(),
         cert_not_after: 0,
         created_at: 0,
+        wireguard: None,
     }
 }
 

@@ -1,0 +1,241 @@
+//! The WireGuard workers: TAP → encrypt → UDP, UDP → decrypt → TAP, and
+//! the timers (handshake retries, rekeying, keepalives). Datagrams go in
+//! batches (`sendmmsg`/`recvmmsg`); buffers are allocated once per worker,
+//! never per packet.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket},
+    os::fd::AsRawFd,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::Duration,
+};
+
+use boringtun::noise::{TunnResult, errors::WireGuardError};
+
+use super::{
+    PrivateKey, WgCounters,
+    batch::Batch,
+    peers::{Peer, PeerTable},
+    tap::Tap,
+};
+
+/// Ethernet header in front of the VXLAN packet on the TAP device.
+const ETH_LEN: usize = 14;
+/// Largest frame handled (the TAP MTU plus its Ethernet header).
+const BUF_LEN: usize = 65_536 + ETH_LEN;
+/// How often the timers run (boringtun expects about every 250 ms).
+const TIMER_TICK: Duration = Duration::from_millis(250);
+
+/// What the workers share.
+pub(crate) struct Shared {
+    pub(crate) private_key: PrivateKey,
+    pub(crate) port: u16,
+    pub(crate) peers: PeerTable,
+    tap: Tap,
+    socket: UdpSocket,
+    drops: Drops,
+}
+
+#[derive(Default)]
+struct Drops {
+    no_peer_key: AtomicU64,
+    unknown_sender: AtomicU64,
+    decrypt_failed: AtomicU64,
+    wrong_source: AtomicU64,
+    malformed: AtomicU64,
+    io_errors: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(private_key: PrivateKey, port: u16, tap: Tap, socket: UdpSocket) -> Shared {
+        Shared {
+            private_key,
+            port,
+            peers: PeerTable::default(),
+            tap,
+            socket,
+            drops: Drops::default(),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> WgCounters {
+        let d = &self.drops;
+        WgCounters {
+            no_peer_key: d.no_peer_key.load(Relaxed),
+            unknown_sender: d.unknown_sender.load(Relaxed),
+            decrypt_failed: d.decrypt_failed.load(Relaxed),
+            wrong_source: d.wrong_source.load(Relaxed),
+            malformed: d.malformed.load(Relaxed),
+            io_errors: d.io_errors.load(Relaxed),
+        }
+    }
+
+    fn send(&self, datagram: &[u8], to: SocketAddrV4) {
+        if self.socket.send_to(datagram, to).is_err() {
+            self.drops.io_errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Start the three workers.
+pub(crate) fn spawn(shared: &Arc<Shared>) -> std::io::Result<()> {
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("wg-tx".into())
+        .spawn(move || tap_to_udp(&s))?;
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("wg-rx".into())
+        .spawn(move || udp_to_tap(&s))?;
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("wg-timers".into())
+        .spawn(move || timers(&s))?;
+    Ok(())
+}
+
+/// The outer IPv4 destination of a VXLAN frame read from the TAP device.
+fn outer_destination(frame: &[u8]) -> Option<Ipv4Addr> {
+    let ip = frame.get(ETH_LEN..)?;
+    if frame.get(12..14)? != [0x08, 0x00] || ip.len() < 20 || ip[0] >> 4 != 4 {
+        return None;
+    }
+    Some(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]))
+}
+
+/// TAP → encrypt → UDP: drain every frame the TAP holds (up to a batch),
+/// encrypt each straight into the batch's next slot, send them with one
+/// `sendmmsg`.
+fn tap_to_udp(shared: &Shared) {
+    let mut frame = vec![0u8; BUF_LEN];
+    let mut batch = Batch::new();
+    let fd = shared.socket.as_raw_fd();
+    loop {
+        shared.tap.wait_readable();
+        loop {
+            match shared.tap.read(&mut frame) {
+                Ok(len) => encrypt(shared, &frame[..len], &mut batch),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    shared.drops.io_errors.fetch_add(1, Relaxed);
+                    break;
+                }
+            }
+            if batch.is_full() {
+                flush(shared, &mut batch, fd);
+            }
+        }
+        flush(shared, &mut batch, fd);
+    }
+}
+
+fn flush(shared: &Shared, batch: &mut Batch, fd: std::os::fd::RawFd) {
+    if batch.len() > 0 {
+        let refused = batch.send(fd);
+        shared.drops.io_errors.fetch_add(refused as u64, Relaxed);
+    }
+}
+
+/// Encrypt one frame read from the TAP for its peer into `batch`.
+fn encrypt(shared: &Shared, frame: &[u8], batch: &mut Batch) {
+    let Some(node) = outer_destination(frame) else {
+        shared.drops.malformed.fetch_add(1, Relaxed);
+        return;
+    };
+    let Some(peer) = shared.peers.get(node) else {
+        shared.drops.no_peer_key.fetch_add(1, Relaxed);
+        return;
+    };
+    let result = peer
+        .tunn()
+        .encapsulate(&frame[ETH_LEN..], batch.next_slot());
+    match result {
+        TunnResult::WriteToNetwork(datagram) => {
+            let len = datagram.len();
+            batch.push(len, peer.spec.endpoint);
+        }
+        // Queued behind a handshake, or nothing to send.
+        TunnResult::Done => {}
+        TunnResult::Err(_) => {
+            shared.drops.io_errors.fetch_add(1, Relaxed);
+        }
+        TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => {}
+    }
+}
+
+/// UDP → decrypt → TAP: up to a batch of datagrams per `recvmmsg`.
+fn udp_to_tap(shared: &Shared) {
+    let mut batch = Batch::new();
+    let mut out = vec![0u8; BUF_LEN + 64];
+    let fd = shared.socket.as_raw_fd();
+    loop {
+        let Ok(n) = batch.recv(fd) else {
+            shared.drops.io_errors.fetch_add(1, Relaxed);
+            continue;
+        };
+        for i in 0..n {
+            let (datagram, from) = batch.datagram(i);
+            let Some(peer) = shared.peers.get(*from.ip()) else {
+                shared.drops.unknown_sender.fetch_add(1, Relaxed);
+                continue;
+            };
+            receive(shared, &peer, datagram, &mut out);
+        }
+    }
+}
+
+/// Decrypt one datagram from `peer` and write what it carried to the TAP
+/// device; then send whatever the session queued (handshake replies,
+/// packets held back until the handshake completed).
+fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
+    let mut tunn = peer.tunn();
+    let src = Some(IpAddr::V4(peer.spec.node));
+    let (head, body) = out.split_at_mut(ETH_LEN);
+    match tunn.decapsulate(src, datagram, body) {
+        TunnResult::WriteToTunnelV4(packet, inner_src) => {
+            if inner_src != peer.spec.node {
+                shared.drops.wrong_source.fetch_add(1, Relaxed);
+                return;
+            }
+            let len = packet.len();
+            // Destination MAC: the TAP's ingress program ignores it.
+            head[..12].fill(0);
+            head[0] = 0x02;
+            head[12..14].copy_from_slice(&[0x08, 0x00]);
+            if shared.tap.write(&out[..ETH_LEN + len]).is_err() {
+                shared.drops.io_errors.fetch_add(1, Relaxed);
+            }
+        }
+        TunnResult::WriteToNetwork(reply) => {
+            shared.send(reply, peer.spec.endpoint);
+            // Flush what waited for the handshake.
+            while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], out) {
+                shared.send(queued, peer.spec.endpoint);
+            }
+        }
+        TunnResult::Done => {}
+        TunnResult::Err(_) | TunnResult::WriteToTunnelV6(..) => {
+            shared.drops.decrypt_failed.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+fn timers(shared: &Shared) {
+    let mut out = vec![0u8; 256];
+    loop {
+        std::thread::sleep(TIMER_TICK);
+        for peer in shared.peers.all() {
+            let result = peer.tunn().update_timers(&mut out);
+            match result {
+                TunnResult::WriteToNetwork(datagram) => shared.send(datagram, peer.spec.endpoint),
+                // An expired session is re-established by the next packet.
+                TunnResult::Err(WireGuardError::ConnectionExpired) | TunnResult::Done => {}
+                TunnResult::Err(_) => {}
+                TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => {}
+            }
+        }
+    }
+}
