@@ -99,3 +99,46 @@ fn a_follower_streams_the_lines_every_node_writes_after_it_started() {
     let state = status.rsplit(')').next().unwrap().split_whitespace().next();
     assert_ne!(state, Some("Z"), "the follower keeps running: {seen}");
 }
+
+#[test]
+fn the_output_of_failed_tasks_stays_readable_after_their_containers_go() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(1);
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "bad",
+        "--restart-delay",
+        "1s",
+        "--restart-max-attempts",
+        "2",
+        "web:1",
+        "sh",
+        "-c",
+        "echo about-to-fail from $HOSTNAME; exit 3",
+    ])
+    .unwrap();
+    // Each failed task's container is deleted once it leaves the node's
+    // assignment; its output must still be there.
+    let logs = eventually("the output of three failed tasks", || {
+        let failed = lab
+            .tasks("bad")
+            .iter()
+            .filter(|t| t["status"]["state"] == "failed")
+            .count();
+        let logs = lab.cli(&["service", "logs", "bad"]).ok()?;
+        let mut hosts: Vec<&str> = logs
+            .lines()
+            .filter_map(|l| l.split_once("about-to-fail from "))
+            .map(|(_, host)| host.trim())
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        (failed == 3 && hosts.len() == 3).then_some(logs)
+    });
+    assert!(!logs.contains("no such container"), "{logs}");
+}

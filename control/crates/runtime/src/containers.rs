@@ -354,8 +354,25 @@ impl Runtime {
     /// The container's output kept so far (stdout and stderr interleaved;
     /// at most about twice [`crate::logs::LOG_MAX_BYTES`]).
     pub fn logs(&self, id: &str) -> Result<Vec<u8>, RuntimeError> {
-        self.meta(id)?;
-        crate::logs::read(&self.bundle(id))
+        crate::logs::read(&self.log_dir(id)?)
+    }
+
+    /// Where deleted containers' logs are kept.
+    fn kept_logs(&self) -> PathBuf {
+        self.config.state_dir.join("logs")
+    }
+
+    /// Where container `id`'s logs are: its bundle while it exists, then
+    /// the kept copy ([`crate::logs::keep`]).
+    fn log_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        if self.meta(id).is_ok() {
+            return Ok(self.bundle(id));
+        }
+        let kept = self.kept_logs().join(id);
+        if super::spec::relative_clean(id) && kept.join(crate::logs::LOG_FILE).exists() {
+            return Ok(kept);
+        }
+        Err(RuntimeError::NotFound { id: id.to_owned() })
     }
 
     /// The last `lines` lines of a container's logs (all when `None`) and
@@ -365,8 +382,7 @@ impl Runtime {
         id: &str,
         lines: Option<usize>,
     ) -> Result<(Vec<u8>, LogPosition), RuntimeError> {
-        self.meta(id)?;
-        crate::log_reader::tail(&self.bundle(id), lines)
+        crate::log_reader::tail(&self.log_dir(id)?, lines)
     }
 
     /// Up to `max` bytes of whole lines a container logged after
@@ -378,8 +394,7 @@ impl Runtime {
         position: LogPosition,
         max: usize,
     ) -> Result<(Vec<u8>, LogPosition), RuntimeError> {
-        self.meta(id)?;
-        crate::log_reader::read_since(&self.bundle(id), position, max)
+        crate::log_reader::read_since(&self.log_dir(id)?, position, max)
     }
 
     /// Rotates every container's log that passed `max_bytes`
@@ -439,6 +454,7 @@ impl Runtime {
             note(netns::delete(&netns::netns_name(id)));
         }
         if bundle.exists() {
+            note(crate::logs::keep(&bundle, &self.kept_logs(), id));
             note(fs::remove_dir_all(&bundle).map_err(RuntimeError::io("remove", &bundle)));
         }
         first.map_or(Ok(()), Err)

@@ -1,6 +1,9 @@
 //! Container logs with a size cap. runc writes a container's stdout and
 //! stderr straight into `console.log` (opened for appending, so no process
 //! of ours has to stay in the path and a daemon restart loses nothing).
+//! When a container is deleted its log files are [`keep`]t under the state
+//! dir (`logs/<id>/`), the last [`KEPT_LOGS`] of them, so the output of an
+//! ended task (a failed one above all) can still be read.
 //! [`rotate`] keeps it bounded the way logrotate's `copytruncate` does:
 //! once the file passes [`LOG_MAX_BYTES`], its content moves to
 //! `console.log.1` (replacing the previous one) and the file is emptied in
@@ -41,6 +44,43 @@ pub fn rotate(bundle: &Path, max_bytes: u64) -> Result<bool, RuntimeError> {
         .and_then(|file| file.set_len(0))
         .map_err(RuntimeError::io("truncate", &current))?;
     Ok(true)
+}
+
+/// How many deleted containers' logs are kept (the oldest go first).
+pub const KEPT_LOGS: usize = 256;
+
+/// Moves the log files of `bundle` (a container being deleted) to
+/// `kept_root/<id>/`, then drops the oldest kept logs past [`KEPT_LOGS`].
+pub fn keep(bundle: &Path, kept_root: &Path, id: &str) -> Result<(), RuntimeError> {
+    if !bundle.join(LOG_FILE).exists() {
+        return Ok(());
+    }
+    let dir = kept_root.join(id);
+    fs::create_dir_all(&dir).map_err(RuntimeError::io("create", &dir))?;
+    for name in [ROTATED_LOG_FILE, LOG_FILE] {
+        let from = bundle.join(name);
+        if from.exists() {
+            fs::rename(&from, dir.join(name)).map_err(RuntimeError::io("move", &from))?;
+        }
+    }
+    prune(kept_root, KEPT_LOGS)
+}
+
+/// Removes the oldest kept logs (by modification time) beyond `max`.
+fn prune(kept_root: &Path, max: usize) -> Result<(), RuntimeError> {
+    let entries = fs::read_dir(kept_root).map_err(RuntimeError::io("list", kept_root))?;
+    let mut kept: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if kept.len() <= max {
+        return Ok(());
+    }
+    kept.sort();
+    for (_, dir) in &kept[..kept.len() - max] {
+        fs::remove_dir_all(dir).map_err(RuntimeError::io("remove", dir))?;
+    }
+    Ok(())
 }
 
 /// Everything the logs in `bundle` hold, oldest first.
@@ -92,5 +132,24 @@ mod tests {
         let all = read(dir.path()).expect("read all");
         assert!(!all.starts_with(b"one"), "the oldest part is gone");
         assert!(all.len() < 300, "{} bytes kept", all.len());
+    }
+
+    #[test]
+    fn a_deleted_containers_logs_are_kept_up_to_the_cap() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let kept = root.path().join("logs");
+        for id in ["a", "b", "c"] {
+            let bundle = root.path().join(id);
+            fs::create_dir_all(&bundle).expect("bundle");
+            fs::write(bundle.join(LOG_FILE), format!("{id} failed\n")).expect("log");
+            keep(&bundle, &kept, id).expect("kept");
+            assert!(!bundle.join(LOG_FILE).exists(), "moved out of the bundle");
+            // Distinct modification times for the pruning order.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(read(&kept.join("c")).expect("read"), b"c failed\n");
+        prune(&kept, 2).expect("prune");
+        assert!(!kept.join("a").exists(), "the oldest went");
+        assert!(kept.join("b").exists() && kept.join("c").exists());
     }
 }
