@@ -10,7 +10,7 @@
 
 use shoal_netns_tests::docker_kit::{docker, docker_clients};
 use shoal_netns_tests::services_kit::ServiceLab;
-use shoal_netns_tests::swarm_kit::{SwarmNode, all_ready, eventually, init, swarm_lab};
+use shoal_netns_tests::swarm_kit::{all_ready, eventually, init, swarm_lab};
 
 #[test]
 fn the_docker_client_lists_and_inspects_the_swarm_nodes() {

@@ -26,10 +26,7 @@ fn docker_swarm_init_join_token_rotation_join_and_leave() {
     .unwrap_or_else(|e| panic!("docker swarm init: {e}"));
     assert!(out.contains("Swarm initialized: current node ("), "{out}");
     let at = format!("{addr}:2377");
-    assert!(
-        out.contains(&format!("docker swarm join --token SWMTKN-1-")),
-        "{out}"
-    );
+    assert!(out.contains("docker swarm join --token SWMTKN-1-"), "{out}");
     assert!(
         out.contains(&at),
         "the join command names the manager: {out}"
