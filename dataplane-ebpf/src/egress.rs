@@ -80,15 +80,7 @@ pub fn from_outside(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Action>, 
     let Some(rev) = egress_maps::reverse(&rkey) else {
         return Ok(None);
     };
-    let fkey = FlowKey {
-        src: rev.task_ip,
-        dst: rkey.src,
-        sport: rev.task_port,
-        dport: rkey.sport,
-        proto: rkey.proto,
-        _pad: [0; 3],
-        vni: rev.vni,
-    };
+    let fkey = egress_maps::forward_of(&rkey, &rev);
     let Some(entry) = SHOAL_SNAT_V1.get_ptr_mut(fkey) else {
         return Ok(None);
     };

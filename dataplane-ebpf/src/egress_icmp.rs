@@ -8,13 +8,12 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{DropReason, Stat, egress::SnatRevEntry, lb::FlowKey, overlay::ENDPOINT_LOCAL};
 
 use crate::{
-    ct, deliver,
-    egress_maps::{self, SHOAL_SNAT_V1},
+    ct, deliver, egress_maps,
     icmp::{
         ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, QUOTE_OFF, QUOTED_SPORT_OFF, QUOTED_SRC_OFF,
         rewrite_quoted,
     },
-    lb_maps, overlay_maps,
+    overlay_maps,
     parse::{Ipv4Packet, L4},
     proto::{IPPROTO_TCP, IPPROTO_UDP},
     stats::count,
@@ -31,26 +30,9 @@ pub fn from_outside(ctx: &TcContext, ip: &Ipv4Packet) -> Result<Option<Action>, 
     let Some(rkey) = quoted_reply_key(ctx, ip) else {
         return Ok(None);
     };
-    let Some(rev) = egress_maps::reverse(&rkey) else {
+    let Some(rev) = egress_maps::live_reverse(&rkey, ct::now_ns()) else {
         return Ok(None);
     };
-    let fkey = FlowKey {
-        src: rev.task_ip,
-        dst: rkey.src,
-        sport: rev.task_port,
-        dport: rkey.sport,
-        proto: rkey.proto,
-        _pad: [0; 3],
-        vni: rev.vni,
-    };
-    // SAFETY: the value is copied out immediately.
-    let live = unsafe { SHOAL_SNAT_V1.get(fkey).copied() }.is_some_and(|e| {
-        e.nat_port == rkey.dport
-            && !lb_maps::lb_config().expired(e.state, e.last_seen_ns, ct::now_ns())
-    });
-    if !live {
-        return Ok(None);
-    }
     let ep = overlay_maps::endpoint(rev.vni, rev.task_ip)
         .filter(|ep| ep.kind == ENDPOINT_LOCAL)
         .ok_or(DropReason::UnknownEndpoint)?;

@@ -37,3 +37,30 @@ pub fn reverse(key: &FlowKey) -> Option<SnatRevEntry> {
     // SAFETY: the value is copied out immediately.
     unsafe { SHOAL_SNATREV_V1.get(key).copied() }
 }
+
+/// The forward key of the flow that reverse entry `rev`, found at `rkey`,
+/// belongs to.
+#[inline(always)]
+pub fn forward_of(rkey: &FlowKey, rev: &SnatRevEntry) -> FlowKey {
+    FlowKey {
+        src: rev.task_ip,
+        dst: rkey.src,
+        sport: rev.task_port,
+        dport: rkey.sport,
+        proto: rkey.proto,
+        _pad: [0; 3],
+        vni: rev.vni,
+    }
+}
+
+/// The reverse entry at `rkey` if a live forward flow still holds its NAT
+/// port (a reverse entry can outlive its flow until the LRU drops it).
+#[inline(always)]
+pub fn live_reverse(rkey: &FlowKey, now: u64) -> Option<SnatRevEntry> {
+    let rev = reverse(rkey)?;
+    // SAFETY: the value is copied out immediately.
+    let entry = unsafe { SHOAL_SNAT_V1.get(forward_of(rkey, &rev)).copied() }?;
+    let live = entry.nat_port == rkey.dport
+        && !crate::lb_maps::lb_config().expired(entry.state, entry.last_seen_ns, now);
+    live.then_some(rev)
+}

@@ -19,8 +19,7 @@ use shoal_common::{
 };
 
 use crate::{
-    egress_maps::{self, SHOAL_SNAT_V1},
-    lb_maps,
+    egress_maps,
     proto::{IPPROTO_TCP, IPPROTO_UDP},
 };
 
@@ -39,7 +38,7 @@ pub fn choose(
 ) -> Option<([u8; 2], FlowKey)> {
     if may_keep(key) {
         let rkey = reverse_key(key, node_ip, key.sport);
-        if !in_use(&rkey, now) && !node_socket(ctx, &rkey) {
+        if egress_maps::live_reverse(&rkey, now).is_none() && !node_socket(ctx, &rkey) {
             return Some((key.sport, rkey));
         }
     }
@@ -53,7 +52,7 @@ pub fn choose(
     for probe in 0..NAT_PORT_PROBES {
         let port = nat_port(hash.wrapping_add(probe)).to_be_bytes();
         let rkey = reverse_key(key, node_ip, port);
-        if !in_use(&rkey, now) {
+        if egress_maps::live_reverse(&rkey, now).is_none() {
             return Some((port, rkey));
         }
     }
@@ -84,31 +83,6 @@ pub fn reverse_key(key: &FlowKey, node_ip: [u8; 4], port: [u8; 2]) -> FlowKey {
         proto: key.proto,
         _pad: [0; 3],
         vni: 0,
-    }
-}
-
-/// Whether a live flow holds the NAT port of reverse key `rkey`.
-#[inline(always)]
-fn in_use(rkey: &FlowKey, now: u64) -> bool {
-    let Some(rev) = egress_maps::reverse(rkey) else {
-        return false;
-    };
-    let fkey = FlowKey {
-        src: rev.task_ip,
-        dst: rkey.src,
-        sport: rev.task_port,
-        dport: rkey.sport,
-        proto: rkey.proto,
-        _pad: [0; 3],
-        vni: rev.vni,
-    };
-    // SAFETY: the value is copied out immediately.
-    match unsafe { SHOAL_SNAT_V1.get(fkey).copied() } {
-        Some(entry) => {
-            entry.nat_port == rkey.dport
-                && !lb_maps::lb_config().expired(entry.state, entry.last_seen_ns, now)
-        }
-        None => false,
     }
 }
 
