@@ -178,6 +178,26 @@ impl ServiceLab {
         }
     }
 
+    /// A service `ticker` of two tasks (one per node of a two-node lab),
+    /// each printing `tick N` every second; waits until both run.
+    pub fn create_ticker(&self) {
+        self.cli(&[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            "ticker",
+            "--replicas",
+            "2",
+            "web:1",
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done",
+        ])
+        .expect("service create ticker");
+        assert_eq!(self.wait_running("ticker", 2).len(), 2, "one task per node");
+    }
+
     /// The manager (n1).
     pub fn manager(&self) -> &SwarmNode {
         &self.nodes[0]

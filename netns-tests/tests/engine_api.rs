@@ -339,21 +339,7 @@ fn docker_service_logs_shows_every_tasks_lines_with_its_context() {
         return;
     }
     let lab = ServiceLab::new(2);
-    lab.cli(&[
-        "service",
-        "create",
-        "-d",
-        "--name",
-        "ticker",
-        "--replicas",
-        "2",
-        "web:1",
-        "sh",
-        "-c",
-        "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done",
-    ])
-    .expect("service create");
-    assert_eq!(lab.wait_running("ticker", 2).len(), 2, "one task per node");
+    lab.create_ticker();
     let manager = lab.manager();
     let client = &docker_clients()[0];
     // `ticker.1.<task id>@n1    | tick 3`: docker's client resolved the

@@ -42,21 +42,7 @@ fn a_follower_streams_the_lines_every_node_writes_after_it_started() {
         return;
     }
     let lab = ServiceLab::new(2);
-    lab.cli(&[
-        "service",
-        "create",
-        "-d",
-        "--name",
-        "ticker",
-        "--replicas",
-        "2",
-        "web:1",
-        "sh",
-        "-c",
-        "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done",
-    ])
-    .unwrap();
-    assert_eq!(lab.wait_running("ticker", 2).len(), 2, "one task per node");
+    lab.create_ticker();
     let before = eventually("a tick from each node's task", || {
         let ticks = last_ticks(&lab.cli(&["service", "logs", "ticker"]).ok()?);
         (ticks.len() == 2).then_some(ticks)
