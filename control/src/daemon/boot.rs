@@ -200,6 +200,7 @@ async fn beat(active: &Active) -> Result<HeartbeatAck, DaemonError> {
     let request = CtlRequest::Heartbeat(HeartbeatReport {
         engine_version: ENGINE_VERSION.to_owned(),
         cert_not_after,
+        resources: Some(super::heartbeat::capacity()),
     });
     let value = call_managers(active, &request, CALL_TIMEOUT).await?;
     serde_json::from_value(value).map_err(DaemonError::codec("heartbeat ack"))

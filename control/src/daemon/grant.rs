@@ -112,6 +112,8 @@ pub(crate) async fn admit(
         cert_not_after: cert.identity()?.not_after.unix_timestamp(),
         created_at: now_secs(),
         wireguard: rpc.wireguard,
+        // Reported by its first heartbeat.
+        resources: None,
     };
     manager
         .store()

@@ -14,6 +14,7 @@ use crate::ctl::{
     HeartbeatAck, HeartbeatReport, JoinRpc, MAX_ENGINE_VERSION_LEN, MAX_HOSTNAME_LEN,
 };
 use crate::raft::Command;
+use crate::spec::Resources;
 
 /// How often nodes report.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -23,6 +24,25 @@ pub const DOWN_AFTER: Duration = Duration::from_millis(3500);
 
 /// The version nodes report.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// This machine's capacity as tasks may reserve it: its CPUs (the ones
+/// this process may run on) and its physical memory.
+pub(crate) fn capacity() -> Resources {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    Resources {
+        nano_cpus: u64::try_from(cpus).unwrap_or(1) * 1_000_000_000,
+        memory_bytes: u64::try_from(pages)
+            .unwrap_or(0)
+            .saturating_mul(u64::try_from(page_size).unwrap_or(0)),
+    }
+}
 
 /// Refuses a reported free-form `value` longer than `max` bytes.
 pub(crate) fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), DaemonError> {
@@ -74,10 +94,12 @@ pub(crate) async fn record(
     if node.status != NodeStatus::Ready
         || node.engine_version != report.engine_version
         || node.cert_not_after != report.cert_not_after
+        || (report.resources.is_some() && node.resources != report.resources)
     {
         node.status = NodeStatus::Ready;
         node.engine_version = report.engine_version;
         node.cert_not_after = report.cert_not_after;
+        node.resources = report.resources.or(node.resources);
         manager.store().propose(put(NODES, node_id, &node)?).await?;
     }
     Ok(HeartbeatAck {

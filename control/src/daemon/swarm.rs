@@ -168,6 +168,7 @@ fn first_node_record(
         cert_not_after,
         created_at: now_secs(),
         wireguard: Some(wireguard),
+        resources: Some(super::heartbeat::capacity()),
     }
 }
 

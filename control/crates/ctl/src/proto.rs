@@ -143,6 +143,10 @@ pub struct HeartbeatReport {
     /// informative: the manager that receives the heartbeat records the
     /// expiry of the certificate the caller presented instead.
     pub cert_not_after: i64,
+    /// The node's capacity (CPUs as nano-CPUs, memory in bytes), what
+    /// tasks' reservations are scheduled against; absent from older nodes.
+    #[serde(default)]
+    pub resources: Option<shoal_model::spec::Resources>,
 }
 
 /// Answer to a heartbeat.

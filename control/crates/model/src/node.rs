@@ -125,6 +125,10 @@ pub struct NodeRecord {
     pub cert_not_after: i64,
     /// When it joined (seconds since the epoch).
     pub created_at: u64,
+    /// Its capacity as it last reported it (absent until its first
+    /// heartbeat: reservations then never keep a task off it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::spec::Resources>,
     /// Its WireGuard identity for encrypted networks (absent: a node from
     /// before shoal had them; encrypted traffic to it is dropped).
     #[serde(default, skip_serializing_if = "Option::is_none")]

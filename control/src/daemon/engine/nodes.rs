@@ -44,7 +44,16 @@ struct NodeSpec {
 struct Description {
     hostname: String,
     platform: PlatformInfo,
+    resources: NodeResources,
     engine: Engine,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeResources {
+    #[serde(rename = "NanoCPUs")]
+    nano_cpus: u64,
+    memory_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -107,6 +116,10 @@ fn docker_node(record: NodeRecord, leader: Option<u64>) -> DockerNode {
             platform: PlatformInfo {
                 architecture: std::env::consts::ARCH,
                 os: "linux",
+            },
+            resources: NodeResources {
+                nano_cpus: record.resources.map_or(0, |r| r.nano_cpus),
+                memory_bytes: record.resources.map_or(0, |r| r.memory_bytes),
             },
             engine: Engine { engine_version },
         },

@@ -40,6 +40,7 @@ fn node(id: &str, addr: &str) -> NodeRecord {
         cert_not_after: 0,
         created_at: 0,
         wireguard: None,
+        resources: None,
     }
 }
 

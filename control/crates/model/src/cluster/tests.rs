@@ -19,6 +19,7 @@ fn node(id: &str, role: NodeRole, status: NodeStatus) -> NodeRecord {
         cert_not_after: 0,
         created_at: 0,
         wireguard: None,
+        resources: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn record() -> NodeRecord {
         cert_not_after: 1_700_000_000,
         created_at: 1_600_000_000,
         wireguard: None,
+        resources: None,
     }
 }
 

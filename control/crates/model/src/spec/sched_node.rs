@@ -51,9 +51,9 @@ impl SchedNode {
 }
 
 impl From<&NodeRecord> for SchedNode {
-    /// The scheduling view of a stored node. Nodes do not report their
-    /// capacity yet, so it offers [`Resources::UNMEASURED`]: reservations
-    /// never keep a task off a node.
+    /// The scheduling view of a stored node: its reported capacity, or
+    /// [`Resources::UNMEASURED`] before it reported one (reservations then
+    /// never keep a task off it).
     fn from(node: &NodeRecord) -> Self {
         SchedNode {
             id: node.id.clone(),
@@ -62,7 +62,7 @@ impl From<&NodeRecord> for SchedNode {
             availability: node.availability,
             status: node.status,
             labels: node.labels.clone(),
-            resources: Resources::UNMEASURED,
+            resources: node.resources.unwrap_or(Resources::UNMEASURED),
         }
     }
 }

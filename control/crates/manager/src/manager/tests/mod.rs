@@ -30,6 +30,7 @@ pub(super) fn node_record(id: &str) -> NodeRecord {
         cert_not_after: 0,
         created_at: 0,
         wireguard: None,
+        resources: None,
     }
 }
 
