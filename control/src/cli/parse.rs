@@ -136,6 +136,22 @@ pub fn secret(text: &str) -> Result<SecretRef, ParseError> {
     Ok(text.parse::<SecretRef>()?)
 }
 
+/// `--host NAME:IP` as the `/etc/hosts` line `IP NAME` (an IPv6
+/// address keeps its colons: the name ends at the first one).
+pub fn host_entry(text: &str) -> Result<String, ParseError> {
+    let bad = || ParseError::KeyValue {
+        what: "host",
+        form: "NAME:IP",
+        text: text.to_owned(),
+    };
+    let (name, ip) = text.split_once(':').ok_or_else(bad)?;
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok(format!("{ip} {name}"))
+}
+
 /// `--ulimit NAME=SOFT[:HARD]`.
 pub fn ulimit(text: &str) -> Result<Ulimit, ParseError> {
     Ok(text.parse::<Ulimit>()?)

@@ -310,6 +310,19 @@ pub struct CreateFlags {
     /// Namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*, ...).
     #[arg(long = "sysctl", value_name = "KEY=VALUE")]
     pub sysctls: Vec<String>,
+    /// A resolver the tasks' outside names are forwarded to (instead of the node's).
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<std::net::IpAddr>,
+    /// A search domain of the tasks' resolv.conf.
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// A resolv.conf option (e.g. timeout:2).
+    #[arg(long = "dns-option", value_name = "OPTION")]
+    pub dns_options: Vec<String>,
+    /// An /etc/hosts entry HOST:IP (Docker's `service create --host`; `-H/--host`
+    /// is the daemon to talk to here).
+    #[arg(long = "add-host", value_name = "HOST:IP", value_parser = parse::host_entry)]
+    pub hosts: Vec<String>,
     /// rlimit NAME=SOFT[:HARD] (e.g. nofile=1024:2048).
     #[arg(long = "ulimit", value_name = "ULIMIT", value_parser = parse::ulimit)]
     pub ulimits: Vec<Ulimit>,

@@ -73,6 +73,10 @@ pub fn create_spec(
     };
     spec.task.container.sysctls = parse::labels(&flags.sysctls)?;
     spec.task.container.ulimits = flags.ulimits.clone();
+    spec.task.container.dns_nameservers = flags.dns.clone();
+    spec.task.container.dns_search = flags.dns_search.clone();
+    spec.task.container.dns_options = flags.dns_options.clone();
+    spec.task.container.hosts = flags.hosts.clone();
     spec.labels = parse::labels(&flags.labels)?;
     spec.task.placement.constraints = flags.constraints.clone();
     spec.task.placement.preferences = flags.placement_prefs.clone();

@@ -501,3 +501,24 @@ fn process_options_come_from_flags_and_updates() {
         "a relative workdir"
     );
 }
+
+#[test]
+fn dns_options_and_hosts_come_from_flags() {
+    let spec = create(
+        "--name web --dns 198.18.0.53 --dns-search example.lab --dns-option timeout:2 \
+         --add-host db.lab:10.9.0.5 busybox",
+    )
+    .unwrap();
+    let c = &spec.task.container;
+    assert_eq!(
+        c.dns_nameservers,
+        ["198.18.0.53".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        (c.dns_search.clone(), c.dns_options.clone()),
+        (vec!["example.lab".to_owned()], vec!["timeout:2".to_owned()])
+    );
+    assert_eq!(c.hosts, ["10.9.0.5 db.lab"]);
+    assert!(parse::host_entry("db.lab").is_err());
+    assert!(create("--name web --dns-search bad_domain busybox").is_err());
+}

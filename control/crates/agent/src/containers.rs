@@ -29,7 +29,10 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         .collect::<Result<Vec<_>, _>>()?;
     let hostname = assigned.task.hostname();
     let files = vec![
-        etc_file("/etc/resolv.conf", dns::files::resolv_conf()),
+        etc_file(
+            "/etc/resolv.conf",
+            dns::files::resolv_conf(&template.container),
+        ),
         etc_file("/etc/hosts", dns::files::hosts(&assigned.task, &hostname)),
         etc_file("/etc/hostname", dns::files::hostname(&hostname)),
     ];

@@ -53,7 +53,8 @@ fn a_spec_read_and_written_back_is_unchanged() {
         "TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],"Hostname":"api-1","Labels":{"tier":"front"},
         "Command":["/bin/sh","-c"],"User":"node","Dir":"/app","ReadOnly":true,"StopSignal":"SIGQUIT",
         "StopGracePeriod":30000000000,"CapabilityAdd":["CAP_NET_ADMIN"],"CapabilityDrop":["CAP_NET_RAW"],
-        "Sysctls":{"net.core.somaxconn":"1024"},"Ulimits":[{"Name":"nofile","Soft":1024,"Hard":2048}],
+        "Sysctls":{"net.core.somaxconn":"1024"},"DNSConfig":{"Nameservers":["198.18.0.53"],"Search":["lab"],"Options":["timeout:2"]},
+        "Hosts":["10.9.0.5 db.lab"],"Ulimits":[{"Name":"nofile","Soft":1024,"Hard":2048}],
         "Mounts":[{"Type":"volume","Source":"app_data","Target":"/data","Consistency":"default",
           "VolumeOptions":{"NoCopy":false,"Labels":{"com.docker.stack.namespace":"app"},"DriverConfig":null}},
           {"Type":"tmpfs","Target":"/cache","TmpfsOptions":{"SizeBytes":1048576,"Mode":448}}],
@@ -67,6 +68,8 @@ fn a_spec_read_and_written_back_is_unchanged() {
     assert_eq!(spec.task.mounts[0].source, "app_data");
     assert_eq!(spec.task.container.user.as_deref(), Some("node"));
     assert_eq!(spec.task.container.ulimits[0].hard, 2048);
+    assert_eq!(spec.task.container.dns_search, ["lab"]);
+    assert_eq!(spec.task.container.hosts, ["10.9.0.5 db.lab"]);
     assert_eq!(spec.task.mounts[1].tmpfs_mode, Some(0o700));
     let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");
     assert_eq!(translate(&out), Ok(spec));

@@ -129,6 +129,15 @@ fn process_options(o: &ContainerOptions, c: &mut Value) {
     if !o.sysctls.is_empty() {
         set("Sysctls", json!(o.sysctls));
     }
+    if !(o.dns_nameservers.is_empty() && o.dns_search.is_empty() && o.dns_options.is_empty()) {
+        set(
+            "DNSConfig",
+            json!({"Nameservers": o.dns_nameservers, "Search": o.dns_search, "Options": o.dns_options}),
+        );
+    }
+    if !o.hosts.is_empty() {
+        set("Hosts", json!(o.hosts));
+    }
     if !o.ulimits.is_empty() {
         let ulimits: Vec<Value> = o
             .ulimits

@@ -106,12 +106,32 @@ impl Dns {
         self.errors.retain(|id, _| wanted.contains_key(id.as_str()));
         for (id, netns) in wanted {
             if !self.listeners.contains_key(id) {
-                self.listen(id, netns).await;
+                let upstreams = self.upstreams_of(assignment, id);
+                self.listen(id, netns, upstreams).await;
             }
         }
     }
 
-    async fn listen(&mut self, task_id: &str, netns: &Path) {
+    /// Where task `id`'s outside names go: its `--dns` servers (port 53),
+    /// else the node's resolvers.
+    fn upstreams_of(&self, assignment: &Assignment, id: &str) -> Arc<[SocketAddr]> {
+        let own: Vec<SocketAddr> = assignment
+            .tasks
+            .iter()
+            .find(|t| t.task.id == id)
+            .map(|t| t.task.spec.container.dns_nameservers.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, 53))
+            .collect();
+        if own.is_empty() {
+            self.upstreams.clone()
+        } else {
+            own.into()
+        }
+    }
+
+    async fn listen(&mut self, task_id: &str, netns: &Path, upstreams: Arc<[SocketAddr]>) {
         let path = netns.to_owned();
         let bound = tokio::task::spawn_blocking(move || bind::bind_in(&path))
             .await
@@ -119,7 +139,7 @@ impl Dns {
         let context = server::Context {
             task_id: task_id.to_owned(),
             records: self.records.subscribe(),
-            upstreams: self.upstreams.clone(),
+            upstreams,
         };
         let served = bound.and_then(|(udp, tcp)| {
             server::serve(udp, tcp, context).map_err(|source| DnsError::Bind {

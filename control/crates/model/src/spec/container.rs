@@ -5,6 +5,7 @@
 //! template: changing one replaces the tasks.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +83,19 @@ pub struct ContainerOptions {
     /// rlimits (`--ulimit`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<Ulimit>,
+    /// Resolvers the embedded DNS forwards this task's outside names to
+    /// (`--dns`; the node's own when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_nameservers: Vec<IpAddr>,
+    /// Search domains of its resolv.conf (`--dns-search`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    /// More resolv.conf options (`--dns-option`, e.g. `timeout:2`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
+    /// More `/etc/hosts` lines (`--host NAME:IP`): Docker's `IP NAME...`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 impl ContainerOptions {
@@ -116,6 +130,26 @@ impl ContainerOptions {
             .find(|k| k.is_empty() || k.contains(char::is_whitespace))
         {
             return Err(bad("sysctl", key, "expected KEY=VALUE"));
+        }
+        let word =
+            |w: &str| !w.is_empty() && !w.chars().any(|c| c.is_whitespace() || c.is_control());
+        if let Some(d) = self.dns_search.iter().find(|d| !super::is_dns_name(d)) {
+            return Err(bad("dns-search", d, "not a DNS name"));
+        }
+        if let Some(o) = self.dns_options.iter().find(|o| !word(o)) {
+            return Err(bad("dns-option", o, "one word, like timeout:2"));
+        }
+        for line in &self.hosts {
+            let mut parts = line.split_whitespace();
+            let ip_ok = parts.next().is_some_and(|ip| ip.parse::<IpAddr>().is_ok());
+            let names: Vec<&str> = parts.collect();
+            if !ip_ok
+                || names.is_empty()
+                || names.iter().any(|n| !super::is_dns_name(n))
+                || line.contains('\n')
+            {
+                return Err(bad("host", line, "expected IP and host names"));
+            }
         }
         if let Some(u) = self.ulimits.iter().find(|u| u.soft > u.hard) {
             return Err(bad(

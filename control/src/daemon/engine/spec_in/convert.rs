@@ -173,6 +173,18 @@ pub(super) fn process_options(c: &mut DockerContainer) -> Result<ContainerOption
             })
         })
         .collect::<Result<_, SpecInError>>()?;
+    let dns = c.dns_config.take().unwrap_or_default();
+    let dns_nameservers = dns
+        .nameservers
+        .unwrap_or_default()
+        .iter()
+        .map(|ip| {
+            ip.parse().map_err(|_| SpecInError::BadValue {
+                field: "TaskTemplate.ContainerSpec.DNSConfig.Nameservers",
+                value: ip.clone(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok(ContainerOptions {
         entrypoint: (!c.command.is_empty()).then(|| std::mem::take(&mut c.command)),
         user: text(&c.user),
@@ -184,5 +196,9 @@ pub(super) fn process_options(c: &mut DockerContainer) -> Result<ContainerOption
         cap_drop: c.capability_drop.take().unwrap_or_default(),
         sysctls: c.sysctls.take().unwrap_or_default(),
         ulimits,
+        dns_nameservers,
+        dns_search: dns.search.unwrap_or_default(),
+        dns_options: dns.options.unwrap_or_default(),
+        hosts: c.hosts.take().unwrap_or_default(),
     })
 }

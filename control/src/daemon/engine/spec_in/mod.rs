@@ -117,8 +117,19 @@ struct DockerContainer {
     capability_drop: Option<Vec<String>>,
     sysctls: Option<BTreeMap<String, String>>,
     ulimits: Option<Vec<DockerUlimit>>,
+    #[serde(rename = "DNSConfig")]
+    dns_config: Option<DockerDns>,
+    hosts: Option<Vec<String>>,
     #[serde(flatten)]
     rest: Rest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerDns {
+    nameservers: Option<Vec<String>>,
+    search: Option<Vec<String>>,
+    options: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
