@@ -72,6 +72,7 @@ fn reported_fields_are_bounded_and_cert_expiry_comes_from_the_certificate() {
         let report = HeartbeatReport {
             engine_version,
             cert_not_after: 1,
+            resources: None,
         };
         let request = CtlRequest::Heartbeat(report);
         ctl_call(&nodes[1], creds.clone(), true, at.clone(), request)

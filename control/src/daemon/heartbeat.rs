@@ -13,8 +13,8 @@ use crate::cluster::{NODES, NodeStatus};
 use crate::ctl::{
     HeartbeatAck, HeartbeatReport, JoinRpc, MAX_ENGINE_VERSION_LEN, MAX_HOSTNAME_LEN,
 };
+use crate::node::NodeResources;
 use crate::raft::Command;
-use crate::spec::Resources;
 
 /// How often nodes report.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,7 +27,7 @@ pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// This machine's capacity as tasks may reserve it: its CPUs (the ones
 /// this process may run on) and its physical memory.
-pub(crate) fn capacity() -> Resources {
+pub(crate) fn capacity() -> NodeResources {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     // SAFETY: sysconf has no memory-safety preconditions.
     let (pages, page_size) = unsafe {
@@ -36,7 +36,7 @@ pub(crate) fn capacity() -> Resources {
             libc::sysconf(libc::_SC_PAGESIZE),
         )
     };
-    Resources {
+    NodeResources {
         nano_cpus: u64::try_from(cpus).unwrap_or(1) * 1_000_000_000,
         memory_bytes: u64::try_from(pages)
             .unwrap_or(0)

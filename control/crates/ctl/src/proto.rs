@@ -146,7 +146,7 @@ pub struct HeartbeatReport {
     /// The node's capacity (CPUs as nano-CPUs, memory in bytes), what
     /// tasks' reservations are scheduled against; absent from older nodes.
     #[serde(default)]
-    pub resources: Option<shoal_model::spec::Resources>,
+    pub resources: Option<shoal_model::node::NodeResources>,
 }
 
 /// Answer to a heartbeat.

@@ -95,6 +95,15 @@ impl NodeStatus {
     }
 }
 
+/// What a node has for tasks to reserve, as it reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NodeResources {
+    /// Its CPUs, in billionths of a CPU.
+    pub nano_cpus: u64,
+    /// Its memory, bytes.
+    pub memory_bytes: u64,
+}
+
 /// One node of the swarm: a row of the nodes table
 /// ([`cluster::NODES`](crate::cluster::NODES)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,7 +137,7 @@ pub struct NodeRecord {
     /// Its capacity as it last reported it (absent until its first
     /// heartbeat: reservations then never keep a task off it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<crate::spec::Resources>,
+    pub resources: Option<NodeResources>,
     /// Its WireGuard identity for encrypted networks (absent: a node from
     /// before shoal had them; encrypted traffic to it is dropped).
     #[serde(default, skip_serializing_if = "Option::is_none")]

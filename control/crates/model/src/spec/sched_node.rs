@@ -62,7 +62,10 @@ impl From<&NodeRecord> for SchedNode {
             availability: node.availability,
             status: node.status,
             labels: node.labels.clone(),
-            resources: node.resources.unwrap_or(Resources::UNMEASURED),
+            resources: node.resources.map_or(Resources::UNMEASURED, |r| Resources {
+                nano_cpus: r.nano_cpus,
+                memory_bytes: r.memory_bytes,
+            }),
         }
     }
 }
