@@ -1,6 +1,7 @@
 //! The generic helpers of calls between nodes: the JSON codec of rows and
-//! replies, and reaching any manager.
+//! replies, reaching any manager, and running blocking runtime work.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,6 +10,20 @@ use super::DaemonError;
 use super::core::Active;
 use crate::ctl::CtlRequest;
 use crate::raft::Command;
+use crate::runtime::Runtime;
+
+/// Runs `f` on the node's runtime in a blocking thread (its image store
+/// and containers do file I/O); `what` names the work if the thread panics.
+pub(crate) async fn on_runtime<T: Send + 'static>(
+    runtime: &Arc<Runtime>,
+    what: &'static str,
+    f: impl FnOnce(&Runtime) -> Result<T, DaemonError> + Send + 'static,
+) -> Result<T, DaemonError> {
+    let runtime = runtime.clone();
+    tokio::task::spawn_blocking(move || f(&runtime))
+        .await
+        .map_err(|_| DaemonError::TaskPanicked { what })?
+}
 
 /// Serialises a result for the wire.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, DaemonError> {

@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use http_body_util::BodyExt as _;
 
 use super::DaemonError;
+use super::calls::on_runtime;
 use super::core::Daemon;
 use super::http_api::ApiFailure;
 use super::http_api::ApiJson;
@@ -42,13 +43,10 @@ pub(crate) fn routes() -> Router<Arc<Daemon>> {
 }
 
 async fn image_list(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ImageView>>, ApiFailure> {
-    let runtime = daemon.runtime.clone();
-    let rows = tokio::task::spawn_blocking(move || runtime.images().list())
-        .await
-        .map_err(|_| DaemonError::TaskPanicked {
-            what: "listing images",
-        })?
-        .map_err(DaemonError::from)?;
+    let rows = on_runtime(&daemon.runtime, "listing images", |rt| {
+        Ok(rt.images().list()?)
+    })
+    .await?;
     let views = rows
         .into_iter()
         .map(|row| ImageView {
@@ -69,13 +67,10 @@ async fn image_load(
     let upload = Upload::new(daemon.paths.dir())?;
     let path = upload.path.clone();
     receive(body, &path).await?;
-    let runtime = daemon.runtime.clone();
-    let loaded = tokio::task::spawn_blocking(move || runtime.images().load(&path))
-        .await
-        .map_err(|_| DaemonError::TaskPanicked {
-            what: "loading an image",
-        })?
-        .map_err(DaemonError::from)?;
+    let loaded = on_runtime(&daemon.runtime, "loading an image", move |rt| {
+        Ok(rt.images().load(&path)?)
+    })
+    .await?;
     drop(upload);
     let views = loaded
         .into_iter()
@@ -98,15 +93,10 @@ async fn image_pull(
         .map_err(DaemonError::from)?
         .registry;
     let access = daemon.registry_access(&registry)?;
-    let runtime = daemon.runtime.clone();
-    let pulled = tokio::task::spawn_blocking(move || {
-        runtime.images().pull_with(&request.reference, &access)
+    let pulled = on_runtime(&daemon.runtime, "pulling an image", move |rt| {
+        Ok(rt.images().pull_with(&request.reference, &access)?)
     })
-    .await
-    .map_err(|_| DaemonError::TaskPanicked {
-        what: "pulling an image",
-    })?
-    .map_err(DaemonError::from)?;
+    .await?;
     Ok(Json(vec![LoadedImageView {
         name: pulled.image.name.map(|name| name.to_string()),
         id: pulled.image.id.to_string(),
@@ -132,12 +122,10 @@ async fn removing(
     daemon: &Daemon,
     f: impl FnOnce(&Runtime, &BTreeSet<Digest>) -> Result<RemovedImages, DaemonError> + Send + 'static,
 ) -> Result<Json<ImagesRemovedView>, ApiFailure> {
-    let runtime = daemon.runtime.clone();
-    let removed = tokio::task::spawn_blocking(move || f(&runtime, &images_in_use(&runtime)?))
-        .await
-        .map_err(|_| DaemonError::TaskPanicked {
-            what: "removing images",
-        })??;
+    let removed = on_runtime(&daemon.runtime, "removing images", move |rt| {
+        f(rt, &images_in_use(rt)?)
+    })
+    .await?;
     Ok(Json(ImagesRemovedView {
         untagged: removed.untagged,
         deleted: removed.deleted.iter().map(ToString::to_string).collect(),

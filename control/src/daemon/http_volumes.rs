@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::DaemonError;
+use super::calls::on_runtime;
 use super::core::Daemon;
 use super::http_api::ApiFailure;
 use crate::api::VolumeView;
@@ -34,19 +34,8 @@ pub(crate) fn view(info: VolumeInfo) -> VolumeView {
     }
 }
 
-/// Runs `f` on the runtime off the async threads.
-pub(crate) async fn on_runtime<T: Send + 'static>(
-    daemon: &Daemon,
-    f: impl FnOnce(&crate::runtime::Runtime) -> Result<T, DaemonError> + Send + 'static,
-) -> Result<T, DaemonError> {
-    let runtime = daemon.runtime.clone();
-    tokio::task::spawn_blocking(move || f(&runtime))
-        .await
-        .map_err(|_| DaemonError::TaskPanicked { what: "volume job" })?
-}
-
 async fn list(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<VolumeView>>, ApiFailure> {
-    let infos = on_runtime(&daemon, |rt| {
+    let infos = on_runtime(&daemon.runtime, "listing volumes", |rt| {
         Ok(rt.volumes().list().map_err(RuntimeError::from)?)
     })
     .await?;
@@ -57,7 +46,7 @@ async fn inspect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
 ) -> Result<Json<VolumeView>, ApiFailure> {
-    let info = on_runtime(&daemon, move |rt| {
+    let info = on_runtime(&daemon.runtime, "inspecting a volume", move |rt| {
         Ok(rt.volumes().inspect(&name).map_err(RuntimeError::from)?)
     })
     .await?;
@@ -68,6 +57,9 @@ async fn remove(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiFailure> {
-    on_runtime(&daemon, move |rt| Ok(rt.remove_volume(&name)?)).await?;
+    on_runtime(&daemon.runtime, "removing a volume", move |rt| {
+        Ok(rt.remove_volume(&name)?)
+    })
+    .await?;
     Ok(Json(json!({})))
 }

@@ -4,8 +4,10 @@
 //! [`TaskLogsAnswer`] to the manager that asked.
 
 use super::DaemonError;
+use super::calls::on_runtime;
 use super::core::Active;
 use crate::ctl::{LogCursor, MAX_LOG_CHUNK, TaskLogsAnswer};
+use crate::runtime::Runtime;
 use crate::runtime::log_reader::{LogPosition, RotatedId};
 
 /// The wire cursor of a runtime log position.
@@ -38,19 +40,18 @@ pub(crate) async fn task_logs(
     tail: Option<usize>,
     after: Option<LogCursor>,
 ) -> Result<serde_json::Value, DaemonError> {
-    let runtime = active.runtime.clone();
-    let read = move || match after {
-        Some(cursor) => {
-            crate::agent::task_logs_since(&runtime, &task_id, position_of(cursor), MAX_LOG_CHUNK)
-        }
-        None => crate::agent::task_logs(&runtime, &task_id, tail),
+    let read = move |runtime: &Runtime| {
+        Ok(match after {
+            Some(cursor) => crate::agent::task_logs_since(
+                runtime,
+                &task_id,
+                position_of(cursor),
+                MAX_LOG_CHUNK,
+            )?,
+            None => crate::agent::task_logs(runtime, &task_id, tail)?,
+        })
     };
-    let (text, position) =
-        tokio::task::spawn_blocking(read)
-            .await
-            .map_err(|_| DaemonError::TaskPanicked {
-                what: "reading task logs",
-            })??;
+    let (text, position) = on_runtime(&active.runtime, "reading task logs", read).await?;
     super::calls::to_json(&TaskLogsAnswer {
         text,
         cursor: cursor_of(position),

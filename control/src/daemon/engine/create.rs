@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::super::core::Daemon;
 use super::super::http_api::{api_call, decode};
 use super::EngineFailure;
-use super::shapes::is_unset;
+use super::shapes::{is_unset, parse_body};
 use crate::api::{NetworkCreateRequest, SecretCreateRequest, SecretView};
 use crate::cluster::NetworkRecord;
 use crate::ctl::ApiOp;
@@ -75,17 +75,13 @@ struct DockerSecretCreate {
 /// Fields Docker's clients always send that carry no choice (`CheckDuplicate`).
 const IGNORED: [&str; 1] = ["CheckDuplicate"];
 
-fn unsupported(field: &str) -> EngineFailure {
-    EngineFailure::bad_request(format!("{field} is not supported by shoal"))
-}
-
 /// The first field of `rest` (at `path`) that carries a value, refused.
 fn refuse_rest(path: &str, rest: &Rest) -> Result<(), EngineFailure> {
     match rest
         .iter()
         .find(|(k, v)| !IGNORED.contains(&k.as_str()) && !is_unset(k, v))
     {
-        Some((key, _)) => Err(unsupported(&format!("{path}{key}"))),
+        Some((key, _)) => Err(EngineFailure::unsupported(&format!("{path}{key}"))),
         None => Ok(()),
     }
 }
@@ -100,7 +96,7 @@ impl DockerNetworkCreate {
             )));
         }
         if !matches!(self.scope.as_str(), "" | "swarm") {
-            return Err(unsupported("Scope (other than swarm)"));
+            return Err(EngineFailure::unsupported("Scope (other than swarm)"));
         }
         for (set, field) in [
             (self.attachable, "Attachable"),
@@ -108,7 +104,7 @@ impl DockerNetworkCreate {
             (self.enable_ipv6, "EnableIPv6"),
         ] {
             if set {
-                return Err(unsupported(field));
+                return Err(EngineFailure::unsupported(field));
             }
         }
         let mut encrypted = false;
@@ -116,7 +112,7 @@ impl DockerNetworkCreate {
             match (key.as_str(), value.as_str()) {
                 ("encrypted", "" | "true") => encrypted = true,
                 ("encrypted", "false") => {}
-                _ => return Err(unsupported(&format!("Options.{key}"))),
+                _ => return Err(EngineFailure::unsupported(&format!("Options.{key}"))),
             }
         }
         Ok(NetworkCreateRequest {
@@ -136,14 +132,16 @@ fn subnet(ipam: Option<DockerIpam>) -> Result<Option<String>, EngineFailure> {
         return Ok(None);
     };
     if !matches!(ipam.driver.as_str(), "" | "default") {
-        return Err(unsupported("IPAM.Driver"));
+        return Err(EngineFailure::unsupported("IPAM.Driver"));
     }
     if ipam.options.as_ref().is_some_and(|o| !o.is_empty()) {
-        return Err(unsupported("IPAM.Options"));
+        return Err(EngineFailure::unsupported("IPAM.Options"));
     }
     let configs = ipam.config.unwrap_or_default();
     if configs.len() > 1 {
-        return Err(unsupported("IPAM.Config (more than one subnet)"));
+        return Err(EngineFailure::unsupported(
+            "IPAM.Config (more than one subnet)",
+        ));
     }
     let Some(config) = configs.into_iter().next() else {
         return Ok(None);
@@ -152,17 +150,12 @@ fn subnet(ipam: Option<DockerIpam>) -> Result<Option<String>, EngineFailure> {
     Ok((!config.subnet.is_empty()).then_some(config.subnet))
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, EngineFailure> {
-    serde_json::from_slice(body)
-        .map_err(|e| EngineFailure::bad_request(format!("invalid request body: {e}")))
-}
-
 /// `POST /networks/create`: 201 `{"Id": ..., "Warning": ""}`.
 pub(crate) async fn network(
     State(daemon): State<Arc<Daemon>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), EngineFailure> {
-    let request = parse::<DockerNetworkCreate>(&body)?.into_request()?;
+    let request = parse_body::<DockerNetworkCreate>(&body)?.into_request()?;
     let op = ApiOp::CreateNetwork {
         request: Box::new(request),
     };
@@ -178,12 +171,12 @@ pub(crate) async fn secret(
     State(daemon): State<Arc<Daemon>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), EngineFailure> {
-    let docker: DockerSecretCreate = parse(&body)?;
+    let docker: DockerSecretCreate = parse_body(&body)?;
     if docker.driver.as_ref().is_some_and(|d| !d.is_null()) {
-        return Err(unsupported("Driver"));
+        return Err(EngineFailure::unsupported("Driver"));
     }
     if docker.templating.as_ref().is_some_and(|t| !t.is_null()) {
-        return Err(unsupported("Templating"));
+        return Err(EngineFailure::unsupported("Templating"));
     }
     let request = SecretCreateRequest {
         name: docker.name,
@@ -202,7 +195,7 @@ mod tests {
     use super::*;
 
     fn request(body: &str) -> Result<NetworkCreateRequest, String> {
-        parse::<DockerNetworkCreate>(body.as_bytes())
+        parse_body::<DockerNetworkCreate>(body.as_bytes())
             .and_then(DockerNetworkCreate::into_request)
             .map_err(|e| e.message)
     }

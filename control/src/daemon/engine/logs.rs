@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::super::core::Daemon;
 use super::super::http_logs::{self, Encoding, Source};
 use super::EngineFailure;
+use super::shapes::truthy;
 use crate::api::TaskLogs;
 
 /// Docker's content type for a non-TTY log stream.
@@ -37,10 +38,6 @@ pub(crate) struct LogsQuery {
     timestamps: Option<String>,
     #[serde(default)]
     since: Option<String>,
-}
-
-fn truthy(value: Option<&str>) -> bool {
-    matches!(value, Some("1" | "true" | "True"))
 }
 
 impl LogsQuery {

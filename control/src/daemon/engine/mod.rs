@@ -137,6 +137,11 @@ impl EngineFailure {
             message: reason.to_string(),
         }
     }
+
+    /// A 400 naming the `field` of a Docker body shoal cannot honour.
+    pub(crate) fn unsupported(field: &str) -> Self {
+        Self::bad_request(format!("{field} is not supported by shoal"))
+    }
 }
 
 impl From<super::DaemonError> for EngineFailure {

@@ -30,6 +30,19 @@ pub(crate) fn is_unset(key: &str, value: &Value) -> bool {
     }
 }
 
+/// A Docker request body as `T`, or a 400 saying why not.
+pub(crate) fn parse_body<T: for<'de> serde::Deserialize<'de>>(
+    body: &[u8],
+) -> Result<T, super::EngineFailure> {
+    serde_json::from_slice(body)
+        .map_err(|e| super::EngineFailure::bad_request(format!("invalid request body: {e}")))
+}
+
+/// A query flag Docker's clients set (`1`, `true`, `True`).
+pub(crate) fn truthy(value: Option<&str>) -> bool {
+    matches!(value, Some("1" | "true" | "True"))
+}
+
 /// RFC 3339 of a Unix time in milliseconds (Docker's timestamps).
 pub(crate) fn rfc3339_millis(millis: u64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)

@@ -19,7 +19,7 @@ use super::super::http_api::api_call;
 use super::super::{boot, swarm, views};
 use super::EngineFailure;
 use super::nodes::manager;
-use super::shapes::{is_unset, rfc3339_secs};
+use super::shapes::{is_unset, parse_body, rfc3339_secs, truthy};
 use crate::allocator::POOL_SUBNET_PREFIX;
 use crate::api::{InitRequest, JoinRequest};
 use crate::cluster::{ClusterRecord, NodeRole};
@@ -106,10 +106,6 @@ pub(crate) struct UpdateQuery {
     rotate_manager_unlock_key: Option<String>,
 }
 
-fn truthy(value: Option<&str>) -> bool {
-    matches!(value, Some("1" | "true" | "True"))
-}
-
 /// `POST /swarm/update`: token and unlock-key rotation.
 pub(crate) async fn update(
     State(daemon): State<Arc<Daemon>>,
@@ -158,21 +154,12 @@ struct DockerInit {
     subnet_size: u32,
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, EngineFailure> {
-    serde_json::from_slice(body)
-        .map_err(|e| EngineFailure::bad_request(format!("invalid request body: {e}")))
-}
-
-fn unsupported(field: &str) -> EngineFailure {
-    EngineFailure::bad_request(format!("{field} is not supported by shoal"))
-}
-
 /// `POST /swarm/init`: the new node's ID, as a JSON string.
 pub(crate) async fn init(
     State(daemon): State<Arc<Daemon>>,
     body: Bytes,
 ) -> Result<Json<String>, EngineFailure> {
-    let docker: DockerInit = parse(&body)?;
+    let docker: DockerInit = parse_body(&body)?;
     for (set, field) in [
         (docker.force_new_cluster, "ForceNewCluster"),
         (
@@ -188,7 +175,7 @@ pub(crate) async fn init(
         ),
     ] {
         if set {
-            return Err(unsupported(field));
+            return Err(EngineFailure::unsupported(field));
         }
     }
     let mut rest = docker.spec.unwrap_or_default();
@@ -201,7 +188,7 @@ pub(crate) async fn init(
         ca.remove("NodeCertExpiry");
     }
     if let Some((key, _)) = rest.iter().find(|(k, v)| !is_unset(k, v)) {
-        return Err(unsupported(&format!("Spec.{key}")));
+        return Err(EngineFailure::unsupported(&format!("Spec.{key}")));
     }
     let request = InitRequest {
         advertise_addr: (!docker.advertise_addr.is_empty()).then_some(docker.advertise_addr),
@@ -233,7 +220,7 @@ pub(crate) async fn join(
     State(daemon): State<Arc<Daemon>>,
     body: Bytes,
 ) -> Result<Json<Value>, EngineFailure> {
-    let docker: DockerJoin = parse(&body)?;
+    let docker: DockerJoin = parse_body(&body)?;
     let Some(remote_addr) = docker.remote_addrs.into_iter().flatten().next() else {
         return Err(EngineFailure::bad_request(
             "RemoteAddrs: a manager's address is required",
@@ -292,7 +279,7 @@ pub(crate) async fn unlock(
     State(daemon): State<Arc<Daemon>>,
     body: Bytes,
 ) -> Result<Json<Value>, EngineFailure> {
-    let docker: DockerUnlock = parse(&body)?;
+    let docker: DockerUnlock = parse_body(&body)?;
     boot::unlock(&daemon, &docker.unlock_key).await?;
     Ok(Json(json!({})))
 }
