@@ -3,6 +3,7 @@
 mod cli;
 
 use clap::Parser as _;
+use shoal_control::runtime;
 
 /// What is logged when `RUST_LOG` is not set: warnings and errors of every
 /// crate, so openraft's replication errors show; `RUST_LOG=info` (or
@@ -25,6 +26,15 @@ fn init_logging() {
 }
 
 fn main() -> std::process::ExitCode {
+    // A container's log shim: before anything else (no logging, no async
+    // runtime — it is one small loop per container).
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().as_deref() == Some(std::ffi::OsStr::new(runtime::log_shim::SHIM_ARG))
+        && let Some(log) = argv.next()
+    {
+        let code = runtime::log_shim::main(std::path::Path::new(&log));
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     init_logging();
     let args = cli::Cli::parse_from(cli::hoist_host(std::env::args_os().collect()));
     match cli::run(args) {

@@ -37,8 +37,24 @@ pub fn docker_clients() -> Vec<PathBuf> {
 
 /// `docker -H unix://<node's socket> args...`: stdout, or stderr as the error.
 pub fn docker(client: &Path, node: &SwarmNode, args: &[&str]) -> Result<String, String> {
+    let out = docker_output(client, node, args)?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+/// `docker -H unix://<node's socket> args...` as it ended: status, stdout
+/// and stderr apart.
+pub fn docker_output(
+    client: &Path,
+    node: &SwarmNode,
+    args: &[&str],
+) -> Result<std::process::Output, String> {
     let config = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let out = Command::new(client)
+    Command::new(client)
         .arg("--config")
         .arg(config.path())
         .arg("-H")
@@ -46,11 +62,5 @@ pub fn docker(client: &Path, node: &SwarmNode, args: &[&str]) -> Result<String, 
         .args(args)
         .env_remove("DOCKER_HOST")
         .output()
-        .map_err(|e| format!("{}: {e}", client.display()))?;
-    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
-    if out.status.success() {
-        Ok(text(&out.stdout))
-    } else {
-        Err(text(&out.stderr))
-    }
+        .map_err(|e| format!("{}: {e}", client.display()))
 }

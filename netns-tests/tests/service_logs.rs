@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use shoal_netns_tests::docker_kit::{docker_clients, docker_output};
 use shoal_netns_tests::services_kit::ServiceLab;
 use shoal_netns_tests::swarm_kit::eventually;
 
@@ -127,4 +128,94 @@ fn the_output_of_failed_tasks_stays_readable_after_their_containers_go() {
         (failed == 3 && hosts.len() == 3).then_some(logs)
     });
     assert!(!logs.contains("no such container"), "{logs}");
+}
+
+/// `(time, text)` of each line of `service logs --timestamps` output
+/// (`<time> talk.1.<task>@n1    | <text>`).
+fn stamped(output: &str) -> Vec<(String, String)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let (time, rest) = line.split_once(' ')?;
+            let (_, text) = rest.split_once("| ")?;
+            Some((time.to_owned(), text.trim().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn lines_carry_when_and_where_they_were_written_and_since_keeps_the_later_ones() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(1);
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "talk",
+        "web:1",
+        "sh",
+        "-c",
+        "echo first; echo oops >&2; sleep 1; echo later; exec sleep 1000",
+    ])
+    .unwrap();
+    let lines = eventually("three stamped lines", || {
+        let lines = stamped(&lab.cli(&["service", "logs", "--timestamps", "talk"]).ok()?);
+        (lines.len() == 3).then_some(lines)
+    });
+    let texts: Vec<&str> = lines.iter().map(|(_, text)| text.as_str()).collect();
+    assert_eq!(texts, ["first", "oops", "later"], "{lines:?}");
+    for (time, _) in &lines {
+        // RFC 3339, UTC, nanoseconds: 2026-12-07T20:00:00.123456789Z.
+        assert!(
+            time.len() == 30 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+            "{time}"
+        );
+    }
+    let (first, later) = (&lines[0].0, &lines[2].0);
+    assert!(first < later, "a second apart: {first} then {later}");
+
+    let since = |time: &str| {
+        lab.cli(&["service", "logs", "--since", time, "talk"])
+            .unwrap()
+    };
+    let all = since(first);
+    assert!(all.contains("first") && all.contains("later"), "{all}");
+    let after = since(later);
+    assert!(
+        after.contains("| later") && !after.contains("first") && !after.contains("oops"),
+        "{after}"
+    );
+
+    // Docker's client: stderr lines on stderr, times and --since honoured.
+    for client in docker_clients() {
+        let out = docker_output(&client, lab.manager(), &["service", "logs", "talk"]).unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.contains("| first") && stdout.contains("| later") && !stdout.contains("oops"),
+            "{stdout}"
+        );
+        assert!(stderr.contains("| oops"), "{stderr}");
+        let args = [
+            "service",
+            "logs",
+            "--timestamps",
+            "--since",
+            later.as_str(),
+            "talk",
+        ];
+        let out = docker_output(&client, lab.manager(), &args).unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stamped(&stdout),
+            [(later.clone(), "later".to_owned())],
+            "{stdout}"
+        );
+    }
 }

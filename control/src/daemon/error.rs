@@ -242,6 +242,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// A `service logs` query that cannot be honoured.
+    #[error(transparent)]
+    LogView(#[from] super::log_view::LogViewError),
     /// A request body that is not JSON of the expected shape.
     #[error("invalid request body: {reason}")]
     BadRequestBody {
@@ -309,6 +312,7 @@ impl DaemonError {
             | DaemonError::NoAdvertiseAddr { .. }
             | DaemonError::BadRole { .. }
             | DaemonError::BadRequestBody { .. }
+            | DaemonError::LogView(_)
             | DaemonError::ControlPortPublished { .. }
             | DaemonError::WrongUnlockKey => 400,
             DaemonError::Cluster(ClusterError::NodeNotFound { .. }) => 404,

@@ -1,5 +1,5 @@
-//! `GET /services/{id}/logs?tail=N[&follow=true]`: a service's task
-//! output, gathered by this manager from the node of every task over the
+//! `GET /services/{id}/logs?tail=N[&follow=true][&timestamps=true][&since=T]`:
+//! a service's task output ([`LogView`] shows it), gathered by this manager from the node of every task over the
 //! control RPC ([`CtlRequest::TaskLogs`]). Without `follow` the answer is
 //! one JSON list. With it the answer is streamed (chunked, one JSON
 //! [`TaskLogs`] per line): first each task's last lines, then what its
@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use super::DaemonError;
 use super::core::{Active, Daemon};
 use super::http_api::{ApiFailure, Shared};
+use super::log_view::LogView;
 use crate::api::TaskLogs;
 use crate::ctl::{CtlRequest, LogCursor, MAX_LOG_CHUNK, TaskLogsAnswer};
 use crate::manager::{self, api, views};
@@ -47,13 +48,17 @@ pub(crate) fn routes() -> Router<Arc<Daemon>> {
     Router::new().route("/services/{id}/logs", get(service_logs))
 }
 
-/// `?tail=N&follow=true`.
+/// `?tail=N&follow=true&timestamps=true&since=SECONDS`.
 #[derive(Debug, Default, Deserialize)]
 struct LogsQuery {
     #[serde(default)]
     tail: Option<usize>,
     #[serde(default)]
     follow: bool,
+    #[serde(default)]
+    timestamps: bool,
+    #[serde(default)]
+    since: Option<String>,
 }
 
 /// One task to read: its logs (text empty), its node and its service.
@@ -65,19 +70,38 @@ pub(crate) struct Source {
     pub(crate) service_id: String,
 }
 
+#[cfg(test)]
+impl Source {
+    /// A task on node `node_id` of service `service_id`.
+    pub(crate) fn for_test(node_id: &str, service_id: &str) -> Self {
+        Self {
+            logs: TaskLogs {
+                task_id: String::new(),
+                name: String::new(),
+                node: String::new(),
+                text: String::new(),
+                error: None,
+            },
+            addr: String::new(),
+            node_id: node_id.to_owned(),
+            service_id: service_id.to_owned(),
+        }
+    }
+}
+
 /// How a streamed answer is written: one chunk of a task's output (or its
 /// error) as bytes, and the content type they make.
 #[derive(Clone, Copy)]
 pub(crate) struct Encoding {
-    /// One chunk.
-    pub(crate) encode: fn(&Source, &TaskLogs) -> Bytes,
+    /// One chunk (its text as the node read it: log records).
+    pub(crate) encode: fn(&Source, &TaskLogs, &LogView) -> Bytes,
     /// The response's `Content-Type`.
     pub(crate) content_type: &'static str,
 }
 
 /// shoal's own: one JSON [`TaskLogs`] per line.
 const NDJSON: Encoding = Encoding {
-    encode: |_, logs| ndjson_line(logs),
+    encode: |_, logs, view| ndjson_line(logs, view),
     content_type: "application/x-ndjson",
 };
 
@@ -122,14 +146,19 @@ async fn service_logs(
     Path(id): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, ApiFailure> {
+    let view = LogView::new(query.timestamps, query.since.as_deref()).map_err(DaemonError::from)?;
     let (active, sources) = sources(&daemon, &id)?;
     if query.follow {
-        return Ok(follow(daemon, id, active, sources, query.tail, NDJSON));
+        let tail = query.tail;
+        return Ok(follow(daemon, id, active, sources, tail, view, NDJSON));
     }
     let all: Vec<TaskLogs> = gather(&active, sources, query.tail)
         .await
         .into_iter()
-        .map(|(_, logs)| logs)
+        .map(|(_, logs)| TaskLogs {
+            text: view.render(&logs.text),
+            ..logs
+        })
         .collect();
     Ok(Json(all).into_response())
 }
@@ -192,21 +221,21 @@ pub(crate) fn follow(
     active: Arc<Active>,
     sources: Vec<Source>,
     tail: Option<usize>,
+    view: LogView,
     encoding: Encoding,
 ) -> Response {
     let (tx, rx) = mpsc::channel(FOLLOW_BUFFER);
     let mut followed = HashSet::new();
+    let out = Out {
+        tx,
+        view: Arc::new(view),
+        encoding,
+    };
     for source in sources {
         followed.insert(source.logs.task_id.clone());
-        tokio::spawn(follow_task(
-            active.clone(),
-            source,
-            tail,
-            tx.clone(),
-            encoding,
-        ));
+        tokio::spawn(follow_task(active.clone(), source, tail, out.clone()));
     }
-    tokio::spawn(follow_new_tasks(daemon, id, followed, tx, encoding));
+    tokio::spawn(follow_new_tasks(daemon, id, followed, out));
     let mut response = Body::new(ChannelBody(rx)).into_response();
     let content_type = axum::http::HeaderValue::from_static(encoding.content_type);
     response.headers_mut().insert(CONTENT_TYPE, content_type);
@@ -219,12 +248,11 @@ async fn follow_new_tasks(
     daemon: Arc<Daemon>,
     id: String,
     mut followed: HashSet<String>,
-    tx: mpsc::Sender<Bytes>,
-    encoding: Encoding,
+    out: Out,
 ) {
     loop {
         tokio::select! {
-            () = tx.closed() => return,
+            () = out.tx.closed() => return,
             () = tokio::time::sleep(FOLLOW_RESCAN) => {}
         }
         let Ok((active, sources)) = sources(&daemon, &id) else {
@@ -232,13 +260,7 @@ async fn follow_new_tasks(
         };
         for source in sources {
             if followed.insert(source.logs.task_id.clone()) {
-                tokio::spawn(follow_task(
-                    active.clone(),
-                    source,
-                    None,
-                    tx.clone(),
-                    encoding,
-                ));
+                tokio::spawn(follow_task(active.clone(), source, None, out.clone()));
             }
         }
     }
@@ -247,13 +269,7 @@ async fn follow_new_tasks(
 /// Follows one task: its last lines, then new whole lines as its node
 /// reads them, until the client leaves or the node cannot answer (the
 /// task's container is gone, the node is down: said once, then done).
-async fn follow_task(
-    active: Arc<Active>,
-    source: Source,
-    tail: Option<usize>,
-    tx: mpsc::Sender<Bytes>,
-    encoding: Encoding,
-) {
+async fn follow_task(active: Arc<Active>, source: Source, tail: Option<usize>, out: Out) {
     let mut cursor = None;
     loop {
         let answer = fetch(&active, &source, tail, cursor).await;
@@ -272,12 +288,12 @@ async fn follow_task(
                     error: Some(err),
                     ..source.logs.clone()
                 };
-                let _ = tx.send((encoding.encode)(&source, &logs)).await;
+                let _ = out.send(&source, &logs).await;
                 return;
             }
         };
         if let Some(logs) = chunk
-            && tx.send((encoding.encode)(&source, &logs)).await.is_err()
+            && out.send(&source, &logs).await.is_err()
         {
             return;
         }
@@ -286,15 +302,35 @@ async fn follow_task(
             continue;
         }
         tokio::select! {
-            () = tx.closed() => return,
+            () = out.tx.closed() => return,
             () = tokio::time::sleep(FOLLOW_POLL) => {}
         }
     }
 }
 
-/// `logs` as one line of JSON.
-fn ndjson_line(logs: &TaskLogs) -> Bytes {
-    let mut line = serde_json::to_vec(logs).unwrap_or_default();
+/// Where a follower's chunks go, and how they are shown and written.
+#[derive(Clone)]
+struct Out {
+    tx: mpsc::Sender<Bytes>,
+    view: Arc<LogView>,
+    encoding: Encoding,
+}
+
+impl Out {
+    /// Sends one chunk; an error once the client has left.
+    async fn send(&self, source: &Source, logs: &TaskLogs) -> Result<(), ()> {
+        let bytes = (self.encoding.encode)(source, logs, &self.view);
+        self.tx.send(bytes).await.map_err(|_| ())
+    }
+}
+
+/// `logs` as shown, as one line of JSON.
+fn ndjson_line(logs: &TaskLogs, view: &LogView) -> Bytes {
+    let shown = TaskLogs {
+        text: view.render(&logs.text),
+        ..logs.clone()
+    };
+    let mut line = serde_json::to_vec(&shown).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }

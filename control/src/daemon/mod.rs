@@ -41,6 +41,7 @@ mod keys;
 mod leader;
 mod listener;
 mod lock;
+mod log_view;
 mod metrics;
 mod ops;
 mod renew;
@@ -81,8 +82,11 @@ pub async fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         }
         _ => {}
     }
-    let runtime =
-        crate::runtime::Runtime::open(crate::runtime::RuntimeConfig::new(&opts.state_dir))?;
+    let mut runtime_config = crate::runtime::RuntimeConfig::new(&opts.state_dir);
+    // This very binary (even once a package upgrade replaced the file) is
+    // every container's log shim.
+    runtime_config.log_shim = Some("/proc/self/exe".into());
+    let runtime = crate::runtime::Runtime::open(runtime_config)?;
     let daemon = core::Daemon::new(opts.clone(), std::sync::Arc::new(runtime));
     boot::boot(&daemon).await?;
     let listener = tokio::net::UnixListener::bind(&opts.socket)

@@ -21,13 +21,15 @@ use super::config::{self, HostPaths};
 use super::image::ImageStore;
 use super::log_reader::LogPosition;
 use super::reaper::Reaper;
-use super::runc::Runc;
+use super::runc::{Output, Runc};
 use super::spec::{Container, ContainerSpec, ContainerState, ExitStatus, Status};
 use super::volumes::Volumes;
 use super::{RuntimeError, netns, oom, rootfs, sys};
 
 /// How long `delete` waits for a killed init to be reaped.
 const REAP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a deleted container's log shim gets to write its last lines.
+const SHIM_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// How long `state` waits for the status of a just-stopped container.
 const STATUS_GRACE: Duration = Duration::from_secs(2);
 
@@ -43,6 +45,11 @@ pub struct RuntimeConfig {
     /// cgroup parent of every container (`<parent>/<id>` under each
     /// controller).
     pub cgroup_parent: String,
+    /// The executable run as each container's log shim (`<exe> log-shim
+    /// <log>`, [`crate::log_shim`]): the shoal binary in a daemon. Without
+    /// one runc writes the log file itself, and lines carry no time or
+    /// stream.
+    pub log_shim: Option<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -54,6 +61,7 @@ impl RuntimeConfig {
             runc: PathBuf::from("runc"),
             runc_root: state_dir.join("runc"),
             cgroup_parent: "shoal".to_owned(),
+            log_shim: None,
         }
     }
 }
@@ -74,6 +82,9 @@ struct Meta {
     /// Its own grace period before SIGKILL, milliseconds.
     #[serde(default)]
     stop_grace_ms: Option<u64>,
+    /// Its log shim's pid, when it has one.
+    #[serde(default)]
+    shim_pid: Option<u32>,
 }
 
 /// The container runtime of a node.
@@ -138,6 +149,22 @@ impl Runtime {
         result
     }
 
+    /// `runc create` with the container's output going to a new log shim
+    /// (or straight to the log file without one): the init's pid and the
+    /// shim's.
+    fn runc_create(&self, id: &str, bundle: &Path) -> Result<(u32, Option<u32>), RuntimeError> {
+        let log = bundle.join(crate::logs::LOG_FILE);
+        let Some(exe) = &self.config.log_shim else {
+            return Ok((self.runc.create(id, bundle, Output::File(&log))?, None));
+        };
+        let shim = crate::log_shim::spawn(exe, &log)?;
+        // If runc fails, dropping the write ends ends the shim.
+        let pid = self
+            .runc
+            .create(id, bundle, Output::Pipes(shim.stdout, shim.stderr))?;
+        Ok((pid, Some(shim.pid)))
+    }
+
     fn assemble(
         &self,
         spec: &ContainerSpec,
@@ -167,9 +194,7 @@ impl Runtime {
         let json = serde_json::to_vec_pretty(&oci).map_err(RuntimeError::json("config.json"))?;
         let config_path = bundle.join("config.json");
         fs::write(&config_path, json).map_err(RuntimeError::io("write", &config_path))?;
-        let pid = self
-            .runc
-            .create(&spec.id, bundle, &bundle.join("console.log"))?;
+        let (pid, shim_pid) = self.runc_create(&spec.id, bundle)?;
         self.reaper.watch(&spec.id, pid, bundle.join("exit.json"))?;
         let meta = Meta {
             image: spec.image.clone(),
@@ -185,6 +210,7 @@ impl Runtime {
             stop_grace_ms: spec
                 .stop_grace
                 .map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX)),
+            shim_pid,
         };
         let meta_path = bundle.join("meta.json");
         let json = serde_json::to_vec(&meta).map_err(RuntimeError::json("meta.json"))?;
@@ -452,6 +478,14 @@ impl Runtime {
             // A create that failed before recording its netns: the name is
             // derived from the id and only this runtime uses it.
             note(netns::delete(&netns::netns_name(id)));
+        }
+        if let Some(pid) = self.meta(id).ok().and_then(|m| m.shim_pid) {
+            // The container's processes are gone: its shim writes the last
+            // lines and ends; wait for it so the kept log is whole.
+            let deadline = std::time::Instant::now() + SHIM_EXIT_WAIT;
+            while !crate::log_shim::gone(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         if bundle.exists() {
             note(crate::logs::keep(&bundle, &self.kept_logs(), id));

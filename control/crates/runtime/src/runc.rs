@@ -1,7 +1,8 @@
 //! The `runc` command line: create (detached, the container's stdio on a
 //! log file), start, state, kill, delete.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,6 +41,34 @@ struct LogLine {
     msg: String,
 }
 
+/// Where a container's stdout and stderr go.
+#[derive(Debug)]
+pub(crate) enum Output<'a> {
+    /// Appended to this file by the container itself (no timestamps).
+    File(&'a Path),
+    /// The write ends of a log shim's pipes ([`crate::log_shim`]).
+    Pipes(OwnedFd, OwnedFd),
+}
+
+impl Output<'_> {
+    /// The container's stdout and stderr.
+    fn stdio(self) -> Result<(Stdio, Stdio), RuntimeError> {
+        match self {
+            Output::File(path) => {
+                let open = || {
+                    OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .map_err(RuntimeError::io("open", path))
+                };
+                Ok((open()?.into(), open()?.into()))
+            }
+            Output::Pipes(out, err) => Ok((out.into(), err.into())),
+        }
+    }
+}
+
 impl Runc {
     /// runc `binary` keeping its state under `root`.
     pub(crate) fn new(binary: PathBuf, root: PathBuf) -> Self {
@@ -58,19 +87,16 @@ impl Runc {
     }
 
     /// `runc create`: the container's init waits for `start`. Its stdout
-    /// and stderr are `log` (appended), stdin is /dev/null. Returns the
-    /// init pid.
-    pub(crate) fn create(&self, id: &str, bundle: &Path, log: &Path) -> Result<u32, RuntimeError> {
+    /// and stderr are `output`, stdin is /dev/null. Returns the init pid.
+    pub(crate) fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        output: Output<'_>,
+    ) -> Result<u32, RuntimeError> {
         let pid_file = bundle.join("init.pid");
         let runc_log = bundle.join("runc.log");
-        let open = |path: &Path| -> Result<File, RuntimeError> {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(RuntimeError::io("open", path))
-        };
-        let (out, err) = (open(log)?, open(log)?);
+        let (out, err) = output.stdio()?;
         let mut cmd = self.command();
         cmd.arg("--log")
             .arg(&runc_log)

@@ -4,9 +4,10 @@
 //! with the details Docker's client reads its context from
 //! (`com.docker.swarm.node.id=…,com.docker.swarm.service.id=…,com.docker.swarm.task.id=…`).
 //! The lines come from the same gathering as shoal's own logs route
-//! (`http_logs`), with `follow` and `tail`. shoal's task logs keep neither
-//! the stream a line was written to (all are sent as stdout) nor when it
-//! was written, so `timestamps` and `since` are refused in words.
+//! (`http_logs`), with `follow`, `tail`, `timestamps` and `since`; each line
+//! goes out on the stream the task wrote it to (a line from before the
+//! node had log shims has no stream or time recorded: it is sent as
+//! stdout).
 
 use std::sync::Arc;
 
@@ -18,9 +19,11 @@ use serde::Deserialize;
 
 use super::super::core::Daemon;
 use super::super::http_logs::{self, Encoding, Source};
+use super::super::log_view::LogView;
 use super::EngineFailure;
 use super::shapes::truthy;
 use crate::api::TaskLogs;
+use crate::runtime::log_line::Stream;
 
 /// Docker's content type for a non-TTY log stream.
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
@@ -41,29 +44,17 @@ pub(crate) struct LogsQuery {
 }
 
 impl LogsQuery {
-    /// `(follow, tail)`, or the refusal of what shoal cannot honour.
-    fn read(&self) -> Result<(bool, Option<usize>), EngineFailure> {
-        if truthy(self.timestamps.as_deref()) {
-            return Err(EngineFailure::bad_request(
-                "timestamps: shoal's task logs do not record when a line was written",
-            ));
-        }
-        if self
-            .since
-            .as_deref()
-            .is_some_and(|s| !s.is_empty() && s != "0")
-        {
-            return Err(EngineFailure::bad_request(
-                "since: shoal's task logs do not record when a line was written",
-            ));
-        }
+    /// `(follow, tail, view)`, or the refusal of what is malformed.
+    fn read(&self) -> Result<(bool, Option<usize>, LogView), EngineFailure> {
+        let view = LogView::new(truthy(self.timestamps.as_deref()), self.since.as_deref())
+            .map_err(|err| EngineFailure::bad_request(err.to_string()))?;
         let tail = match self.tail.as_deref() {
             None | Some("" | "all") => None,
             Some(n) => Some(n.parse().map_err(|_| {
                 EngineFailure::bad_request(format!("invalid value for tail: {n:?}"))
             })?),
         };
-        Ok((truthy(self.follow.as_deref()), tail))
+        Ok((truthy(self.follow.as_deref()), tail, view))
     }
 }
 
@@ -75,21 +66,25 @@ fn frame(stream: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// A chunk of one task's output as frames, one per line, each with the
-/// task's details; an error as one stderr line.
-fn encode(source: &Source, logs: &TaskLogs) -> Bytes {
+/// A chunk of one task's output as frames, one per line on its stream,
+/// each with the task's details (after the time with `timestamps`, where
+/// Docker's client looks for them); an error as one stderr line.
+fn encode(source: &Source, logs: &TaskLogs, view: &LogView) -> Bytes {
     let details = format!(
         "com.docker.swarm.node.id={},com.docker.swarm.service.id={},com.docker.swarm.task.id={}",
         source.node_id, source.service_id, logs.task_id
     );
     let mut out = Vec::new();
-    for line in logs.text.split_inclusive('\n') {
-        let ended = if line.ends_with('\n') { "" } else { "\n" };
-        frame(
-            STDOUT,
-            format!("{details} {line}{ended}").as_bytes(),
-            &mut out,
-        );
+    for line in view.lines(&logs.text) {
+        let stream = match line.stream {
+            Stream::Stdout => STDOUT,
+            Stream::Stderr => STDERR,
+        };
+        let payload = match line.text.split_once(' ') {
+            Some((time, rest)) if view.timestamps() => format!("{time} {details} {rest}"),
+            _ => format!("{details} {}", line.text),
+        };
+        frame(stream, payload.as_bytes(), &mut out);
     }
     if let Some(err) = &logs.error {
         let line = format!("{details} error from {}: {err}\n", logs.node);
@@ -109,7 +104,7 @@ pub(crate) async fn service(
     Path(id): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, EngineFailure> {
-    let (follow, tail) = query.read()?;
+    let (follow, tail, view) = query.read()?;
     let (active, sources) = http_logs::sources(&daemon, &id).map_err(|err| {
         if err.status() == 404 {
             EngineFailure::not_found("service", &id)
@@ -118,11 +113,13 @@ pub(crate) async fn service(
         }
     })?;
     if follow {
-        return Ok(http_logs::follow(daemon, id, active, sources, tail, DOCKER));
+        return Ok(http_logs::follow(
+            daemon, id, active, sources, tail, view, DOCKER,
+        ));
     }
     let mut body = Vec::new();
     for (source, logs) in http_logs::gather(&active, sources, tail).await {
-        body.extend_from_slice(&encode(&source, &logs));
+        body.extend_from_slice(&encode(&source, &logs, &view));
     }
     let mut response = Body::from(body).into_response();
     let content_type = axum::http::HeaderValue::from_static(MULTIPLEXED);
@@ -142,23 +139,56 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_and_since_are_refused_tail_all_is_everything() {
+    fn a_malformed_since_or_tail_is_refused_tail_all_is_everything() {
         let query = |t: Option<&str>, s: Option<&str>, tail: Option<&str>| LogsQuery {
             follow: Some("1".into()),
             tail: tail.map(Into::into),
             timestamps: t.map(Into::into),
             since: s.map(Into::into),
         };
-        assert!(query(Some("1"), None, None).read().is_err());
-        assert!(query(None, Some("1700000000"), None).read().is_err());
-        assert_eq!(
-            query(Some("0"), Some("0"), Some("all")).read().ok(),
-            Some((true, None))
-        );
-        assert_eq!(
-            query(None, None, Some("5")).read().ok(),
-            Some((true, Some(5)))
-        );
+        assert!(query(None, Some("10m"), None).read().is_err());
+        let (follow, tail, _) = query(Some("0"), Some("0"), Some("all"))
+            .read()
+            .ok()
+            .unwrap();
+        assert_eq!((follow, tail), (true, None));
+        let (_, tail, view) = query(Some("1"), Some("1700000000"), Some("5"))
+            .read()
+            .ok()
+            .unwrap();
+        assert_eq!(tail, Some(5));
+        assert!(view.timestamps());
         assert!(query(None, None, Some("x")).read().is_err());
+    }
+
+    #[test]
+    fn each_line_goes_out_on_its_stream_with_the_time_before_the_details() {
+        let mut text = Vec::new();
+        let time = crate::runtime::log_line::stamp(1_796_673_600_000_000_000);
+        crate::runtime::log_line::write(&mut text, &time, Stream::Stdout, false, b"up");
+        crate::runtime::log_line::write(&mut text, &time, Stream::Stderr, false, b"oops");
+        let source = Source::for_test("n1", "s1");
+        let logs = TaskLogs {
+            task_id: "t1".into(),
+            name: "web.1".into(),
+            node: "node-1".into(),
+            text: String::from_utf8(text).unwrap(),
+            error: None,
+        };
+        let view = LogView::new(true, None).unwrap();
+        let out = encode(&source, &logs, &view);
+        let details = "com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,com.docker.swarm.task.id=t1";
+        let mut expected = Vec::new();
+        frame(
+            STDOUT,
+            format!("{time} {details} up\n").as_bytes(),
+            &mut expected,
+        );
+        frame(
+            STDERR,
+            format!("{time} {details} oops\n").as_bytes(),
+            &mut expected,
+        );
+        assert_eq!(out.as_ref(), expected.as_slice());
     }
 }
