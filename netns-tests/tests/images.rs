@@ -316,3 +316,44 @@ fn unused_images_are_collected_and_an_unreachable_registry_is_reported() {
 fn unreachable_registry(node: &Node) -> String {
     format!("{}:5999/shoal/app:1", node.addr())
 }
+
+#[test]
+fn a_task_is_preparing_while_its_node_pulls_the_image() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let mut lab = ServiceLab::without_images(1);
+    // A "registry" that takes the connection and never answers: the pull
+    // waits (up to its I/O timeout) and the task with it.
+    let slow = lab.client("slow");
+    // (nc's input stays open, or it would close the connection at once.)
+    let _hold = slow
+        .spawn(&["sh", "-c", "sleep 600 | busybox nc -l -p 5998"])
+        .unwrap();
+    let listening = shoal_netns_tests::swarm_kit::poll_until(|| {
+        slow.exec(&["ss", "-ltnH", "sport = :5998"])
+            .is_ok_and(|out| !out.trim().is_empty())
+    });
+    assert!(listening, "nc does not listen");
+    let image = format!("{}:5998/shoal/app:1", slow.addr());
+    lab.cli(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "slow",
+        "--no-resolve-image",
+        "--restart-delay",
+        "1h",
+        &image,
+    ])
+    .unwrap();
+    eventually("the task preparing while its image is pulled", || {
+        lab.tasks("slow")
+            .iter()
+            .any(|t| t["status"]["state"] == "preparing")
+            .then_some(())
+    });
+    let table = lab.cli(&["service", "ps", "slow"]).unwrap();
+    assert!(table.contains("Preparing"), "service ps:\n{table}");
+}
