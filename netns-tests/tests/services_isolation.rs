@@ -1,5 +1,6 @@
 //! VIP isolation on real containers in a three-node lab swarm: a service's
-//! VIP answers only tasks that share a network with it.
+//! VIP answers only tasks that share a network with it; and a node's data
+//! plane holds only the services and endpoints its own tasks reach.
 //!
 //! ```text
 //!   member   (front)            ──► VIP of web on front ──► web (front)   answered
@@ -78,7 +79,24 @@ fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
     }
     one_task(&lab, "web", &["--network", "front"]);
     one_task(&lab, "member", &["--network", "front"]);
-    one_task(&lab, "outsider", &["--network", "back", "-p", "8081:80"]);
+    // The outsider shares a node with the member, so that node balances
+    // web's VIP (a node holds the services its tasks reach).
+    let beside = format!(
+        "node.hostname=={}",
+        field(&the_task(&lab, "member"), "node_hostname")
+    );
+    one_task(
+        &lab,
+        "outsider",
+        &[
+            "--network",
+            "back",
+            "-p",
+            "8081:80",
+            "--constraint",
+            &beside,
+        ],
+    );
     let vip = lab.vip("web", "front");
     let url = format!("http://{vip}:80/cgi-bin/who");
 
@@ -100,8 +118,8 @@ fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
         "the outsider is on ingress and back only: {networks}"
     );
     let node = field(&outsider, "node_hostname").to_owned();
-    // Its node balances web's VIP (every node programs every service), so
-    // a refusal below is isolation, not a VIP not programmed yet.
+    // Its node balances web's VIP (the member is there), so a refusal
+    // below is isolation, not a VIP not programmed.
     eventually("the outsider's node programming web's VIP", || {
         programs_vip(&lab, &node, &vip).then_some(())
     });
@@ -126,4 +144,76 @@ fn a_vip_answers_only_tasks_that_share_a_network_with_its_service() {
         refused >= attempts,
         "{attempts} refused connections, but only {refused} packets counted as not-a-member"
     );
+}
+
+/// The overlay endpoints `node` knows (`dp endpoints`), as addresses.
+fn endpoints_on(lab: &ServiceLab, node: &str) -> Vec<String> {
+    let out = node_named(&lab.nodes, node)
+        .lab_node()
+        .shoal(&["dp", "endpoints", "--format", "json"])
+        .unwrap_or_default();
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
+    rows.iter()
+        .filter_map(|r| r["ip"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The address of a one-task service's task on `network`.
+fn task_ip(lab: &ServiceLab, service: &str, network: &str) -> String {
+    let task = the_task(lab, service);
+    let attachment = task["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["network"] == network)
+        .unwrap();
+    field(attachment, "ip").to_owned()
+}
+
+#[test]
+fn a_node_holds_only_the_services_and_endpoints_its_tasks_reach() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = ServiceLab::new(2);
+    for net in ["a", "b"] {
+        lab.cli(&["network", "create", "--driver", "overlay", net])
+            .unwrap();
+    }
+    one_task(
+        &lab,
+        "alpha",
+        &["--network", "a", "--constraint", "node.hostname==n1"],
+    );
+    one_task(
+        &lab,
+        "beta",
+        &["--network", "b", "--constraint", "node.hostname==n2"],
+    );
+    let (alpha_vip, beta_vip) = (lab.vip("alpha", "a"), lab.vip("beta", "b"));
+    let beta_ip = task_ip(&lab, "beta", "b");
+    eventually("each node balancing its own task's service", || {
+        (programs_vip(&lab, "n1", &alpha_vip) && programs_vip(&lab, "n2", &beta_vip)).then_some(())
+    });
+    assert!(!programs_vip(&lab, "n1", &beta_vip), "n1 holds b's service");
+    assert!(
+        !programs_vip(&lab, "n2", &alpha_vip),
+        "n2 holds a's service"
+    );
+    let on_n1 = endpoints_on(&lab, "n1");
+    assert!(
+        !on_n1.contains(&beta_ip),
+        "n1 knows b's task {beta_ip}: {on_n1:?}"
+    );
+
+    // A task of n1 joins b: now n1 needs b's service and its remote task.
+    one_task(
+        &lab,
+        "gamma",
+        &["--network", "b", "--constraint", "node.hostname==n1"],
+    );
+    eventually("n1 balancing b's service once its own task is on b", || {
+        (programs_vip(&lab, "n1", &beta_vip) && endpoints_on(&lab, "n1").contains(&beta_ip))
+            .then_some(())
+    });
 }

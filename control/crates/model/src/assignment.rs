@@ -21,10 +21,11 @@ pub struct Assignment {
     /// This node's tasks that are wanted or still to be stopped: desired
     /// state running (start or keep) or shutdown (stop if still up).
     pub tasks: Vec<AssignedTask>,
-    /// All overlay networks (any node may be asked to mesh to any of them).
+    /// The overlay networks this node's tasks are on, and the ingress
+    /// network while a service publishes a port through the mesh.
     pub networks: Vec<NetworkRecord>,
-    /// Tasks with addresses on other nodes, for the overlay's remote
-    /// endpoints.
+    /// Tasks with addresses on other nodes on those networks, for the
+    /// overlay's remote endpoints.
     pub remote_tasks: Vec<RemoteTask>,
     /// Underlay addresses of every other node of the swarm (sorted): the
     /// only sources this node accepts VXLAN from.
@@ -35,7 +36,9 @@ pub struct Assignment {
     /// traffic; a removed node's key is gone from the next assignment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wg_peers: Vec<WgPeer>,
-    /// Services to load-balance (VIPs and published ports) on this node.
+    /// Services to load-balance on this node: those with a VIP or a task on
+    /// its networks (VIPs and backends on those networks only), and those
+    /// publishing a port through the mesh.
     pub services: Vec<LbService>,
 }
 

@@ -1,6 +1,15 @@
 //! Building one node's [`Assignment`] from the store's tables: a pure
 //! function of the tables, so every manager builds the same assignment
 //! (with the same version) from the same applied state.
+//!
+//! A node gets only what its data plane needs, so its state (and the
+//! dispatcher's work for it) grows with its own tasks' reach, not with the
+//! cluster: the networks of its own tasks, plus the ingress network while a
+//! service publishes a port through the mesh (every node answers those);
+//! the services with a VIP or a task on those networks, and the mesh's
+//! services; their VIPs and backends on those networks only; the remote
+//! task addresses on those networks. A change elsewhere leaves its
+//! assignment's version alone, so its long poll does not wake.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,7 +23,7 @@ use shoal_model::cluster::{
     CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord,
     SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
 };
-use shoal_model::spec::{Service, Task, TaskState};
+use shoal_model::spec::{PublishMode, Service, Task, TaskState};
 use shoal_raft::Tables;
 
 /// The tables an assignment is built from: a change to any other table
@@ -109,19 +118,53 @@ pub fn build(node_id: &str, tables: &Tables) -> Result<Assignment, DispatchError
         .filter(|task| is_assigned_here(task, node_id))
         .map(|task| assigned_task(&rows, task))
         .collect();
+    let reach = reach(&rows, &tasks);
     let mut assignment = Assignment {
         version: 0,
         node_id: node_id.to_owned(),
         data_path_port: cluster.data_path_port,
         tasks,
-        networks: rows.networks.values().cloned().collect(),
-        remote_tasks: remote_tasks(&rows, node_id),
+        networks: rows
+            .networks
+            .values()
+            .filter(|n| reach.contains(&n.name))
+            .cloned()
+            .collect(),
+        remote_tasks: remote_tasks(&rows, node_id, &reach),
         peers: peers(&rows, node_id),
         wg_peers: wg_peers(&rows, node_id),
-        services: lb_services(&rows),
+        services: lb_services(&rows, &reach),
     };
     assignment.version = version_of(&assignment);
     Ok(assignment)
+}
+
+/// The networks a node's data plane needs (by name): its own tasks' (as
+/// allocated, else as asked), and the ingress network while any service
+/// publishes a port through the mesh.
+fn reach(rows: &Rows, tasks: &[AssignedTask]) -> BTreeSet<String> {
+    let mut reach: BTreeSet<String> = tasks
+        .iter()
+        .flat_map(|t| {
+            let attached = t.task.networks.iter().map(|a| a.network.clone());
+            let asked = t.task.spec.networks.iter().cloned();
+            attached.chain(asked)
+        })
+        .collect();
+    let meshed = rows.endpoints.values().any(|e| {
+        e.ports
+            .iter()
+            .any(|p| p.mode == PublishMode::Ingress && p.published != 0)
+    });
+    if meshed {
+        reach.extend(
+            rows.networks
+                .values()
+                .filter(|n| n.ingress)
+                .map(|n| n.name.clone()),
+        );
+    }
+    reach
 }
 
 /// A task the node must run or still stop: handed to it by the scheduler
@@ -202,8 +245,9 @@ fn wg_peers(rows: &Rows, node_id: &str) -> Vec<WgPeer> {
     peers.into_values().collect()
 }
 
-/// Addresses of live tasks on other nodes (sorted, one per attachment).
-fn remote_tasks(rows: &Rows, node_id: &str) -> Vec<RemoteTask> {
+/// Addresses of live tasks on other nodes on the `reach` networks (sorted,
+/// one per attachment).
+fn remote_tasks(rows: &Rows, node_id: &str, reach: &BTreeSet<String>) -> Vec<RemoteTask> {
     let mut remote = Vec::new();
     for task in rows.tasks.values() {
         let Some(node) = task.node_id.as_deref().filter(|node| *node != node_id) else {
@@ -215,7 +259,7 @@ fn remote_tasks(rows: &Rows, node_id: &str) -> Vec<RemoteTask> {
         let Some(node_addr) = rows.nodes.get(node).and_then(|n| underlay_ip(&n.addr)) else {
             continue;
         };
-        for attachment in &task.networks {
+        for attachment in task.networks.iter().filter(|a| reach.contains(&a.network)) {
             if let Some(ip) = attachment.ip {
                 remote.push(RemoteTask {
                     network: attachment.network.clone(),
@@ -229,18 +273,34 @@ fn remote_tasks(rows: &Rows, node_id: &str) -> Vec<RemoteTask> {
     remote
 }
 
-/// Every allocated service with the tasks that may take its connections.
-fn lb_services(rows: &Rows) -> Vec<LbService> {
+/// Every allocated service reachable on the `reach` networks (a VIP or a
+/// backend there, or a port published through the mesh), with its VIPs
+/// and the tasks that may take its connections on those networks.
+fn lb_services(rows: &Rows, reach: &BTreeSet<String>) -> Vec<LbService> {
     rows.endpoints
         .iter()
         .filter_map(|(service_id, endpoint)| {
             let service = rows.services.get(service_id)?;
+            let vips: Vec<_> = endpoint
+                .vips
+                .iter()
+                .filter(|v| reach.contains(&v.network))
+                .cloned()
+                .collect();
+            let backends = backends(rows, service_id, reach);
+            let meshed = endpoint
+                .ports
+                .iter()
+                .any(|p| p.mode == PublishMode::Ingress && p.published != 0);
+            if vips.is_empty() && backends.is_empty() && !meshed {
+                return None;
+            }
             Some(LbService {
                 id: service_id.clone(),
                 name: service.spec.name.clone(),
-                vips: endpoint.vips.clone(),
+                vips,
                 ports: endpoint.ports.clone(),
-                backends: backends(rows, service_id),
+                backends,
                 endpoint_mode: service.spec.endpoint_mode,
                 aliases: service.spec.task.network_aliases.clone(),
             })
@@ -248,9 +308,9 @@ fn lb_services(rows: &Rows) -> Vec<LbService> {
         .collect()
 }
 
-/// Tasks of the service observed running: those still wanted take new
-/// connections, those being stopped drain.
-fn backends(rows: &Rows, service_id: &str) -> Vec<LbBackend> {
+/// Tasks of the service observed running, on the `reach` networks: those
+/// still wanted take new connections, those being stopped drain.
+fn backends(rows: &Rows, service_id: &str, reach: &BTreeSet<String>) -> Vec<LbBackend> {
     let mut backends = Vec::new();
     for task in rows.tasks.values() {
         if task.service_id != service_id || task.status.state != TaskState::Running {
@@ -263,7 +323,7 @@ fn backends(rows: &Rows, service_id: &str) -> Vec<LbBackend> {
         };
         let name = rows.task_name(task);
         let hostname = task.hostname();
-        for attachment in &task.networks {
+        for attachment in task.networks.iter().filter(|a| reach.contains(&a.network)) {
             if let Some(ip) = attachment.ip {
                 backends.push(LbBackend {
                     task_id: task.id.clone(),

@@ -2,8 +2,10 @@
 //!
 //! [`Assignment`] is everything an agent needs, built from the store by a
 //! manager for one node ([`build`]): its own tasks (with their secrets), the
-//! networks, where every other running task lives, and the services to
-//! load-balance with their backends. A node asks for it with
+//! networks they are on (and the mesh's), where the other tasks on those
+//! networks live, and the services reachable there with their backends —
+//! only what the node's own tasks reach, so its state does not grow with
+//! the cluster. A node asks for it with
 //! `CtlRequest::Assignments` (in `shoal-ctl`); an unchanged assignment is held
 //! back until something changes (long poll), so agents learn of changes
 //! at once without streaming diffs.

@@ -60,7 +60,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use shoal_model::cluster::{CLUSTER, CLUSTER_KEY, NETWORKS};
+    use shoal_model::cluster::{CLUSTER, CLUSTER_KEY, NETWORKS, TASKS};
+    use shoal_model::spec::TaskState;
     use shoal_raft::{Change, Tables};
 
     /// A fake store: tables plus a change feed.
@@ -160,7 +161,15 @@ mod tests {
         store.put("heartbeats", "n1", json!(1));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!waiting.is_finished(), "an unrelated change woke the poll");
+        // A network none of n1's tasks is on does not concern n1.
         store.put(NETWORKS, "front", network("front", 4097));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !waiting.is_finished(),
+            "another node's network woke the poll"
+        );
+        let task = super::super::tests::task("t1", 1, "n1", TaskState::Running, TaskState::Running);
+        store.put(TASKS, "t1", serde_json::to_value(task).unwrap());
         let next = waiting.await.unwrap().unwrap();
         assert_ne!(next.version, first.version);
         assert_eq!(next.networks[0].name, "front");

@@ -75,7 +75,14 @@ fn network(name: &str, vni: u32, subnet: &str) -> NetworkRecord {
     }
 }
 
-fn task(id: &str, slot: u64, node: &str, desired: TaskState, observed: TaskState) -> Task {
+/// Task `id` of service `svc` on `node`, attached to `front`.
+pub(super) fn task(
+    id: &str,
+    slot: u64,
+    node: &str,
+    desired: TaskState,
+    observed: TaskState,
+) -> Task {
     let mut spec = ServiceSpec::new("web", "nginx").task;
     spec.secrets = vec![SecretRef::named("db-pass")];
     Task {
@@ -266,7 +273,7 @@ fn backends_are_running_tasks_and_those_being_stopped_drain() {
 }
 
 #[test]
-fn every_node_gets_the_dns_names_of_every_service() {
+fn a_node_gets_the_dns_names_of_the_services_its_tasks_reach() {
     let mut t = tables();
     let mut service = Service::new("svc", ServiceSpec::new("web", "nginx"));
     service.spec.endpoint_mode = shoal_model::spec::EndpointMode::Dnsrr;
@@ -346,4 +353,138 @@ fn underlay_ip_is_the_host_part_of_the_node_address() {
     assert_eq!(underlay_ip("10.1.2.3"), Some(Ipv4Addr::new(10, 1, 2, 3)));
     assert_eq!(underlay_ip("[::1]:2377"), None);
     assert_eq!(underlay_ip("host:2377"), None);
+}
+
+/// `tables()` plus a third node `n3` without tasks, a network `back` with
+/// service `db` (VIP 10.0.2.2, task `d1` on n2), and the ingress network
+/// where `web`'s task t4 also has an address.
+fn scoped_tables() -> Tables {
+    let mut t = tables();
+    put(&mut t, NODES, "n3", &node("n3", "192.168.1.3:2377"));
+    put(
+        &mut t,
+        NETWORKS,
+        "net-back",
+        &network("back", 4098, "10.0.2.0/24"),
+    );
+    let ingress = NetworkRecord {
+        ingress: true,
+        ..network("ingress", 4096, "10.0.0.0/24")
+    };
+    put(&mut t, NETWORKS, "net-ingress", &ingress);
+    put(
+        &mut t,
+        SERVICES,
+        "db",
+        &Service::new("db", ServiceSpec::new("db", "postgres")),
+    );
+    let endpoint = ServiceEndpoint {
+        service_id: "db".to_owned(),
+        vips: vec![VirtualIp {
+            network: "back".to_owned(),
+            ip: Ipv4Addr::new(10, 0, 2, 2),
+        }],
+        ports: Vec::new(),
+        spec_version: 1,
+    };
+    put(&mut t, ENDPOINTS, "db", &endpoint);
+    let mut d1 = task("d1", 1, "n2", TaskState::Running, TaskState::Running);
+    d1.service_id = "db".to_owned();
+    d1.networks = vec![NetworkAttachment {
+        network: "back".to_owned(),
+        ip: Some(Ipv4Addr::new(10, 0, 2, 10)),
+    }];
+    put(&mut t, TASKS, "d1", &d1);
+    let mut t4 = task("t4", 4, "n2", TaskState::Running, TaskState::Running);
+    t4.networks.push(NetworkAttachment {
+        network: "ingress".to_owned(),
+        ip: Some(Ipv4Addr::new(10, 0, 0, 14)),
+    });
+    put(&mut t, TASKS, "t4", &t4);
+    t
+}
+
+fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| name(i).to_owned()).collect()
+}
+
+#[test]
+fn a_node_gets_only_the_networks_services_and_backends_its_tasks_reach() {
+    let t = scoped_tables();
+    // n1's tasks are on front: nothing of back, and the mesh's ingress.
+    let n1 = build("n1", &t).unwrap();
+    assert_eq!(names(&n1.networks, |n| &n.name), ["front", "ingress"]);
+    assert_eq!(names(&n1.services, |s| &s.name), ["web"]);
+    assert!(
+        n1.remote_tasks.iter().all(|r| r.network != "back"),
+        "{:?}",
+        n1.remote_tasks
+    );
+    // n2 runs d1 on back: it gets db, its VIP and its backend.
+    let n2 = build("n2", &t).unwrap();
+    assert_eq!(
+        names(&n2.networks, |n| &n.name),
+        ["back", "front", "ingress"]
+    );
+    let db = n2.services.iter().find(|s| s.name == "db").unwrap();
+    assert_eq!(db.vips[0].ip, Ipv4Addr::new(10, 0, 2, 2));
+    assert_eq!(names(&db.backends, |b| &b.task_id), ["d1"]);
+}
+
+#[test]
+fn a_node_without_tasks_gets_only_the_mesh() {
+    let t = scoped_tables();
+    let n3 = build("n3", &t).unwrap();
+    assert_eq!(names(&n3.networks, |n| &n.name), ["ingress"]);
+    assert_eq!(names(&n3.services, |s| &s.name), ["web"]);
+    let web = &n3.services[0];
+    assert!(
+        web.vips.is_empty(),
+        "web has no VIP on the ingress network here"
+    );
+    assert_eq!(web.ports[0].published, 8080);
+    // Only t4 has an address on the ingress network, and only there.
+    let backends: Vec<_> = web
+        .backends
+        .iter()
+        .map(|b| (b.task_id.as_str(), b.network.as_str()))
+        .collect();
+    assert_eq!(backends, [("t4", "ingress")]);
+    let remote: Vec<_> = n3
+        .remote_tasks
+        .iter()
+        .map(|r| (r.network.as_str(), r.ip))
+        .collect();
+    assert_eq!(remote, [("ingress", Ipv4Addr::new(10, 0, 0, 14))]);
+    // Without a published port there is no mesh: nothing at all.
+    let mut quiet = t.clone();
+    quiet.get_mut(ENDPOINTS).unwrap().remove("svc");
+    let n3 = build("n3", &quiet).unwrap();
+    assert!(n3.networks.is_empty() && n3.services.is_empty() && n3.remote_tasks.is_empty());
+    assert_eq!(n3.peers.len(), 2, "it still accepts VXLAN from every node");
+}
+
+#[test]
+fn a_change_to_one_service_reaches_only_the_nodes_concerned() {
+    let t = scoped_tables();
+    let before: Vec<u64> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| build(n, &t).unwrap().version)
+        .collect();
+    // db gets a second task on n2: only n2 sees it.
+    let mut changed = t.clone();
+    let mut d2 = task("d2", 2, "n2", TaskState::Running, TaskState::Running);
+    d2.service_id = "db".to_owned();
+    d2.networks = vec![NetworkAttachment {
+        network: "back".to_owned(),
+        ip: Some(Ipv4Addr::new(10, 0, 2, 11)),
+    }];
+    put(&mut changed, TASKS, "d2", &d2);
+    let after: Vec<u64> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| build(n, &changed).unwrap().version)
+        .collect();
+    assert_eq!(after[0], before[0], "n1 is not on back");
+    assert_ne!(after[1], before[1], "n2 runs db");
+    assert_eq!(after[2], before[2], "n3 runs nothing");
 }
