@@ -172,6 +172,9 @@ pub(crate) struct Manager {
     pub(crate) leader_since: Mutex<Option<Instant>>,
     /// Serialises read-modify-write changes of rows on the leader.
     pub(crate) writes: tokio::sync::Mutex<()>,
+    /// The store as the dispatcher last decoded it, shared by every
+    /// node's assignment poll.
+    pub(crate) views: crate::dispatcher::ViewCache,
 }
 
 impl Manager {
@@ -182,6 +185,7 @@ impl Manager {
             liveness: Mutex::new(HashMap::new()),
             leader_since: Mutex::new(None),
             writes: tokio::sync::Mutex::new(()),
+            views: crate::dispatcher::ViewCache::default(),
         })
     }
 

@@ -310,13 +310,15 @@ async fn handle(
         }
         CtlRequest::Assignments { known } => {
             let node_id = authorize(active, manager, certs, Role::Worker)?.node_id;
-            let store = manager.store();
-            let assignment =
-                crate::dispatcher::next_assignment(&node_id, known, ASSIGNMENT_WAIT, || {
-                    store.snapshot_and_watch()
-                })
-                .await
-                .map_err(|source| DaemonError::Dispatch { source })?;
+            let assignment = crate::dispatcher::next_assignment(
+                &node_id,
+                known,
+                ASSIGNMENT_WAIT,
+                &manager.views,
+                manager.store(),
+            )
+            .await
+            .map_err(|source| DaemonError::Dispatch { source })?;
             calls::to_json(&assignment)
         }
         CtlRequest::TaskStatus(reports) => {

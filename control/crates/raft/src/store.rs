@@ -145,6 +145,23 @@ impl Store {
         (snapshot, self.shared.subscribe(&state))
     }
 
+    /// The last applied index and a receiver of every change applied after
+    /// it, without copying the tables.
+    pub fn index_and_watch(&self) -> (Option<u64>, broadcast::Receiver<AppliedChanges>) {
+        let state = self.shared.lock();
+        let index = state.last_applied.map(|log_id| log_id.index);
+        (index, self.shared.subscribe(&state))
+    }
+
+    /// A copy of every table and the index it was applied at.
+    pub fn snapshot(&self) -> StoreSnapshot {
+        let state = self.shared.lock();
+        StoreSnapshot {
+            index: state.last_applied.map(|log_id| log_id.index),
+            tables: state.tables.clone(),
+        }
+    }
+
     /// The last log index applied on this manager.
     pub fn applied_index(&self) -> Option<u64> {
         self.shared.lock().last_applied.map(|log_id| log_id.index)

@@ -14,16 +14,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use serde::Deserialize as _;
-use serde::de::DeserializeOwned;
-
-use super::{AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask};
+use super::view::View;
+use super::{AssignedSecret, AssignedTask, Assignment, LbService, RemoteTask};
 use shoal_model::assignment::WgPeer;
-use shoal_model::cluster::{
-    CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord,
-    SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
-};
-use shoal_model::spec::{PublishMode, Service, Task, TaskState};
+use shoal_model::cluster::{CLUSTER, ENDPOINTS, NETWORKS, NODES, SECRETS, SERVICES, TASKS};
+use shoal_model::spec::{Task, TaskState};
 use shoal_raft::Tables;
 
 /// The tables an assignment is built from: a change to any other table
@@ -47,102 +42,48 @@ pub enum DispatchError {
     },
 }
 
-/// The rows an assignment is made of, decoded.
-struct Rows {
-    nodes: BTreeMap<String, NodeRecord>,
-    tasks: BTreeMap<String, Task>,
-    services: BTreeMap<String, Service>,
-    endpoints: BTreeMap<String, ServiceEndpoint>,
-    networks: BTreeMap<String, NetworkRecord>,
-    secrets: BTreeMap<String, SecretRecord>,
-}
-
-impl Rows {
-    fn decode(tables: &Tables) -> Rows {
-        Rows {
-            nodes: rows(tables, NODES),
-            tasks: rows(tables, TASKS),
-            services: rows(tables, SERVICES),
-            endpoints: rows(tables, ENDPOINTS),
-            networks: rows(tables, NETWORKS),
-            secrets: rows::<SecretRecord>(tables, SECRETS)
-                .into_values()
-                .map(|secret| (secret.name.clone(), secret))
-                .collect(),
-        }
-    }
-
-    /// The name a task is shown (and its container's hostname) by:
-    /// `web.1` for a replica, `web.<node id>` for a global task.
-    fn task_name(&self, task: &Task) -> String {
-        let service = self
-            .services
-            .get(&task.service_id)
-            .map_or(task.service_id.as_str(), |s| s.spec.name.as_str());
-        match (task.slot, &task.node_id) {
-            (0, Some(node)) => format!("{service}.{node}"),
-            (slot, _) => format!("{service}.{slot}"),
-        }
-    }
-}
-
-/// The rows of `table` that decode as `T`; others are skipped and logged
-/// (one bad row must not stop every node's work).
-fn rows<T: DeserializeOwned>(tables: &Tables, table: &str) -> BTreeMap<String, T> {
-    tables
-        .get(table)
-        .into_iter()
-        .flatten()
-        .filter_map(|(key, value)| match T::deserialize(value) {
-            Ok(row) => Some((key.clone(), row)),
-            Err(err) => {
-                log::warn!("dispatcher: skipping undecodable {table} row {key}: {err}");
-                None
-            }
-        })
-        .collect()
-}
-
 /// The assignment of node `node_id` as of `tables`.
 pub fn build(node_id: &str, tables: &Tables) -> Result<Assignment, DispatchError> {
-    let cluster_row = tables
-        .get(CLUSTER)
-        .and_then(|table| table.get(CLUSTER_KEY))
-        .ok_or(DispatchError::NoClusterRecord)?;
-    let cluster = ClusterRecord::deserialize(cluster_row)
-        .map_err(|source| DispatchError::ClusterRecord { source })?;
-    let rows = Rows::decode(tables);
-    let tasks: Vec<AssignedTask> = rows
-        .tasks
-        .values()
+    Ok(assemble(node_id, &View::decode(None, tables)?))
+}
+
+/// The assignment of node `node_id` from a decoded [`View`]: work in
+/// proportion to what the node reaches, not to the cluster.
+pub fn assemble(node_id: &str, view: &View) -> Assignment {
+    let tasks: Vec<AssignedTask> = view
+        .by_node
+        .get(node_id)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| view.tasks.get(id))
         .filter(|task| is_assigned_here(task, node_id))
-        .map(|task| assigned_task(&rows, task))
+        .map(|task| assigned_task(view, task))
         .collect();
-    let reach = reach(&rows, &tasks);
+    let reach = reach(view, &tasks);
     let mut assignment = Assignment {
         version: 0,
         node_id: node_id.to_owned(),
-        data_path_port: cluster.data_path_port,
+        data_path_port: view.data_path_port,
         tasks,
-        networks: rows
+        networks: view
             .networks
             .values()
             .filter(|n| reach.contains(&n.name))
             .cloned()
             .collect(),
-        remote_tasks: remote_tasks(&rows, node_id, &reach),
-        peers: peers(&rows, node_id),
-        wg_peers: wg_peers(&rows, node_id),
-        services: lb_services(&rows, &reach),
+        remote_tasks: remote_tasks(view, node_id, &reach),
+        peers: view.peers_of(node_id),
+        wg_peers: wg_peers(view, node_id),
+        services: lb_services(view, &reach),
     };
     assignment.version = version_of(&assignment);
-    Ok(assignment)
+    assignment
 }
 
 /// The networks a node's data plane needs (by name): its own tasks' (as
 /// allocated, else as asked), and the ingress network while any service
 /// publishes a port through the mesh.
-fn reach(rows: &Rows, tasks: &[AssignedTask]) -> BTreeSet<String> {
+fn reach(view: &View, tasks: &[AssignedTask]) -> BTreeSet<String> {
     let mut reach: BTreeSet<String> = tasks
         .iter()
         .flat_map(|t| {
@@ -151,18 +92,8 @@ fn reach(rows: &Rows, tasks: &[AssignedTask]) -> BTreeSet<String> {
             attached.chain(asked)
         })
         .collect();
-    let meshed = rows.endpoints.values().any(|e| {
-        e.ports
-            .iter()
-            .any(|p| p.mode == PublishMode::Ingress && p.published != 0)
-    });
-    if meshed {
-        reach.extend(
-            rows.networks
-                .values()
-                .filter(|n| n.ingress)
-                .map(|n| n.name.clone()),
-        );
+    if !view.meshed.is_empty() {
+        reach.extend(view.ingress.iter().cloned());
     }
     reach
 }
@@ -176,12 +107,12 @@ fn is_assigned_here(task: &Task, node_id: &str) -> bool {
         && (task.desired_state <= TaskState::Running || !task.status.state.is_terminal())
 }
 
-fn assigned_task(rows: &Rows, task: &Task) -> AssignedTask {
+fn assigned_task(view: &View, task: &Task) -> AssignedTask {
     let secrets = task
         .spec
         .secrets
         .iter()
-        .filter_map(|secret| rows.secrets.get(&secret.source))
+        .filter_map(|secret| view.secrets.get(&secret.source))
         .map(|secret| AssignedSecret {
             name: secret.name.clone(),
             data_b64: secret.data_b64.clone(),
@@ -189,7 +120,7 @@ fn assigned_task(rows: &Rows, task: &Task) -> AssignedTask {
         .collect();
     AssignedTask {
         task: task.clone(),
-        name: rows.task_name(task),
+        name: view.task_name(task),
         secrets,
     }
 }
@@ -206,26 +137,12 @@ pub fn underlay_ip(addr: &str) -> Option<Ipv4Addr> {
     }
 }
 
-/// Underlay addresses of every other node (sorted, distinct): the nodes
-/// this one accepts VXLAN from.
-fn peers(rows: &Rows, node_id: &str) -> Vec<Ipv4Addr> {
-    let own = rows.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
-    let peers: BTreeSet<Ipv4Addr> = rows
-        .nodes
-        .iter()
-        .filter(|(id, _)| id.as_str() != node_id)
-        .filter_map(|(_, node)| underlay_ip(&node.addr))
-        .filter(|ip| Some(*ip) != own)
-        .collect();
-    peers.into_iter().collect()
-}
-
 /// The WireGuard identities of every other node that has one (sorted by
 /// address): a node's key goes from every assignment the moment its record
 /// is removed.
-fn wg_peers(rows: &Rows, node_id: &str) -> Vec<WgPeer> {
-    let own = rows.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
-    let peers: BTreeMap<Ipv4Addr, WgPeer> = rows
+fn wg_peers(view: &View, node_id: &str) -> Vec<WgPeer> {
+    let own = view.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
+    let peers: BTreeMap<Ipv4Addr, WgPeer> = view
         .nodes
         .iter()
         .filter(|(id, _)| id.as_str() != node_id)
@@ -245,98 +162,56 @@ fn wg_peers(rows: &Rows, node_id: &str) -> Vec<WgPeer> {
     peers.into_values().collect()
 }
 
-/// Addresses of live tasks on other nodes on the `reach` networks (sorted,
-/// one per attachment).
-fn remote_tasks(rows: &Rows, node_id: &str, reach: &BTreeSet<String>) -> Vec<RemoteTask> {
-    let mut remote = Vec::new();
-    for task in rows.tasks.values() {
-        let Some(node) = task.node_id.as_deref().filter(|node| *node != node_id) else {
-            continue;
-        };
-        if task.status.state.is_terminal() {
-            continue;
-        }
-        let Some(node_addr) = rows.nodes.get(node).and_then(|n| underlay_ip(&n.addr)) else {
-            continue;
-        };
-        for attachment in task.networks.iter().filter(|a| reach.contains(&a.network)) {
-            if let Some(ip) = attachment.ip {
-                remote.push(RemoteTask {
-                    network: attachment.network.clone(),
-                    ip,
-                    node_addr,
-                });
-            }
-        }
-    }
-    remote.sort_by(|a, b| (&a.network, a.ip).cmp(&(&b.network, b.ip)));
-    remote
+/// Addresses of live tasks on other nodes on the `reach` networks (sorted
+/// by network, then address; one per attachment).
+fn remote_tasks(view: &View, node_id: &str, reach: &BTreeSet<String>) -> Vec<RemoteTask> {
+    reach
+        .iter()
+        .filter_map(|network| view.live.get(network))
+        .flatten()
+        .filter(|(node, _)| node != node_id)
+        .map(|(_, remote)| remote.clone())
+        .collect()
 }
 
 /// Every allocated service reachable on the `reach` networks (a VIP or a
 /// backend there, or a port published through the mesh), with its VIPs
 /// and the tasks that may take its connections on those networks.
-fn lb_services(rows: &Rows, reach: &BTreeSet<String>) -> Vec<LbService> {
-    rows.endpoints
+fn lb_services(view: &View, reach: &BTreeSet<String>) -> Vec<LbService> {
+    let ids: BTreeSet<&String> = reach
         .iter()
-        .filter_map(|(service_id, endpoint)| {
-            let service = rows.services.get(service_id)?;
-            let vips: Vec<_> = endpoint
-                .vips
-                .iter()
-                .filter(|v| reach.contains(&v.network))
-                .cloned()
-                .collect();
-            let backends = backends(rows, service_id, reach);
-            let meshed = endpoint
-                .ports
-                .iter()
-                .any(|p| p.mode == PublishMode::Ingress && p.published != 0);
-            if vips.is_empty() && backends.is_empty() && !meshed {
-                return None;
-            }
+        .filter_map(|network| view.by_network.get(network))
+        .flatten()
+        .chain(&view.meshed)
+        .collect();
+    ids.into_iter()
+        .filter_map(|service_id| {
+            let endpoint = view.endpoints.get(service_id)?;
+            let service = view.services.get(service_id)?;
+            let on_reach = |network: &String| reach.contains(network);
             Some(LbService {
                 id: service_id.clone(),
                 name: service.spec.name.clone(),
-                vips,
+                vips: endpoint
+                    .vips
+                    .iter()
+                    .filter(|v| on_reach(&v.network))
+                    .cloned()
+                    .collect(),
                 ports: endpoint.ports.clone(),
-                backends,
+                backends: view
+                    .backends
+                    .get(service_id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|b| on_reach(&b.network))
+                    .cloned()
+                    .collect(),
                 endpoint_mode: service.spec.endpoint_mode,
                 aliases: service.spec.task.network_aliases.clone(),
             })
         })
         .collect()
-}
-
-/// Tasks of the service observed running, on the `reach` networks: those
-/// still wanted take new connections, those being stopped drain.
-fn backends(rows: &Rows, service_id: &str, reach: &BTreeSet<String>) -> Vec<LbBackend> {
-    let mut backends = Vec::new();
-    for task in rows.tasks.values() {
-        if task.service_id != service_id || task.status.state != TaskState::Running {
-            continue;
-        }
-        let draining = match task.desired_state {
-            TaskState::Running => false,
-            desired if desired > TaskState::Running => true,
-            _ => continue,
-        };
-        let name = rows.task_name(task);
-        let hostname = task.hostname();
-        for attachment in task.networks.iter().filter(|a| reach.contains(&a.network)) {
-            if let Some(ip) = attachment.ip {
-                backends.push(LbBackend {
-                    task_id: task.id.clone(),
-                    network: attachment.network.clone(),
-                    ip,
-                    draining,
-                    task_name: format!("{name}.{}", task.id),
-                    hostname: hostname.clone(),
-                });
-            }
-        }
-    }
-    backends
 }
 
 /// A digest of the assignment's contents (its `version` field aside):

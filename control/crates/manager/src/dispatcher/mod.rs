@@ -12,12 +12,14 @@
 
 mod build;
 mod poll;
+mod view;
 
-pub use build::{ASSIGNMENT_TABLES, DispatchError, build, underlay_ip};
+pub use build::{ASSIGNMENT_TABLES, DispatchError, assemble, build, underlay_ip};
 pub use poll::next_assignment;
 pub use shoal_model::assignment::{
     AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
 };
+pub use view::{View, ViewCache};
 
 #[cfg(test)]
 mod tests;

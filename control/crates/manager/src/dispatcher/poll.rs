@@ -7,8 +7,27 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::Assignment;
-use super::build::{ASSIGNMENT_TABLES, DispatchError, build};
+use super::build::{ASSIGNMENT_TABLES, DispatchError, assemble};
+use super::view::ViewCache;
 use shoal_raft::{AppliedChanges, StoreSnapshot};
+
+/// Where a long poll reads the store: a manager's [`shoal_raft::Store`].
+pub trait AssignmentSource {
+    /// The applied index and a receiver of every change after it.
+    fn index_and_watch(&self) -> (Option<u64>, broadcast::Receiver<AppliedChanges>);
+    /// A copy of the tables (only when the shared view is older).
+    fn snapshot(&self) -> StoreSnapshot;
+}
+
+impl AssignmentSource for shoal_raft::Store {
+    fn index_and_watch(&self) -> (Option<u64>, broadcast::Receiver<AppliedChanges>) {
+        shoal_raft::Store::index_and_watch(self)
+    }
+
+    fn snapshot(&self) -> StoreSnapshot {
+        shoal_raft::Store::snapshot(self)
+    }
+}
 
 /// Whether an applied entry touched a table assignments are built from.
 fn touches_assignments(applied: &AppliedChanges) -> bool {
@@ -20,21 +39,25 @@ fn touches_assignments(applied: &AppliedChanges) -> bool {
 
 /// The assignment of `node_id`: at once if its version is not `known`,
 /// else as soon as a change makes it differ, or unchanged after `wait`.
-/// `snapshot_and_watch` is [`shoal_raft::Store::snapshot_and_watch`] of
-/// the answering manager.
-pub async fn next_assignment<F>(
+/// Every poll of a manager shares `cache`: a change is decoded once, and
+/// each node's assignment is built from the nodes, networks and services
+/// it reaches.
+pub async fn next_assignment(
     node_id: &str,
     known: Option<u64>,
     wait: Duration,
-    mut snapshot_and_watch: F,
-) -> Result<Assignment, DispatchError>
-where
-    F: FnMut() -> (StoreSnapshot, broadcast::Receiver<AppliedChanges>),
-{
+    cache: &ViewCache,
+    source: &impl AssignmentSource,
+) -> Result<Assignment, DispatchError> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let (snapshot, mut changes) = snapshot_and_watch();
-        let assignment = build(node_id, &snapshot.tables)?;
+        let (index, mut changes) = source.index_and_watch();
+        let view = cache.get(index, || {
+            let snapshot = source.snapshot();
+            (snapshot.index, snapshot.tables)
+        })?;
+        let assignment = assemble(node_id, &view);
+        drop(view);
         if known != Some(assignment.version) {
             return Ok(assignment);
         }
@@ -67,6 +90,9 @@ mod tests {
     /// A fake store: tables plus a change feed.
     struct FakeStore {
         tables: Mutex<Tables>,
+        index: Mutex<u64>,
+        /// How many times the tables were copied.
+        snapshots: Mutex<usize>,
         feed: broadcast::Sender<AppliedChanges>,
     }
 
@@ -84,26 +110,37 @@ mod tests {
                 .insert(CLUSTER_KEY.to_owned(), cluster);
             Arc::new(FakeStore {
                 tables: Mutex::new(tables),
+                index: Mutex::new(1),
+                snapshots: Mutex::new(0),
                 feed: broadcast::channel(16).0,
             })
         }
+    }
 
-        fn snapshot_and_watch(&self) -> (StoreSnapshot, broadcast::Receiver<AppliedChanges>) {
-            let tables = self.tables.lock().unwrap();
-            let snapshot = StoreSnapshot {
-                index: None,
-                tables: tables.clone(),
-            };
-            (snapshot, self.feed.subscribe())
+    impl AssignmentSource for FakeStore {
+        fn index_and_watch(&self) -> (Option<u64>, broadcast::Receiver<AppliedChanges>) {
+            let _tables = self.tables.lock().unwrap();
+            (Some(*self.index.lock().unwrap()), self.feed.subscribe())
         }
 
+        fn snapshot(&self) -> StoreSnapshot {
+            *self.snapshots.lock().unwrap() += 1;
+            StoreSnapshot {
+                index: Some(*self.index.lock().unwrap()),
+                tables: self.tables.lock().unwrap().clone(),
+            }
+        }
+    }
+
+    impl FakeStore {
         fn put(&self, table: &str, key: &str, value: serde_json::Value) {
-            self.tables
-                .lock()
-                .unwrap()
+            let mut tables = self.tables.lock().unwrap();
+            tables
                 .entry(table.to_owned())
                 .or_default()
                 .insert(key.to_owned(), value.clone());
+            *self.index.lock().unwrap() += 1;
+            drop(tables);
             let change = Change::Put {
                 table: table.to_owned(),
                 key: key.to_owned(),
@@ -126,16 +163,16 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_version_is_answered_at_once() {
         let store = FakeStore::new();
-        let first = next_assignment("n1", None, Duration::from_secs(60), || {
-            store.snapshot_and_watch()
-        })
-        .await
-        .unwrap();
+        let cache = ViewCache::default();
+        let first = next_assignment("n1", None, Duration::from_secs(60), &cache, &*store)
+            .await
+            .unwrap();
         let stale = next_assignment(
             "n1",
             Some(first.version ^ 1),
             Duration::from_secs(60),
-            || store.snapshot_and_watch(),
+            &cache,
+            &*store,
         )
         .await
         .unwrap();
@@ -145,15 +182,20 @@ mod tests {
     #[tokio::test]
     async fn an_unchanged_assignment_is_held_until_a_relevant_change() {
         let store = FakeStore::new();
-        let first = next_assignment("n1", None, Duration::ZERO, || store.snapshot_and_watch())
+        let cache = ViewCache::default();
+        let first = next_assignment("n1", None, Duration::ZERO, &cache, &*store)
             .await
             .unwrap();
         let waiting = {
             let store = store.clone();
             tokio::spawn(async move {
-                next_assignment("n1", Some(first.version), Duration::from_secs(10), || {
-                    store.snapshot_and_watch()
-                })
+                next_assignment(
+                    "n1",
+                    Some(first.version),
+                    Duration::from_secs(10),
+                    &ViewCache::default(),
+                    &*store,
+                )
                 .await
             })
         };
@@ -178,7 +220,8 @@ mod tests {
     #[tokio::test]
     async fn an_unchanged_assignment_comes_back_after_the_wait() {
         let store = FakeStore::new();
-        let first = next_assignment("n1", None, Duration::ZERO, || store.snapshot_and_watch())
+        let cache = ViewCache::default();
+        let first = next_assignment("n1", None, Duration::ZERO, &cache, &*store)
             .await
             .unwrap();
         let started = tokio::time::Instant::now();
@@ -186,11 +229,35 @@ mod tests {
             "n1",
             Some(first.version),
             Duration::from_millis(300),
-            || store.snapshot_and_watch(),
+            &cache,
+            &*store,
         )
         .await
         .unwrap();
         assert_eq!(same, first);
         assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn one_copy_of_the_store_serves_every_node_until_it_changes() {
+        let store = FakeStore::new();
+        let cache = ViewCache::default();
+        for node in ["n1", "n2", "n3", "n1"] {
+            next_assignment(node, None, Duration::ZERO, &cache, &*store)
+                .await
+                .unwrap();
+        }
+        assert_eq!(*store.snapshots.lock().unwrap(), 1, "copied per node");
+        store.put(NETWORKS, "front", network("front", 4097));
+        for node in ["n1", "n2"] {
+            next_assignment(node, None, Duration::ZERO, &cache, &*store)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            *store.snapshots.lock().unwrap(),
+            2,
+            "a change is copied once"
+        );
     }
 }
