@@ -22,6 +22,8 @@ pub struct SwarmNode {
     pid: Option<u32>,
     /// More `shoal daemon` options, used at every start.
     pub daemon_args: Vec<String>,
+    /// More environment of the daemon (`NOTIFY_SOCKET`, ...).
+    pub daemon_env: Vec<(String, String)>,
 }
 
 impl SwarmNode {
@@ -32,6 +34,7 @@ impl SwarmNode {
             name: format!("n{index}"),
             pid: None,
             daemon_args: Vec::new(),
+            daemon_env: Vec::new(),
         }
     }
 
@@ -68,6 +71,15 @@ impl SwarmNode {
 
     /// Starts the daemon and waits until its socket answers.
     pub fn start(&mut self) -> Result<(), CmdError> {
+        self.spawn_daemon()?;
+        eventually(&format!("{} daemon to answer", self.name), || {
+            self.cli(&["swarm", "inspect"]).ok()
+        });
+        Ok(())
+    }
+
+    /// Starts the daemon without waiting for it.
+    pub fn spawn_daemon(&mut self) -> Result<(), CmdError> {
         let _ = std::fs::remove_file(self.socket());
         let state = self.state_dir();
         let socket = self.socket();
@@ -82,12 +94,19 @@ impl SwarmNode {
         ]);
         command.args(&self.daemon_args);
         command.env("RUST_LOG", "info");
+        command.envs(self.daemon_env.iter().map(|(k, v)| (k, v)));
         let spawned = self.node.spawn_command(command)?;
         self.pid = Some(spawned.pid);
-        eventually(&format!("{} daemon to answer", self.name), || {
-            self.cli(&["swarm", "inspect"]).ok()
-        });
         Ok(())
+    }
+
+    /// Asks the daemon to stop (SIGTERM), as systemd does.
+    pub fn terminate(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+            // SAFETY: kill has no memory preconditions; pid is our child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
     }
 
     /// Kills the daemon outright (SIGKILL): a crash, not a shutdown.

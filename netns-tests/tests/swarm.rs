@@ -454,3 +454,40 @@ fn certificates_renew_in_place_and_roles_change_through_raft() {
     let err = nodes[0].cli_err(&["node", "demote", "n1"]);
     assert!(err.contains("last manager"), "{err}");
 }
+
+#[test]
+fn the_daemon_tells_systemd_it_is_ready_once_its_api_answers_and_when_it_stops() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = shoal_netns_tests::lab::Lab::builder()
+        .nodes(1)
+        .build()
+        .unwrap();
+    let mut node = SwarmNode::new(lab.node(1).unwrap(), 1);
+    // systemd's side of Type=notify: a datagram socket named by NOTIFY_SOCKET.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    node.daemon_env
+        .push(("NOTIFY_SOCKET".to_owned(), path.display().to_string()));
+    node.spawn_daemon().unwrap();
+    let mut buf = [0u8; 512];
+    let n = systemd.recv(&mut buf).expect("READY=1 within a minute");
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
+    let pid = node.pid().unwrap();
+    assert!(
+        ready.lines().any(|l| l == format!("MAINPID={pid}")),
+        "{ready}"
+    );
+    // Ready means answering: asked once, at once, no retry.
+    node.cli(&["swarm", "inspect"])
+        .expect("the API answers when READY=1 is sent");
+    node.terminate();
+    let n = systemd.recv(&mut buf).expect("STOPPING=1 on SIGTERM");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), "STOPPING=1");
+}

@@ -43,6 +43,7 @@ mod listener;
 mod lock;
 mod log_view;
 mod metrics;
+mod notify;
 mod ops;
 mod renew;
 mod roles;
@@ -98,8 +99,16 @@ pub async fn run(opts: DaemonOptions) -> Result<(), DaemonError> {
         None => None,
     };
     log::info!("API listening on unix://{}", opts.socket.display());
+    notify::tell(&format!(
+        "READY=1\nSTATUS=API on unix://{}\nMAINPID={}",
+        opts.socket.display(),
+        std::process::id()
+    ));
     axum::serve(listener, http::router(daemon.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async {
+            shutdown_signal().await;
+            notify::tell("STOPPING=1");
+        })
         .await
         .map_err(DaemonError::io("serve API on", &opts.socket))?;
     if let Some(metrics) = metrics {
