@@ -40,7 +40,7 @@ fn notify_to(socket: &std::ffi::OsStr, state: &str) -> Result<(), NotifyError> {
     let bytes = socket.as_bytes();
     let addr = match bytes.strip_prefix(b"@") {
         Some(name) => SocketAddr::from_abstract_name(name),
-        None => SocketAddr::from_pathname(&socket),
+        None => SocketAddr::from_pathname(socket),
     }
     .map_err(failed)?;
     let sender = UnixDatagram::unbound().map_err(failed)?;

@@ -12,9 +12,9 @@
 //! assignment's version alone, so its long poll does not wake.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 
-use super::view::View;
+use super::view::{DispatchError, View, underlay_ip};
 use super::{AssignedSecret, AssignedTask, Assignment, LbService, RemoteTask};
 use shoal_model::assignment::WgPeer;
 use shoal_model::cluster::{CLUSTER, ENDPOINTS, NETWORKS, NODES, SECRETS, SERVICES, TASKS};
@@ -26,21 +26,6 @@ use shoal_raft::Tables;
 pub const ASSIGNMENT_TABLES: [&str; 7] = [
     NODES, CLUSTER, TASKS, SERVICES, ENDPOINTS, NETWORKS, SECRETS,
 ];
-
-/// Why no assignment could be built.
-#[derive(Debug, thiserror::Error)]
-pub enum DispatchError {
-    /// The cluster record (with the data-path port) is missing.
-    #[error("the swarm's cluster record is missing from the store")]
-    NoClusterRecord,
-    /// The cluster record does not decode.
-    #[error("cannot decode the swarm's cluster record")]
-    ClusterRecord {
-        /// serde_json's error.
-        #[source]
-        source: serde_json::Error,
-    },
-}
 
 /// The assignment of node `node_id` as of `tables`.
 pub fn build(node_id: &str, tables: &Tables) -> Result<Assignment, DispatchError> {
@@ -122,18 +107,6 @@ fn assigned_task(view: &View, task: &Task) -> AssignedTask {
         task: task.clone(),
         name: view.task_name(task),
         secrets,
-    }
-}
-
-/// The underlay IP of a node: the host part of its `ip:port` address.
-pub fn underlay_ip(addr: &str) -> Option<Ipv4Addr> {
-    let ip = match addr.parse::<SocketAddr>() {
-        Ok(socket) => socket.ip(),
-        Err(_) => addr.parse::<IpAddr>().ok()?,
-    };
-    match ip {
-        IpAddr::V4(v4) => Some(v4),
-        IpAddr::V6(_) => None,
     }
 }
 

@@ -14,12 +14,12 @@ mod build;
 mod poll;
 mod view;
 
-pub use build::{ASSIGNMENT_TABLES, DispatchError, assemble, build, underlay_ip};
+pub use build::{ASSIGNMENT_TABLES, assemble, build};
 pub use poll::next_assignment;
 pub use shoal_model::assignment::{
     AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
 };
-pub use view::{View, ViewCache};
+pub use view::{DispatchError, View, ViewCache, underlay_ip};
 
 #[cfg(test)]
 mod tests;

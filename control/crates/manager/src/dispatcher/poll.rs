@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::Assignment;
-use super::build::{ASSIGNMENT_TABLES, DispatchError, assemble};
-use super::view::ViewCache;
+use super::build::{ASSIGNMENT_TABLES, assemble};
+use super::view::{DispatchError, ViewCache};
 use shoal_raft::{AppliedChanges, StoreSnapshot};
 
 /// Where a long poll reads the store: a manager's [`shoal_raft::Store`].

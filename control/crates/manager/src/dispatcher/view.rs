@@ -5,13 +5,12 @@
 //! instead of a walk over every task of the cluster per node.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
-use super::build::{DispatchError, underlay_ip};
 use super::{LbBackend, RemoteTask};
 use shoal_model::cluster::{
     CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord,
@@ -19,6 +18,33 @@ use shoal_model::cluster::{
 };
 use shoal_model::spec::{PublishMode, Service, Task, TaskState};
 use shoal_raft::Tables;
+
+/// Why no assignment could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The cluster record (with the data-path port) is missing.
+    #[error("the swarm's cluster record is missing from the store")]
+    NoClusterRecord,
+    /// The cluster record does not decode.
+    #[error("cannot decode the swarm's cluster record")]
+    ClusterRecord {
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The underlay IP of a node: the host part of its `ip:port` address.
+pub fn underlay_ip(addr: &str) -> Option<Ipv4Addr> {
+    let ip = match addr.parse::<SocketAddr>() {
+        Ok(socket) => socket.ip(),
+        Err(_) => addr.parse::<IpAddr>().ok()?,
+    };
+    match ip {
+        IpAddr::V4(v4) => Some(v4),
+        IpAddr::V6(_) => None,
+    }
+}
 
 /// The decoded tables and their indexes.
 pub struct View {
