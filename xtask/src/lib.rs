@@ -5,6 +5,7 @@
 
 pub mod bootstrap;
 pub mod cycles;
+pub mod deb;
 pub mod layers;
 pub mod setup;
 pub mod sh;

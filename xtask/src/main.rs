@@ -40,6 +40,48 @@ enum Cmd {
     /// Benchmarks, shoal beside the kernel baseline: `overlay`, `lb`, `control`, `services`.
     #[command(disable_help_flag = true)]
     Bench(Passthrough),
+    /// The Debian package: `target/debian/shoal_<version>_amd64.deb` (shoal, its systemd units,
+    /// /etc/default/shoal).
+    Deb(DebArgs),
+}
+
+/// `cargo xtask deb` options.
+#[derive(clap::Args)]
+struct DebArgs {
+    /// Package this `shoal` binary instead of building a release one.
+    #[arg(long)]
+    binary: Option<std::path::PathBuf>,
+    /// Where the package goes.
+    #[arg(long, default_value = "target/debian")]
+    out: std::path::PathBuf,
+}
+
+/// Builds the release binary (unless one is given) and packages it.
+fn deb(args: DebArgs) -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?
+        .to_owned();
+    let binary = match args.binary {
+        Some(binary) => binary,
+        None => {
+            setup::ensure_quietly()?;
+            sh::run(Command::new(env!("CARGO")).current_dir(&root).args([
+                "build",
+                "--release",
+                "--package",
+                "shoal-control",
+                "--bin",
+                "shoal",
+            ]))?;
+            root.join("target/release/shoal")
+        }
+    };
+    let out = root.join(&args.out);
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let deb = xtask::deb::build(&root, &binary, env!("CARGO_PKG_VERSION"), &out)?;
+    println!("{}", deb.display());
+    Ok(())
 }
 
 /// Arguments handed unchanged to `xtask-lab`, which parses them.
@@ -56,6 +98,7 @@ fn main() -> Result<ExitCode> {
         Cmd::Demo(p) => ("demo", p.args),
         Cmd::Lab(p) => ("lab", p.args),
         Cmd::Bench(p) => ("bench", p.args),
+        Cmd::Deb(args) => return deb(args).map(|()| ExitCode::SUCCESS),
     };
     setup::ensure_quietly()?;
     run_lab_tool(name, &rest)
