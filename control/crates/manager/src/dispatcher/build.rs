@@ -8,19 +8,21 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
-use super::{AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask};
+use super::{
+    AssignedConfig, AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
+};
 use shoal_model::assignment::WgPeer;
 use shoal_model::cluster::{
-    CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord,
-    SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
+    CLUSTER, CLUSTER_KEY, CONFIGS, ClusterRecord, ConfigRecord, ENDPOINTS, NETWORKS, NODES,
+    NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
 };
 use shoal_model::spec::{Service, Task, TaskState};
 use shoal_raft::Tables;
 
 /// The tables an assignment is built from: a change to any other table
 /// cannot change an assignment, so a waiting request need not look.
-pub const ASSIGNMENT_TABLES: [&str; 7] = [
-    NODES, CLUSTER, TASKS, SERVICES, ENDPOINTS, NETWORKS, SECRETS,
+pub const ASSIGNMENT_TABLES: [&str; 8] = [
+    NODES, CLUSTER, TASKS, SERVICES, ENDPOINTS, NETWORKS, SECRETS, CONFIGS,
 ];
 
 /// Why no assignment could be built.
@@ -46,6 +48,8 @@ struct Rows {
     endpoints: BTreeMap<String, ServiceEndpoint>,
     networks: BTreeMap<String, NetworkRecord>,
     secrets: BTreeMap<String, SecretRecord>,
+    /// Configs by name.
+    configs: BTreeMap<String, ConfigRecord>,
 }
 
 impl Rows {
@@ -59,6 +63,10 @@ impl Rows {
             secrets: rows::<SecretRecord>(tables, SECRETS)
                 .into_values()
                 .map(|secret| (secret.name.clone(), secret))
+                .collect(),
+            configs: rows::<ConfigRecord>(tables, CONFIGS)
+                .into_values()
+                .map(|config| (config.name.clone(), config))
                 .collect(),
         }
     }
@@ -144,10 +152,21 @@ fn assigned_task(rows: &Rows, task: &Task) -> AssignedTask {
             data_b64: secret.data_b64.clone(),
         })
         .collect();
+    let configs = task
+        .spec
+        .configs
+        .iter()
+        .filter_map(|config| rows.configs.get(&config.source))
+        .map(|config| AssignedConfig {
+            name: config.name.clone(),
+            data_b64: config.data_b64.clone(),
+        })
+        .collect();
     AssignedTask {
         task: task.clone(),
         name: rows.task_name(task),
         secrets,
+        configs,
     }
 }
 

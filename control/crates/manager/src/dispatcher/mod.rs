@@ -14,7 +14,7 @@ mod poll;
 pub use build::{ASSIGNMENT_TABLES, DispatchError, build, underlay_ip};
 pub use poll::next_assignment;
 pub use shoal_model::assignment::{
-    AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
+    AssignedConfig, AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
 };
 
 #[cfg(test)]
