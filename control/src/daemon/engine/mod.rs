@@ -12,11 +12,12 @@
 //! - `version`: API versions and the prefix;
 //! - `system`: `/_ping`, `/version`, `/info`; `swarm`: `/swarm` and its
 //!   operations;
-//! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
+//! - `nodes`, `services`, `tasks`, `networks`, `secrets`, `configs`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter); `remove`: their `DELETE`s;
-//! - `create`: networks and secrets from Docker's bodies; `configs`: none
-//!   yet; `logs`: a service's logs as Docker's multiplexed stream;
+//! - `create`: networks and secrets from Docker's bodies (`configs` has
+//!   its own create, label update and delete); `logs`: a service's logs
+//!   as Docker's multiplexed stream;
 //! - `service_write`: creating and updating services from Docker's spec,
 //!   translated by `spec_in` (and shown by `spec_out`, so a read, change
 //!   and write back keeps every field).
@@ -95,6 +96,11 @@ fn routes(daemon: Arc<Daemon>) -> Router {
         )
         .route("/configs", get(configs::list))
         .route("/configs/create", axum::routing::post(configs::create))
+        .route(
+            "/configs/{id}",
+            get(configs::inspect).delete(configs::remove),
+        )
+        .route("/configs/{id}/update", axum::routing::post(configs::update))
         .route("/secrets", get(secrets::list))
         .route("/secrets/create", axum::routing::post(create::secret))
         .route(
