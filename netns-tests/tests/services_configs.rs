@@ -87,11 +87,24 @@ fn the_docker_client_creates_configs_and_gives_them_to_a_service() {
         file.to_str().expect("utf-8"),
     ])
     .unwrap_or_else(|e| panic!("docker config create: {e}"));
-    let listed = run(&["config", "ls", "--filter", "label=tier=web", "--format", "{{.Name}}"])
-        .unwrap_or_else(|e| panic!("docker config ls: {e}"));
+    let listed = run(&[
+        "config",
+        "ls",
+        "--filter",
+        "label=tier=web",
+        "--format",
+        "{{.Name}}",
+    ])
+    .unwrap_or_else(|e| panic!("docker config ls: {e}"));
     assert_eq!(listed, "motd");
-    let data = run(&["config", "inspect", "--format", "{{json .Spec.Data}}", "motd"])
-        .unwrap_or_else(|e| panic!("docker config inspect: {e}"));
+    let data = run(&[
+        "config",
+        "inspect",
+        "--format",
+        "{{json .Spec.Data}}",
+        "motd",
+    ])
+    .unwrap_or_else(|e| panic!("docker config inspect: {e}"));
     assert_eq!(data, "\"aGVsbG8gZnJvbSBkb2NrZXIK\"");
 
     run(&[
@@ -117,8 +130,18 @@ fn the_docker_client_creates_configs_and_gives_them_to_a_service() {
         refused.contains("config 'motd' is in use by the following service: app"),
         "{refused}"
     );
-    run(&["service", "update", "--detach", "--config-rm", "motd", "app"])
-        .unwrap_or_else(|e| panic!("docker service update --config-rm: {e}"));
-    assert_eq!(lab.inspect("app")["spec"]["configs"], serde_json::Value::Null);
+    run(&[
+        "service",
+        "update",
+        "--detach",
+        "--config-rm",
+        "motd",
+        "app",
+    ])
+    .unwrap_or_else(|e| panic!("docker service update --config-rm: {e}"));
+    assert_eq!(
+        lab.inspect("app")["spec"]["configs"],
+        serde_json::Value::Null
+    );
     run(&["config", "rm", "motd"]).unwrap_or_else(|e| panic!("docker config rm: {e}"));
 }

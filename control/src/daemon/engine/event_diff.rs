@@ -146,7 +146,8 @@ mod tests {
     #[test]
     fn rows_appearing_changing_and_going_are_create_update_remove() {
         let mut known = Known::default();
-        let web = |replicas: u64| json!({"id": "s1", "spec": {"name": "web", "replicas": replicas}});
+        let web =
+            |replicas: u64| json!({"id": "s1", "spec": {"name": "web", "replicas": replicas}});
         let created = known.apply(&put(SERVICES, "s1", web(1)));
         assert_eq!(summary(created), Some(("service", "create", "web".into())));
         assert_eq!(known.apply(&put(SERVICES, "s1", web(1))), None, "unchanged");

@@ -18,12 +18,16 @@
 //! - `create`: networks and secrets from Docker's bodies (`configs` has
 //!   its own create, label update and delete); `logs`: a service's logs
 //!   as Docker's multiplexed stream;
+//! - `events`: `/events`, swarm object events streamed as the store
+//!   applies changes (`event_diff` derives them);
 //! - `service_write`: creating and updating services from Docker's spec,
 //!   translated by `spec_in` (and shown by `spec_out`, so a read, change
 //!   and write back keeps every field).
 
 mod configs;
 mod create;
+mod event_diff;
+mod events;
 mod filters;
 mod logs;
 mod networks;
@@ -94,6 +98,7 @@ fn routes(daemon: Arc<Daemon>) -> Router {
             "/networks/{id}",
             get(networks::inspect).delete(remove::network),
         )
+        .route("/events", get(events::stream))
         .route("/configs", get(configs::list))
         .route("/configs/create", axum::routing::post(configs::create))
         .route(
