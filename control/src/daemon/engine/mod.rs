@@ -18,6 +18,8 @@
 //! - `create`: networks and secrets from Docker's bodies (`configs` has
 //!   its own create, label update and delete); `logs`: a service's logs
 //!   as Docker's multiplexed stream;
+//! - `images`: `/images/json`, `/images/{name}/json` and `/images/load`
+//!   on this node's image store;
 //! - `events`: `/events`, swarm object events streamed as the store
 //!   applies changes (`event_diff` derives them);
 //! - `service_write`: creating and updating services from Docker's spec,
@@ -29,6 +31,7 @@ mod create;
 mod event_diff;
 mod events;
 mod filters;
+mod images;
 mod logs;
 mod networks;
 mod nodes;
@@ -99,6 +102,9 @@ fn routes(daemon: Arc<Daemon>) -> Router {
             get(networks::inspect).delete(remove::network),
         )
         .route("/events", get(events::stream))
+        .route("/images/json", get(images::list))
+        .route("/images/load", axum::routing::post(images::load))
+        .route("/images/{*rest}", get(images::inspect))
         .route("/configs", get(configs::list))
         .route("/configs/create", axum::routing::post(configs::create))
         .route(
