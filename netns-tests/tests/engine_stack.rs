@@ -1,6 +1,7 @@
 //! `docker stack deploy` onto shoal with the stock `docker` client: a
 //! compose file with two services on a network of the stack's own (one
-//! reaches the other by its short name), a published port and a secret;
+//! reaches the other by its short name), a published port, a secret and
+//! a config;
 //! `docker stack services/ps` show them, the mesh answers on every node,
 //! and `docker stack rm` removes everything the stack created.
 //!
@@ -22,6 +23,9 @@ services:
       - "8080:80"
     networks: [back]
     secrets: [pw]
+    configs:
+      - source: site
+        target: /etc/site.conf
     deploy:
       replicas: 2
   api:
@@ -33,6 +37,9 @@ networks:
 secrets:
   pw:
     file: ./pw.txt
+configs:
+  site:
+    file: ./site.conf
 "#;
 
 /// Lines of `docker ... --format` output, sorted.
@@ -54,6 +61,7 @@ fn docker_stack_deploy_runs_a_compose_file_and_stack_rm_removes_it() {
     std::fs::create_dir_all(&dir).expect("stack dir");
     std::fs::write(dir.join("compose.yml"), COMPOSE).expect("compose file");
     std::fs::write(dir.join("pw.txt"), "hunter2").expect("secret file");
+    std::fs::write(dir.join("site.conf"), "listen 80;\n").expect("config file");
     let compose = dir.join("compose.yml");
     let client = &docker_clients()[0];
     let run = |args: &[&str]| docker(client, manager, args);
@@ -116,6 +124,8 @@ fn docker_stack_deploy_runs_a_compose_file_and_stack_rm_removes_it() {
     assert!(answer.contains("web:1") || !answer.is_empty(), "{answer}");
     let secret = exec_in_task(&lab.nodes, &web, &["cat", "/run/secrets/pw"]);
     assert_eq!(secret.trim(), "hunter2");
+    let config = exec_in_task(&lab.nodes, &web, &["cat", "/etc/site.conf"]);
+    assert_eq!(config, "listen 80;\n", "the stack's config at its target");
     for addr in lab.node_addrs() {
         eventually("the published port through the mesh", || {
             who(&client_node, addr, 8080).ok()
@@ -128,6 +138,8 @@ fn docker_stack_deploy_runs_a_compose_file_and_stack_rm_removes_it() {
     assert!(left.trim().is_empty(), "services left: {left}");
     let secrets = lab.cli(&["secret", "ls", "-q"]).expect("secret ls");
     assert!(secrets.trim().is_empty(), "secrets left: {secrets}");
+    let configs = lab.cli(&["config", "ls", "-q"]).expect("config ls");
+    assert!(configs.trim().is_empty(), "configs left: {configs}");
     eventually("the stack's network removed", || {
         let networks = lab.cli(&["network", "ls", "--format", "json"]).ok()?;
         (!networks.contains("app_back")).then_some(())

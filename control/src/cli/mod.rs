@@ -3,6 +3,7 @@
 mod api_conn;
 
 pub use api_conn::hoist_host;
+mod config;
 mod daemon_cmd;
 mod dp;
 mod dp_conntrack;
@@ -57,6 +58,8 @@ enum Command {
     Network(network::NetworkArgs),
     /// Manage secrets given to services.
     Secret(secret::SecretArgs),
+    /// Manage configs given to services as read-only files.
+    Config(config::ConfigArgs),
     /// Manage the node's named volumes.
     Volume(volume::VolumeArgs),
     /// Load and list images on this node.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Service(args) => service::run(args),
         Command::Network(args) => network::run(args),
         Command::Secret(args) => secret::run(args),
+        Command::Config(args) => config::run(args),
         Command::Volume(args) => volume::run(args),
         Command::Image(args) => image::run(args),
         Command::Login(args) => login::login(args),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use shoal_control::spec::{
-    Mount, PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError, Ulimit,
+    ConfigRef, Mount, PortConfig, Protocol, SecretRef, SecurityOpt, Span, SpecError, Ulimit,
 };
 
 /// Why a command-line value was refused.
@@ -134,6 +134,11 @@ pub fn port(text: &str) -> Result<PortConfig, ParseError> {
 /// `--secret`: `NAME` or `source=NAME,target=PATH,uid=N,gid=N,mode=0OOO`.
 pub fn secret(text: &str) -> Result<SecretRef, ParseError> {
     Ok(text.parse::<SecretRef>()?)
+}
+
+/// `--config`: `NAME` or `source=NAME,target=PATH,uid=N,gid=N,mode=0OOO`.
+pub fn config(text: &str) -> Result<ConfigRef, ParseError> {
+    Ok(text.parse::<ConfigRef>()?)
 }
 
 /// `--host NAME:IP` as the `/etc/hosts` line `IP NAME` (an IPv6

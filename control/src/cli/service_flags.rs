@@ -3,8 +3,8 @@
 
 use clap::{Args, ValueEnum};
 use shoal_control::spec::{
-    EndpointMode, FailureAction, Mount, PortConfig, RestartCondition, SecretRef, SecurityOpt, Span,
-    Ulimit, UpdateOrder,
+    ConfigRef, EndpointMode, FailureAction, Mount, PortConfig, RestartCondition, SecretRef,
+    SecurityOpt, Span, Ulimit, UpdateOrder,
 };
 
 use super::parse::{self, NetworkFlag, PortToRemove};
@@ -301,6 +301,10 @@ pub struct CreateFlags {
     /// source=NAME,target=PATH,uid=N,gid=N,mode=0400.
     #[arg(long = "secret", value_name = "SECRET", value_parser = parse::secret)]
     pub secrets: Vec<SecretRef>,
+    /// Give the tasks a config file: NAME (at /NAME, mode 0444) or
+    /// source=NAME,target=/PATH,uid=N,gid=N,mode=0440.
+    #[arg(long = "config", value_name = "CONFIG", value_parser = parse::config)]
+    pub configs: Vec<ConfigRef>,
     /// Service label KEY=VALUE (changing one replaces no task).
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -404,6 +408,13 @@ pub struct UpdateFlags {
     /// Take a secret away (by name).
     #[arg(long, value_name = "NAME")]
     pub secret_rm: Vec<String>,
+    /// Give the tasks a config (NAME or source=,target=,uid=,gid=,mode=);
+    /// replaces one at the same target.
+    #[arg(long, value_name = "CONFIG", value_parser = parse::config)]
+    pub config_add: Vec<ConfigRef>,
+    /// Take a config away (by name).
+    #[arg(long, value_name = "NAME")]
+    pub config_rm: Vec<String>,
     /// Add or change a sysctl KEY=VALUE.
     #[arg(long, value_name = "KEY=VALUE")]
     pub sysctl_add: Vec<String>,

@@ -67,6 +67,7 @@ pub fn create_spec(
         networks: flags.networks.iter().map(|n| n.name.clone()).collect(),
         network_aliases: aliases_of(&flags.networks),
         secrets: flags.secrets.clone(),
+        configs: flags.configs.clone(),
         container_labels: parse::labels(&flags.container_labels)?,
         mounts: flags.mounts.clone(),
         ..spec.task
@@ -106,6 +107,12 @@ pub fn update_spec(flags: &UpdateFlags, mut spec: ServiceSpec) -> Result<Service
     }
     task.network_aliases.extend(aliases_of(&flags.network_add));
     update_secrets(&mut task.secrets, &flags.secret_add, &flags.secret_rm);
+    task.configs
+        .retain(|c| !flags.config_rm.contains(&c.source));
+    for config in &flags.config_add {
+        task.configs.retain(|c| c.target != config.target);
+        task.configs.push(config.clone());
+    }
     task.mounts.retain(|m| {
         !flags.mount_rm.contains(&m.target) && !flags.mount_add.iter().any(|a| a.target == m.target)
     });
@@ -409,3 +416,7 @@ pub fn generated_name(image: &str, suffix: &str) -> String {
 #[cfg(test)]
 #[path = "service_spec_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "service_config_tests.rs"]
+mod config_tests;

@@ -317,7 +317,7 @@ pub fn pretty(view: &ServiceView) -> String {
     out
 }
 
-/// The pretty lines for a task's secrets, pids limit and seccomp.
+/// The pretty lines for a task's secrets, configs, pids limit and seccomp.
 fn confinement(task: &TaskTemplate) -> String {
     let mut out = String::new();
     for secret in &task.secrets {
@@ -328,6 +328,12 @@ fn confinement(task: &TaskTemplate) -> String {
             secret.uid,
             secret.gid,
             secret.mode
+        );
+    }
+    for config in &task.configs {
+        out += &format!(
+            " Config:\t{} at {} (uid {}, gid {}, mode {:04o})\n",
+            config.source, config.target, config.uid, config.gid, config.mode
         );
     }
     let pids = task

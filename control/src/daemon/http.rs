@@ -65,6 +65,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/nodes/{id}/promote", post(node_promote))
         .route("/nodes/{id}/demote", post(node_demote))
         .merge(super::http_services::routes())
+        .merge(super::http_configs::routes())
         .merge(super::http_images::routes())
         .merge(super::http_registry::routes())
         .merge(super::http_logs::routes())

@@ -27,7 +27,7 @@ use crate::api::{
     LoadedImageView,
 };
 use crate::runtime::Runtime;
-use crate::runtime::image::{Digest, Reference, RemovedImages, prunable};
+use crate::runtime::image::{Digest, LoadedImage, Reference, RemovedImages, prunable};
 
 /// Largest archive `image load` accepts.
 const MAX_ARCHIVE_BYTES: u64 = 2 << 30;
@@ -60,10 +60,12 @@ async fn image_list(State(daemon): State<Arc<Daemon>>) -> Result<Json<Vec<ImageV
     Ok(Json(views))
 }
 
-async fn image_load(
-    State(daemon): State<Arc<Daemon>>,
+/// Receives an image archive (the request body) and loads it into the
+/// node's store (shoal's `image load` and Docker's `docker load`).
+pub(crate) async fn load_archive(
+    daemon: &Daemon,
     body: Body,
-) -> Result<Json<Vec<LoadedImageView>>, ApiFailure> {
+) -> Result<Vec<LoadedImage>, DaemonError> {
     let upload = Upload::new(daemon.paths.dir())?;
     let path = upload.path.clone();
     receive(body, &path).await?;
@@ -72,6 +74,14 @@ async fn image_load(
     })
     .await?;
     drop(upload);
+    Ok(loaded)
+}
+
+async fn image_load(
+    State(daemon): State<Arc<Daemon>>,
+    body: Body,
+) -> Result<Json<Vec<LoadedImageView>>, ApiFailure> {
+    let loaded = load_archive(&daemon, body).await?;
     let views = loaded
         .into_iter()
         .map(|image| LoadedImageView {

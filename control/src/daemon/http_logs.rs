@@ -337,7 +337,7 @@ fn ndjson_line(logs: &TaskLogs, view: &LogView) -> Bytes {
 
 /// A response body fed by a channel; it ends when every sender is gone,
 /// and dropping it (the client left) closes the channel for them.
-struct ChannelBody(mpsc::Receiver<Bytes>);
+pub(crate) struct ChannelBody(pub(crate) mpsc::Receiver<Bytes>);
 
 impl hyper::body::Body for ChannelBody {
     type Data = Bytes;

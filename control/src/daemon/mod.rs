@@ -12,7 +12,7 @@
 //! - `grant`: admitting joiners and renewing certificates; `renew`: the
 //!   renewal loop; `heartbeat`: node liveness; `ops`: node and token changes;
 //!   `service_ops`: service, network and secret changes and task reports
-//!   (through [`crate::manager`]); `http_services`: their routes;
+//!   (through [`crate::manager`]); `http_services`: their routes (`http_configs`: configs');
 //! - `listener`: every node's control listener; `http`: the API; `keys`:
 //!   the stored data key under autolock; `agent_link`: the agent's calls to
 //!   the managers; `http_images`: the node's image routes; `http_api`: what
@@ -32,6 +32,7 @@ mod grant;
 mod heartbeat;
 mod http;
 mod http_api;
+mod http_configs;
 mod http_images;
 mod http_logs;
 mod http_registry;

@@ -23,7 +23,7 @@ impl Leadership for Manager {
     }
 }
 
-/// Runs a service, network or secret operation here, the leader; gives
+/// Runs a service, network, secret or config operation here, the leader; gives
 /// the other operations back (see [`super::ops`]).
 pub(crate) async fn run(
     manager: &Manager,
@@ -54,6 +54,15 @@ pub(crate) async fn run(
             .map(|r| to_json(&r)),
         ApiOp::RemoveSecret { target } => {
             api::remove_secret(manager, &target).await.map(|()| done())
+        }
+        ApiOp::CreateConfig { request } => api::create_config(manager, *request)
+            .await
+            .map(|r| to_json(&r)),
+        ApiOp::UpdateConfig { request } => api::update_config(manager, *request)
+            .await
+            .map(|r| to_json(&r)),
+        ApiOp::RemoveConfig { target } => {
+            api::remove_config(manager, &target).await.map(|()| done())
         }
         other => return Err(other),
     };

@@ -5,7 +5,7 @@ use base64::Engine as _;
 
 use super::{AgentError, dns};
 use shoal_model::assignment::AssignedTask;
-use shoal_model::spec::{MountKind, SecretRef, TaskState, TaskTemplate};
+use shoal_model::spec::{ConfigRef, MountKind, SecretRef, TaskState, TaskTemplate};
 use shoal_runtime::image::ImageError;
 use shoal_runtime::log_reader::LogPosition;
 use shoal_runtime::{
@@ -28,7 +28,7 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         .map(|wanted| secret_file(assigned, wanted))
         .collect::<Result<Vec<_>, _>>()?;
     let hostname = assigned.task.hostname();
-    let files = vec![
+    let mut files = vec![
         etc_file(
             "/etc/resolv.conf",
             dns::files::resolv_conf(&template.container),
@@ -36,6 +36,9 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
         etc_file("/etc/hosts", dns::files::hosts(&assigned.task, &hostname)),
         etc_file("/etc/hostname", dns::files::hostname(&hostname)),
     ];
+    for wanted in &template.configs {
+        files.push(config_file(assigned, wanted)?);
+    }
     let mut spec = ContainerSpec {
         id: assigned.task.id.clone(),
         image: template.image.clone(),
@@ -106,10 +109,33 @@ fn add_process_options(template: &TaskTemplate, spec: &mut ContainerSpec) {
 }
 
 fn etc_file(target: &str, contents: String) -> ContainerFile {
-    ContainerFile {
-        target: target.to_owned(),
-        contents: contents.into_bytes(),
-    }
+    ContainerFile::new(target, contents.into_bytes())
+}
+
+/// The file of config `wanted`: its data from the assignment, its path,
+/// owner and mode from the spec (a read-only bind mount, as Docker's).
+fn config_file(assigned: &AssignedTask, wanted: &ConfigRef) -> Result<ContainerFile, AgentError> {
+    let name = wanted.source.as_str();
+    let config = assigned
+        .configs
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| AgentError::ConfigNotFound {
+            name: name.to_owned(),
+        })?;
+    let contents = base64::engine::general_purpose::STANDARD
+        .decode(&config.data_b64)
+        .map_err(|source| AgentError::ConfigEncoding {
+            name: name.to_owned(),
+            source,
+        })?;
+    Ok(ContainerFile {
+        target: wanted.target.clone(),
+        contents,
+        uid: wanted.uid,
+        gid: wanted.gid,
+        mode: wanted.mode,
+    })
 }
 
 /// The file of secret `wanted`: its data from the assignment, its path
@@ -176,6 +202,8 @@ pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
         }
         AgentError::SecretNotFound { .. }
         | AgentError::SecretEncoding { .. }
+        | AgentError::ConfigNotFound { .. }
+        | AgentError::ConfigEncoding { .. }
         | AgentError::Runtime(
             RuntimeError::InvalidId { .. }
             | RuntimeError::InvalidSpec { .. }
@@ -244,7 +272,52 @@ mod tests {
             },
             name: "web.1".to_owned(),
             secrets: given,
+            configs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn configs_become_read_only_files_at_their_targets() {
+        let mut task = assigned(&[], Vec::new());
+        task.configs = vec![shoal_model::assignment::AssignedConfig {
+            name: "site".to_owned(),
+            data_b64: "bGlzdGVuIDgwOw==".to_owned(),
+        }];
+        task.task.spec.configs = vec![
+            ConfigRef::named("site"),
+            "source=site,target=/etc/nginx/site.conf,uid=101,gid=102,mode=0440"
+                .parse()
+                .unwrap(),
+        ];
+        let spec = container_spec(&task).unwrap();
+        let configs: Vec<_> = spec
+            .files
+            .iter()
+            .skip(3)
+            .map(|f| {
+                (
+                    f.target.as_str(),
+                    f.contents.as_slice(),
+                    f.uid,
+                    f.gid,
+                    f.mode,
+                )
+            })
+            .collect();
+        assert_eq!(
+            configs,
+            [
+                ("/site", &b"listen 80;"[..], 0, 0, 0o444),
+                ("/etc/nginx/site.conf", &b"listen 80;"[..], 101, 102, 0o440),
+            ]
+        );
+        task.configs.clear();
+        let missing = container_spec(&task).unwrap_err();
+        assert!(
+            matches!(missing, AgentError::ConfigNotFound { .. }),
+            "{missing}"
+        );
+        assert_eq!(create_failure(&missing).0, TaskState::Rejected);
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn local_task(id: &str, last: u8) -> AssignedTask {
         },
         name: format!("web.{last}"),
         secrets: Vec::new(),
+        configs: Vec::new(),
     }
 }
 

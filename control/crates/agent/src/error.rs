@@ -22,6 +22,21 @@ pub enum AgentError {
         #[source]
         source: base64::DecodeError,
     },
+    /// A task names a config its assignment does not carry.
+    #[error("config not found: {name}")]
+    ConfigNotFound {
+        /// The config's name.
+        name: String,
+    },
+    /// A config's value is not base64.
+    #[error("config {name} is not valid base64")]
+    ConfigEncoding {
+        /// The config's name.
+        name: String,
+        /// The decoding error.
+        #[source]
+        source: base64::DecodeError,
+    },
     /// The task's image could not be pulled.
     #[error("pull of {image} failed")]
     Pull {

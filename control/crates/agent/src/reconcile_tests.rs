@@ -25,6 +25,7 @@ fn assigned(desired: TaskState, stored: TaskState) -> AssignedTask {
         },
         name: "web.1".to_owned(),
         secrets: Vec::new(),
+        configs: Vec::new(),
     }
 }
 

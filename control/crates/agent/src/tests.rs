@@ -121,6 +121,7 @@ impl Lab {
             },
             name: format!("web.{slot}"),
             secrets: Vec::new(),
+            configs: Vec::new(),
         }
     }
 

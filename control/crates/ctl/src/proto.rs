@@ -288,6 +288,21 @@ pub enum ApiOp {
         /// ID, prefix or name.
         target: String,
     },
+    /// `config create`.
+    CreateConfig {
+        /// The request.
+        request: Box<shoal_model::api::ConfigCreateRequest>,
+    },
+    /// A config's label change.
+    UpdateConfig {
+        /// The request.
+        request: Box<shoal_model::api::ConfigUpdateRequest>,
+    },
+    /// `config rm`.
+    RemoveConfig {
+        /// ID, prefix or name.
+        target: String,
+    },
 }
 
 /// An error as the answering node reports it.

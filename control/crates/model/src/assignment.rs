@@ -63,6 +63,18 @@ pub struct AssignedTask {
     /// The secrets its spec names.
     #[serde(default)]
     pub secrets: Vec<AssignedSecret>,
+    /// The configs its spec names.
+    #[serde(default)]
+    pub configs: Vec<AssignedConfig>,
+}
+
+/// A config one of this node's tasks uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignedConfig {
+    /// Its name.
+    pub name: String,
+    /// The value, base64.
+    pub data_b64: String,
 }
 
 /// A secret one of this node's tasks uses.

@@ -91,8 +91,8 @@ fn write_secret(dir: &Path, secret: &SecretFile) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-/// Writes `files` into `<bundle>/files` (one numbered file each, mode
-/// 0644) and returns their host paths, in order.
+/// Writes `files` into `<bundle>/files` (one numbered file each, with
+/// its owner and mode) and returns their host paths, in order.
 pub(crate) fn write_files(
     bundle: &Path,
     files: &[ContainerFile],
@@ -106,7 +106,9 @@ pub(crate) fn write_files(
     for (index, file) in files.iter().enumerate() {
         let path = dir.join(index.to_string());
         fs::write(&path, &file.contents).map_err(RuntimeError::io("write", &path))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
+        std::os::unix::fs::chown(&path, Some(file.uid), Some(file.gid))
+            .map_err(RuntimeError::io("chown", &path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(file.mode))
             .map_err(RuntimeError::io("chmod", &path))?;
         paths.push(path);
     }

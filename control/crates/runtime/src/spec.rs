@@ -129,13 +129,33 @@ pub struct TmpfsMount {
     pub read_only: bool,
 }
 
-/// A file the runtime writes and mounts read-only into the container.
+/// A file the runtime writes and mounts read-only into the container
+/// (the `/etc` files shoal writes, and configs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFile {
     /// Absolute path in the container.
     pub target: String,
     /// Contents.
     pub contents: Vec<u8>,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Permission bits (at most 0777).
+    pub mode: u32,
+}
+
+impl ContainerFile {
+    /// A file root owns, readable by all (0644).
+    pub fn new(target: &str, contents: Vec<u8>) -> ContainerFile {
+        ContainerFile {
+            target: target.to_owned(),
+            contents,
+            uid: 0,
+            gid: 0,
+            mode: 0o644,
+        }
+    }
 }
 
 /// One file of `/run/secrets`.
@@ -269,6 +289,9 @@ impl ContainerSpec {
             if secret.mode > 0o777 {
                 return Err(invalid("secret", &secret.name, "mode above 0777"));
             }
+        }
+        if let Some(file) = self.files.iter().find(|f| f.mode > 0o777) {
+            return Err(invalid("file", &file.target, "mode above 0777"));
         }
         let targets = self
             .mounts

@@ -127,18 +127,9 @@ fn files_cover_image_paths_read_only() {
         "cat /etc/resolv.conf /etc/hostname; (echo x > /etc/hosts) 2>/dev/null || echo read-only";
     let mut spec = lab.spec("files", &["sh", "-c", script]);
     spec.files = vec![
-        ContainerFile {
-            target: "/etc/resolv.conf".to_owned(),
-            contents: b"nameserver 127.0.0.11\n".to_vec(),
-        },
-        ContainerFile {
-            target: "/etc/hostname".to_owned(),
-            contents: b"web-1\n".to_vec(),
-        },
-        ContainerFile {
-            target: "/etc/hosts".to_owned(),
-            contents: b"127.0.0.1\tlocalhost\n".to_vec(),
-        },
+        ContainerFile::new("/etc/resolv.conf", b"nameserver 127.0.0.11\n".to_vec()),
+        ContainerFile::new("/etc/hostname", b"web-1\n".to_vec()),
+        ContainerFile::new("/etc/hosts", b"127.0.0.1\tlocalhost\n".to_vec()),
     ];
     lab.runtime.run(&spec).unwrap();
     assert_eq!(lab.wait_exit(&spec.id).code, 0);

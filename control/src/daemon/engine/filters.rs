@@ -95,6 +95,11 @@ impl Filters {
         })
     }
 
+    /// Whether filter `name` was given.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// The filter names given that are not in `known` (Docker refuses them).
     pub(crate) fn unknown(&self, known: &[&str]) -> Option<String> {
         self.0

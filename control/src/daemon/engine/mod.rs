@@ -12,18 +12,26 @@
 //! - `version`: API versions and the prefix;
 //! - `system`: `/_ping`, `/version`, `/info`; `swarm`: `/swarm` and its
 //!   operations;
-//! - `nodes`, `services`, `tasks`, `networks`, `secrets`: those objects in Docker's shapes, read
+//! - `nodes`, `services`, `tasks`, `networks`, `secrets`, `configs`: those objects in Docker's shapes, read
 //!   from the store (`shapes`: what they share; `filters`: Docker's
 //!   `filters` query parameter); `remove`: their `DELETE`s;
-//! - `create`: networks and secrets from Docker's bodies; `configs`: none
-//!   yet; `logs`: a service's logs as Docker's multiplexed stream;
+//! - `create`: networks and secrets from Docker's bodies (`configs` has
+//!   its own create, label update and delete); `logs`: a service's logs
+//!   as Docker's multiplexed stream;
+//! - `images`: `/images/json`, `/images/{name}/json` and `/images/load`
+//!   on this node's image store;
+//! - `events`: `/events`, swarm object events streamed as the store
+//!   applies changes (`event_diff` derives them);
 //! - `service_write`: creating and updating services from Docker's spec,
 //!   translated by `spec_in` (and shown by `spec_out`, so a read, change
 //!   and write back keeps every field).
 
 mod configs;
 mod create;
+mod event_diff;
+mod events;
 mod filters;
+mod images;
 mod logs;
 mod networks;
 mod nodes;
@@ -93,8 +101,17 @@ fn routes(daemon: Arc<Daemon>) -> Router {
             "/networks/{id}",
             get(networks::inspect).delete(remove::network),
         )
+        .route("/events", get(events::stream))
+        .route("/images/json", get(images::list))
+        .route("/images/load", axum::routing::post(images::load))
+        .route("/images/{*rest}", get(images::inspect))
         .route("/configs", get(configs::list))
         .route("/configs/create", axum::routing::post(configs::create))
+        .route(
+            "/configs/{id}",
+            get(configs::inspect).delete(configs::remove),
+        )
+        .route("/configs/{id}/update", axum::routing::post(configs::update))
         .route("/secrets", get(secrets::list))
         .route("/secrets/create", axum::routing::post(create::secret))
         .route(

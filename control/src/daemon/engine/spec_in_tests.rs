@@ -100,3 +100,36 @@ fn unsupported_fields_with_values_are_named() {
     );
     assert!(refused("[1]").starts_with("invalid service spec"));
 }
+
+#[test]
+fn configs_translate_both_ways_and_a_runtime_reference_is_refused() {
+    // `docker service create --config src=site,target=/etc/site.conf,mode=0440 --config plain`.
+    let body = r#"{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"web:1",
+        "Configs":[{"File":{"Name":"/etc/site.conf","UID":"101","GID":"0","Mode":288},"ConfigID":"c1","ConfigName":"site"},
+                   {"File":{"Name":"plain","UID":"0","GID":"0","Mode":0},"ConfigID":"c2","ConfigName":"plain"}]}}}"#;
+    let spec = translate(body).expect("translates");
+    let configs: Vec<_> = spec
+        .task
+        .configs
+        .iter()
+        .map(|c| (c.source.as_str(), c.target.as_str(), c.uid, c.mode))
+        .collect();
+    assert_eq!(
+        configs,
+        [
+            ("site", "/etc/site.conf", 101, 0o440),
+            ("plain", "/plain", 0, 0o444)
+        ],
+        "a relative target is from /, mode 0 the default"
+    );
+    let out = serde_json::to_string(&docker_spec(&spec, |_| "n1d".to_owned())).expect("json");
+    assert!(out.contains(r#""ConfigName":"site""#), "{out}");
+    assert_eq!(translate(&out), Ok(spec));
+
+    let runtime = r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"i",
+        "Configs":[{"Runtime":{},"ConfigID":"c1","ConfigName":"cred"}]}}}"#;
+    assert_eq!(
+        translate(runtime).expect_err("refused").to_string(),
+        "TaskTemplate.ContainerSpec.Configs.Runtime is not supported by shoal"
+    );
+}

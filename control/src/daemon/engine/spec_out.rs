@@ -75,8 +75,18 @@ fn container(spec: &ServiceSpec) -> Value {
             })
         })
         .collect();
+    let configs: Vec<Value> = t
+        .configs
+        .iter()
+        .map(|c| {
+            json!({
+                "File": {"Name": c.target, "UID": c.uid.to_string(), "GID": c.gid.to_string(), "Mode": c.mode},
+                "ConfigName": c.source,
+            })
+        })
+        .collect();
     let mut c = json!({
-        "Image": t.image, "Args": t.args, "Env": t.env, "Secrets": secrets,
+        "Image": t.image, "Args": t.args, "Env": t.env, "Secrets": secrets, "Configs": configs,
         "Labels": t.container_labels,
         "Mounts": t.mounts.iter().map(super::spec_in::docker_mount).collect::<Vec<_>>(),
     });

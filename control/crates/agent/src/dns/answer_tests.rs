@@ -42,6 +42,7 @@ fn records(tasks: u8) -> Records {
         },
         name: "c.1".to_owned(),
         secrets: Vec::new(),
+        configs: Vec::new(),
     };
     Records::build(&Assignment {
         tasks: vec![caller],

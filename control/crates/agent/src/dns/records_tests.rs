@@ -61,6 +61,7 @@ fn caller(id: &str, networks: &[&str]) -> AssignedTask {
         },
         name: "web.1".to_owned(),
         secrets: Vec::new(),
+        configs: Vec::new(),
     }
 }
 

@@ -15,16 +15,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::view::{DispatchError, View, underlay_ip};
-use super::{AssignedSecret, AssignedTask, Assignment, LbService, RemoteTask};
+use super::{AssignedConfig, AssignedSecret, AssignedTask, Assignment, LbService, RemoteTask};
 use shoal_model::assignment::WgPeer;
-use shoal_model::cluster::{CLUSTER, ENDPOINTS, NETWORKS, NODES, SECRETS, SERVICES, TASKS};
+use shoal_model::cluster::{
+    CLUSTER, CONFIGS, ENDPOINTS, NETWORKS, NODES, SECRETS, SERVICES, TASKS,
+};
 use shoal_model::spec::{Task, TaskState};
 use shoal_raft::Tables;
 
 /// The tables an assignment is built from: a change to any other table
 /// cannot change an assignment, so a waiting request need not look.
-pub const ASSIGNMENT_TABLES: [&str; 7] = [
-    NODES, CLUSTER, TASKS, SERVICES, ENDPOINTS, NETWORKS, SECRETS,
+pub const ASSIGNMENT_TABLES: [&str; 8] = [
+    NODES, CLUSTER, TASKS, SERVICES, ENDPOINTS, NETWORKS, SECRETS, CONFIGS,
 ];
 
 /// The assignment of node `node_id` as of `tables`.
@@ -103,10 +105,21 @@ fn assigned_task(view: &View, task: &Task) -> AssignedTask {
             data_b64: secret.data_b64.clone(),
         })
         .collect();
+    let configs = task
+        .spec
+        .configs
+        .iter()
+        .filter_map(|config| view.configs.get(&config.source))
+        .map(|config| AssignedConfig {
+            name: config.name.clone(),
+            data_b64: config.data_b64.clone(),
+        })
+        .collect();
     AssignedTask {
         task: task.clone(),
         name: view.task_name(task),
         secrets,
+        configs,
     }
 }
 

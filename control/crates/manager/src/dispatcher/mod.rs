@@ -17,7 +17,7 @@ mod view;
 pub use build::{ASSIGNMENT_TABLES, assemble, build};
 pub use poll::next_assignment;
 pub use shoal_model::assignment::{
-    AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
+    AssignedConfig, AssignedSecret, AssignedTask, Assignment, LbBackend, LbService, RemoteTask,
 };
 pub use view::{DispatchError, View, ViewCache, underlay_ip};
 

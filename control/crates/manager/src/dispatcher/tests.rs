@@ -7,14 +7,14 @@ use serde::Serialize;
 use super::*;
 use shoal_model::assignment::WgPeer;
 use shoal_model::cluster::{
-    Availability, CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord,
-    NodeRecord, NodeRole, NodeStatus, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
-    VirtualIp,
+    Availability, CLUSTER, CLUSTER_KEY, CONFIGS, ClusterRecord, ConfigRecord, ENDPOINTS, NETWORKS,
+    NODES, NetworkRecord, NodeRecord, NodeRole, NodeStatus, SECRETS, SERVICES, SecretRecord,
+    ServiceEndpoint, TASKS, VirtualIp,
 };
 use shoal_model::node::NodeWireGuard;
 use shoal_model::spec::{
-    NetworkAttachment, PortConfig, Protocol, PublishMode, SecretRef, Service, ServiceSpec, Task,
-    TaskState, TaskStatus,
+    ConfigRef, NetworkAttachment, PortConfig, Protocol, PublishMode, SecretRef, Service,
+    ServiceSpec, Task, TaskState, TaskStatus,
 };
 use shoal_raft::Tables;
 
@@ -185,6 +185,36 @@ fn only_the_secrets_its_tasks_name_reach_a_node() {
     assert_eq!(a.tasks[0].secrets[0].data_b64, "aHVudGVyMg==");
     let json = serde_json::to_string(&a).unwrap();
     assert!(!json.contains("\"other\""), "an unused secret leaked");
+}
+
+#[test]
+fn a_task_gets_the_configs_its_spec_names() {
+    let mut t = tables();
+    for (id, name, data) in [("c1", "site", "aGk="), ("c2", "unused", "eA==")] {
+        let config = ConfigRecord {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            data_b64: data.to_owned(),
+            labels: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+            version: 1,
+        };
+        put(&mut t, CONFIGS, id, &config);
+    }
+    let mut with_config = task("t8", 8, "n1", TaskState::Running, TaskState::Running);
+    with_config.spec.configs = vec![ConfigRef::named("site")];
+    put(&mut t, TASKS, "t8", &with_config);
+    let a = build("n1", &t).unwrap();
+    let configs = |id: &str| {
+        let task = a.tasks.iter().find(|at| at.task.id == id).unwrap();
+        task.configs
+            .iter()
+            .map(|c| (c.name.clone(), c.data_b64.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(configs("t8"), [("site".to_owned(), "aGk=".to_owned())]);
+    assert!(configs("t1").is_empty(), "t1 names no config");
 }
 
 #[test]

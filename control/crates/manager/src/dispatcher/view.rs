@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 use super::{LbBackend, RemoteTask};
 use shoal_model::cluster::{
-    CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord,
-    SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
+    CLUSTER, CLUSTER_KEY, CONFIGS, ClusterRecord, ConfigRecord, ENDPOINTS, NETWORKS, NODES,
+    NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
 };
 use shoal_model::spec::{PublishMode, Service, Task, TaskState};
 use shoal_raft::Tables;
@@ -58,6 +58,8 @@ pub struct View {
     pub(super) networks: BTreeMap<String, NetworkRecord>,
     /// By name.
     pub(super) secrets: BTreeMap<String, SecretRecord>,
+    /// By name.
+    pub(super) configs: BTreeMap<String, ConfigRecord>,
     /// Task IDs per node they are placed on.
     pub(super) by_node: BTreeMap<String, Vec<String>>,
     /// Every service's backends, on all its networks.
@@ -110,6 +112,10 @@ impl View {
             secrets: rows::<SecretRecord>(tables, SECRETS)
                 .into_values()
                 .map(|secret| (secret.name.clone(), secret))
+                .collect(),
+            configs: rows::<ConfigRecord>(tables, CONFIGS)
+                .into_values()
+                .map(|config| (config.name.clone(), config))
                 .collect(),
             by_node: BTreeMap::new(),
             backends: BTreeMap::new(),

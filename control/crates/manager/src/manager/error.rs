@@ -64,6 +64,12 @@ pub enum ManagerError {
         /// The secret named.
         name: String,
     },
+    /// A service spec names a config that does not exist.
+    #[error("config {name} not found: create it with \"shoal config create\" first")]
+    UnknownConfig {
+        /// The config named.
+        name: String,
+    },
     /// A service asks for the ingress network by name.
     #[error(
         "service cannot be explicitly attached to the ingress network {name:?}: publish a port instead"
@@ -167,6 +173,48 @@ pub enum ManagerError {
         /// The limit.
         limit: usize,
     },
+    /// A config that services still use (Docker's words).
+    #[error(
+        "config '{name}' is in use by the following service{}: {}",
+        if services.len() == 1 { "" } else { "s" },
+        services.join(", ")
+    )]
+    ConfigInUse {
+        /// The config.
+        name: String,
+        /// Names of the services using it.
+        services: Vec<String>,
+    },
+    /// A config value that is not base64.
+    #[error("config {name}: the data is not valid base64 (standard alphabet, padded)")]
+    ConfigEncoding {
+        /// The config.
+        name: String,
+    },
+    /// A config value that is empty or over the size limit (Docker's words).
+    #[error(
+        "config {name}: config data must be larger than 0 and less than {limit} bytes (it is {size})"
+    )]
+    ConfigSize {
+        /// The config.
+        name: String,
+        /// Its decoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A config update made from a version that is no longer current.
+    #[error(
+        "config {name}: update out of sequence (version {given} was read, {current} is current)"
+    )]
+    ConfigOutOfSequence {
+        /// The config.
+        name: String,
+        /// Its version now.
+        current: u64,
+        /// The version the caller read.
+        given: u64,
+    },
     /// The allocator's row exists but cannot be decoded: nothing is
     /// allocated until it is repaired (a fresh allocator would hand out
     /// addresses that are in use).
@@ -207,7 +255,9 @@ impl ManagerError {
             | ManagerError::PortInUse { .. }
             | ManagerError::OutOfSequence { .. }
             | ManagerError::NetworkInUse { .. }
-            | ManagerError::SecretInUse { .. } => 409,
+            | ManagerError::SecretInUse { .. }
+            | ManagerError::ConfigInUse { .. }
+            | ManagerError::ConfigOutOfSequence { .. } => 409,
             ManagerError::Allocator(err) => allocator_status(err),
             ManagerError::Store(err) if err.is_retryable() => 503,
             ManagerError::AllocatorUnreadable

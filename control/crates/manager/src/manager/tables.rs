@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use super::ManagerError;
 use crate::allocator::Allocator;
 use shoal_model::cluster::{
-    ALLOCATOR, ALLOCATOR_KEY, CLUSTER, CLUSTER_KEY, ClusterRecord, ENDPOINTS, NETWORKS, NODES,
-    NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
+    ALLOCATOR, ALLOCATOR_KEY, CLUSTER, CLUSTER_KEY, CONFIGS, ClusterRecord, ConfigRecord,
+    ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord,
+    ServiceEndpoint, TASKS,
 };
 use shoal_model::spec::{Service, Task};
 use shoal_raft::{Command, Tables};
@@ -30,6 +31,8 @@ pub struct ClusterTables {
     pub endpoints: BTreeMap<String, ServiceEndpoint>,
     /// Secrets by ID.
     pub secrets: BTreeMap<String, SecretRecord>,
+    /// Configs by ID.
+    pub configs: BTreeMap<String, ConfigRecord>,
     /// The allocator, when its row exists (`None` before the first pass of
     /// a new swarm).
     pub allocator: Option<Allocator>,
@@ -54,6 +57,7 @@ impl ClusterTables {
             networks: decode_table(tables, NETWORKS),
             endpoints: decode_table(tables, ENDPOINTS),
             secrets: decode_table(tables, SECRETS),
+            configs: decode_table(tables, CONFIGS),
             allocator_unreadable: allocator_present && allocator.is_none(),
             allocator,
             data_path_port: decode_row::<ClusterRecord>(tables, CLUSTER, CLUSTER_KEY)
@@ -91,6 +95,11 @@ impl ClusterTables {
         self.secrets.values().find(|secret| secret.name == name)
     }
 
+    /// The config named `name`.
+    pub fn config_named(&self, name: &str) -> Option<&ConfigRecord> {
+        self.configs.values().find(|config| config.name == name)
+    }
+
     /// The service named `name`.
     pub fn service_named(&self, name: &str) -> Option<&Service> {
         self.services
@@ -107,6 +116,7 @@ impl ClusterTables {
         diff_table(NETWORKS, &before.networks, &self.networks, &mut commands)?;
         diff_table(ENDPOINTS, &before.endpoints, &self.endpoints, &mut commands)?;
         diff_table(SECRETS, &before.secrets, &self.secrets, &mut commands)?;
+        diff_table(CONFIGS, &before.configs, &self.configs, &mut commands)?;
         if let Some(allocator) = &self.allocator
             && before.allocator.as_ref() != Some(allocator)
         {

@@ -3,8 +3,8 @@
 use std::cmp::Reverse;
 
 use super::{ClusterTables, ManagerError, nodes, tables};
-use shoal_model::api::{SecretView, ServiceView, TaskView};
-use shoal_model::cluster::SecretRecord;
+use shoal_model::api::{ConfigView, SecretView, ServiceView, TaskView};
+use shoal_model::cluster::{ConfigRecord, SecretRecord};
 use shoal_model::spec::{Constraint, Service, ServiceMode, Task, TaskState};
 
 /// A service with its endpoint and task counts (never its registry login).
@@ -111,5 +111,18 @@ pub fn secret_view(record: &SecretRecord) -> SecretView {
         name: record.name.clone(),
         labels: record.labels.clone(),
         created_at: record.created_at,
+    }
+}
+
+/// A config with its value.
+pub fn config_view(record: &ConfigRecord) -> ConfigView {
+    ConfigView {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        data_b64: record.data_b64.clone(),
+        labels: record.labels.clone(),
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        version: record.version,
     }
 }

@@ -12,8 +12,9 @@ mod types;
 pub use images::{ImagePruneRequest, ImageRemoveRequest, ImagesRemovedView};
 pub use registry::{RegistryLoginRequest, RegistryLoginResponse, RegistryLogoutRequest};
 pub use services::{
-    ImagePullRequest, ImageView, LoadedImageView, NetworkCreateRequest, SecretCreateRequest,
-    SecretView, ServiceCreateResponse, ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
+    ConfigCreateRequest, ConfigUpdateRequest, ConfigView, ImagePullRequest, ImageView,
+    LoadedImageView, NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
+    ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
 };
 pub use types::{
     ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,

@@ -20,6 +20,10 @@
 //! | `POST /secrets/create` | [`SecretCreateRequest`] | [`SecretView`] |
 //! | `GET /secrets`, `GET /secrets/{id}` | | [`SecretView`]s (never the value) |
 //! | `DELETE /secrets/{id}` | | `{}` |
+//! | `POST /configs/create` | [`ConfigCreateRequest`] | [`ConfigView`] |
+//! | `GET /configs`, `GET /configs/{id}` | | [`ConfigView`]s (with the value) |
+//! | `POST /configs/{id}/update` | [`ConfigUpdateRequest`] | [`ConfigView`] |
+//! | `DELETE /configs/{id}` | | `{}` |
 //! | `POST /images/load` | the archive's bytes | `Vec<`[`LoadedImageView`]`>` |
 //! | `POST /images/pull` | [`ImagePullRequest`] | `Vec<`[`LoadedImageView`]`>` (one) |
 //! | `GET /images` | | `Vec<`[`ImageView`]`>` |
@@ -140,6 +144,50 @@ pub struct SecretView {
     pub labels: BTreeMap<String, String>,
     /// Creation time (seconds since the epoch).
     pub created_at: u64,
+}
+
+/// `config create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigCreateRequest {
+    /// Name.
+    pub name: String,
+    /// The value, base64.
+    pub data_b64: String,
+    /// `--label k=v`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A config's label change (its value cannot change).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigUpdateRequest {
+    /// The config's ID, name or unique ID prefix.
+    pub target: String,
+    /// The version the change was made from; another one is refused.
+    #[serde(default)]
+    pub version: Option<u64>,
+    /// The new labels (all of them).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A config, with its value (configs are not secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigView {
+    /// ID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The value, base64.
+    pub data_b64: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Creation time (seconds since the epoch).
+    pub created_at: u64,
+    /// Last label change (seconds since the epoch).
+    pub updated_at: u64,
+    /// Object version.
+    pub version: u64,
 }
 
 /// The captured output of one task.

@@ -17,8 +17,8 @@ pub use crate::node::{Availability, NodeRecord, NodeRole, NodeStatus};
 pub use error::ClusterError;
 pub use model::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, REMOVED, now_secs};
 pub use objects::{
-    ALLOCATOR, ALLOCATOR_KEY, ENDPOINTS, INGRESS_NETWORK, NETWORKS, NetworkRecord, SECRETS,
-    SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,
+    ALLOCATOR, ALLOCATOR_KEY, CONFIGS, ConfigRecord, ENDPOINTS, INGRESS_NETWORK, NETWORKS,
+    NetworkRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,
 };
 pub use rules::{
     LabelChange, NodeUpdate, apply_update, check_demote, check_leave, manager_status, quorum,

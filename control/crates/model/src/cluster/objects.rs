@@ -28,6 +28,8 @@ pub const ALLOCATOR: &str = "allocator";
 pub const ALLOCATOR_KEY: &str = "state";
 /// Table of secrets: secret ID → [`SecretRecord`].
 pub const SECRETS: &str = "secrets";
+/// Table of configs: config ID → [`ConfigRecord`].
+pub const CONFIGS: &str = "configs";
 
 /// Name of the network every service with published ingress ports joins
 /// (created with the swarm, as Docker's `ingress`).
@@ -116,4 +118,27 @@ impl std::fmt::Debug for SecretRecord {
             .field("len", &self.data_b64.len())
             .finish()
     }
+}
+
+/// A config: like a secret, a named value given to the tasks that use it,
+/// but not secret (inspect shows it) and placed anywhere in the task.
+/// The value never changes; only the labels do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRecord {
+    /// Config ID.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// The value, base64 (standard alphabet, padded).
+    pub data_b64: String,
+    /// Operator labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Creation time (seconds since the epoch).
+    pub created_at: u64,
+    /// Time of the last label change (the creation time until one).
+    pub updated_at: u64,
+    /// Bumped by every label change (Docker's object version: an update
+    /// names the version it read).
+    pub version: u64,
 }

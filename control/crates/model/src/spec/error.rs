@@ -184,6 +184,34 @@ pub enum SpecError {
         /// The target.
         target: String,
     },
+    /// A `--config` that cannot be parsed.
+    #[error(
+        "invalid config {text:?}: {reason} (expected NAME or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444])"
+    )]
+    ConfigSyntax {
+        /// The text given.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A config target that is `/` or has `.`, `..` or empty components.
+    #[error("invalid config target {target:?}: must be a file path without . or ..")]
+    ConfigTarget {
+        /// The target given.
+        target: String,
+    },
+    /// A config mode above 0777.
+    #[error("invalid config mode {mode:o}: at most 0777")]
+    ConfigMode {
+        /// The mode given.
+        mode: u32,
+    },
+    /// Two configs with the same target.
+    #[error("duplicate config target {target}")]
+    DuplicateConfigTarget {
+        /// The target.
+        target: String,
+    },
     /// A hostname that is not a DNS name.
     #[error(
         "invalid hostname {hostname:?}: expected DNS labels of [A-Za-z0-9-], at most 63 bytes each, 253 in all"

@@ -5,6 +5,7 @@
 //! The JSON shapes are the ones stored in the replicated store; specs are
 //! checked with [`ServiceSpec::validate`] before they are stored.
 
+mod config;
 mod constraint;
 mod container;
 mod error;
@@ -19,6 +20,7 @@ mod task;
 mod validate;
 pub use validate::{MAX_REPLICAS, SpecLimits, is_dns_name};
 
+pub use config::{ConfigRef, DEFAULT_CONFIG_MODE, absolute_target as config_target};
 pub use constraint::{Constraint, ConstraintKey, ConstraintOp, SpreadPreference};
 pub use container::{ContainerOptions, Ulimit};
 pub use error::SpecError;
@@ -102,6 +104,9 @@ pub struct TaskTemplate {
     /// stored by older versions, decodes as `/run/secrets/<name>`, 0444).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
+    /// Configs put at their target paths in each task (read-only files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ConfigRef>,
     /// Most processes per task (cgroup `pids.max`): unset means
     /// [`DEFAULT_PIDS_LIMIT`], 0 means no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -435,5 +440,7 @@ impl ServiceSpec {
     }
 }
 
+#[cfg(test)]
+mod config_tests;
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,7 @@ impl ServiceSpec {
             return Err(SpecError::RollbackOfRollback);
         }
         validate_secrets(&self.task.secrets)?;
+        validate_configs(&self.task.configs)?;
         validate_mounts(&self.task.mounts)?;
         self.task.container.validate()?;
         let mut seen = BTreeSet::new();
@@ -169,8 +170,27 @@ impl ServiceSpec {
             check_len("secrets", &secret.source, SpecLimits::VALUE_BYTES)?;
             check_len("secrets", &secret.target, SpecLimits::VALUE_BYTES)?;
         }
+        check_count("configs", task.configs.len())?;
+        for config in &task.configs {
+            check_len("configs", &config.source, SpecLimits::VALUE_BYTES)?;
+            check_len("configs", &config.target, SpecLimits::VALUE_BYTES)?;
+        }
         check_count("ports", self.ports.len())
     }
+}
+
+/// Each config on its own, and no two at one target.
+fn validate_configs(configs: &[super::ConfigRef]) -> Result<(), SpecError> {
+    let mut targets = BTreeSet::new();
+    for config in configs {
+        config.validate()?;
+        if !targets.insert(&config.target) {
+            return Err(SpecError::DuplicateConfigTarget {
+                target: config.target.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Each secret on its own, and no two at one target.

@@ -253,6 +253,7 @@ impl ImageBuilder {
         let config = ImageConfigFile {
             architecture: "amd64".to_owned(),
             os: "linux".to_owned(),
+            created: None,
             config: self.exec.clone(),
             rootfs: RootFs {
                 kind: "layers".to_owned(),

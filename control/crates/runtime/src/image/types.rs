@@ -131,6 +131,9 @@ pub struct ImageConfigFile {
     /// Operating system.
     #[serde(default)]
     pub os: String,
+    /// When it was built (RFC 3339), if the image says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     /// How to run a container of this image.
     #[serde(default)]
     pub config: ExecConfig,

@@ -2,13 +2,14 @@
 //! secrets, health checks, restart and update policies, the endpoint.
 
 use shoal_model::spec::{
-    ContainerOptions, EndpointMode, FailureAction, HealthCheck, PortConfig, Protocol, PublishMode,
-    RestartCondition, RestartPolicy, SecretRef, Ulimit, UpdateConfig, UpdateOrder,
+    ConfigRef, ContainerOptions, DEFAULT_CONFIG_MODE, EndpointMode, FailureAction, HealthCheck,
+    PortConfig, Protocol, PublishMode, RestartCondition, RestartPolicy, SecretRef, Ulimit,
+    UpdateConfig, UpdateOrder, config_target,
 };
 
 use super::{
-    DockerContainer, DockerEndpointSpec, DockerHealth, DockerRestart, DockerSecret, DockerUpdate,
-    SpecInError, refuse_rest, span,
+    DockerConfigRef, DockerContainer, DockerEndpointSpec, DockerHealth, DockerRestart,
+    DockerSecret, DockerUpdate, SpecInError, refuse_rest, span,
 };
 
 pub(super) fn secret(s: DockerSecret) -> Result<SecretRef, SpecInError> {
@@ -42,6 +43,45 @@ pub(super) fn secret(s: DockerSecret) -> Result<SecretRef, SpecInError> {
         } else {
             s.file.mode
         },
+    })
+}
+
+pub(super) fn config(c: DockerConfigRef) -> Result<ConfigRef, SpecInError> {
+    refuse_rest("TaskTemplate.ContainerSpec.Configs", &c.rest)?;
+    // A reference without File is Windows' credential spec (`Runtime`).
+    let file = c.file.ok_or_else(|| SpecInError::Unsupported {
+        field: "TaskTemplate.ContainerSpec.Configs.Runtime".to_owned(),
+    })?;
+    let name = if c.config_name.is_empty() {
+        c.config_id
+    } else {
+        c.config_name
+    };
+    Ok(ConfigRef {
+        target: if file.name.is_empty() {
+            format!("/{name}")
+        } else {
+            config_target(&file.name)
+        },
+        source: name,
+        uid: owner_id(&file.uid, "TaskTemplate.ContainerSpec.Configs.File.UID")?,
+        gid: owner_id(&file.gid, "TaskTemplate.ContainerSpec.Configs.File.GID")?,
+        mode: if file.mode == 0 {
+            DEFAULT_CONFIG_MODE
+        } else {
+            file.mode
+        },
+    })
+}
+
+/// A numeric owner as Docker sends it (a string, empty for root).
+fn owner_id(text: &str, field: &'static str) -> Result<u32, SpecInError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    text.parse().map_err(|_| SpecInError::BadValue {
+        field,
+        value: text.to_owned(),
     })
 }
 

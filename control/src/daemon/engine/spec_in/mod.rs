@@ -20,7 +20,7 @@ pub(crate) use mounts::docker_mount;
 
 use super::shapes::is_unset;
 
-use convert::{endpoint, health, process_options, restart, secret, update};
+use convert::{config, endpoint, health, process_options, restart, secret, update};
 
 /// Fields of one level that no typed field took.
 type Rest = BTreeMap<String, Value>;
@@ -104,6 +104,7 @@ struct DockerContainer {
     args: Vec<String>,
     env: Vec<String>,
     secrets: Vec<DockerSecret>,
+    configs: Vec<DockerConfigRef>,
     healthcheck: Option<DockerHealth>,
     labels: BTreeMap<String, String>,
     mounts: Vec<mounts::DockerMount>,
@@ -160,6 +161,19 @@ struct DockerSecretFile {
     #[serde(rename = "GID")]
     gid: String,
     mode: u32,
+}
+
+/// Docker's `ConfigReference` (`File` only: `Runtime`, Windows' credential
+/// spec, is refused as any other unknown field).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct DockerConfigRef {
+    file: Option<DockerSecretFile>,
+    #[serde(rename = "ConfigID")]
+    config_id: String,
+    config_name: String,
+    #[serde(flatten)]
+    rest: Rest,
 }
 
 #[derive(Deserialize, Default)]
@@ -376,6 +390,11 @@ fn template(
             .secrets
             .into_iter()
             .map(secret)
+            .collect::<Result<_, _>>()?,
+        configs: c
+            .configs
+            .into_iter()
+            .map(config)
             .collect::<Result<_, _>>()?,
         pids_limit: (limits.pids != 0).then_some(limits.pids),
         force_update: t.force_update,

@@ -1,12 +1,14 @@
-//! Service, network and secret operations, run on the leader for the REST
+//! Service, network, secret and config operations, run on the leader for the REST
 //! API. Each takes the write lock, loads the tables, checks the request
 //! (a refused request changes nothing) and proposes the changed rows in one
 //! batch; the manager loop does the rest (allocation, tasks).
 
+mod configs;
 mod networks;
 mod secrets;
 mod services;
 
+pub use configs::{CONFIG_MAX_BYTES, create_config, remove_config, update_config};
 pub use networks::{create_network, remove_network};
 pub use secrets::{SECRET_MAX_BYTES, create_secret, remove_secret};
 pub use services::{create_service, remove_service, rollback_service, update_service};

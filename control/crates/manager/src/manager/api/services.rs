@@ -137,7 +137,7 @@ pub async fn remove_service<L: Leadership>(leader: &L, target: &str) -> Result<(
 }
 
 /// Checks `spec` against the spec rules and the cluster: a unique name,
-/// existing networks (named by name or ID; stored by name) and secrets,
+/// existing networks (named by name or ID; stored by name), secrets and configs,
 /// and published ingress ports no other service holds. `own` is the ID of
 /// the service being updated.
 fn check_spec(
@@ -176,6 +176,16 @@ fn check_spec(
         .find(|secret| tables.secret_named(&secret.source).is_none())
     {
         return Err(ManagerError::UnknownSecret {
+            name: missing.source.clone(),
+        });
+    }
+    if let Some(missing) = spec
+        .task
+        .configs
+        .iter()
+        .find(|config| tables.config_named(&config.source).is_none())
+    {
+        return Err(ManagerError::UnknownConfig {
             name: missing.source.clone(),
         });
     }

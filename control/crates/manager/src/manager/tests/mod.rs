@@ -3,6 +3,7 @@
 //! single-node raft store.
 
 mod api;
+mod configs;
 mod live;
 mod pass;
 mod update;
