@@ -37,6 +37,7 @@ const PACKAGES: &[&str] = &[
     "dnsmasq-base", // netns-tests/tests/dns.rs: the lab world's resolver the embedded DNS forwards to
     "bind9-dnsutils", // netns-tests/tests/dns.rs: `dig` in a task's netns (truncated UDP answers retried over TCP)
     "vagrant",        // vagrant/: `vagrant validate` checks the multi-VM lab definition
+    "tini", // `service create --init`: the node's init for containers (/usr/bin/tini-static, mounted as /sbin/docker-init)
 ];
 
 /// The debconf answer that keeps tshark's install from asking about non-root capture.

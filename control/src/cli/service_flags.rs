@@ -161,6 +161,10 @@ pub struct PolicyFlags {
     /// Mount the container's root filesystem read-only.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub read_only: Option<bool>,
+    /// Run an init (tini) as the container's PID 1: it forwards signals and
+    /// reaps orphaned processes.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub init: Option<bool>,
     /// Signal that stops the container (e.g. SIGQUIT).
     #[arg(long, value_name = "SIGNAL")]
     pub stop_signal: Option<String>,

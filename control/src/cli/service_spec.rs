@@ -251,6 +251,7 @@ fn apply_process(flags: &PolicyFlags, options: &mut ContainerOptions) -> Result<
     text(&flags.workdir, &mut options.workdir);
     text(&flags.stop_signal, &mut options.stop_signal);
     set(&mut options.read_only, flags.read_only);
+    set(&mut options.init, flags.init);
     if flags.stop_grace_period.is_some() {
         options.stop_grace_period = flags.stop_grace_period;
     }

@@ -463,7 +463,7 @@ fn the_image_is_pinned_on_create_and_on_update_only_when_given() {
 #[test]
 fn process_options_come_from_flags_and_updates() {
     let spec = create(
-        "--name web --entrypoint=/bin/sh -u node -w /app --read-only --stop-signal SIGQUIT \
+        "--name web --entrypoint=/bin/sh -u node -w /app --read-only --init --stop-signal SIGQUIT \
          --stop-grace-period 30s --cap-add NET_ADMIN --cap-drop NET_RAW \
          --sysctl net.core.somaxconn=1024 --ulimit nofile=1024:2048 busybox",
     )
@@ -474,7 +474,7 @@ fn process_options_come_from_flags_and_updates() {
         (c.user.as_deref(), c.workdir.as_deref()),
         (Some("node"), Some("/app"))
     );
-    assert!(c.read_only);
+    assert!(c.read_only && c.init);
     assert_eq!(c.stop_signal.as_deref(), Some("SIGQUIT"));
     assert_eq!(c.stop_grace_period, Some(parse::span("30s").unwrap()));
     assert_eq!(
@@ -484,7 +484,7 @@ fn process_options_come_from_flags_and_updates() {
     assert_eq!(c.sysctls["net.core.somaxconn"], "1024");
     assert_eq!((c.ulimits[0].soft, c.ulimits[0].hard), (1024, 2048));
     let updated = update_spec(
-        &update_flags("--cap-add net_raw --user= --read-only=false --ulimit-rm nofile --sysctl-rm net.core.somaxconn web"),
+        &update_flags("--cap-add net_raw --user= --read-only=false --init=false --ulimit-rm nofile --sysctl-rm net.core.somaxconn web"),
         spec,
     )
     .unwrap();
@@ -495,7 +495,7 @@ fn process_options_come_from_flags_and_updates() {
         "an added capability leaves the drop list"
     );
     assert_eq!(c.user, None, "an empty --user: the image's again");
-    assert!(!c.read_only && c.ulimits.is_empty() && c.sysctls.is_empty());
+    assert!(!c.read_only && !c.init && c.ulimits.is_empty() && c.sysctls.is_empty());
     assert!(
         create("--name web -w app busybox").is_err(),
         "a relative workdir"

@@ -53,6 +53,9 @@ pub(crate) fn container_spec(assigned: &AssignedTask) -> Result<ContainerSpec, A
     };
     add_mounts(template, &mut spec);
     add_process_options(template, &mut spec);
+    if template.container.init {
+        spec.init = Some(node_init()?);
+    }
     spec.validate()?;
     Ok(spec)
 }
@@ -187,6 +190,18 @@ fn limits(template: &TaskTemplate) -> Resources {
     limits
 }
 
+/// The node's init for `--init`: Debian's static tini (a static binary,
+/// so it runs in any image).
+const NODE_INIT: &str = "/usr/bin/tini-static";
+
+fn node_init() -> Result<std::path::PathBuf, AgentError> {
+    let path = std::path::Path::new(NODE_INIT);
+    match path.is_file() {
+        true => Ok(path.to_owned()),
+        false => Err(AgentError::NoInit { path: NODE_INIT }),
+    }
+}
+
 /// How a task that could not be created is reported: a failed pull, a
 /// missing image (or a spec this node cannot run) rejects it (the
 /// orchestrator replaces it after the restart delay), anything else fails
@@ -204,6 +219,7 @@ pub(crate) fn create_failure(err: &AgentError) -> (TaskState, String) {
         | AgentError::SecretEncoding { .. }
         | AgentError::ConfigNotFound { .. }
         | AgentError::ConfigEncoding { .. }
+        | AgentError::NoInit { .. }
         | AgentError::Runtime(
             RuntimeError::InvalidId { .. }
             | RuntimeError::InvalidSpec { .. }

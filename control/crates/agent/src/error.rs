@@ -22,6 +22,12 @@ pub enum AgentError {
         #[source]
         source: base64::DecodeError,
     },
+    /// `--init` on a node without an init binary.
+    #[error("--init: this node has no init to run as the container's PID 1 (install tini: {path})")]
+    NoInit {
+        /// Where it was looked for.
+        path: &'static str,
+    },
     /// A task names a config its assignment does not carry.
     #[error("config not found: {name}")]
     ConfigNotFound {

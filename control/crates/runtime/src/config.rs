@@ -59,6 +59,9 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 const NOFILE_LIMIT: u64 = 1_048_576;
 /// CPU period used when only a quota is given.
 const DEFAULT_CPU_PERIOD_US: u64 = 100_000;
+/// Where `--init`'s init is mounted in a container (Docker's path).
+pub const INIT_TARGET: &str = "/sbin/docker-init";
+
 /// Where secrets appear in the container.
 pub const SECRETS_TARGET: &str = "/run/secrets";
 
@@ -148,7 +151,13 @@ fn command(spec: &ContainerSpec, image: &Image) -> Result<Vec<String>, RuntimeEr
             image: spec.image.clone(),
         });
     }
-    Ok(args)
+    Ok(match spec.init {
+        Some(_) => [INIT_TARGET.to_owned(), "--".to_owned()]
+            .into_iter()
+            .chain(args)
+            .collect(),
+        None => args,
+    })
 }
 
 /// The image's environment overridden key by key by the spec's; PATH
@@ -250,6 +259,12 @@ fn mounts(spec: &ContainerSpec, host: &HostPaths<'_>) -> Vec<Mount> {
             &["nosuid", "noexec", "nodev", "relatime", "ro"],
         ),
     ];
+    if let Some(init) = &spec.init {
+        let source = init.to_string_lossy();
+        // Not noexec: it is the container's first process.
+        let options = ["rbind", "ro", "nosuid", "nodev"];
+        mounts.push(mount(INIT_TARGET, "bind", &source, &options));
+    }
     if let Some(secrets) = host.secrets {
         let source = secrets.to_string_lossy();
         let options = ["rbind", "ro", "nosuid", "nodev", "noexec"];

@@ -38,7 +38,7 @@ mod spec;
 mod sys;
 pub mod volumes;
 
-pub use config::SECRETS_TARGET;
+pub use config::{INIT_TARGET, SECRETS_TARGET};
 pub use containers::{Runtime, RuntimeConfig};
 pub use error::RuntimeError;
 pub use netns::{NETNS_DIR, netns_name, netns_path};

@@ -47,6 +47,10 @@ pub struct ContainerSpec {
     pub files: Vec<ContainerFile>,
     /// Mount the root filesystem read-only (`--read-only`).
     pub read_only_rootfs: bool,
+    /// A static init (tini) run as the container's PID 1 (`--init`): it
+    /// reaps orphans and passes signals on. Bind-mounted read-only at
+    /// [`crate::INIT_TARGET`], the command runs under it.
+    pub init: Option<PathBuf>,
     /// Capabilities added to Docker's default set (`CAP_X`, `X`, `ALL`).
     pub cap_add: Vec<String>,
     /// Capabilities dropped from it.

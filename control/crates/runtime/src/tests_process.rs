@@ -54,3 +54,20 @@ fn a_container_stops_with_its_own_signal() {
     assert!(lab.logs(&spec.id).contains("got-usr1"));
     lab.delete_and_check(&spec.id);
 }
+
+#[test]
+fn with_init_the_command_runs_under_tini_as_pid_1() {
+    // Debian's tini package (setup installs it) ships a static build.
+    let init = std::path::PathBuf::from("/usr/bin/tini-static");
+    assert!(init.exists(), "no {} (setup installs tini)", init.display());
+    let lab = Lab::new("init");
+    let mut spec = lab.spec("i", &["sh", "-c", "cat /proc/1/comm; echo $$"]);
+    spec.init = Some(init);
+    lab.runtime.run(&spec).unwrap();
+    assert_eq!(lab.wait_exit(&spec.id).code, 0, "{}", lab.logs(&spec.id));
+    let logs = lab.logs(&spec.id);
+    let mut lines = logs.lines();
+    assert_eq!(lines.next(), Some("docker-init"), "{logs}");
+    assert_ne!(lines.next(), Some("1"), "the command is not PID 1: {logs}");
+    lab.delete_and_check(&spec.id);
+}

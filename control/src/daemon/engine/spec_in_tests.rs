@@ -51,7 +51,7 @@ fn what_docker_sends_for_a_create_translates() {
 fn a_spec_read_and_written_back_is_unchanged() {
     let body = r#"{"Name":"web","Labels":{"com.docker.stack.namespace":"app"},
         "TaskTemplate":{"ContainerSpec":{"Image":"web:1","Env":["A=1"],"Hostname":"api-1","Labels":{"tier":"front"},
-        "Command":["/bin/sh","-c"],"User":"node","Dir":"/app","ReadOnly":true,"StopSignal":"SIGQUIT",
+        "Command":["/bin/sh","-c"],"User":"node","Dir":"/app","ReadOnly":true,"Init":true,"StopSignal":"SIGQUIT",
         "StopGracePeriod":30000000000,"CapabilityAdd":["CAP_NET_ADMIN"],"CapabilityDrop":["CAP_NET_RAW"],
         "Sysctls":{"net.core.somaxconn":"1024"},"DNSConfig":{"Nameservers":["198.18.0.53"],"Search":["lab"],"Options":["timeout:2"]},
         "Hosts":["10.9.0.5 db.lab"],"Ulimits":[{"Name":"nofile","Soft":1024,"Hard":2048}],
@@ -67,6 +67,7 @@ fn a_spec_read_and_written_back_is_unchanged() {
     assert_eq!(spec.task.container_labels["tier"], "front");
     assert_eq!(spec.task.mounts[0].source, "app_data");
     assert_eq!(spec.task.container.user.as_deref(), Some("node"));
+    assert!(spec.task.container.init);
     assert_eq!(spec.task.container.ulimits[0].hard, 2048);
     assert_eq!(spec.task.container.dns_search, ["lab"]);
     assert_eq!(spec.task.container.hosts, ["10.9.0.5 db.lab"]);

@@ -127,6 +127,9 @@ fn process_options(o: &ContainerOptions, c: &mut Value) {
     if o.read_only {
         set("ReadOnly", json!(true));
     }
+    if o.init {
+        set("Init", json!(true));
+    }
     if let Some(grace) = o.stop_grace_period {
         set("StopGracePeriod", json!(nanos(grace)));
     }

@@ -65,6 +65,10 @@ pub struct ContainerOptions {
     /// Read-only root filesystem (`--read-only`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// An init (tini) as the container's PID 1 that reaps orphans and
+    /// forwards signals (`--init`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
     /// The signal that stops the container (`--stop-signal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,

@@ -230,6 +230,7 @@ pub(super) fn process_options(c: &mut DockerContainer) -> Result<ContainerOption
         user: text(&c.user),
         workdir: text(&c.dir),
         read_only: c.read_only,
+        init: c.init.unwrap_or(false),
         stop_signal: text(&c.stop_signal),
         stop_grace_period: c.stop_grace_period.filter(|n| *n > 0).map(span),
         cap_add: c.capability_add.take().unwrap_or_default(),

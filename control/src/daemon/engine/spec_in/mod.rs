@@ -112,6 +112,7 @@ struct DockerContainer {
     user: String,
     dir: String,
     read_only: bool,
+    init: Option<bool>,
     stop_signal: String,
     stop_grace_period: Option<i64>,
     capability_add: Option<Vec<String>>,
