@@ -19,7 +19,7 @@ use shoal_common::{
     },
 };
 
-use crate::pins::PinPaths;
+use crate::{lb::tables::monotonic_ns, pins::PinPaths};
 
 /// How long the programs keep emitting after the last renewal. A listener
 /// killed without cleaning up stops costing anything after this.
@@ -45,9 +45,6 @@ pub enum MonitorError {
         /// aya's error.
         source: MapError,
     },
-    /// `clock_gettime(CLOCK_MONOTONIC)` failed.
-    #[error("reading the monotonic clock: {0}")]
-    Clock(#[source] std::io::Error),
 }
 
 /// Which events to ask for.
@@ -127,7 +124,7 @@ impl Monitor {
 
     /// Extend the lease; call well within every [`LEASE`].
     pub fn renew(&mut self) -> Result<(), MonitorError> {
-        let until = monotonic_ns()? + LEASE.as_nanos() as u64;
+        let until = monotonic_ns() + LEASE.as_nanos() as u64;
         self.write(self.filter.config(until))
     }
 
@@ -188,18 +185,6 @@ pub fn decode(bytes: &[u8]) -> Option<MonitorEvent> {
     // SAFETY: long enough, `MonitorEvent` is plain integers (any bit
     // pattern valid), read unaligned.
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<MonitorEvent>()) })
-}
-
-fn monotonic_ns() -> Result<u64, MonitorError> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into the timespec we own.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
-        return Err(MonitorError::Clock(std::io::Error::last_os_error()));
-    }
-    Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
 /// One IPv4 header's addresses as `dp monitor` shows them.
