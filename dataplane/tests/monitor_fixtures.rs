@@ -14,9 +14,13 @@ mod support;
 
 use std::net::Ipv4Addr;
 
-use shoal_common::{DropReason, monitor::MonitorConfig, overlay::VXLAN_PORT};
+use shoal_common::{
+    DropReason,
+    monitor::MonitorConfig,
+    overlay::{TaskIface, VXLAN_PORT},
+};
 use shoal_dataplane::monitor::{Event, Monitor, MonitorFilter};
-use support::{Fixture, Harness, OverlayMaps, Pkt, Program, UNDERLAY_PROGRAMS};
+use support::{Fixture, Harness, OverlayMaps, Pkt, PrivateNetns, Program, UNDERLAY_PROGRAMS};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 20);
@@ -200,6 +204,121 @@ fn a_dropped_vxlan_frame_shows_its_vni_and_inner_flow_and_matches_an_inner_filte
     );
     let inner = e.inner.as_ref().expect("the inner flow");
     assert_eq!(inner.proto, "tcp");
+    assert_eq!(
+        (inner.src, inner.sport, inner.dst, inner.dport),
+        (TASK_A, 1234, TASK_B, 80)
+    );
+}
+
+#[test]
+fn every_program_names_itself_and_its_device_in_drop_events() {
+    let mut h = Harness::load();
+    let mut monitor = Monitor::start(h.pins(), DROPS).unwrap();
+    let udp = || Pkt::udp(CLIENT, 40_000, SERVER, 53).payload(b"q").build();
+    let cases = [
+        (
+            Program::TaskTc,
+            "task-tc",
+            Fixture::drop(
+                "UDP on a device that is no task's",
+                udp(),
+                DropReason::NoTaskIface,
+            ),
+        ),
+        (
+            Program::WgTc,
+            "wg-tc",
+            Fixture::drop(
+                "UDP on the WireGuard device before dp apply",
+                udp(),
+                DropReason::NoNodeConfig,
+            ),
+        ),
+    ];
+    for (prog, name, fixture) in cases {
+        run(&mut h, &fixture, prog);
+        let events = drain(&mut monitor);
+        assert_eq!(events.len(), 1, "{prog:?}: {events:?}");
+        let e = &events[0];
+        assert_eq!(e.program, name);
+        assert_eq!(e.reason, fixture_reason(&fixture));
+        // A TC test run without a context runs on the loopback device.
+        assert_eq!(e.ifindex, 1, "{e:?}");
+        let flow = e.flow.as_ref().unwrap();
+        assert_eq!((flow.src, flow.dst), (CLIENT, SERVER));
+    }
+}
+
+/// The drop reason's name a drop fixture expects.
+fn fixture_reason(fixture: &Fixture) -> Option<&'static str> {
+    fixture.counters.iter().find_map(|(stat, _)| match stat {
+        shoal_common::Stat::Drop(reason) => Some(reason.name()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_task_packet_wrapped_in_vxlan_is_traced_as_redirect_with_its_inner_flow() {
+    const REMOTE_NODE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const TASK_MAC: [u8; 6] = [0x02, 0x42, 0x0a, 0x01, 0x00, 0x02];
+    const HOST_MAC: [u8; 6] = [0x02, 0x5e, 0x00, 0x00, 0x00, 0x02];
+    const REMOTE_MAC: [u8; 6] = [0x02, 0x42, 0x0a, 0x01, 0x00, 0x03];
+    let netns = PrivateNetns::enter().expect("a private network namespace (needs root)");
+    let task = netns.add_veth("task-a").unwrap();
+    let mut h = Harness::load();
+    let filter = MonitorFilter {
+        drops: false,
+        trace: true,
+        from: None,
+        to: Some((TASK_B, 80)),
+    };
+    let mut monitor = Monitor::start(h.pins(), filter).unwrap();
+    let iface = TaskIface {
+        vni: VNI,
+        ip: TASK_A.octets(),
+        mac: TASK_MAC,
+        host_mac: HOST_MAC,
+    };
+    let maps = OverlayMaps::new()
+        .node(7, THIS_NODE, VXLAN_PORT)
+        .network(VNI, Ipv4Addr::new(10, 1, 0, 0), 24)
+        .task_iface(task, iface)
+        .local_endpoint(VNI, TASK_A, TASK_MAC, task, HOST_MAC)
+        .remote_endpoint(VNI, TASK_B, REMOTE_MAC, REMOTE_NODE);
+    let to_b = |dport| {
+        Pkt::tcp(TASK_A, 1234, TASK_B, dport)
+            .macs(TASK_MAC, HOST_MAC)
+            .syn()
+            .build()
+    };
+    let ran = h
+        .run_each(
+            &maps,
+            Program::TaskTc,
+            Some(task),
+            &[to_b(80), to_b(81)],
+            |_, code, _, _| {
+                // TC_ACT_REDIRECT: both were wrapped and sent.
+                (code == 7).then_some(()).ok_or(format!("verdict {code}"))
+            },
+        )
+        .unwrap();
+    assert_eq!(ran, 2);
+    let events = drain(&mut monitor);
+    assert_eq!(events.len(), 1, "only the packet to :80: {events:?}");
+    let e = &events[0];
+    assert_eq!(
+        (e.kind, e.verdict, e.program),
+        ("trace", "redirect", "task-tc")
+    );
+    assert_eq!(e.ifindex, task);
+    let outer = e.flow.as_ref().unwrap();
+    assert_eq!(
+        (outer.src, outer.dst, outer.dport),
+        (THIS_NODE, REMOTE_NODE, VXLAN_PORT)
+    );
+    assert_eq!(e.vni, Some(VNI));
+    let inner = e.inner.as_ref().unwrap();
     assert_eq!(
         (inner.src, inner.sport, inner.dst, inner.dport),
         (TASK_A, 1234, TASK_B, 80)
