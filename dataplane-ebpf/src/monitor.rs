@@ -45,19 +45,21 @@ const SHORT: DropReason = DropReason::TruncatedEthernet;
 /// The device a packet arrived on.
 pub trait Ingress {
     /// Its ifindex (host order).
-    fn ingress_ifindex(&self) -> u32;
+    fn arrival_ifindex(&self) -> u32;
 }
 
 impl Ingress for XdpContext {
     #[inline(always)]
-    fn ingress_ifindex(&self) -> u32 {
+    fn arrival_ifindex(&self) -> u32 {
         XdpContext::ingress_ifindex(self) as u32
     }
 }
 
 impl Ingress for TcContext {
     #[inline(always)]
-    fn ingress_ifindex(&self) -> u32 {
+    fn arrival_ifindex(&self) -> u32 {
+        // At TC ingress `ifindex` is the arrival device (what the task
+        // path keys its table by); `ingress_ifindex` would be the same.
         // SAFETY: reading a field of the context the kernel passed us.
         unsafe { (*self.skb.skb).ifindex }
     }
@@ -127,7 +129,7 @@ fn emit<P: Packet + Ingress>(
         program: program as u8,
         verdict,
         reason,
-        ifindex: ctx.ingress_ifindex(),
+        ifindex: ctx.arrival_ifindex(),
         len,
         ..MonitorEvent::default()
     };

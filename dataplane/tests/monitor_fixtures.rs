@@ -5,10 +5,6 @@
 //! The counters must be the same either way: every run goes through the
 //! harness, which checks the exact counter deltas.
 //! Needs root: it loads the programs and runs them with `BPF_PROG_TEST_RUN`.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test setup: a failing map access should panic with its error"
-)]
 
 mod support;
 
