@@ -11,7 +11,7 @@ use shoal_dataplane::{
 use super::output::{Format, Table, print};
 
 /// Which node's pins to use.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Args)]
 pub struct NodeArg {
     /// Node name: the bpffs pin directory /sys/fs/bpf/shoal/<node>.
     /// Defaults to $SHOAL_NODE, then the host name.
@@ -23,8 +23,7 @@ pub struct NodeArg {
 }
 
 impl NodeArg {
-    /// The node's pin paths.
-    pub(super) fn pins(&self) -> anyhow::Result<PinPaths> {
+    fn pins(&self) -> anyhow::Result<PinPaths> {
         let name = match &self.node {
             Some(name) => name.clone(),
             None => hostname()?,
@@ -162,7 +161,12 @@ pub enum DpCommand {
     /// Drop events (reason, device, addresses and ports) as they happen,
     /// and with `--type trace` the packets passed or redirected; one line
     /// (or JSON object) each, until Ctrl-C.
-    Monitor(super::dp_monitor::MonitorArgs),
+    Monitor {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        args: super::dp_monitor::MonitorArgs,
+    },
     /// What is loaded on this node: pin directory and attached links.
     Status {
         #[command(flatten)]
@@ -235,7 +239,7 @@ pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
             super::dp_conntrack::conntrack(&node.pins()?, format)
         }
         DpCommand::Mesh { node, format } => super::dp_lb::mesh(&node.pins()?, format),
-        DpCommand::Monitor(args) => super::dp_monitor::monitor(args),
+        DpCommand::Monitor { node, args } => super::dp_monitor::monitor(&node.pins()?, args),
         DpCommand::Status { node, format } => status(&node.pins()?, format),
     }
 }

@@ -17,7 +17,9 @@ use clap::Args;
 use serde::Serialize;
 use shoal_dataplane::monitor::{Event, Flow, LEASE, Monitor, MonitorFilter};
 
-use super::{dp::NodeArg, output::Format};
+use shoal_dataplane::PinPaths;
+
+use super::output::Format;
 
 /// How long one wait for events lasts: the bound on noticing a signal.
 const POLL_MS: i32 = 200;
@@ -37,8 +39,6 @@ pub enum EventType {
 /// `shoal dp monitor` arguments.
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
-    #[command(flatten)]
-    node: NodeArg,
     /// Event types to show; repeat for both. Default: drop.
     #[arg(long = "type", value_enum)]
     types: Vec<EventType>,
@@ -81,10 +81,9 @@ impl MonitorArgs {
 }
 
 /// Run `shoal dp monitor` until Ctrl-C, SIGTERM or a closed stdout.
-pub fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
-    let pins = args.node.pins()?;
+pub fn monitor(pins: &PinPaths, args: MonitorArgs) -> anyhow::Result<()> {
     install_signal_handlers();
-    let mut monitor = Monitor::start(&pins, args.filter())?;
+    let mut monitor = Monitor::start(pins, args.filter())?;
     eprintln!(
         "listening for events on {} (Ctrl-C to quit)",
         pins.root().display()
@@ -283,7 +282,6 @@ mod tests {
     fn the_default_type_is_drop_and_trace_is_opt_in() {
         let filter = |types: Vec<EventType>| {
             MonitorArgs {
-                node: NodeArg::default(),
                 types,
                 from: None,
                 to: None,
