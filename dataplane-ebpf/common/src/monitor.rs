@@ -1,12 +1,12 @@
 //! `shoal dp monitor`: the switch the listener flips and the events the
 //! programs put in the ring buffer for it.
 //!
-//! Nobody listening costs one array lookup at each emit point (drops, and
-//! the verdict of every packet while trace is on): [`MonitorConfig::flags`]
-//! is 0. A listener writes the flags with a lease ([`MonitorConfig::
-//! lease_until_ns`]) it renews; a listener killed without clearing them
-//! stops getting events when the lease runs out, and the first program to
-//! see the stale lease clears the flags itself.
+//! Nobody listening costs one array lookup per verdict (a drop, or a
+//! passed or redirected packet checking whether trace is on):
+//! [`MonitorConfig::flags`] is 0. A listener writes the flags with a lease
+//! ([`MonitorConfig::lease_until_ns`]) it renews; a listener killed
+//! without clearing them stops getting events when the lease runs out,
+//! and the first program to see the stale lease clears the flags itself.
 
 /// [`MonitorConfig::flags`]: emit an event for every dropped packet.
 pub const MONITOR_DROPS: u32 = 1;
