@@ -17,6 +17,7 @@ mod lb;
 mod lb_maps;
 mod mem;
 mod mesh;
+mod monitor;
 mod nat;
 mod overlay_maps;
 mod parse;
@@ -33,13 +34,14 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
+use shoal_common::monitor::MonitorProgram;
 
 /// XDP on the underlay NIC.
 #[xdp]
 pub fn shoal_underlay_xdp(ctx: XdpContext) -> u32 {
     let rx_bytes = mem::Packet::len(&ctx);
     let result = underlay::try_underlay_xdp(&ctx);
-    verdict::xdp(&ctx, rx_bytes, result)
+    verdict::xdp(&ctx, MonitorProgram::UnderlayXdp, rx_bytes, result)
 }
 
 /// TC (TCX) ingress on the underlay NIC: the same checks, plus VXLAN
@@ -48,7 +50,7 @@ pub fn shoal_underlay_xdp(ctx: XdpContext) -> u32 {
 pub fn shoal_underlay_tc(ctx: TcContext) -> i32 {
     let rx_bytes = ctx.len();
     let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_underlay_tc(&ctx));
-    verdict::tc(&ctx, rx_bytes, result)
+    verdict::tc(&ctx, MonitorProgram::UnderlayTc, rx_bytes, result)
 }
 
 /// TC (TCX) ingress on a task's host-side veth: what the task sends.
@@ -56,7 +58,7 @@ pub fn shoal_underlay_tc(ctx: TcContext) -> i32 {
 pub fn shoal_task_tc(ctx: TcContext) -> i32 {
     let rx_bytes = ctx.len();
     let result = mem::pull_headers(&ctx).and_then(|()| task::try_task_ingress(&ctx));
-    verdict::tc(&ctx, rx_bytes, result)
+    verdict::tc(&ctx, MonitorProgram::TaskTc, rx_bytes, result)
 }
 
 /// TC (TCX) ingress on the WireGuard TAP device: decrypted VXLAN frames.
@@ -64,7 +66,7 @@ pub fn shoal_task_tc(ctx: TcContext) -> i32 {
 pub fn shoal_wg_tc(ctx: TcContext) -> i32 {
     let rx_bytes = ctx.len();
     let result = mem::pull_headers(&ctx).and_then(|()| underlay::try_wg_tc(&ctx));
-    verdict::tc(&ctx, rx_bytes, result)
+    verdict::tc(&ctx, MonitorProgram::WgTc, rx_bytes, result)
 }
 
 #[cfg(not(test))]

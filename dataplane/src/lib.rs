@@ -15,6 +15,7 @@
 pub mod attach;
 pub mod iproute;
 pub mod lb;
+pub mod monitor;
 pub mod node;
 pub mod object;
 pub mod overlay;

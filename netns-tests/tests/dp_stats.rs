@@ -164,3 +164,82 @@ fn malformed_frames_on_the_wire_are_dropped_and_counted_by_reason() {
     assert!(table.starts_with("COUNTER"), "{table}");
     assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["drop/truncated-ipv4", "3", "78"]), "{table}");
 }
+
+/// The lines of `log` that are JSON objects (the monitor's events; its
+/// "listening" note goes to stderr, into the same file).
+fn json_events(log: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Poll `log` until `done` holds for its text, for at most `limit`.
+fn poll_log(log: &std::path::Path, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if done(&text) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn dp_monitor_shows_a_drop_with_its_reason_within_a_second() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1).unwrap(), lab.node(2).unwrap());
+    n2.shoal(&["dp", "attach", "--iface", "eth0"]).unwrap();
+    let monitor = n2
+        .spawn_shoal(&["dp", "monitor", "--format", "json"])
+        .unwrap();
+    // Its events are switched on once it says it listens; a start-up on a
+    // loaded machine may take a while, so that wait is generous.
+    let started = poll_log(&monitor.log, Duration::from_secs(30), |t| {
+        t.contains("listening for events")
+    });
+    assert!(started.contains("listening for events"), "{started}");
+
+    // Well-formed traffic first: passed packets are no drop events.
+    send_udp(n1, n2.addr(), 3);
+    // (`pass` also counts the ARP that came first.)
+    assert!(wait_for(n2, "pass", 3) >= 3, "{:?}", stats(n2));
+    let mut bad_udp_len = udp_frame(n1, n2);
+    bad_udp_len[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&4u16.to_be_bytes());
+    n1.send_raw_frames("eth0", &[bad_udp_len.clone()]).unwrap();
+
+    // The bar: shown within a second of the drop. A bounded poll,
+    // not a measured time: it passes as soon as the line is there.
+    let text = poll_log(&monitor.log, Duration::from_secs(1), |t| {
+        t.contains("malformed-l4")
+    });
+    let events = json_events(&monitor.log);
+    assert_eq!(events.len(), 1, "one drop, one event:\n{text}");
+    let e = &events[0];
+    assert_eq!(e["kind"], "drop", "{e}");
+    assert_eq!(e["reason"], "malformed-l4", "{e}");
+    assert_eq!(e["program"], "underlay-xdp", "{e}");
+    assert_eq!(e["ifname"], "eth0", "{e}");
+    assert_eq!(e["len"], bad_udp_len.len(), "{e}");
+    assert_eq!(e["flow"]["proto"], "udp", "{e}");
+    assert_eq!(e["flow"]["src"], n1.addr().to_string(), "{e}");
+    assert_eq!(e["flow"]["sport"], 40000, "{e}");
+    assert_eq!(e["flow"]["dst"], n2.addr().to_string(), "{e}");
+    assert_eq!(e["flow"]["dport"], 9, "{e}");
+    // The counter is the same as without a listener.
+    assert_eq!(counter(n2, "drop/malformed-l4"), 1, "{:?}", stats(n2));
+
+    // SIGTERM (like Ctrl-C) switches the events off before it exits.
+    // SAFETY: signalling the child this test spawned.
+    assert_eq!(unsafe { libc::kill(monitor.pid as i32, libc::SIGTERM) }, 0);
+    let text = poll_log(&monitor.log, Duration::from_secs(10), |t| {
+        t.contains("events switched off")
+    });
+    assert!(text.contains("events switched off"), "{text}");
+}

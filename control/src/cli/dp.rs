@@ -158,6 +158,15 @@ pub enum DpCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Drop events (reason, device, addresses and ports) as they happen,
+    /// and with `--type trace` the packets passed or redirected; one line
+    /// (or JSON object) each, until Ctrl-C.
+    Monitor {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        args: super::dp_monitor::MonitorArgs,
+    },
     /// What is loaded on this node: pin directory and attached links.
     Status {
         #[command(flatten)]
@@ -230,6 +239,7 @@ pub fn run(cmd: DpCommand) -> anyhow::Result<()> {
             super::dp_conntrack::conntrack(&node.pins()?, format)
         }
         DpCommand::Mesh { node, format } => super::dp_lb::mesh(&node.pins()?, format),
+        DpCommand::Monitor { node, args } => super::dp_monitor::monitor(&node.pins()?, args),
         DpCommand::Status { node, format } => status(&node.pins()?, format),
     }
 }

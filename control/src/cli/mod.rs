@@ -8,6 +8,7 @@ mod daemon_cmd;
 mod dp;
 mod dp_conntrack;
 mod dp_lb;
+mod dp_monitor;
 mod dp_overlay;
 mod dp_wg;
 #[cfg(test)]

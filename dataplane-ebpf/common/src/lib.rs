@@ -11,6 +11,7 @@ pub mod drop;
 pub mod egress;
 pub mod lb;
 pub mod maps;
+pub mod monitor;
 pub mod overlay;
 pub mod stats;
 

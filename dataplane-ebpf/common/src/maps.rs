@@ -80,6 +80,16 @@ pub const SNAT_REV: &str = "shoal_snatrev_v1";
 /// Egress flows tracked per node.
 pub const SNAT_CAPACITY: u32 = 1 << 17;
 
+/// Ring buffer of [`crate::monitor::MonitorEvent`]s: written by every
+/// program while a listener's flags are on, read by `shoal dp monitor`.
+pub const MONITOR_EVENTS: &str = "shoal_mon_v1";
+/// Bytes in [`MONITOR_EVENTS`] (a power of two, a multiple of the page
+/// size): room for ~4,600 events a slow reader has not taken yet.
+pub const MONITOR_EVENTS_BYTES: u32 = 256 * 1024;
+/// `u32 0` → [`crate::monitor::MonitorConfig`]: what the listener wants;
+/// written by `dp monitor`, cleared by the programs when its lease ran out.
+pub const MONITOR_CONFIG: &str = "shoal_moncfg_v1";
+
 /// Program names as the loader finds them in the object file.
 pub mod programs {
     /// XDP on the underlay NIC: parse, classify, count.
