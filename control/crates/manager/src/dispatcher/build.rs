@@ -4,8 +4,8 @@
 //!
 //! A node gets only what its data plane needs, so its state (and the
 //! dispatcher's work for it) grows with its own tasks' reach, not with the
-//! cluster: the networks of its own tasks, plus the ingress network while a
-//! service publishes a port through the mesh (every node answers those);
+//! cluster: the networks of its own tasks, plus the ingress network (every
+//! node answers the mesh's published ports);
 //! the services with a VIP or a task on those networks, and the mesh's
 //! services; their VIPs and backends on those networks only; the remote
 //! task addresses on those networks. A change elsewhere leaves its
@@ -68,8 +68,7 @@ pub fn assemble(node_id: &str, view: &View) -> Assignment {
 }
 
 /// The networks a node's data plane needs (by name): its own tasks' (as
-/// allocated, else as asked), and the ingress network while any service
-/// publishes a port through the mesh.
+/// allocated, else as asked), and the ingress network.
 fn reach(view: &View, tasks: &[AssignedTask]) -> BTreeSet<String> {
     let mut reach: BTreeSet<String> = tasks
         .iter()
@@ -79,9 +78,9 @@ fn reach(view: &View, tasks: &[AssignedTask]) -> BTreeSet<String> {
             attached.chain(asked)
         })
         .collect();
-    if !view.meshed.is_empty() {
-        reach.extend(view.ingress.iter().cloned());
-    }
+    // Every node is on the ingress network, as in Swarm: the data plane is
+    // in place (and counting) on a node without tasks, ready for the mesh.
+    reach.extend(view.ingress.iter().cloned());
     reach
 }
 
