@@ -491,3 +491,77 @@ fn the_daemon_tells_systemd_it_is_ready_once_its_api_answers_and_when_it_stops()
     let n = systemd.recv(&mut buf).expect("STOPPING=1 on SIGTERM");
     assert_eq!(String::from_utf8_lossy(&buf[..n]), "STOPPING=1");
 }
+
+/// Whether `node`'s TLS key is stored sealed (no PEM private key on disk).
+fn key_sealed(node: &SwarmNode) -> bool {
+    let path = node.state_dir().join("certificates/swarm-node.key");
+    let stored = std::fs::read(&path).expect("key file");
+    !String::from_utf8_lossy(&stored).contains("PRIVATE KEY")
+}
+
+#[test]
+fn swarm_update_turns_autolock_on_and_off_and_sets_the_cert_expiry() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let (_lab, mut nodes) = swarm_lab(1);
+    init(&nodes[0], &[]);
+    assert!(!key_sealed(&nodes[0]), "no autolock: the key is plain");
+    let err = nodes[0].cli_err(&["swarm", "update"]);
+    assert!(err.contains("nothing to update"), "{err}");
+
+    let out = nodes[0]
+        .cli(&["swarm", "update", "--autolock", "--cert-expiry", "2h"])
+        .expect("swarm update");
+    assert!(out.starts_with("Swarm updated."), "{out}");
+    let key = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SWMKEY-1-"))
+        .expect("the new unlock key printed")
+        .to_owned();
+    eventually("the manager's key sealed under the unlock key", || {
+        key_sealed(&nodes[0]).then_some(())
+    });
+    // Docker's view of the spec: the new lifetime, in nanoseconds.
+    let spec = nodes[0]
+        .lab_node()
+        .exec(&[
+            "curl",
+            "-sS",
+            "--unix-socket",
+            &nodes[0].socket().display().to_string(),
+            "http://docker/v1.47/swarm",
+        ])
+        .expect("GET /swarm");
+    let swarm: Value = serde_json::from_str(&spec).expect("json");
+    assert_eq!(
+        swarm["Spec"]["CAConfig"]["NodeCertExpiry"],
+        7200 * 1_000_000_000u64
+    );
+    assert_eq!(swarm["Spec"]["EncryptionConfig"]["AutoLockManagers"], true);
+
+    // Locked after a restart, until the printed key is given.
+    nodes[0].kill();
+    nodes[0].start().expect("restart");
+    assert!(nodes[0].cli_err(&["node", "ls"]).contains("swarm unlock"));
+    nodes[0]
+        .cli(&["swarm", "unlock", "--key", &key])
+        .expect("unlock with the printed key");
+    eventually("the unlocked manager serving", || {
+        nodes[0].cli(&["node", "ls"]).ok()
+    });
+
+    // Off again: the key goes back to plain and a restart needs no key.
+    nodes[0]
+        .cli(&["swarm", "update", "--autolock=false"])
+        .expect("autolock off");
+    eventually("the manager's key stored plain again", || {
+        (!key_sealed(&nodes[0])).then_some(())
+    });
+    nodes[0].kill();
+    nodes[0].start().expect("restart");
+    eventually("a restarted manager serving without a key", || {
+        nodes[0].cli(&["node", "ls"]).ok()
+    });
+}

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 use shoal_control::api::{
     InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, SwarmInfo,
-    UnlockKeyResponse, UnlockRequest,
+    SwarmUpdateRequest, UnlockKeyResponse, UnlockRequest,
 };
 
 use super::api_conn::{ConnArgs, block_on};
@@ -91,6 +91,18 @@ enum SwarmCommand {
         /// Print the key only.
         #[arg(short, long)]
         quiet: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Change the swarm's settings.
+    Update {
+        /// Lock managers' data keys with an unlock key after a restart
+        /// (`--autolock=false` turns it off).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        autolock: Option<bool>,
+        /// Lifetime of node certificates issued from now on (e.g. 2160h).
+        #[arg(long, value_parser = parse_duration)]
+        cert_expiry: Option<u64>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -202,6 +214,21 @@ pub fn run(args: SwarmArgs) -> anyhow::Result<()> {
                 let response: UnlockKeyResponse = client.get(&path).await?;
                 print_text(format, &response, |r| unlock_key_text(r, rotate, quiet))
             }
+            SwarmCommand::Update {
+                autolock,
+                cert_expiry,
+                format,
+            } => {
+                if autolock.is_none() && cert_expiry.is_none() {
+                    anyhow::bail!("nothing to update: give --autolock or --cert-expiry");
+                }
+                let request = SwarmUpdateRequest {
+                    autolock,
+                    cert_expiry_secs: cert_expiry,
+                };
+                let response: UnlockKeyResponse = client.post("/swarm/update", &request).await?;
+                print_text(format, &response, |r| update_text(r, autolock))
+            }
             SwarmCommand::Inspect { format } => {
                 let info: SwarmInfo = client.get("/swarm").await?;
                 match format {
@@ -231,6 +258,21 @@ fn init_text(r: &InitResponse) -> String {
     if let Some(key) = &r.unlock_key {
         text.push_str(&format!(
             "\nTo unlock a swarm manager after it restarts, run the `shoal swarm unlock`\n\
+             command and provide the following key:\n\n    {key}\n\n\
+             Remember to store this key in a password manager, since without it you\n\
+             will not be able to restart the manager.\n"
+        ));
+    }
+    text
+}
+
+/// Docker's answer to `swarm update`: the unlock key when autolock was
+/// turned on.
+fn update_text(r: &UnlockKeyResponse, autolock: Option<bool>) -> String {
+    let mut text = "Swarm updated.\n".to_owned();
+    if let (Some(true), Some(key)) = (autolock, &r.key) {
+        text.push_str(&format!(
+            "To unlock a swarm manager after it restarts, run the `shoal swarm unlock`\n\
              command and provide the following key:\n\n    {key}\n\n\
              Remember to store this key in a password manager, since without it you\n\
              will not be able to restart the manager.\n"

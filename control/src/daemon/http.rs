@@ -59,6 +59,7 @@ pub(crate) fn router(daemon: Arc<Daemon>) -> Router {
         .route("/swarm/join-token/{role}", get(join_token))
         .route("/swarm/unlock", post(swarm_unlock))
         .route("/swarm/unlockkey", get(unlock_key))
+        .route("/swarm/update", post(swarm_update))
         .route("/nodes", get(node_list))
         .route("/nodes/{id}", get(node_inspect).delete(node_remove))
         .route("/nodes/{id}/update", post(node_update))
@@ -98,6 +99,17 @@ async fn swarm_join(
 async fn swarm_leave(State(daemon): Shared, Query(flags): Query<Flags>) -> ApiResult<Value> {
     swarm::leave(&daemon, flag(&flags.force)).await?;
     Ok(Json(json!({})))
+}
+
+async fn swarm_update(
+    State(daemon): Shared,
+    ApiJson(body): ApiJson<crate::api::SwarmUpdateRequest>,
+) -> ApiResult<UnlockKeyResponse> {
+    let op = ApiOp::UpdateSwarm {
+        autolock: body.autolock,
+        cert_expiry_secs: body.cert_expiry_secs,
+    };
+    Ok(Json(decode(api_call(&daemon, op).await?)?))
 }
 
 async fn swarm_unlock(

@@ -40,6 +40,10 @@ pub(crate) async fn run(
         ApiOp::Demote { target } => demote(manager, &target).await,
         ApiOp::RotateToken { role } => rotate_token(active, manager, role).await,
         ApiOp::RotateUnlockKey => rotate_unlock_key(manager).await,
+        ApiOp::UpdateSwarm {
+            autolock,
+            cert_expiry_secs,
+        } => update_swarm(manager, autolock, cert_expiry_secs).await,
         // Service, network and secret operations: the leader's router
         // sends them to `service_ops`.
         _ => Err(DaemonError::NotManager),
@@ -159,6 +163,43 @@ async fn rotate_unlock_key(manager: &Manager) -> Result<serde_json::Value, Daemo
         .propose(put(CLUSTER, CLUSTER_KEY, &cluster)?)
         .await?;
     log::info!("rotated the unlock key");
+    to_json(&UnlockKeyResponse {
+        key: cluster.unlock_key,
+    })
+}
+
+/// `swarm update`: autolock turned on gets a new unlock key (every manager's
+/// key keeper then wraps its data key with it), turned off drops it (the
+/// keepers store their data keys plain again); a new certificate lifetime
+/// applies to certificates issued from now on. Answers the unlock key
+/// while autolock is on.
+async fn update_swarm(
+    manager: &Manager,
+    autolock: Option<bool>,
+    cert_expiry_secs: Option<u64>,
+) -> Result<serde_json::Value, DaemonError> {
+    let _writes = manager.writes.lock().await;
+    let mut cluster = manager.cluster()?;
+    if let Some(secs) = cert_expiry_secs {
+        crate::ca::CertValidity::from_now(std::time::Duration::from_secs(secs))?;
+        cluster.cert_expiry_secs = secs;
+    }
+    match autolock {
+        Some(true) if !cluster.autolock => {
+            cluster.autolock = true;
+            cluster.unlock_key = Some(UnlockKey::generate().expose().to_string());
+        }
+        Some(false) => {
+            cluster.autolock = false;
+            cluster.unlock_key = None;
+        }
+        _ => {}
+    }
+    manager
+        .store()
+        .propose(put(CLUSTER, CLUSTER_KEY, &cluster)?)
+        .await?;
+    log::info!("swarm settings updated (autolock {})", cluster.autolock);
     to_json(&UnlockKeyResponse {
         key: cluster.unlock_key,
     })

@@ -246,6 +246,13 @@ pub enum ApiOp {
     },
     /// `swarm unlock-key --rotate`.
     RotateUnlockKey,
+    /// `swarm update`: autolock on or off, node certificate lifetime.
+    UpdateSwarm {
+        /// Autolock wanted, if it changes.
+        autolock: Option<bool>,
+        /// New node certificate lifetime, seconds.
+        cert_expiry_secs: Option<u64>,
+    },
     /// `service create`.
     CreateService {
         /// The spec (validated by the leader).

@@ -1,8 +1,9 @@
 //! `/swarm` in Docker's shapes (`docker swarm init/join/leave/join-token/
 //! unlock/unlock-key/update`): the swarm object with its join tokens,
 //! and the same operations as shoal's own `/swarm` routes. An update may
-//! rotate tokens and the unlock key; any change of the spec itself is
-//! refused naming the field (shoal has no `swarm update` of settings).
+//! rotate tokens and the unlock key, turn autolock on or off and change the
+//! node certificate lifetime; any other change of the spec is refused
+//! naming the field.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
@@ -36,6 +37,7 @@ fn version_of(cluster: &ClusterRecord) -> u64 {
     cluster.manager_secret.hash(&mut hasher);
     cluster.unlock_key.hash(&mut hasher);
     cluster.autolock.hash(&mut hasher);
+    cluster.cert_expiry_secs.hash(&mut hasher);
     // Docker's client sends it back as a JSON number: keep it exact.
     hasher.finish() >> 11
 }
@@ -96,6 +98,23 @@ fn changed(path: &str, sent: &Map<String, Value>, ours: &Value) -> Option<String
     })
 }
 
+/// The settings an update changes (autolock, node certificate lifetime),
+/// each `None` when sent as it is (or not sent).
+fn settings(sent: &Map<String, Value>, cluster: &ClusterRecord) -> (Option<bool>, Option<u64>) {
+    let autolock = sent
+        .get("EncryptionConfig")
+        .and_then(|e| e.get("AutoLockManagers"))
+        .and_then(Value::as_bool)
+        .filter(|on| *on != cluster.autolock);
+    let expiry = sent
+        .get("CAConfig")
+        .and_then(|c| c.get("NodeCertExpiry"))
+        .and_then(Value::as_u64)
+        .map(|nanos| nanos / NANOS)
+        .filter(|secs| *secs != 0 && *secs != cluster.cert_expiry_secs);
+    (autolock, expiry)
+}
+
 /// `?version=N&rotateWorkerToken=…&rotateManagerToken=…&rotateManagerUnlockKey=…`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,10 +140,21 @@ pub(crate) async fn update(
     }
     let sent: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|e| EngineFailure::bad_request(format!("invalid swarm spec: {e}")))?;
-    if let Some(field) = changed("", &sent, &spec_of(&cluster)) {
+    let (autolock, cert_expiry_secs) = settings(&sent, &cluster);
+    let mut wanted = cluster.clone();
+    wanted.autolock = autolock.unwrap_or(cluster.autolock);
+    wanted.cert_expiry_secs = cert_expiry_secs.unwrap_or(cluster.cert_expiry_secs);
+    if let Some(field) = changed("", &sent, &spec_of(&wanted)) {
         return Err(EngineFailure::bad_request(format!(
             "Spec.{field}: changing it is not supported by shoal"
         )));
+    }
+    if autolock.is_some() || cert_expiry_secs.is_some() {
+        let op = ApiOp::UpdateSwarm {
+            autolock,
+            cert_expiry_secs,
+        };
+        api_call(&daemon, op).await?;
     }
     for (wanted, role) in [
         (&query.rotate_worker_token, NodeRole::Worker),
@@ -308,5 +338,31 @@ mod tests {
             changed("", &raft, &ours).as_deref(),
             Some("Raft.SnapshotInterval")
         );
+    }
+
+    #[test]
+    fn autolock_and_the_cert_expiry_are_the_settings_an_update_changes() {
+        let cluster = ClusterRecord {
+            id: "c".into(),
+            ca_cert_pem: String::new(),
+            ca_key_pem: String::new(),
+            worker_secret: String::new(),
+            manager_secret: String::new(),
+            autolock: false,
+            unlock_key: None,
+            cert_expiry_secs: 3600,
+            data_path_port: 4789,
+            created_at: 0,
+        };
+        let sent = |text: &str| serde_json::from_str::<Map<String, Value>>(text).expect("json");
+        let both = sent(
+            r#"{"CAConfig":{"NodeCertExpiry":7200000000000},"EncryptionConfig":{"AutoLockManagers":true}}"#,
+        );
+        assert_eq!(settings(&both, &cluster), (Some(true), Some(7200)));
+        let same = sent(
+            r#"{"CAConfig":{"NodeCertExpiry":3600000000000},"EncryptionConfig":{"AutoLockManagers":false}}"#,
+        );
+        assert_eq!(settings(&same, &cluster), (None, None));
+        assert_eq!(settings(&sent("{}"), &cluster), (None, None));
     }
 }

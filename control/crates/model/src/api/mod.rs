@@ -18,5 +18,5 @@ pub use services::{
 };
 pub use types::{
     ErrorBody, InitRequest, InitResponse, JoinRequest, JoinResponse, JoinTokenResponse, NodeView,
-    SwarmInfo, SwarmState, UnlockKeyResponse, UnlockRequest, VolumeView,
+    SwarmInfo, SwarmState, SwarmUpdateRequest, UnlockKeyResponse, UnlockRequest, VolumeView,
 };

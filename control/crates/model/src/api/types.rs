@@ -114,6 +114,18 @@ pub struct UnlockRequest {
     pub key: String,
 }
 
+/// `swarm update`: the settings to change (unset: unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SwarmUpdateRequest {
+    /// `--autolock[=false]`: lock managers' data keys with an unlock key.
+    #[serde(default)]
+    pub autolock: Option<bool>,
+    /// `--cert-expiry`: lifetime of node certificates issued from now on,
+    /// seconds.
+    #[serde(default)]
+    pub cert_expiry_secs: Option<u64>,
+}
+
 /// `GET /swarm/unlockkey` and its rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockKeyResponse {
