@@ -1,7 +1,7 @@
 //! `docker stack deploy` onto shoal with the stock `docker` client: a
 //! compose file with two services on a network of the stack's own (one
-//! reaches the other by its short name), a published port, a secret and
-//! a config;
+//! reaches the other by its short name), a published port, a secret, a
+//! config and a named volume;
 //! `docker stack services/ps` show them, the mesh answers on every node,
 //! and `docker stack rm` removes everything the stack created.
 //!
@@ -31,6 +31,8 @@ services:
   api:
     image: web:1
     networks: [back]
+    volumes:
+      - data:/data
 networks:
   back:
     driver: overlay
@@ -40,6 +42,8 @@ secrets:
 configs:
   site:
     file: ./site.conf
+volumes:
+  data:
 "#;
 
 /// Lines of `docker ... --format` output, sorted.
@@ -126,6 +130,17 @@ fn docker_stack_deploy_runs_a_compose_file_and_stack_rm_removes_it() {
     assert_eq!(secret.trim(), "hunter2");
     let config = exec_in_task(&lab.nodes, &web, &["cat", "/etc/site.conf"]);
     assert_eq!(config, "listen 80;\n", "the stack's config at its target");
+    // The stack's named volume (namespaced `app_data`) is mounted in api.
+    let api = running_task(&lab, "app_api");
+    let wrote = exec_in_task(
+        &lab.nodes,
+        &api,
+        &["sh", "-c", "echo kept > /data/probe && cat /data/probe"],
+    );
+    assert_eq!(wrote, "kept\n", "api writes to its volume");
+    let api_node = lab.nodes.iter().find(|n| n.name == api.node).unwrap();
+    let volumes = api_node.cli(&["volume", "ls"]).unwrap();
+    assert!(volumes.contains("app_data"), "{volumes}");
     for addr in lab.node_addrs() {
         eventually("the published port through the mesh", || {
             who(&client_node, addr, 8080).ok()
