@@ -14,6 +14,7 @@ mod lb_report;
 mod lb_shoal;
 mod measure;
 mod overlay;
+mod prog_stats;
 mod report;
 mod services;
 

@@ -78,13 +78,22 @@ pub fn run(args: OverlayArgs) -> Result<()> {
     let kernel = kernel_pair(&mut lab).map_err(|e| format!("{e:#}"));
     let kernel = measure_row(KERNEL, kernel, &docroot, plan);
     let shoal = shoal.and_then(|()| shoal_pair(&mut lab).map_err(|e| format!("{e:#}")));
+    // Each program's runs and run time over the shoal row (bpf_stats).
+    let stats = super::prog_stats::StatsOn::enable();
+    let before = super::prog_stats::snapshot();
     let shoal = measure_row(SHOAL, shoal, &docroot, plan);
+    let profile = match (&stats, before, super::prog_stats::snapshot()) {
+        (Ok(_), Ok(before), Ok(after)) => super::prog_stats::costs(&before, &after),
+        _ => Vec::new(),
+    };
+    drop(stats);
     let run = OverlayRun {
         machine,
         secs: plan.secs,
         reps: plan.reps,
         rows: vec![raw, kernel, shoal],
         ratios: vec![(KERNEL, RAW), (SHOAL, RAW), (SHOAL, KERNEL)],
+        profile,
     };
     write_report(&args, &report::render_overlay(&run))
 }

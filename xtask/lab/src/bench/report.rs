@@ -113,6 +113,8 @@ pub struct OverlayRun {
     pub rows: Vec<Row>,
     /// Ratio rows: (numerator path, denominator path).
     pub ratios: Vec<(&'static str, &'static str)>,
+    /// Per-program cost over the shoal row (empty without bpf_stats).
+    pub profile: Vec<super::prog_stats::ProgCost>,
 }
 
 /// Renders the overlay section (title line first).
@@ -148,6 +150,14 @@ pub fn render_overlay(run: &OverlayRun) -> String {
     for &(num, den) in &run.ratios {
         let cells = [0, 1, 2, 3].map(|i| ratio(run, num, den, i));
         let _ = writeln!(s, "| {num} / {den} | {} |", cells.join(" | "));
+    }
+    if !run.profile.is_empty() {
+        s.push_str(
+            "\nWhere shoal's time goes, per program, over every measurement of the shoal \
+             row (`kernel.bpf_stats_enabled=1`: run count and run time per program, \
+             summed over the lab's nodes; one run is one packet at that hook):\n\n",
+        );
+        s.push_str(&super::prog_stats::render(&run.profile));
     }
     s
 }
@@ -296,6 +306,7 @@ mod tests {
                 },
             ],
             ratios: vec![("kernel vxlan", "raw veth"), ("shoal", "raw veth")],
+            profile: Vec::new(),
         }
     }
 
