@@ -274,6 +274,31 @@ impl ServiceLab {
     }
 }
 
+impl ServiceLab {
+    /// Waits until every node's data plane balances published `port`
+    /// (`dp mesh`) among `count` active backends: the agents program what
+    /// the store says a moment after it says it (seconds on a busy machine).
+    pub fn wait_mesh_backends(&self, port: u16, count: u64) {
+        eventually(
+            &format!("every node's mesh on :{port} with {count} backends"),
+            || {
+                self.nodes
+                    .iter()
+                    .all(|node| {
+                        let out = node
+                            .lab_node()
+                            .shoal(&["dp", "mesh", "--format", "json"])
+                            .unwrap_or_default();
+                        let rows: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
+                        rows.iter()
+                            .any(|r| r["port"] == u64::from(port) && r["active_backends"] == count)
+                    })
+                    .then_some(())
+            },
+        )
+    }
+}
+
 /// Whether a `service ps` JSON row is wanted and observed running.
 pub fn is_running(task: &Value) -> bool {
     task["desired_state"] == "running" && task["status"]["state"] == "running"

@@ -71,6 +71,7 @@ fn replicas_spread_and_answer_through_every_node_with_the_client_address() {
         .map(|n| ((*n).to_owned(), 2))
         .collect();
     assert_eq!(per_node, expected, "six replicas spread 2/2/2");
+    lab.wait_mesh_backends(8080, 6);
 
     let client = lab.client("c1");
     let mut answered_by = BTreeSet::new();
