@@ -24,6 +24,8 @@ pub struct SwarmNode {
     pub daemon_args: Vec<String>,
     /// More environment of the daemon (`NOTIFY_SOCKET`, ...).
     pub daemon_env: Vec<(String, String)>,
+    /// The running daemon's output file.
+    log: Option<PathBuf>,
 }
 
 impl SwarmNode {
@@ -35,6 +37,7 @@ impl SwarmNode {
             pid: None,
             daemon_args: Vec::new(),
             daemon_env: Vec::new(),
+            log: None,
         }
     }
 
@@ -72,9 +75,22 @@ impl SwarmNode {
     /// Starts the daemon and waits until its socket answers.
     pub fn start(&mut self) -> Result<(), CmdError> {
         self.spawn_daemon()?;
-        eventually(&format!("{} daemon to answer", self.name), || {
-            self.cli(&["swarm", "inspect"]).ok()
-        });
+        let answered = poll_until(|| self.cli(&["swarm", "inspect"]).is_ok());
+        if !answered {
+            // What the daemon said is the first thing a failure needs.
+            let log = self
+                .log
+                .as_ref()
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "timed out waiting for {} daemon to answer; its log ends:\n{}",
+                self.name,
+                tail.join("\n")
+            );
+        }
         Ok(())
     }
 
@@ -97,6 +113,7 @@ impl SwarmNode {
         command.envs(self.daemon_env.iter().map(|(k, v)| (k, v)));
         let spawned = self.node.spawn_command(command)?;
         self.pid = Some(spawned.pid);
+        self.log = Some(spawned.log.clone());
         Ok(())
     }
 
@@ -109,12 +126,24 @@ impl SwarmNode {
         }
     }
 
-    /// Kills the daemon outright (SIGKILL): a crash, not a shutdown.
+    /// Kills the daemon outright (SIGKILL): a crash, not a shutdown. Returns
+    /// once the process has died (its files, the state directory's lock
+    /// among them, are closed): the kernel tears a big process down
+    /// asynchronously, and a daemon started at once would find the lock
+    /// still held.
     pub fn kill(&mut self) {
         if let Some(pid) = self.pid.take() {
-            let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+            let raw = i32::try_from(pid).unwrap_or(i32::MAX);
             // SAFETY: kill has no memory preconditions; pid is our child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            unsafe { libc::kill(raw, libc::SIGKILL) };
+            let dead = poll_until(|| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+                    stat.rsplit(')')
+                        .next()
+                        .is_some_and(|s| s.trim_start().starts_with('Z'))
+                })
+            });
+            assert!(dead, "{} daemon (pid {pid}) survived SIGKILL", self.name);
         }
     }
 
