@@ -98,29 +98,17 @@ impl FromStr for ConfigRef {
             config.validate()?;
             return Ok(config);
         }
-        let bad = |reason| SpecError::ConfigSyntax {
+        let fields = super::file_ref::parse(text).map_err(|reason| SpecError::ConfigSyntax {
             text: text.to_owned(),
             reason,
-        };
-        let mut config = ConfigRef::named("");
-        let mut target = None;
-        for field in text.split(',') {
-            let (key, value) = field
-                .split_once('=')
-                .ok_or_else(|| bad("expected key=value"))?;
-            match key.trim() {
-                "source" | "src" => config.source = value.to_owned(),
-                "target" => target = Some(absolute_target(value)),
-                "uid" => config.uid = value.parse().map_err(|_| bad("uid is not a number"))?,
-                "gid" => config.gid = value.parse().map_err(|_| bad("gid is not a number"))?,
-                "mode" => {
-                    config.mode = u32::from_str_radix(value, 8)
-                        .map_err(|_| bad("mode is not an octal number"))?;
-                }
-                _ => return Err(bad("unknown key (expected source, target, uid, gid, mode)")),
-            }
+        })?;
+        let mut config = ConfigRef::named(&fields.source);
+        config.uid = fields.uid.unwrap_or(config.uid);
+        config.gid = fields.gid.unwrap_or(config.gid);
+        config.mode = fields.mode.unwrap_or(config.mode);
+        if let Some(target) = &fields.target {
+            config.target = absolute_target(target);
         }
-        config.target = target.unwrap_or_else(|| format!("/{}", config.source));
         config.validate()?;
         Ok(config)
     }

@@ -9,6 +9,7 @@ mod config;
 mod constraint;
 mod container;
 mod error;
+mod file_ref;
 mod mount;
 mod registry_auth;
 mod sched_node;

@@ -153,29 +153,17 @@ impl FromStr for SecretRef {
             secret.validate()?;
             return Ok(secret);
         }
-        let bad = |reason| SpecError::SecretSyntax {
+        let fields = super::file_ref::parse(text).map_err(|reason| SpecError::SecretSyntax {
             text: text.to_owned(),
             reason,
-        };
-        let mut secret = SecretRef::named("");
-        let mut target = None;
-        for field in text.split(',') {
-            let (key, value) = field
-                .split_once('=')
-                .ok_or_else(|| bad("expected key=value"))?;
-            match key.trim() {
-                "source" | "src" => secret.source = value.to_owned(),
-                "target" => target = Some(relative_target(value)?),
-                "uid" => secret.uid = value.parse().map_err(|_| bad("uid is not a number"))?,
-                "gid" => secret.gid = value.parse().map_err(|_| bad("gid is not a number"))?,
-                "mode" => {
-                    secret.mode = u32::from_str_radix(value, 8)
-                        .map_err(|_| bad("mode is not an octal number"))?;
-                }
-                _ => return Err(bad("unknown key (expected source, target, uid, gid, mode)")),
-            }
+        })?;
+        let mut secret = SecretRef::named(&fields.source);
+        secret.uid = fields.uid.unwrap_or(secret.uid);
+        secret.gid = fields.gid.unwrap_or(secret.gid);
+        secret.mode = fields.mode.unwrap_or(secret.mode);
+        if let Some(target) = &fields.target {
+            secret.target = relative_target(target)?;
         }
-        secret.target = target.unwrap_or_else(|| secret.source.clone());
         secret.validate()?;
         Ok(secret)
     }
