@@ -28,6 +28,7 @@ use shoal_dataplane::{
     lb::{
         self,
         maglev::{self, MaglevBackend},
+        table_sync::OuterState,
         tables::LbTables,
     },
     node::{self, DesiredState},
@@ -279,6 +280,65 @@ fn draining_removing_and_adding_keep_ids_and_tables_right() {
     let t = node.tables();
     assert!(services(&t).is_empty() && backends(&t).is_empty());
     assert!(t.table_ids().unwrap().is_empty());
+}
+
+/// Service id → kernel id of its Maglev inner map, as pinned.
+fn inner_maps(t: &LbTables) -> BTreeMap<u32, u32> {
+    OuterState::read(&t.maglev_outer, maps::SERVICES_CAPACITY)
+        .unwrap()
+        .inner_map_ids()
+        .clone()
+}
+
+#[test]
+fn an_unchanged_apply_writes_nothing_and_a_backend_change_only_its_service() {
+    let node = Node::new();
+    let first = node.apply(&state(web3(), true));
+    // web's VIP and its published port have the same backends: one table.
+    assert_eq!(
+        (first.maglev_tables.added, first.maglev_maps_created),
+        (3, 2),
+        "{first:?}"
+    );
+    assert_eq!(first.maglev_maps, 2, "{first:?}");
+    assert!(
+        first.maglev_bytes >= 2 * u64::from(MAGLEV_SIZE) * 4,
+        "kernel memory of two tables: {first:?}"
+    );
+    let t = node.tables();
+    let svcs = services(&t);
+    let before = inner_maps(&t);
+    let web_mesh = svcs[&key([0; 4], 8080, PROTO_TCP)].id;
+    assert_eq!(before[&svcs[&WEB].id], before[&web_mesh], "shared table");
+
+    let again = node.apply(&state(web3(), true));
+    assert_eq!(again.map_writes(), 0, "{again:?}");
+    assert_eq!(inner_maps(&node.tables()), before);
+
+    // api's only backend replaced: its backend entry and its one table.
+    let mut moved = state(web3(), true);
+    moved["services"][1]["backends"] = json!([backend(9, false)]);
+    let report = node.apply(&moved);
+    assert!(report.services.is_empty(), "{report:?}");
+    assert_eq!(
+        (report.backends.added, report.backends.removed),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(
+        (report.maglev_tables.updated, report.maglev_maps_created),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(report.map_writes(), 4, "{report:?}");
+    let t = node.tables();
+    let after = inner_maps(&t);
+    let api = svcs[&key([10, 10, 0, 101], 53, 17)].id;
+    assert_ne!(after[&api], before[&api], "api got a new table");
+    for id in [svcs[&WEB].id, web_mesh] {
+        assert_eq!(after[&id], before[&id], "web's table untouched");
+    }
+    check_tables(&t);
 }
 
 #[test]

@@ -3,11 +3,13 @@
 //! [`LbView`]), and reconciling the pinned service, backend and Maglev maps.
 
 mod apply;
+mod batch;
 pub mod ids;
 pub mod maglev;
 pub mod plan;
 pub mod state;
 pub mod table_map;
+pub mod table_sync;
 pub mod tables;
 mod validate;
 mod view;

@@ -40,6 +40,9 @@ pub struct LbTables {
     pub backends: HashMap<MapData, u32, Backend>,
     /// Service id → its Maglev table.
     pub maglev: HashOfMaps<MapData, u32, MapData>,
+    /// The same outer map, for the batched operations aya does not wrap
+    /// ([`super::table_sync`]).
+    pub maglev_outer: MapData,
     /// Conntrack timeouts (one entry).
     pub config: Array<MapData, LbConfig>,
 }
@@ -57,6 +60,8 @@ impl LbTables {
             backends: HashMap::try_from(open(pins, maps::BACKENDS, Map::HashMap)?)
                 .map_err(map_err(maps::BACKENDS))?,
             maglev,
+            maglev_outer: MapData::from_pin(pins.map(maps::MAGLEV))
+                .map_err(map_err(maps::MAGLEV))?,
             config: Array::try_from(open(pins, maps::LB_CONFIG, Map::Array)?)
                 .map_err(map_err(maps::LB_CONFIG))?,
         })
