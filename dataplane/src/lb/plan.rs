@@ -8,9 +8,7 @@ use std::{
     sync::Arc,
 };
 
-use shoal_common::lb::{
-    BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MAGLEV_SIZE, MESH_VNI, Service, ServiceKey,
-};
+use shoal_common::lb::{BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MESH_VNI, Service, ServiceKey};
 
 use super::{
     maglev::{self, MaglevBackend},
@@ -225,7 +223,7 @@ impl Plan {
                 let id = *service_ids.get(key)?;
                 let table = built
                     .entry(active)
-                    .or_insert_with_key(|active| maglev::build_sized(active, MAGLEV_SIZE).into());
+                    .or_insert_with_key(|active| maglev::build(active).into());
                 Some((id, Arc::clone(table)))
             })
             .collect()

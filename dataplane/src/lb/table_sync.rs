@@ -56,7 +56,28 @@ pub enum TableSyncError {
 /// map id. Ids are allocated cyclically (2^31 before one comes back), so a
 /// cached id that is still in the outer map is still the same table.
 #[derive(Default)]
-struct TableCache(HashMap<u32, Option<u64>>);
+struct TableCache(HashMap<u32, Known>);
+
+/// What the cache knows of one inner map.
+#[derive(Clone, Copy)]
+struct Known {
+    /// Digest of its ring; `None`: not a table of this layout.
+    digest: Option<u64>,
+    /// Its kernel memory, bytes (`memlock` in its fdinfo).
+    bytes: u64,
+}
+
+/// The kernel's memory account of `map` (`memlock:` in its fdinfo).
+fn memlock(map: &MapData, map_id: u32) -> Result<u64, TableSyncError> {
+    let fd = map.fd().as_fd().as_raw_fd();
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .map_err(|source| TableSyncError::Fd { map_id, source })?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("memlock:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0))
+}
 
 /// A digest of a table's slots: a multiply-rotate mix of every pair of
 /// slots (64 bits at a time) and the length. Not for adversarial input (the
@@ -105,13 +126,14 @@ impl OuterState {
 /// from the cache or read once.
 fn content(cache: &mut TableCache, map_id: u32) -> Result<Option<u64>, TableSyncError> {
     if let Some(known) = cache.0.get(&map_id) {
-        return Ok(*known);
+        return Ok(known.digest);
     }
     let err = |source| TableSyncError::Table { map_id, source };
     let map = MapData::from_id(map_id).map_err(|e| err(e.into()))?;
-    let table = table_map::read(map).map_err(err)?.map(|t| digest(&t));
-    cache.0.insert(map_id, table);
-    Ok(table)
+    let bytes = memlock(&map, map_id)?;
+    let digest = table_map::read(map).map_err(err)?.map(|t| digest(&t));
+    cache.0.insert(map_id, Known { digest, bytes });
+    Ok(digest)
 }
 
 /// Digests of the wanted tables, each distinct table (one `Arc`) hashed once.
@@ -178,9 +200,10 @@ pub fn install(
         let map_id = match index.get(&want) {
             Some(&map_id) => map_id,
             None => {
-                let map_id = create(table, &mut pending)?;
+                let (map_id, bytes) = create(table, &mut pending)?;
                 sync.maps_created += 1;
-                cache.0.insert(map_id, Some(want));
+                let digest = Some(want);
+                cache.0.insert(map_id, Known { digest, bytes });
                 index.insert(want, map_id);
                 map_id
             }
@@ -213,13 +236,15 @@ fn digest_index(
     Ok(index)
 }
 
-/// A new inner map holding `table`, kept open in `pending`; its kernel id.
-fn create(table: &[u32], pending: &mut Pending) -> Result<u32, TableSyncError> {
+/// A new inner map holding `table`, kept open in `pending`; its kernel id
+/// and memory.
+fn create(table: &[u32], pending: &mut Pending) -> Result<(u32, u64), TableSyncError> {
     let err = |source| TableSyncError::Table { map_id: 0, source };
     let array = table_map::create(table).map_err(err)?;
     let map_id = array.map().info().map_err(|e| err(e.into()))?.id();
+    let bytes = memlock(array.map(), map_id)?;
     pending.open.insert(map_id, owned(array.map(), map_id)?);
-    Ok(map_id)
+    Ok((map_id, bytes))
 }
 
 /// An fd of `map` that outlives it.
@@ -287,25 +312,26 @@ impl OuterState {
         self.current.values().collect::<BTreeSet<_>>().len()
     }
 
-    /// Kernel memory of the held inner maps, bytes: the kernel's account
-    /// of one (`memlock` in its fdinfo; every table has one layout) times
-    /// their number.
+    /// Kernel memory of the held inner maps, bytes (the kernel's own
+    /// account, `memlock` in each one's fdinfo; known from the sync for
+    /// every map it looked at).
     pub fn kernel_bytes(&self) -> Result<u64, TableSyncError> {
-        let Some(&map_id) = self.current.values().next() else {
-            return Ok(0);
-        };
-        let map = MapData::from_id(map_id).map_err(|e| TableSyncError::Table {
-            map_id,
-            source: e.into(),
-        })?;
-        let fd = map.fd().as_fd().as_raw_fd();
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
-            .map_err(|source| TableSyncError::Fd { map_id, source })?;
-        let one = info
-            .lines()
-            .find_map(|l| l.strip_prefix("memlock:"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        Ok(one * self.maps_held() as u64)
+        let guard = CACHE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut total = 0;
+        for &map_id in self.current.values().collect::<BTreeSet<_>>() {
+            total += match guard.as_ref().and_then(|c| c.0.get(&map_id)) {
+                Some(known) => known.bytes,
+                None => {
+                    let map = MapData::from_id(map_id).map_err(|e| TableSyncError::Table {
+                        map_id,
+                        source: e.into(),
+                    })?;
+                    memlock(&map, map_id)?
+                }
+            };
+        }
+        Ok(total)
     }
 }
