@@ -291,7 +291,7 @@ fn draining_removing_and_adding_keep_ids_and_tables_right() {
 
 /// Service id → kernel id of its Maglev inner map, as pinned.
 fn inner_maps(t: &LbTables) -> BTreeMap<u32, u32> {
-    OuterState::read(&t.maglev_outer, maps::SERVICES_CAPACITY)
+    OuterState::read(&t.maglev_outer)
         .unwrap()
         .inner_map_ids()
         .clone()

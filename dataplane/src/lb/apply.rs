@@ -92,7 +92,7 @@ pub fn apply_to(tables: &mut LbTables, state: &LbView) -> Result<LbReport, LbApp
         .into_iter()
         .filter(|(_, t)| !t.is_empty())
         .collect();
-    let mut outer = OuterState::read(&tables.maglev_outer, maps::SERVICES_CAPACITY)?;
+    let mut outer = OuterState::read(&tables.maglev_outer)?;
     let installed = table_sync::install(&tables.maglev_outer, &mut outer, &wanted_tables)?;
     report.maglev_tables = installed.changes;
     report.maglev_maps_created = installed.maps_created;

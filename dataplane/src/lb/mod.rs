@@ -3,7 +3,6 @@
 //! [`LbView`]), and reconciling the pinned service, backend and Maglev maps.
 
 mod apply;
-mod batch;
 pub mod ids;
 pub mod maglev;
 pub mod plan;

@@ -11,7 +11,7 @@
 //!   when the outer map already holds that content;
 //! - new entries go in with batched updates, stale ones out with one
 //!   batched delete: each batch costs the kernel one RCU grace period
-//!   instead of one per service ([`super::batch`]).
+//!   instead of one per service ([`crate::batch`]).
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, hash_map::Entry},
@@ -22,11 +22,11 @@ use std::{
 
 use aya::maps::{IterableMap as _, MapData};
 
-use super::{
+use super::table_map::{self, TableMapError};
+use crate::{
     batch::{self, BatchError, MAX_BATCH},
-    table_map::{self, TableMapError},
+    overlay::tables::Changes,
 };
-use crate::overlay::tables::Changes;
 
 /// Errors reconciling the Maglev tables.
 #[derive(Debug, thiserror::Error)]
@@ -113,9 +113,9 @@ pub struct OuterState {
 }
 
 impl OuterState {
-    /// One batched read of `outer` (capacity `capacity`).
-    pub fn read(outer: &MapData, capacity: u32) -> Result<Self, TableSyncError> {
-        let pairs = batch::lookup_all(outer.fd().as_fd(), capacity)?;
+    /// A batched read of the outer map `outer`.
+    pub fn read(outer: &MapData) -> Result<Self, TableSyncError> {
+        let pairs = batch::lookup_all::<u32, u32>(outer.fd().as_fd())?;
         Ok(Self {
             current: pairs.into_iter().collect(),
         })

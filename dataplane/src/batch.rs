@@ -1,10 +1,12 @@
-//! Batched operations on the Maglev outer map (`BPF_MAP_*_BATCH`, which
-//! aya 0.14 does not wrap). Every write to a map-in-map from userspace
-//! ends with the kernel waiting for an RCU grace period
-//! (`maybe_wait_bpf_programs` → `synchronize_rcu`), several milliseconds on
-//! a busy machine: one insert per service made installing 10,000 services
-//! take over 80 s. A batch waits once for all its elements.
+//! Batched map operations (`BPF_MAP_*_BATCH`, which aya 0.14 does not
+//! wrap). Every write to a map-in-map from userspace ends with the kernel
+//! waiting for an RCU grace period (`maybe_wait_bpf_programs` →
+//! `synchronize_rcu`), several milliseconds on a busy machine: one insert
+//! per service made installing 10,000 services take over 80 s; a batch
+//! waits once for all its elements. Reading a hash map in batches takes a
+//! few syscalls instead of two per entry.
 
+use aya::Pod;
 use std::{
     io,
     os::fd::{AsRawFd as _, BorrowedFd},
@@ -27,7 +29,7 @@ pub const MAX_BATCH: usize = 256;
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     /// The kernel refused the batch; `done` elements were applied first.
-    #[error("{op} on the Maglev outer map failed after {done} element(s): {source}")]
+    #[error("{op} failed after {done} element(s): {source}")]
     Syscall {
         /// Which command.
         op: &'static str,
@@ -107,16 +109,22 @@ pub fn delete(map: BorrowedFd<'_>, keys: &[u32]) -> Result<(), BatchError> {
     Ok(())
 }
 
-/// Every (key, inner map id) of the hash-of-maps `map` whose capacity is
-/// `capacity`: the kernel reports an inner map by its id, so nothing is
-/// opened. Few syscalls instead of two per entry.
-pub fn lookup_all(map: BorrowedFd<'_>, capacity: u32) -> Result<Vec<(u32, u32)>, BatchError> {
-    let cap = capacity as usize;
-    let (mut keys, mut ids) = (vec![0u32; cap], vec![0u32; cap]);
+/// Entries read per `BPF_MAP_LOOKUP_BATCH` call.
+const LOOKUP_CHUNK: usize = 4096;
+
+/// Every (key, value) of the hash map `map` (for a hash of maps the value
+/// is the inner map's id, so nothing is opened). `K` and `V` must be the
+/// map's key and value types (sizes checked by the kernel).
+pub fn lookup_all<K: Pod, V: Pod>(map: BorrowedFd<'_>) -> Result<Vec<(K, V)>, BatchError> {
+    // SAFETY (both): `Pod` types are valid for any bytes, zeroes included.
+    let mut keys: Vec<K> = vec![unsafe { std::mem::zeroed() }; LOOKUP_CHUNK];
+    let mut values: Vec<V> = vec![unsafe { std::mem::zeroed() }; LOOKUP_CHUNK];
     let mut out = Vec::new();
-    let (mut token, mut first) = (0u32, true);
+    // The batch token of a hash map is a bucket index (u32); 8 bytes of
+    // room in case a map type wants more.
+    let (mut token, mut first) = (0u64, true);
     loop {
-        let mut next = 0u32;
+        let mut next = 0u64;
         let mut attr = BatchAttr {
             in_batch: if first {
                 0
@@ -125,14 +133,19 @@ pub fn lookup_all(map: BorrowedFd<'_>, capacity: u32) -> Result<Vec<(u32, u32)>,
             },
             out_batch: ptr::from_mut(&mut next) as u64,
             keys: keys.as_mut_ptr() as u64,
-            values: ids.as_mut_ptr() as u64,
-            count: capacity,
+            values: values.as_mut_ptr() as u64,
+            count: LOOKUP_CHUNK as u32,
             map_fd: map_fd(map),
             ..BatchAttr::default()
         };
         let result = bpf_batch(BPF_MAP_LOOKUP_BATCH, &mut attr);
-        let got = (attr.count as usize).min(cap);
-        out.extend(keys[..got].iter().copied().zip(ids[..got].iter().copied()));
+        let got = (attr.count as usize).min(LOOKUP_CHUNK);
+        out.extend(
+            keys[..got]
+                .iter()
+                .copied()
+                .zip(values[..got].iter().copied()),
+        );
         match result {
             Ok(_) => {}
             // ENOENT: the walk reached the end (with the last entries).
