@@ -52,8 +52,8 @@ pub enum TableSyncError {
     },
 }
 
-/// Content of each inner map this process has read or written, by kernel
-/// map id. Ids are allocated cyclically (2^31 before one comes back), so a
+/// What this process knows of each inner map it has read or written, by
+/// kernel map id. Ids are allocated cyclically (2^31 before one comes back), so a
 /// cached id that is still in the outer map is still the same table.
 #[derive(Default)]
 struct TableCache(HashMap<u32, Known>);
@@ -102,8 +102,6 @@ pub struct TableSync {
     pub changes: Changes,
     /// Inner maps created by this sync.
     pub maps_created: usize,
-    /// Distinct inner maps the outer map holds afterwards.
-    pub maps_held: usize,
 }
 
 /// Reads the outer map and remembers, per service id, its inner map.
