@@ -13,6 +13,7 @@
 //! the CLI depend on it.
 
 pub mod attach;
+mod batch;
 pub mod iproute;
 pub mod lb;
 pub mod monitor;
