@@ -8,8 +8,8 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
     lb::{
-        ANY_PORT, Backend, CT_ESTABLISHED, CtEntry, FlowKey, MESH_VNI, REPLY_RETURN_PATH,
-        REPLY_REV_NAT, ReplyEntry, ServiceKey, flow_hash,
+        ANY_PORT, Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, MESH_VNI,
+        REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry, ServiceKey, flow_hash,
     },
 };
 
@@ -116,15 +116,8 @@ pub fn try_translate(
             if service.active_backends == 0 {
                 return Err(DropReason::NoBackend);
             }
-            // The ring size comes with the table: read from the same
-            // inner map the pick reads, so a swap never mixes two sizes.
-            let size = lb_maps::maglev_size(service.id).ok_or(DropReason::NoBackend)?;
-            let slot = flow_hash(ip.src, key_ip, sport, dport, ip.proto) % size;
-            let ring = Ring {
-                service_id: service.id,
-                size,
-            };
-            let (id, backend) = pick_backend(ring, slot, ip.src, service.active_backends)?;
+            let slot = flow_hash(ip.src, key_ip, sport, dport, ip.proto) % MAGLEV_SIZE;
+            let (id, backend) = pick_backend(service.id, slot, ip.src, service.active_backends)?;
             let entry = CtEntry {
                 last_seen_ns: now,
                 backend_id: id,
@@ -200,19 +193,19 @@ const HAIRPIN_PROBES: u32 = 16;
 /// backend); only a service whose sole backend is the sender keeps it.
 #[inline(always)]
 fn pick_backend(
-    ring: Ring,
+    service_id: u32,
     slot: u32,
     src: [u8; 4],
     active: u32,
 ) -> Result<(u32, Backend), DropReason> {
-    let id = lb_maps::maglev_pick(ring.service_id, slot).ok_or(DropReason::NoBackend)?;
+    let id = lb_maps::maglev_pick(service_id, slot).ok_or(DropReason::NoBackend)?;
     let backend = lb_maps::backend(id).ok_or(DropReason::StaleBackend)?;
     if backend.ip != src || active < 2 {
         return Ok((id, backend));
     }
     for probe in 1..=HAIRPIN_PROBES {
-        let next = (slot + probe) % ring.size;
-        let Some(other_id) = lb_maps::maglev_pick(ring.service_id, next) else {
+        let next = (slot + probe) % MAGLEV_SIZE;
+        let Some(other_id) = lb_maps::maglev_pick(service_id, next) else {
             break;
         };
         if let Some(other) = lb_maps::backend(other_id)
@@ -222,13 +215,6 @@ fn pick_backend(
         }
     }
     Ok((id, backend))
-}
-
-/// A service's Maglev ring: whose table, and how many slots it has.
-#[derive(Clone, Copy)]
-struct Ring {
-    service_id: u32,
-    size: u32,
 }
 
 /// The flow's conntrack entry if it is live and its backend still exists;

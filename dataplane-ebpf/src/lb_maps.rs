@@ -7,8 +7,8 @@ use aya_ebpf::{
 };
 use shoal_common::{
     lb::{
-        Backend, CtEntry, FlowKey, LbConfig, MAGLEV_HEADER_SLOTS, MAGLEV_MAP_FLAGS, MAGLEV_SIZE,
-        ReplyEntry, Service, ServiceKey,
+        Backend, CtEntry, FlowKey, LbConfig, MAGLEV_MAP_FLAGS, MAGLEV_SIZE, ReplyEntry, Service,
+        ServiceKey,
     },
     maps,
 };
@@ -21,16 +21,13 @@ static SHOAL_SVC_V2: HashMap<ServiceKey, Service> = HashMap::pinned(maps::SERVIC
 #[map(name = "shoal_vips_v1")]
 static SHOAL_VIPS_V1: HashMap<[u8; 4], u32> = HashMap::pinned(maps::SERVICES_CAPACITY, 0);
 
-/// A service's Maglev table: slot 0 its ring size, then slot → backend id.
-/// The template has the largest size; `BPF_F_INNER_MAP` in the flags lets
-/// smaller tables in.
-type MaglevTable =
-    BtfArray<u32, { (MAGLEV_SIZE + MAGLEV_HEADER_SLOTS) as usize }, { MAGLEV_MAP_FLAGS as usize }>;
+/// A service's Maglev table: slot → backend id.
+type MaglevTable = BtfArray<u32, { MAGLEV_SIZE as usize }, { MAGLEV_MAP_FLAGS as usize }>;
 
 /// Service id → its Maglev table. BTF-defined (map-in-map); the loader pins
 /// it by name like the others.
-#[btf_map(name = "shoal_maglev_v2")]
-static SHOAL_MAGLEV_V2: HashOfMaps<u32, MaglevTable, { maps::SERVICES_CAPACITY as usize }> =
+#[btf_map(name = "shoal_maglev_v1")]
+static SHOAL_MAGLEV_V1: HashOfMaps<u32, MaglevTable, { maps::SERVICES_CAPACITY as usize }> =
     HashOfMaps::new();
 
 /// Backend id → backend.
@@ -65,21 +62,11 @@ pub fn is_vip(ip: [u8; 4]) -> bool {
     unsafe { SHOAL_VIPS_V1.get(ip).is_some() }
 }
 
-/// The ring size of service `id`'s Maglev table (`None`: no table, or an
-/// empty one).
-#[inline(always)]
-pub fn maglev_size(id: u32) -> Option<u32> {
-    // SAFETY: the value is copied out immediately; tables are swapped whole.
-    let size = unsafe { SHOAL_MAGLEV_V2.get_value(&id, &0).copied() }?;
-    (size > 0).then_some(size)
-}
-
-/// The backend id in ring slot `slot` of service `id`'s Maglev table.
+/// The backend id in slot `slot` of service `id`'s Maglev table.
 #[inline(always)]
 pub fn maglev_pick(id: u32, slot: u32) -> Option<u32> {
-    let index = slot + MAGLEV_HEADER_SLOTS;
     // SAFETY: the value is copied out immediately; tables are swapped whole.
-    unsafe { SHOAL_MAGLEV_V2.get_value(&id, &index).copied() }
+    unsafe { SHOAL_MAGLEV_V1.get_value(&id, &slot).copied() }
 }
 
 /// The backend with this id.

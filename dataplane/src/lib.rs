@@ -13,7 +13,6 @@
 //! the CLI depend on it.
 
 pub mod attach;
-mod batch;
 pub mod iproute;
 pub mod lb;
 pub mod monitor;

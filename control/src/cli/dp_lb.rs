@@ -54,10 +54,6 @@ struct ServiceRow {
     protocol: String,
     id: u32,
     active_backends: u32,
-    /// Slots in its Maglev ring (0: no table): the smallest prime ring
-    /// with 100 slots per backend, 251 to 16381, shared with every entry
-    /// that has the same backends.
-    table_slots: usize,
     /// Backends in the Maglev table, by id.
     backends: Vec<BackendRow>,
 }
@@ -117,11 +113,13 @@ fn service_rows(t: &LbTables) -> anyhow::Result<Vec<ServiceRow>> {
     let backends: BTreeMap<u32, Backend> = t.backend_entries()?.into_iter().collect();
     let mut rows = Vec::new();
     for (key, svc) in t.service_entries()? {
-        let table = t.table(svc.id)?.flatten().unwrap_or_default();
-        let ids: BTreeSet<u32> = table.iter().copied().collect();
-        let mut row = service_row(&key, &svc, &ids, &backends);
-        row.table_slots = table.len();
-        rows.push(row);
+        let ids: BTreeSet<u32> = t
+            .table(svc.id)?
+            .flatten()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        rows.push(service_row(&key, &svc, &ids, &backends));
     }
     Ok(rows)
 }
@@ -140,7 +138,6 @@ fn service_row(
         protocol: protocol(key.proto),
         id: svc.id,
         active_backends: svc.active_backends,
-        table_slots: 0,
         backends: ids
             .iter()
             .filter_map(|id| backends.get(id).map(|b| backend_row(*id, b)))

@@ -6,41 +6,16 @@
 //! address `0.0.0.0` and the published port (any of the node's addresses).
 //! A VIP therefore answers only tasks on its own network, and two networks
 //! may use the same subnet and VIP without colliding. Its Maglev table (one inner array per service in
-//! [`crate::maps::MAGLEV`], shared by services with the same backends)
-//! holds its ring size in slot 0 and maps slot `1 + flow_hash % size` to a
-//! backend id;
+//! [`crate::maps::MAGLEV`]) maps `flow_hash % MAGLEV_SIZE` to a backend id;
 //! [`crate::maps::BACKENDS`] maps the id to the backend's address. Tables
 //! are rebuilt in a fresh inner array and swapped in whole, so a packet
 //! never sees half a backend set.
 
-/// The largest Maglev ring: a prime well above 100 × the largest backend set.
+/// Maglev table size: a prime well above 100 × the largest backend set.
 pub const MAGLEV_SIZE: u32 = 16381;
-/// The ring sizes a table may have, smallest first: primes, each at least
-/// 100 × the backends it serves ([`maglev_size`]) so Maglev's spread stays
-/// within about 1% while a small service's table takes a page or two
-/// instead of 33.
-pub const MAGLEV_SIZES: [u32; 4] = [251, 1021, 4093, MAGLEV_SIZE];
-/// Slots before the ring in a Maglev inner array: slot 0 holds the ring
-/// size, so a program reads the size from the same table it picks from
-/// and a swapped table never meets a stale size.
-pub const MAGLEV_HEADER_SLOTS: u32 = 1;
-/// Inner-array flags of Maglev tables: `BPF_F_MMAPABLE` (userspace fills a
-/// table with one copy instead of a syscall per slot) and
-/// `BPF_F_INNER_MAP` (tables of different sizes fit one outer map).
-pub const MAGLEV_MAP_FLAGS: u32 = (1 << 10) | (1 << 12);
-
-/// The ring size for `backends` distinct backends: the smallest of
-/// [`MAGLEV_SIZES`] with at least 100 slots per backend, else the largest.
-pub const fn maglev_size(backends: u32) -> u32 {
-    let mut i = 0;
-    while i < MAGLEV_SIZES.len() {
-        if MAGLEV_SIZES[i] >= backends.saturating_mul(100) {
-            return MAGLEV_SIZES[i];
-        }
-        i += 1;
-    }
-    MAGLEV_SIZE
-}
+/// Inner-array flags of Maglev tables: mmap-able, so userspace fills a
+/// table with one copy instead of 16381 syscalls.
+pub const MAGLEV_MAP_FLAGS: u32 = 1 << 10;
 
 /// IPPROTO_TCP.
 pub const PROTO_TCP: u8 = 6;

@@ -43,11 +43,10 @@ pub const PEERS_CAPACITY: u32 = 16384;
 pub const SERVICES: &str = "shoal_svc_v2";
 /// Services (VIP and mesh entries) a node can hold.
 pub const SERVICES_CAPACITY: u32 = 65_536;
-/// `u32 service id` → inner array `u32 slot` → `u32 backend id` (slot 0:
-/// the ring size, one of [`crate::lb::MAGLEV_SIZES`]); written by
-/// `dp apply`, which swaps whole inner arrays. v2: sized per backend set
-/// (`BPF_F_INNER_MAP`), with the size in slot 0.
-pub const MAGLEV: &str = "shoal_maglev_v2";
+/// `u32 service id` → inner array `u32 slot` → `u32 backend id`
+/// ([`crate::lb::MAGLEV_SIZE`] slots); written by `dp apply`, which swaps
+/// whole inner arrays.
+pub const MAGLEV: &str = "shoal_maglev_v1";
 /// `u32 backend id` → [`crate::lb::Backend`]; written by `dp apply`.
 pub const BACKENDS: &str = "shoal_be_v1";
 /// Backends a node can hold.

@@ -3,10 +3,7 @@
 //! names them, a table is complete before a service points at it, and
 //! nothing is removed until nothing points at it any more.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use shoal_common::{lb::ServiceKey, maps};
@@ -14,7 +11,6 @@ use shoal_common::{lb::ServiceKey, maps};
 use super::{
     ids::{IdError, assign},
     plan::{BackendAddr, Plan, plan},
-    table_sync::{self, OuterState, TableSyncError},
     tables::{LbTables, LbTablesError},
     view::LbView,
 };
@@ -26,9 +22,6 @@ pub enum LbApplyError {
     /// A map could not be read or written.
     #[error(transparent)]
     Tables(#[from] LbTablesError),
-    /// The Maglev tables could not be read or written.
-    #[error(transparent)]
-    Maglev(#[from] TableSyncError),
     /// More services or backends than the maps hold.
     #[error(transparent)]
     Ids(#[from] IdError),
@@ -51,30 +44,15 @@ pub struct LbReport {
     pub maglev_tables: Changes,
     /// Conntrack timeouts rewritten.
     pub conntrack_config_changed: bool,
-    /// Maglev inner maps created by this apply (services with equal tables
-    /// share one).
-    pub maglev_maps_created: usize,
-    /// Distinct Maglev inner maps the node holds afterwards.
-    pub maglev_maps: usize,
-    /// Kernel memory of those inner maps, bytes (the kernel's `memlock`
-    /// accounting of one table times their number).
-    pub maglev_bytes: u64,
 }
 
 impl LbReport {
     /// Whether nothing changed.
     pub fn is_noop(&self) -> bool {
-        self.map_writes() == 0
-    }
-
-    /// Map entries this apply wrote or deleted (an unchanged apply: 0).
-    pub fn map_writes(&self) -> usize {
-        let writes = |c: &Changes| c.added + c.updated + c.removed;
-        writes(&self.services)
-            + writes(&self.backends)
-            + writes(&self.maglev_tables)
-            + self.maglev_maps_created
-            + usize::from(self.conntrack_config_changed)
+        self.services.is_empty()
+            && self.backends.is_empty()
+            && self.maglev_tables.is_empty()
+            && !self.conntrack_config_changed
     }
 }
 
@@ -87,15 +65,19 @@ pub fn apply_to(tables: &mut LbTables, state: &LbView) -> Result<LbReport, LbApp
 
     let backends = plan.backend_values(&backend_ids);
     report.backends = upsert(&mut tables.backends, maps::BACKENDS, &backends)?;
-    let wanted_tables: BTreeMap<u32, Arc<[u32]>> = plan
+    let wanted_tables: BTreeMap<u32, Vec<u32>> = plan
         .tables(&service_ids, &backend_ids)
         .into_iter()
         .filter(|(_, t)| !t.is_empty())
         .collect();
-    let mut outer = OuterState::read(&tables.maglev_outer)?;
-    let installed = table_sync::install(&tables.maglev_outer, &mut outer, &wanted_tables)?;
-    report.maglev_tables = installed.changes;
-    report.maglev_maps_created = installed.maps_created;
+    for (id, table) in &wanted_tables {
+        match tables.table(*id)? {
+            Some(Some(current)) if current == *table => continue,
+            Some(_) => report.maglev_tables.updated += 1,
+            None => report.maglev_tables.added += 1,
+        }
+        tables.set_table(*id, table)?;
+    }
     let services = plan.service_values(&service_ids);
     report.services = upsert(&mut tables.services, maps::SERVICES, &services)?;
     report.services.removed = remove_stale(&mut tables.services, maps::SERVICES, &services)?;
@@ -104,10 +86,12 @@ pub fn apply_to(tables: &mut LbTables, state: &LbView) -> Result<LbReport, LbApp
     let vips = plan.vip_values();
     upsert(&mut tables.vips, maps::VIPS, &vips)?;
     remove_stale(&mut tables.vips, maps::VIPS, &vips)?;
-    report.maglev_tables.removed =
-        table_sync::remove_unwanted(&tables.maglev_outer, &mut outer, &wanted_tables)?;
-    report.maglev_maps = outer.maps_held();
-    report.maglev_bytes = outer.kernel_bytes()?;
+    for id in tables.table_ids()? {
+        if !wanted_tables.contains_key(&id) {
+            tables.remove_table(id)?;
+            report.maglev_tables.removed += 1;
+        }
+    }
     report.backends.removed = remove_stale(&mut tables.backends, maps::BACKENDS, &backends)?;
     report.conntrack_config_changed = tables.set_config(state.conntrack.config())?;
     Ok(report)

@@ -10,7 +10,7 @@
 //! whatever ids they allocated. The hashes are fixed functions of the name
 //! bytes: the same on every machine, process and build.
 
-use shoal_common::lb::{flow_hash, maglev_size};
+use shoal_common::lb::{MAGLEV_SIZE, flow_hash};
 
 /// A backend as the table builder sees it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,15 +41,11 @@ fn hash64(seed: u64, bytes: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The table for `backends`, of the smallest ring with 100 slots per
-/// distinct backend ([`maglev_size`]); empty when there are none. The
-/// result does not depend on the order of `backends`; a name listed twice
-/// counts once (the lowest id wins).
+/// The table of [`MAGLEV_SIZE`] slots for `backends`; empty when there are
+/// none. The result does not depend on the order of `backends`; a name
+/// listed twice counts once (the lowest id wins).
 pub fn build(backends: &[MaglevBackend]) -> Vec<u32> {
-    let names: std::collections::BTreeSet<&str> =
-        backends.iter().map(|b| b.name.as_str()).collect();
-    let distinct = u32::try_from(names.len()).unwrap_or(u32::MAX);
-    build_sized(backends, maglev_size(distinct))
+    build_sized(backends, MAGLEV_SIZE)
 }
 
 /// [`build`] with a table of `size` slots; `size` must be prime for every

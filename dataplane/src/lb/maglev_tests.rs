@@ -1,7 +1,5 @@
 use std::collections::HashMap;
 
-use shoal_common::lb::{MAGLEV_SIZE, MAGLEV_SIZES};
-
 use super::*;
 
 fn backends(n: u32) -> Vec<MaglevBackend> {
@@ -31,7 +29,7 @@ fn moved(a: &[u32], b: &[u32]) -> f64 {
 fn every_slot_holds_a_listed_backend() {
     let list = backends(7);
     let table = build(&list);
-    assert_eq!(table.len(), 1021, "7 backends: the 1021-slot ring");
+    assert_eq!(table.len(), MAGLEV_SIZE as usize);
     let ids: Vec<u32> = list.iter().map(|b| b.id).collect();
     assert!(table.iter().all(|id| ids.contains(id)));
     assert_eq!(counts(&table).len(), 7, "every backend gets slots");
@@ -42,7 +40,7 @@ fn each_backend_gets_its_share_within_one_slot() {
     // The round-robin fill gives each backend floor(M/N) or ceil(M/N) slots.
     for n in [1, 2, 3, 10, 100, 1000] {
         let table = build(&backends(n));
-        let share = table.len() as f64 / f64::from(n);
+        let share = f64::from(MAGLEV_SIZE) / f64::from(n);
         for (id, count) in counts(&table) {
             assert!(
                 (count as f64 - share).abs() < 1.0,
@@ -70,14 +68,12 @@ fn disruption_bound(n: u32) -> f64 {
 fn adding_or_removing_one_backend_moves_about_one_nth() {
     for n in [3u32, 5, 10, 20, 50, 100] {
         let all = backends(n + 1);
-        // One ring size for both: crossing a size class rebuilds the
-        // ring (see `small_backend_sets_get_small_rings_that_spread_evenly`).
-        let with = build_sized(&all, MAGLEV_SIZE);
+        let with = build(&all);
         let bound = disruption_bound(n) / f64::from(n);
         for gone in [0, n as usize / 2, n as usize] {
             let mut fewer = all.clone();
             fewer.remove(gone);
-            let without = build_sized(&fewer, MAGLEV_SIZE);
+            let without = build(&fewer);
             // Removing and adding are the same change seen both ways.
             let change = moved(&with, &without);
             assert!(
@@ -105,10 +101,8 @@ fn the_same_backends_give_the_same_table_in_any_order() {
 fn the_table_is_the_same_on_every_machine() {
     // Pinned values: a change to the hashes or the fill would send flows to
     // different backends on nodes running different versions.
-    let table = build_sized(&backends(3), MAGLEV_SIZE);
+    let table = build(&backends(3));
     assert_eq!(&table[..8], &[1, 1, 1, 3, 3, 2, 3, 1]);
-    let small = build(&backends(3));
-    assert_eq!(&small[..8], &PINNED_1021);
     assert_eq!(hash64(OFFSET_SEED, b"10.10.0.5:80"), 0x2e9e_574b_becc_5780);
 }
 
@@ -149,43 +143,9 @@ fn ids_do_not_change_which_address_a_slot_gets() {
 fn pick_indexes_by_the_flow_hash() {
     let table = build(&backends(4));
     let (src, dst) = ([10, 0, 0, 1], [10, 10, 0, 100]);
-    let slot = flow_hash(src, dst, 40000, 80, 6) % table.len() as u32;
+    let slot = flow_hash(src, dst, 40000, 80, 6) % MAGLEV_SIZE;
     assert_eq!(
         pick(&table, src, dst, 40000, 80, 6),
         Some(table[slot as usize])
-    );
-}
-
-/// The first slots of the 1021-slot ring of `backends(3)`.
-const PINNED_1021: [u32; 8] = [2, 3, 3, 3, 2, 2, 2, 3];
-
-#[test]
-fn small_backend_sets_get_small_rings_that_spread_evenly() {
-    for (n, size) in [
-        (1, 251),
-        (2, 251),
-        (3, 1021),
-        (10, 1021),
-        (11, 4093),
-        (40, 4093),
-    ] {
-        let table = build(&backends(n));
-        assert_eq!(table.len(), size, "{n} backends");
-        assert!(table.len() >= 100 * n as usize, "100 slots per backend");
-        let share = size as f64 / f64::from(n);
-        let c = counts(&table);
-        assert_eq!(c.len(), n as usize, "{n} backends: every one gets slots");
-        for (id, count) in c {
-            assert!(
-                (count as f64 - share).abs() < 1.0,
-                "N={n}: backend {id} has {count} of {size} slots, share {share:.1}"
-            );
-        }
-    }
-    assert_eq!(build(&backends(41)).len(), MAGLEV_SIZE as usize);
-    assert_eq!(build(&backends(1000)).len(), MAGLEV_SIZE as usize);
-    assert!(
-        MAGLEV_SIZES.iter().all(|&m| (2..m).all(|d| m % d != 0)),
-        "primes"
     );
 }

@@ -8,7 +8,6 @@ pub mod maglev;
 pub mod plan;
 pub mod state;
 pub mod table_map;
-pub mod table_sync;
 pub mod tables;
 mod validate;
 mod view;

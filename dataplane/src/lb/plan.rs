@@ -5,10 +5,11 @@
 use std::{
     collections::{BTreeMap, BTreeSet, HashSet},
     net::Ipv4Addr,
-    sync::Arc,
 };
 
-use shoal_common::lb::{BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MESH_VNI, Service, ServiceKey};
+use shoal_common::lb::{
+    BACKEND_ACTIVE, BACKEND_DRAINING, Backend, MAGLEV_SIZE, MESH_VNI, Service, ServiceKey,
+};
 
 use super::{
     maglev::{self, MaglevBackend},
@@ -196,18 +197,15 @@ impl Plan {
     }
 
     /// The Maglev table of each service id (empty: no active backend).
-    /// Services with the same active backends share one table (one `Arc`),
-    /// built once: the apply then gives them one kernel map.
     pub fn tables(
         &self,
         service_ids: &BTreeMap<ServiceKey, u32>,
         backend_ids: &BTreeMap<BackendAddr, u32>,
-    ) -> BTreeMap<u32, Arc<[u32]>> {
-        let mut built: BTreeMap<Vec<MaglevBackend>, Arc<[u32]>> = BTreeMap::new();
+    ) -> BTreeMap<u32, Vec<u32>> {
         self.services
             .iter()
             .filter_map(|(key, backends)| {
-                let mut active: Vec<MaglevBackend> = backends
+                let active: Vec<MaglevBackend> = backends
                     .iter()
                     .filter(|b| b.active)
                     .filter_map(|b| {
@@ -217,14 +215,10 @@ impl Plan {
                         })
                     })
                     .collect();
-                // The table does not depend on the order: sort so equal
-                // sets share one entry.
-                active.sort();
-                let id = *service_ids.get(key)?;
-                let table = built
-                    .entry(active)
-                    .or_insert_with_key(|active| maglev::build(active).into());
-                Some((id, Arc::clone(table)))
+                Some((
+                    *service_ids.get(key)?,
+                    maglev::build_sized(&active, MAGLEV_SIZE),
+                ))
             })
             .collect()
     }

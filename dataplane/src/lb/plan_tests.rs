@@ -151,7 +151,7 @@ fn a_service_without_active_backends_has_an_empty_table() {
         .zip(1..)
         .map(|(a, i)| (*a, i))
         .collect();
-    assert!(p.tables(&sids, &bids).values().all(|t| t.is_empty()));
+    assert!(p.tables(&sids, &bids).values().all(Vec::is_empty));
     assert!(
         p.service_values(&sids)
             .values()
@@ -182,34 +182,4 @@ fn the_same_vip_on_two_networks_gets_an_entry_per_network() {
         [(vip.octets(), 2)].into_iter().collect(),
         "one VIP, on two networks"
     );
-}
-
-#[test]
-fn entries_with_the_same_active_backends_share_one_table() {
-    let p = plan(&state().view());
-    let sids: BTreeMap<ServiceKey, u32> =
-        p.services.keys().zip(1..).map(|(k, i)| (*k, i)).collect();
-    let bids = p
-        .backend_addrs()
-        .iter()
-        .zip(1..)
-        .map(|(a, i)| (*a, i))
-        .collect();
-    let tables = p.tables(&sids, &bids);
-    let vip = Ipv4Addr::new(10, 10, 0, 100);
-    let table = |key: ServiceKey| Arc::clone(&tables[&sids[&key]]);
-    let web80 = table(service_key(4097, vip, 80, PROTO_TCP));
-    let mesh = table(service_key(
-        MESH_VNI,
-        Ipv4Addr::UNSPECIFIED,
-        8080,
-        PROTO_TCP,
-    ));
-    let dns = table(service_key(4097, vip, 53, PROTO_UDP));
-    assert!(
-        Arc::ptr_eq(&web80, &mesh),
-        "the VIP port and its published port have the same backends: one table"
-    );
-    assert!(!Arc::ptr_eq(&web80, &dns), "other target port, other table");
-    assert_ne!(*web80, *dns);
 }

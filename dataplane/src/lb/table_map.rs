@@ -1,10 +1,9 @@
-//! One Maglev table as a kernel map: a standalone array whose slot 0 holds
-//! the ring size (one of [`MAGLEV_SIZES`]) and the next `size` slots the
-//! backend ids, created with [`MAGLEV_MAP_FLAGS`] (`BPF_F_MMAPABLE`, so
-//! userspace fills and reads it through one shared mapping instead of a
-//! syscall per slot; `BPF_F_INNER_MAP`, so every size fits the outer map).
-//! A new table is filled completely before it is inserted into the outer
-//! map, so packets only ever see whole tables.
+//! One Maglev table as a kernel map: a standalone array of
+//! [`MAGLEV_SIZE`] backend ids, created with [`MAGLEV_MAP_FLAGS`]
+//! (`BPF_F_MMAPABLE`) so userspace fills and reads it through one shared
+//! mapping instead of 16381 syscalls. A new table is filled completely
+//! before it is inserted into the outer map, so packets only ever see
+//! whole tables.
 
 use std::{
     ffi::c_void,
@@ -14,7 +13,7 @@ use std::{
 };
 
 use aya::maps::{Array, IterableMap as _, Map, MapData, MapError};
-use shoal_common::lb::{MAGLEV_HEADER_SLOTS, MAGLEV_MAP_FLAGS, MAGLEV_SIZES};
+use shoal_common::lb::{MAGLEV_MAP_FLAGS, MAGLEV_SIZE};
 
 /// Errors creating, filling or reading a table.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +21,8 @@ pub enum TableMapError {
     /// Creating the array or a slot operation failed.
     #[error("Maglev table: {0}")]
     Map(#[from] MapError),
-    /// The table's ring is not one of the sizes the programs expect.
-    #[error("Maglev table content has {len} slots, not one of {MAGLEV_SIZES:?}")]
+    /// The table has the wrong number of slots for its content.
+    #[error("Maglev table content has {len} slots, the map {MAGLEV_SIZE}")]
     Size {
         /// Slots given.
         len: usize,
@@ -38,13 +37,12 @@ const SLOT_STRIDE: usize = 8;
 struct Mapping {
     ptr: *mut c_void,
     len: usize,
-    slots: usize,
 }
 
 impl Mapping {
-    /// Map the values of `map` (an mmap-able array of `slots` slots).
-    fn new(map: &MapData, slots: usize, writable: bool) -> io::Result<Self> {
-        let len = slots * SLOT_STRIDE;
+    /// Map the values of `map` (an mmap-able array of [`MAGLEV_SIZE`] slots).
+    fn new(map: &MapData, writable: bool) -> io::Result<Self> {
+        let len = MAGLEV_SIZE as usize * SLOT_STRIDE;
         let prot = if writable {
             libc::PROT_READ | libc::PROT_WRITE
         } else {
@@ -57,25 +55,25 @@ impl Mapping {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Self { ptr, len, slots })
+        Ok(Self { ptr, len })
     }
 
     fn slot_ptr(&self, slot: usize) -> *mut u32 {
-        assert!(slot < self.slots && slot * SLOT_STRIDE + 4 <= self.len);
-        // SAFETY: in bounds (checked above), 8-byte aligned (page + 8·slot).
+        debug_assert!(slot * SLOT_STRIDE + 4 <= self.len);
+        // SAFETY: in bounds (slot < MAGLEV_SIZE), 8-byte aligned (page + 8·slot).
         unsafe { self.ptr.cast::<u8>().add(slot * SLOT_STRIDE).cast::<u32>() }
     }
 
     fn read(&self) -> Vec<u32> {
-        (0..self.slots)
+        (0..MAGLEV_SIZE as usize)
             // SAFETY: in bounds and aligned; another writer can only be a
             // userspace process filling a table not yet published.
             .map(|slot| unsafe { ptr::read_volatile(self.slot_ptr(slot)) })
             .collect()
     }
 
-    fn write(&self, slots: &[u32]) {
-        for (slot, id) in slots.iter().enumerate() {
+    fn write(&self, table: &[u32]) {
+        for (slot, id) in table.iter().enumerate() {
             // SAFETY: in bounds and aligned; the map is ours and unpublished.
             unsafe { ptr::write_volatile(self.slot_ptr(slot), *id) };
         }
@@ -89,29 +87,18 @@ impl Drop for Mapping {
     }
 }
 
-/// The array content for `table`: its size, then its slots.
-fn with_header(table: &[u32]) -> Result<Vec<u32>, TableMapError> {
-    let size = u32::try_from(table.len())
-        .ok()
-        .filter(|size| MAGLEV_SIZES.contains(size))
-        .ok_or(TableMapError::Size { len: table.len() })?;
-    let mut slots = Vec::with_capacity(table.len() + MAGLEV_HEADER_SLOTS as usize);
-    slots.push(size);
-    slots.extend_from_slice(table);
-    Ok(slots)
-}
-
-/// A new table holding `table` (a ring of one of [`MAGLEV_SIZES`]), not
-/// yet visible to any program.
+/// A new table holding `table` (exactly [`MAGLEV_SIZE`] ids), not yet
+/// visible to any program.
 pub fn create(table: &[u32]) -> Result<Array<MapData, u32>, TableMapError> {
-    let slots = with_header(table)?;
-    let entries = u32::try_from(slots.len()).unwrap_or(u32::MAX);
-    let mut array = Array::<MapData, u32>::create(entries, MAGLEV_MAP_FLAGS)?;
-    match Mapping::new(array.map(), slots.len(), true) {
-        Ok(mapping) => mapping.write(&slots),
+    if table.len() != MAGLEV_SIZE as usize {
+        return Err(TableMapError::Size { len: table.len() });
+    }
+    let mut array = Array::<MapData, u32>::create(MAGLEV_SIZE, MAGLEV_MAP_FLAGS)?;
+    match Mapping::new(array.map(), true) {
+        Ok(mapping) => mapping.write(table),
         Err(e) => {
             log::debug!("Maglev table: mmap failed ({e}); filling slot by slot");
-            for (slot, id) in (0..).zip(&slots) {
+            for (slot, id) in (0..).zip(table) {
                 array.set(slot, id, 0)?;
             }
         }
@@ -119,25 +106,19 @@ pub fn create(table: &[u32]) -> Result<Array<MapData, u32>, TableMapError> {
     Ok(array)
 }
 
-/// The ring of a table found in the outer map; `None` if it is not a
-/// table of this layout (another size, flags or header: it gets rebuilt).
+/// The content of a table found in the outer map; `None` if it is not a
+/// table of this layout (another size or flags: it gets rebuilt).
 pub fn read(map: MapData) -> Result<Option<Vec<u32>>, TableMapError> {
     let info = map.info()?;
-    let entries = info.max_entries();
-    let size = entries.saturating_sub(MAGLEV_HEADER_SLOTS);
-    let shaped = MAGLEV_SIZES.contains(&size)
+    let shaped = info.max_entries() == MAGLEV_SIZE
         && info.value_size() == 4
         && info.map_flags() == MAGLEV_MAP_FLAGS;
     if !shaped {
         return Ok(None);
     }
-    let slots = match Mapping::new(&map, entries as usize, false) {
-        Ok(mapping) => mapping.read(),
-        Err(_) => {
-            let array = Array::<MapData, u32>::try_from(Map::Array(map))?;
-            array.iter().collect::<Result<Vec<_>, _>>()?
-        }
-    };
-    let header = MAGLEV_HEADER_SLOTS as usize;
-    Ok((slots.first() == Some(&size)).then(|| slots[header..].to_vec()))
+    if let Ok(mapping) = Mapping::new(&map, false) {
+        return Ok(Some(mapping.read()));
+    }
+    let array = Array::<MapData, u32>::try_from(Map::Array(map))?;
+    Ok(Some(array.iter().collect::<Result<Vec<_>, _>>()?))
 }

@@ -1,7 +1,7 @@
 //! The load balancer's pinned maps, opened by pin so `dp apply` and the
 //! inspection commands see the same tables as the programs.
 
-use aya::maps::{Array, HashMap, HashOfMaps, Map, MapData, MapError};
+use aya::maps::{Array, HashMap, HashOfMaps, IterableMap as _, Map, MapData, MapError};
 use shoal_common::{
     egress::SnatEntry,
     lb::{Backend, CtEntry, FlowKey, LbConfig, ReplyEntry, Service, ServiceKey},
@@ -40,9 +40,6 @@ pub struct LbTables {
     pub backends: HashMap<MapData, u32, Backend>,
     /// Service id → its Maglev table.
     pub maglev: HashOfMaps<MapData, u32, MapData>,
-    /// The same outer map, for the batched operations aya does not wrap
-    /// ([`super::table_sync`]).
-    pub maglev_outer: MapData,
     /// Conntrack timeouts (one entry).
     pub config: Array<MapData, LbConfig>,
 }
@@ -60,8 +57,6 @@ impl LbTables {
             backends: HashMap::try_from(open(pins, maps::BACKENDS, Map::HashMap)?)
                 .map_err(map_err(maps::BACKENDS))?,
             maglev,
-            maglev_outer: MapData::from_pin(pins.map(maps::MAGLEV))
-                .map_err(map_err(maps::MAGLEV))?,
             config: Array::try_from(open(pins, maps::LB_CONFIG, Map::Array)?)
                 .map_err(map_err(maps::LB_CONFIG))?,
         })
@@ -97,6 +92,22 @@ impl LbTables {
         };
         let table = table_map::read(inner).map_err(|source| LbTablesError::Table { id, source })?;
         Ok(Some(table))
+    }
+
+    /// Give service `id` a table holding `table`, swapped in whole.
+    pub fn set_table(&mut self, id: u32, table: &[u32]) -> Result<(), LbTablesError> {
+        let inner =
+            table_map::create(table).map_err(|source| LbTablesError::Table { id, source })?;
+        self.maglev
+            .insert(id, inner.map(), 0)
+            .map_err(map_err(maps::MAGLEV))?;
+        Ok(())
+    }
+
+    /// Drop service `id`'s table.
+    pub fn remove_table(&mut self, id: u32) -> Result<(), LbTablesError> {
+        self.maglev.remove(&id).map_err(map_err(maps::MAGLEV))?;
+        Ok(())
     }
 
     /// The conntrack timeouts as written.

@@ -1,11 +1,11 @@
 //! The overlay's pinned maps, opened by pin so any process (apply, the
 //! inspection commands, a restarted daemon) sees the same tables.
 
-use std::{collections::BTreeMap, os::fd::AsFd as _, path::PathBuf};
+use std::{collections::BTreeMap, path::PathBuf};
 
 use aya::{
     Pod,
-    maps::{Array, HashMap, IterableMap as _, Map, MapData, MapError},
+    maps::{Array, HashMap, Map, MapData, MapError},
 };
 use serde::Serialize;
 use shoal_common::{
@@ -13,7 +13,7 @@ use shoal_common::{
     overlay::{Endpoint, EndpointKey, Network, NodeConfig, Peer, TaskIface},
 };
 
-use crate::{batch, pins::PinPaths};
+use crate::pins::PinPaths;
 
 /// Errors opening or changing the tables.
 #[derive(Debug, thiserror::Error)]
@@ -128,22 +128,14 @@ pub(crate) fn map_err(name: &'static str) -> impl Fn(MapError) -> TablesError {
     move |source| TablesError::Map { name, source }
 }
 
-/// Every entry of a hash map: read in batches (a few syscalls, not two
-/// per entry: an apply reads 10,000-entry maps several times), entry by
-/// entry where the kernel has no batch for the map.
+/// Every entry of a hash map.
 pub fn entries<K: Pod, V: Pod>(
     map: &HashMap<MapData, K, V>,
     name: &'static str,
 ) -> Result<Vec<(K, V)>, TablesError> {
-    match batch::lookup_all::<K, V>(map.map().fd().as_fd()) {
-        Ok(all) => Ok(all),
-        Err(e) => {
-            log::debug!("map {name}: {e}; reading entry by entry");
-            map.iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_err(name))
-        }
-    }
+    map.iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err(name))
 }
 
 /// Make `map` hold exactly `desired`: add missing keys, update changed

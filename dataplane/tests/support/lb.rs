@@ -1,5 +1,5 @@
 //! A [`MapSetup`] for the load balancer's maps (`shoal_svc_v2`, `shoal_vips_v1`,
-//! `shoal_be_v1`, `shoal_maglev_v2`, `shoal_lbcfg_v1`, and seeded entries of
+//! `shoal_be_v1`, `shoal_maglev_v1`, `shoal_lbcfg_v1`, and seeded entries of
 //! `shoal_ct_v2` / `shoal_rep_v2`), plus readers for the flow state the
 //! programs write.
 //!
@@ -17,8 +17,8 @@ use aya::{
 use shoal_common::{
     egress::{SnatEntry, SnatRevEntry},
     lb::{
-        BACKEND_ACTIVE, BACKEND_DRAINING, Backend, CtEntry, FlowKey, LbConfig, MAGLEV_SIZES,
-        MESH_VNI, ReplyEntry, Service, ServiceKey, maglev_size,
+        BACKEND_ACTIVE, BACKEND_DRAINING, Backend, CtEntry, FlowKey, LbConfig, MAGLEV_MAP_FLAGS,
+        MAGLEV_SIZE, MESH_VNI, ReplyEntry, Service, ServiceKey,
     },
     maps,
 };
@@ -160,19 +160,16 @@ impl LbMaps {
         self
     }
 
-    /// Maglev table `id`: a ring of one of [`MAGLEV_SIZES`] slots.
+    /// Maglev table `id` with exactly [`MAGLEV_SIZE`] slots.
     pub fn table(mut self, id: u32, slots: Vec<u32>) -> Self {
-        assert!(
-            MAGLEV_SIZES.contains(&(slots.len() as u32)),
-            "a Maglev ring's size"
-        );
+        assert_eq!(slots.len(), MAGLEV_SIZE as usize, "a Maglev table's size");
         self.tables.push((id, slots));
         self
     }
 
     /// Maglev table `id` sending every slot to backend `backend`.
     pub fn single_backend_table(self, id: u32, backend: u32) -> Self {
-        self.table(id, vec![backend; maglev_size(1) as usize])
+        self.table(id, vec![backend; MAGLEV_SIZE as usize])
     }
 
     /// Conntrack timeouts (`None`, the default: the map's zeroed entry,
@@ -241,14 +238,17 @@ fn config_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, LbConfig>, Box<dyn 
 type MaglevOuter<'a> = HashOfMaps<&'a mut MapData, u32, Array<MapData, u32>>;
 
 fn maglev_map(ebpf: &mut Ebpf) -> Result<MaglevOuter<'_>, Box<dyn Error>> {
-    let map = ebpf.map_mut(maps::MAGLEV).ok_or("no map shoal_maglev_v2")?;
+    let map = ebpf.map_mut(maps::MAGLEV).ok_or("no map shoal_maglev_v1")?;
     Ok(HashOfMaps::try_from(map)?)
 }
 
-/// A filled inner table (the size slot, then the ring), not yet visible
-/// to any program: made the way `dp apply` makes it.
+/// A filled inner table, not yet visible to any program.
 fn inner_table(slots: &[u32]) -> Result<Array<MapData, u32>, Box<dyn Error>> {
-    Ok(shoal_dataplane::lb::table_map::create(slots)?)
+    let mut table = Array::<MapData, u32>::create(MAGLEV_SIZE, MAGLEV_MAP_FLAGS)?;
+    for (slot, id) in (0..).zip(slots) {
+        table.set(slot, id, 0)?;
+    }
+    Ok(table)
 }
 
 /// Remove every entry of an LRU flow map.
@@ -289,7 +289,7 @@ impl MapSetup for LbMaps {
             let table = inner_table(slots)?;
             let mut outer = maglev_map(ebpf)?;
             if outer.get(id, 0).is_ok() {
-                return Err(format!("shoal_maglev_v2: table {id} left behind").into());
+                return Err(format!("shoal_maglev_v1: table {id} left behind").into());
             }
             // The outer map holds its own reference; our fd closes on drop.
             outer.insert(id, &table, 0)?;
