@@ -69,11 +69,27 @@ fn docker_swarm_init_join_token_rotation_join_and_leave() {
     .unwrap_or_else(|e| panic!("join with the new token: {e}"));
     all_ready(&nodes[0], 3);
 
+    // Autolock is a setting shoal changes: Docker's client prints the key.
     let autolock = docker(client, &nodes[0], &["swarm", "update", "--autolock=true"])
-        .expect_err("shoal cannot change settings yet");
+        .unwrap_or_else(|e| panic!("docker swarm update --autolock: {e}"));
+    let key = autolock
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SWMKEY-1-"))
+        .unwrap_or_else(|| panic!("no unlock key printed: {autolock}"));
+    let shown = docker(client, &nodes[0], &["swarm", "unlock-key", "-q"])
+        .unwrap_or_else(|e| panic!("docker swarm unlock-key: {e}"));
+    assert_eq!(shown, key);
+    // One it does not is refused naming the field.
+    let history = docker(
+        client,
+        &nodes[0],
+        &["swarm", "update", "--task-history-limit", "2"],
+    )
+    .expect_err("the task history limit is not a setting shoal changes");
     assert!(
-        autolock.contains("EncryptionConfig.AutoLockManagers"),
-        "the refusal names the field: {autolock}"
+        history.contains("Orchestration.TaskHistoryRetentionLimit"),
+        "the refusal names the field: {history}"
     );
     let left = docker(client, &nodes[2], &["swarm", "leave"])
         .unwrap_or_else(|e| panic!("docker swarm leave: {e}"));
