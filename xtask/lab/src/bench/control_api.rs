@@ -20,10 +20,15 @@ pub struct Api {
 impl Api {
     /// Connects to `socket`.
     pub fn connect(socket: &Path) -> Result<Self> {
+        Self::connect_within(socket, CALL_TIMEOUT)
+    }
+
+    /// Connects to `socket`; a call may take up to `timeout`.
+    pub fn connect_within(socket: &Path, timeout: Duration) -> Result<Self> {
         let stream = UnixStream::connect(socket)
             .with_context(|| format!("connecting to {}", socket.display()))?;
-        stream.set_read_timeout(Some(CALL_TIMEOUT))?;
-        stream.set_write_timeout(Some(CALL_TIMEOUT))?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         Ok(Self {
             reader: BufReader::new(stream),
         })

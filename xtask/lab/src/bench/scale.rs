@@ -26,8 +26,13 @@ use super::scale_report::{self as rep, LeaderUse, ScaleRun, Spread};
 
 /// Longest a phase (joining, converging) may take before the run gives up.
 const PHASE_LIMIT: Duration = Duration::from_secs(900);
+/// How often a long wait prints the fleet's counters.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// API calls timed per list.
 const API_SAMPLES: usize = 50;
+/// Patience for one API call: a busy leader answers late, and a late
+/// answer is a measurement, not a failure.
+const API_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Arguments of `cargo xtask bench scale`.
 #[derive(Args)]
@@ -87,7 +92,7 @@ pub fn run(args: ScaleArgs) -> Result<()> {
     for node in &nodes {
         leader.cli(&["node", "update", "--availability", "drain", &node.name])?;
     }
-    let mut api = Api::connect(&leader.socket())?;
+    let mut api = Api::connect_within(&leader.socket(), API_TIMEOUT)?;
     let start_cpu = CpuMark::take(pid)?;
     let started = Instant::now();
     let running = scale_fleet::start(&sim, plan);
@@ -133,7 +138,7 @@ fn measure(
     let joined_cpu = CpuMark::take(pid)?;
     let joined = fleet.counts().joined;
     println!("   joined {joined} of {} in {join_s:.1} s, ready {ready_s:?}", args.nodes);
-    let creates = create_services(args, api)?;
+    let (creates, create_times) = create_services(args, api)?;
     let running_s = wait_running(args, fleet, &creates)?;
     let tasks_cpu = CpuMark::take(pid)?;
     println!("   all tasks running: {running_s:?}");
@@ -160,6 +165,7 @@ fn measure(
         running_s,
         running_in_store,
         scheduling,
+        create: Spread::of(&create_times),
         node_ls,
         service_ls,
         leader: LeaderUse {
@@ -213,9 +219,14 @@ fn join_phase(
 }
 
 /// Creates services of at most `per_service` tasks until `tasks` in all;
-/// returns each service's name and when its create was sent.
-fn create_services(args: &ScaleArgs, api: &mut Api) -> Result<HashMap<String, Instant>> {
+/// returns each service's name and when its create was sent, and how long
+/// each create took to answer.
+fn create_services(
+    args: &ScaleArgs,
+    api: &mut Api,
+) -> Result<(HashMap<String, Instant>, Vec<Duration>)> {
     let mut creates = HashMap::new();
+    let mut times = Vec::new();
     let mut left = args.tasks;
     while left > 0 {
         let replicas = left.min(args.per_service.max(1));
@@ -229,10 +240,11 @@ fn create_services(args: &ScaleArgs, api: &mut Api) -> Result<HashMap<String, In
         let sent = Instant::now();
         api.call_ok("POST", "/services/create", Some(&body))
             .with_context(|| format!("creating {name}"))?;
+        times.push(sent.elapsed());
         creates.insert(name, sent);
         left -= replicas;
     }
-    Ok(creates)
+    Ok((creates, times))
 }
 
 /// Waits until the fleet has reported every task running: first create →
@@ -243,8 +255,14 @@ fn wait_running(
     creates: &HashMap<String, Instant>,
 ) -> Result<Option<f64>> {
     let first = creates.values().min().copied().unwrap_or_else(Instant::now);
+    let mut progress = Instant::now();
     while first.elapsed() < PHASE_LIMIT {
-        if fleet.counts().running >= args.tasks {
+        let counts = fleet.counts();
+        if progress.elapsed() > PROGRESS_EVERY {
+            println!("   {:.0} s: {counts:?}", first.elapsed().as_secs_f64());
+            progress = Instant::now();
+        }
+        if counts.running >= args.tasks {
             let last = fleet.last_running().unwrap_or_else(Instant::now);
             return Ok(Some(last.duration_since(first).as_secs_f64()));
         }

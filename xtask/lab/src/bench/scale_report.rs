@@ -72,6 +72,8 @@ pub struct ScaleRun {
     pub running_in_store: usize,
     /// `service create` sent → the task in its node's assignment.
     pub scheduling: Spread,
+    /// `service create` on the leader, while the fleet runs.
+    pub create: Spread,
     /// `GET /nodes` on the leader, at rest.
     pub node_ls: Spread,
     /// `GET /services` on the leader, at rest.
@@ -121,6 +123,7 @@ pub fn render(run: &ScaleRun) -> String {
         ("create services → all tasks reported running", secs(run.running_s)),
         ("tasks running in the store at the end", format!("{} of {}", run.running_in_store, run.tasks)),
         ("scheduling delay p50 / p99 (create → task in its node's assignment)", spread(&run.scheduling)),
+        ("`service create` (on the leader) p50 / p99", spread(&run.create)),
         ("`node ls` (`GET /nodes` on the leader) p50 / p99", spread(&run.node_ls)),
         ("`service ls` (`GET /services` on the leader) p50 / p99", spread(&run.service_ls)),
         ("leader CPU while joining / creating tasks / at rest", format!(
@@ -191,6 +194,7 @@ mod tests {
             running_s: None,
             running_in_store: 990,
             scheduling: Spread::of(&[Duration::from_millis(120)]),
+            create: Spread::of(&[Duration::from_millis(30)]),
             node_ls: Spread::of(&[]),
             service_ls: Spread::of(&[Duration::from_millis(2)]),
             leader: LeaderUse::default(),
