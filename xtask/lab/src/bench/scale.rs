@@ -85,7 +85,10 @@ pub fn run(args: ScaleArgs) -> Result<()> {
     println!("== lab {}: 3 managers", lab.id());
     let leader = &nodes[leader_of(&nodes)];
     let pid = leader.pid().context("the leader's pid")?;
-    let sim = lab.add_client("sim").context("the simulator's namespace")?.clone();
+    let sim = lab
+        .add_client("sim")
+        .context("the simulator's namespace")?
+        .clone();
     let plan = fleet_plan(&args, leader, &nodes)?;
     // Tasks go to the simulated nodes only, as on a swarm whose managers
     // run none.
@@ -137,7 +140,10 @@ fn measure(
     let (join_s, ready_s) = join_phase(args, api, fleet, started)?;
     let joined_cpu = CpuMark::take(pid)?;
     let joined = fleet.counts().joined;
-    println!("   joined {joined} of {} in {join_s:.1} s, ready {ready_s:?}", args.nodes);
+    println!(
+        "   joined {joined} of {} in {join_s:.1} s, ready {ready_s:?}",
+        args.nodes
+    );
     let (creates, create_times) = create_services(args, api)?;
     let running_s = wait_running(args, fleet, &creates)?;
     let tasks_cpu = CpuMark::take(pid)?;
@@ -198,7 +204,11 @@ fn join_phase(
             break;
         }
         if started.elapsed() > PHASE_LIMIT {
-            bail!("{} of {} nodes joined after {PHASE_LIMIT:?}", counts.joined, args.nodes);
+            bail!(
+                "{} of {} nodes joined after {PHASE_LIMIT:?}",
+                counts.joined,
+                args.nodes
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -208,7 +218,8 @@ fn join_phase(
     }
     let want = fleet.counts().joined + 3;
     while started.elapsed() < PHASE_LIMIT {
-        let nodes: Vec<serde_json::Value> = serde_json::from_slice(&api.call_ok("GET", "/nodes", None)?)?;
+        let nodes: Vec<serde_json::Value> =
+            serde_json::from_slice(&api.call_ok("GET", "/nodes", None)?)?;
         let ready = nodes.iter().filter(|n| n["status"] == "ready").count();
         if ready >= want {
             return Ok((join_s, Some(started.elapsed().as_secs_f64())));
@@ -268,7 +279,11 @@ fn wait_running(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    println!("   only {} of {} tasks running", fleet.counts().running, args.tasks);
+    println!(
+        "   only {} of {} tasks running",
+        fleet.counts().running,
+        args.tasks
+    );
     Ok(None)
 }
 

@@ -177,9 +177,10 @@ async fn heartbeats(session: Arc<Session>, fleet: Arc<Fleet>) {
             cert_not_after: session.cert_not_after,
             resources: Some(resources),
         });
-        let ack = session.call(&request, CALL_TIMEOUT).await.and_then(|v| {
-            serde_json::from_value::<HeartbeatAck>(v).context("heartbeat ack")
-        });
+        let ack = session
+            .call(&request, CALL_TIMEOUT)
+            .await
+            .and_then(|v| serde_json::from_value::<HeartbeatAck>(v).context("heartbeat ack"));
         match ack {
             Ok(ack) => session.remember(ack),
             Err(_) => fleet.heartbeat_failed(),
@@ -249,7 +250,11 @@ async fn act_on(session: &Session, fleet: &Fleet, tasks: &mut Tasks, assignment:
             _ => stop.push(task.id.clone()),
         }
     }
-    let ids: HashSet<&str> = assignment.tasks.iter().map(|t| t.task.id.as_str()).collect();
+    let ids: HashSet<&str> = assignment
+        .tasks
+        .iter()
+        .map(|t| t.task.id.as_str())
+        .collect();
     tasks.delivered.retain(|id, _| ids.contains(id.as_str()));
     tasks.seen.retain(|id| ids.contains(id.as_str()));
     if !start.is_empty() {
@@ -263,7 +268,9 @@ async fn act_on(session: &Session, fleet: &Fleet, tasks: &mut Tasks, assignment:
             mark(tasks, &start, TaskState::Running);
         }
     }
-    if !stop.is_empty() && report_steps(session, fleet, &stop, &[(TaskState::Shutdown, "shutdown")]).await {
+    if !stop.is_empty()
+        && report_steps(session, fleet, &stop, &[(TaskState::Shutdown, "shutdown")]).await
+    {
         mark(tasks, &stop, TaskState::Shutdown);
     }
 }

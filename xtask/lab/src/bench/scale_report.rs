@@ -117,28 +117,67 @@ pub fn render(run: &ScaleRun) -> String {
     out.push_str("| measure | value |\n|---|---:|\n");
     let secs = |v: Option<f64>| v.map_or("not reached".to_owned(), |s| format!("{s:.1} s"));
     let rows = [
-        ("nodes joined (certificate granted)", format!("{} of {}", run.joined, run.nodes)),
-        ("join all nodes (every certificate granted)", format!("{:.1} s", run.join_s)),
-        ("join all nodes (every node Ready in `node ls`)", secs(run.ready_s)),
-        ("create services → all tasks reported running", secs(run.running_s)),
-        ("tasks running in the store at the end", format!("{} of {}", run.running_in_store, run.tasks)),
-        ("scheduling delay p50 / p99 (create → task in its node's assignment)", spread(&run.scheduling)),
-        ("`service create` (on the leader) p50 / p99", spread(&run.create)),
-        ("`node ls` (`GET /nodes` on the leader) p50 / p99", spread(&run.node_ls)),
-        ("`service ls` (`GET /services` on the leader) p50 / p99", spread(&run.service_ls)),
-        ("leader CPU while joining / creating tasks / at rest", format!(
-            "{:.2} / {:.2} / {:.2} CPUs",
-            run.leader.join_cpus, run.leader.tasks_cpus, run.leader.rest_cpus
-        )),
-        ("leader memory at the end (peak)", format!(
-            "{:.0} MiB ({:.0} MiB)",
-            run.leader.rss_mib, run.leader.peak_rss_mib
-        )),
-        ("control traffic at rest, per node", format!("{:.1} KiB/min", run.bytes_per_node_min / 1024.0)),
-        ("failed heartbeats / assignment polls / report batches", format!(
-            "{} / {} / {}",
-            run.failures.0, run.failures.1, run.failures.2
-        )),
+        (
+            "nodes joined (certificate granted)",
+            format!("{} of {}", run.joined, run.nodes),
+        ),
+        (
+            "join all nodes (every certificate granted)",
+            format!("{:.1} s", run.join_s),
+        ),
+        (
+            "join all nodes (every node Ready in `node ls`)",
+            secs(run.ready_s),
+        ),
+        (
+            "create services → all tasks reported running",
+            secs(run.running_s),
+        ),
+        (
+            "tasks running in the store at the end",
+            format!("{} of {}", run.running_in_store, run.tasks),
+        ),
+        (
+            "scheduling delay p50 / p99 (create → task in its node's assignment)",
+            spread(&run.scheduling),
+        ),
+        (
+            "`service create` (on the leader) p50 / p99",
+            spread(&run.create),
+        ),
+        (
+            "`node ls` (`GET /nodes` on the leader) p50 / p99",
+            spread(&run.node_ls),
+        ),
+        (
+            "`service ls` (`GET /services` on the leader) p50 / p99",
+            spread(&run.service_ls),
+        ),
+        (
+            "leader CPU while joining / creating tasks / at rest",
+            format!(
+                "{:.2} / {:.2} / {:.2} CPUs",
+                run.leader.join_cpus, run.leader.tasks_cpus, run.leader.rest_cpus
+            ),
+        ),
+        (
+            "leader memory at the end (peak)",
+            format!(
+                "{:.0} MiB ({:.0} MiB)",
+                run.leader.rss_mib, run.leader.peak_rss_mib
+            ),
+        ),
+        (
+            "control traffic at rest, per node",
+            format!("{:.1} KiB/min", run.bytes_per_node_min / 1024.0),
+        ),
+        (
+            "failed heartbeats / assignment polls / report batches",
+            format!(
+                "{} / {} / {}",
+                run.failures.0, run.failures.1, run.failures.2
+            ),
+        ),
     ];
     for (measure, value) in rows {
         let _ = writeln!(out, "| {measure} | {value} |");
@@ -154,7 +193,10 @@ fn spread(s: &Spread) -> String {
     if s.samples == 0 {
         return "no samples".to_owned();
     }
-    format!("{:.1} / {:.1} ms ({} samples)", s.p50_ms, s.p99_ms, s.samples)
+    format!(
+        "{:.1} / {:.1} ms ({} samples)",
+        s.p50_ms, s.p99_ms, s.samples
+    )
 }
 
 #[cfg(test)]
