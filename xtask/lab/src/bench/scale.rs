@@ -106,6 +106,8 @@ pub fn run(args: ScaleArgs) -> Result<()> {
     stopped?;
     run.machine = machine;
     run.binary = binary;
+    // CPU and memory are the first leader's: say so if it lost the lead.
+    run.leader_changed = nodes[leader_of(&nodes)].name != leader.name;
     let section = rep::render(&run);
     println!("\n{section}");
     let path = args
@@ -170,6 +172,7 @@ fn measure(
         ready_s,
         running_s,
         running_in_store,
+        leader_changed: false,
         scheduling,
         create: Spread::of(&create_times),
         node_ls,
