@@ -5,7 +5,7 @@
 //! task of T running, scheduling delay, `node ls`/`service ls` response
 //! times, the leader's CPU and memory, and control traffic per node.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ use super::scale_report::{self as rep, LeaderUse, ScaleRun, Spread};
 
 /// Longest a phase (joining, converging) may take before the run gives up.
 const PHASE_LIMIT: Duration = Duration::from_secs(900);
+/// How often the store is asked whether every task runs.
+const STORE_POLL: Duration = Duration::from_secs(1);
 /// How often a long wait prints the fleet's counters.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// API calls timed per list.
@@ -147,7 +149,7 @@ fn measure(
         args.nodes
     );
     let (creates, create_times) = create_services(args, api)?;
-    let running_s = wait_running(args, fleet, &creates)?;
+    let running_s = wait_running(args, api, fleet, &creates)?;
     let tasks_cpu = CpuMark::take(pid)?;
     println!("   all tasks running: {running_s:?}");
     let scheduling = scheduling_delays(fleet, &creates);
@@ -157,7 +159,9 @@ fn measure(
     let rest_cpu = CpuMark::take(pid)?;
     let node_ls = time_calls(api, "/nodes")?;
     let service_ls = time_calls(api, "/services")?;
-    let running_in_store = running_in_store(api)?;
+    let states = task_states(api)?;
+    println!("   at the end: {states:?}");
+    let running_in_store = states.get("running").copied().unwrap_or(0);
     let (rss_mib, peak_rss_mib) = memory_mib(pid)?;
     let counts = fleet.counts();
     let minutes = args.rest as f64 / 60.0;
@@ -261,32 +265,34 @@ fn create_services(
     Ok((creates, times))
 }
 
-/// Waits until the fleet has reported every task running: first create →
-/// last running report acknowledged, s (None past the limit).
+/// Waits until the leader's store shows every task running (wanted and
+/// reported so): first create → the poll that saw it, s (None past the
+/// limit). Polled every [`STORE_POLL`]; the fleet's counters are printed
+/// on the way.
 fn wait_running(
     args: &ScaleArgs,
+    api: &mut Api,
     fleet: &Fleet,
     creates: &HashMap<String, Instant>,
 ) -> Result<Option<f64>> {
     let first = creates.values().min().copied().unwrap_or_else(Instant::now);
     let mut progress = Instant::now();
     while first.elapsed() < PHASE_LIMIT {
-        let counts = fleet.counts();
+        let states = task_states(api)?;
         if progress.elapsed() > PROGRESS_EVERY {
-            println!("   {:.0} s: {counts:?}", first.elapsed().as_secs_f64());
+            println!(
+                "   {:.0} s: store {states:?}; fleet {:?}",
+                first.elapsed().as_secs_f64(),
+                fleet.counts()
+            );
             progress = Instant::now();
         }
-        if counts.running >= args.tasks {
-            let last = fleet.last_running().unwrap_or_else(Instant::now);
-            return Ok(Some(last.duration_since(first).as_secs_f64()));
+        if states.get("running").copied().unwrap_or(0) >= args.tasks {
+            return Ok(Some(first.elapsed().as_secs_f64()));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(STORE_POLL);
     }
-    println!(
-        "   only {} of {} tasks running",
-        fleet.counts().running,
-        args.tasks
-    );
+    println!("   not all running: {:?}", task_states(api)?);
     Ok(None)
 }
 
@@ -315,15 +321,18 @@ fn time_calls(api: &mut Api, path: &str) -> Result<Spread> {
     Ok(Spread::of(&latencies))
 }
 
-/// Tasks the leader's store shows running (and wanted running).
-fn running_in_store(api: &mut Api) -> Result<usize> {
+/// How many tasks wanted running the leader's store shows in each state.
+fn task_states(api: &mut Api) -> Result<BTreeMap<&'static str, usize>> {
     let tasks: Vec<TaskView> =
         serde_json::from_slice(&api.call_ok("GET", "/tasks", None)?).context("GET /tasks")?;
-    Ok(tasks
+    let mut states = BTreeMap::new();
+    for task in tasks
         .iter()
         .filter(|t| t.task.desired_state == TaskState::Running)
-        .filter(|t| t.task.status.state == TaskState::Running)
-        .count())
+    {
+        *states.entry(task.task.status.state.name()).or_default() += 1;
+    }
+    Ok(states)
 }
 
 /// Raises this process's open-file limit to its hard limit: every

@@ -34,8 +34,6 @@ pub struct Fleet {
     assignment_failures: AtomicUsize,
     report_failures: AtomicUsize,
     running: AtomicUsize,
-    /// When the last running report was acknowledged.
-    last_running: Mutex<Option<Instant>>,
     /// Each task's name (`svc.3`) and when its node first got it.
     seen: Mutex<Vec<(String, Instant)>>,
     stop: AtomicBool,
@@ -56,7 +54,7 @@ pub struct Counts {
     pub assignment_failures: usize,
     /// Task report batches that failed.
     pub report_failures: usize,
-    /// Tasks whose running report was acknowledged.
+    /// Running reports acknowledged (a replaced task counts again).
     pub running: usize,
 }
 
@@ -72,7 +70,6 @@ impl Fleet {
             assignment_failures: AtomicUsize::new(0),
             report_failures: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
-            last_running: Mutex::new(None),
             seen: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         }
@@ -134,21 +131,9 @@ impl Fleet {
             .push((name.to_owned(), at));
     }
 
-    /// `count` tasks were acknowledged running at `at`.
-    pub fn running_acknowledged(&self, count: usize, at: Instant) {
+    /// `count` running reports were acknowledged.
+    pub fn running_acknowledged(&self, count: usize) {
         self.running.fetch_add(count, Ordering::Relaxed);
-        *self
-            .last_running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(at);
-    }
-
-    /// When the last running report was acknowledged.
-    pub fn last_running(&self) -> Option<Instant> {
-        *self
-            .last_running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The tasks seen so far: name and when.

@@ -264,7 +264,7 @@ async fn act_on(session: &Session, fleet: &Fleet, tasks: &mut Tasks, assignment:
             (TaskState::Running, "started"),
         ];
         if report_steps(session, fleet, &start, &steps).await {
-            fleet.running_acknowledged(start.len(), Instant::now());
+            fleet.running_acknowledged(start.len());
             mark(tasks, &start, TaskState::Running);
         }
     }

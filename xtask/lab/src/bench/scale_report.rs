@@ -66,7 +66,8 @@ pub struct ScaleRun {
     pub join_s: f64,
     /// Start of the joins → every node Ready in `node ls`, s.
     pub ready_s: Option<f64>,
-    /// First `service create` → last task acknowledged running, s.
+    /// First `service create` → the leader's store shows every task
+    /// running, s.
     pub running_s: Option<f64>,
     /// Tasks the leader's `/tasks` shows running at the end.
     pub running_in_store: usize,
@@ -256,7 +257,9 @@ mod tests {
         let text = render(&run);
         assert!(text.starts_with(SCALE_TITLE));
         assert!(text.contains("| join all nodes (every certificate granted) | 3.3 s |"));
-        assert!(text.contains("| create services → all tasks reported running | not reached |"));
+        assert!(
+            text.contains("| create services → all tasks running in the store | not reached |")
+        );
         assert!(text.contains("| tasks running in the store at the end | 990 of 1000 |"));
         assert!(text.contains("no samples"));
         assert!(text.contains("| control traffic at rest, per node | 2.0 KiB/min |"));
