@@ -134,7 +134,7 @@ pub fn render(run: &ScaleRun) -> String {
             secs(run.ready_s),
         ),
         (
-            "create services → all tasks reported running",
+            "create services → all tasks running in the store",
             secs(run.running_s),
         ),
         (
