@@ -21,6 +21,7 @@ mod scale_fleet;
 mod scale_node;
 mod scale_probe;
 mod scale_report;
+mod scale_stats;
 mod services;
 
 use anyhow::Result;

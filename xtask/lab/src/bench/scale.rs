@@ -20,9 +20,10 @@ use shoal_security::token::JoinToken;
 use super::control_api::Api;
 use super::overlay::{build_shoal, workspace_root};
 use super::report::{self, Machine};
-use super::scale_fleet::{self, Fleet, FleetPlan};
+use super::scale_fleet::{self, FleetPlan};
 use super::scale_probe::{CpuMark, memory_mib, underlay_bytes};
 use super::scale_report::{self as rep, LeaderUse, ScaleRun, Spread};
+use super::scale_stats::Fleet;
 
 /// Longest a phase (joining, converging) may take before the run gives up.
 const PHASE_LIMIT: Duration = Duration::from_secs(900);

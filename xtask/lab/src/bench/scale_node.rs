@@ -21,7 +21,7 @@ use shoal_model::spec::{TaskState, TaskStatus, Timestamp};
 use shoal_security::ca::{CaCert, CaDigest, NodeCertificate, NodeKey};
 use shoal_security::tls::client_config;
 
-use super::scale_fleet::Fleet;
+use super::scale_stats::Fleet;
 
 /// The version simulated nodes report (the workspace's, as a real node's).
 const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -115,8 +115,14 @@ pub fn render(run: &ScaleRun) -> String {
         run.binary,
         run.services,
     );
-    if let Some(warning) = busy_warning(m) {
-        let _ = write!(out, "{warning}\n\n");
+    if busy_warning(m).is_some() {
+        let _ = write!(
+            out,
+            "**Busy machine:** load {} on {} CPUs when the run started: managers, simulator \
+             and other work shared the cores, so the numbers are an upper bound of the control \
+             plane's cost here.\n\n",
+            m.load, m.cores
+        );
     }
     out.push_str("| measure | value |\n|---|---:|\n");
     let secs = |v: Option<f64>| v.map_or("not reached".to_owned(), |s| format!("{s:.1} s"));
