@@ -20,10 +20,15 @@ pub struct Api {
 impl Api {
     /// Connects to `socket`.
     pub fn connect(socket: &Path) -> Result<Self> {
+        Self::connect_within(socket, CALL_TIMEOUT)
+    }
+
+    /// Connects to `socket`; a call may take up to `timeout`.
+    pub fn connect_within(socket: &Path, timeout: Duration) -> Result<Self> {
         let stream = UnixStream::connect(socket)
             .with_context(|| format!("connecting to {}", socket.display()))?;
-        stream.set_read_timeout(Some(CALL_TIMEOUT))?;
-        stream.set_write_timeout(Some(CALL_TIMEOUT))?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         Ok(Self {
             reader: BufReader::new(stream),
         })
@@ -33,8 +38,25 @@ impl Api {
     /// API's message.
     pub fn add_label(&mut self, node: &str, label: &str) -> Result<()> {
         let body = serde_json::json!({ "labels": [{ "Add": label }] }).to_string();
+        self.call_ok("POST", &format!("/nodes/{node}/update"), Some(&body))
+            .map(drop)
+    }
+
+    /// `method path` with a JSON `body`; the answer's body if the status
+    /// is 2xx, else an error carrying the API's message.
+    pub fn call_ok(&mut self, method: &str, path: &str, body: Option<&str>) -> Result<Vec<u8>> {
+        let (status, answer) = self.call(method, path, body)?;
+        if !status.starts_with('2') {
+            bail!("{status}: {}", String::from_utf8_lossy(&answer).trim());
+        }
+        Ok(answer)
+    }
+
+    /// `method path` with a JSON `body`: the status code and the body.
+    fn call(&mut self, method: &str, path: &str, body: Option<&str>) -> Result<(String, Vec<u8>)> {
+        let body = body.unwrap_or_default();
         let request = format!(
-            "POST /nodes/{node}/update HTTP/1.1\r\nHost: shoal\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: shoal\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
@@ -59,13 +81,7 @@ impl Api {
         }
         let mut answer = vec![0; length];
         self.reader.read_exact(&mut answer)?;
-        if status.split_whitespace().nth(1) != Some("200") {
-            bail!(
-                "{}: {}",
-                status.trim(),
-                String::from_utf8_lossy(&answer).trim()
-            );
-        }
-        Ok(())
+        let code = status.split_whitespace().nth(1).unwrap_or_default();
+        Ok((code.to_owned(), answer))
     }
 }

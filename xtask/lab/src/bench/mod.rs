@@ -16,6 +16,12 @@ mod measure;
 mod overlay;
 mod prog_stats;
 mod report;
+mod scale;
+mod scale_fleet;
+mod scale_node;
+mod scale_probe;
+mod scale_report;
+mod scale_stats;
 mod services;
 
 use anyhow::Result;
@@ -43,6 +49,11 @@ enum BenchTarget {
     /// for 10 and 100 replicas next to the runtime's own floor, the
     /// scheduler alone, daemon memory at 100 tasks.
     Services(services::ServicesArgs),
+    /// Control-plane scale: thousands of simulated nodes (real joins,
+    /// mTLS, heartbeats, assignments, task reports) against 3 manager
+    /// daemons; join time, time to all tasks running, scheduling delay,
+    /// `node ls`/`service ls` latency, leader CPU and memory.
+    Scale(scale::ScaleArgs),
     /// The embedded DNS next to dnsmasq serving the same record, asked
     /// from inside a task; and a forwarded name.
     Dns(dns::DnsArgs),
@@ -62,6 +73,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchTarget::Lb(args) => lb::run(args),
         BenchTarget::Control(args) => control::run(args),
         BenchTarget::Services(args) => services::run(args),
+        BenchTarget::Scale(args) => scale::run(args),
         BenchTarget::Dns(args) => dns::run(args),
         BenchTarget::Egress(args) => egress::run(args),
         BenchTarget::HttpKeepalive(args) => keepalive::run(args),
