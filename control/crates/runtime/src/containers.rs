@@ -483,7 +483,8 @@ impl Runtime {
             // The container's processes are gone: its shim writes the last
             // lines and ends; wait for it so the kept log is whole.
             let deadline = std::time::Instant::now() + SHIM_EXIT_WAIT;
-            while !crate::log_shim::gone(pid) && std::time::Instant::now() < deadline {
+            let alive = || i32::try_from(pid).is_ok_and(sys::pid_alive);
+            while alive() && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }

@@ -93,15 +93,6 @@ pub(crate) fn spawn(exe: &Path, log: &Path) -> Result<Shim, RuntimeError> {
     })
 }
 
-/// Whether process `pid` is gone (or was never there).
-pub(crate) fn gone(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return true;
-    };
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) != 0 }
-}
-
 /// The shim's entry point: copies stdin and [`STDERR_FD`] into `log`
 /// until both end. Returns the process exit code.
 pub fn main(log: &Path) -> i32 {
