@@ -94,6 +94,31 @@ impl FromStr for PublicKey {
     }
 }
 
+/// The swarm's preshared key for encrypted networks, with its generation
+/// (1 for the first key; rotations count up).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresharedKey {
+    /// Which rotation made it.
+    pub generation: u64,
+    pub(crate) key: [u8; 32],
+}
+
+impl PresharedKey {
+    /// The key of `generation` from its base64 form.
+    pub fn from_base64(generation: u64, text: &str) -> Result<PresharedKey, KeyError> {
+        Ok(PresharedKey {
+            generation,
+            key: decode(text)?,
+        })
+    }
+}
+
+impl fmt::Debug for PresharedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PresharedKey(generation {})", self.generation)
+    }
+}
+
 fn decode(text: &str) -> Result<[u8; 32], KeyError> {
     STANDARD
         .decode(text.trim())

@@ -16,6 +16,7 @@
 mod batch;
 mod keys;
 mod peers;
+mod session;
 mod tap;
 mod worker;
 
@@ -27,7 +28,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-pub use keys::{KeyError, PrivateKey, PublicKey};
+pub use keys::{KeyError, PresharedKey, PrivateKey, PublicKey};
 pub use peers::WgPeerSpec;
 
 use worker::Shared;
@@ -120,6 +121,14 @@ pub struct WgPeerStatus {
     pub tx_bytes: u64,
     /// Plaintext bytes received from it.
     pub rx_bytes: u64,
+    /// Generation of the swarm's preshared key the current session uses
+    /// (0: none).
+    #[serde(default)]
+    pub psk_generation: u64,
+    /// A key rotation is under way with this peer (a switch pending, or
+    /// the previous session still decrypting stragglers).
+    #[serde(default)]
+    pub rotating: bool,
 }
 
 /// The WireGuard path's state as `shoal dp peers` shows it.
@@ -182,10 +191,12 @@ impl WgDevice {
         Ok(device)
     }
 
-    /// Make the peers exactly `peers`: a peer whose key or endpoint is
-    /// unchanged keeps its session; a withdrawn one is gone at once.
-    pub fn set_peers(&self, peers: &[WgPeerSpec]) {
-        self.shared.peers.set(&self.shared.private_key, peers);
+    /// Make the peers exactly `peers`, keyed with the swarm's preshared
+    /// key `psk`: a peer whose key or endpoint is unchanged keeps its
+    /// session (a new `psk` rotates it without a gap); a withdrawn one is
+    /// gone at once.
+    pub fn set_peers(&self, peers: &[WgPeerSpec], psk: Option<&PresharedKey>) {
+        self.shared.peers.set(&self.shared.private_key, peers, psk);
     }
 
     /// Write the status to `file` every second (atomically: a reader never

@@ -10,7 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use boringtun::noise::{TunnResult, errors::WireGuardError};
@@ -150,7 +150,7 @@ fn encrypt(shared: &Shared, frame: &[u8], batch: &mut Batch) {
         return;
     };
     let result = peer
-        .tunn()
+        .sessions()
         .encapsulate(&frame[ETH_LEN..], batch.next_slot());
     match result {
         TunnResult::WriteToNetwork(datagram) => {
@@ -191,7 +191,8 @@ fn udp_to_tap(shared: &Shared) {
 /// device; then send whatever the session queued (handshake replies,
 /// packets held back until the handshake completed).
 fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
-    let mut tunn = peer.tunn();
+    let mut sessions = peer.sessions();
+    let tunn = sessions.session_for(datagram);
     let src = Some(IpAddr::V4(peer.spec.node));
     let (head, body) = out.split_at_mut(ETH_LEN);
     match tunn.decapsulate(src, datagram, body) {
@@ -228,7 +229,7 @@ fn timers(shared: &Shared) {
     loop {
         std::thread::sleep(TIMER_TICK);
         for peer in shared.peers.all() {
-            let result = peer.tunn().update_timers(&mut out);
+            let result = peer.sessions().update_timers(Instant::now(), &mut out);
             match result {
                 TunnResult::WriteToNetwork(datagram) => shared.send(datagram, peer.spec.endpoint),
                 // An expired session is re-established by the next packet.

@@ -224,7 +224,7 @@ impl Reconciler {
             })
             .collect();
         if let Some(wg) = &self.wg {
-            wg.set_peers(&wg_peers(assignment));
+            wg.set_peers(&wg_peers(assignment), None);
         }
         let underlay = Underlay {
             iface,
