@@ -5,8 +5,18 @@ use shoal_dataplane::{PinPaths, wg};
 
 use super::output::{Format, Table, print};
 
-/// Prints the peers (key, endpoint, last handshake, bytes each way) and
-/// the path's drop counters.
+/// `2`, `2 (rotating)`, or `-` without the swarm's preshared key.
+fn key_generation(peer: &wg::WgPeerStatus) -> String {
+    match (peer.psk_generation, peer.rotating) {
+        (0, _) => "-".to_owned(),
+        (generation, false) => generation.to_string(),
+        (generation, true) => format!("{generation} (rotating)"),
+    }
+}
+
+/// Prints the peers (key, endpoint, last handshake, bytes each way, the
+/// generation of the swarm's key their session uses) and the path's drop
+/// counters.
 pub fn peers(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
     let Some(status) = wg::read_status(pins)? else {
         anyhow::bail!(
@@ -22,6 +32,7 @@ pub fn peers(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
             "LAST HANDSHAKE",
             "RX BYTES",
             "TX BYTES",
+            "KEY GEN",
         ]);
         for p in &status.peers {
             let handshake = p
@@ -34,6 +45,7 @@ pub fn peers(pins: &PinPaths, format: Format) -> anyhow::Result<()> {
                 handshake,
                 p.rx_bytes.to_string(),
                 p.tx_bytes.to_string(),
+                key_generation(p),
             ]);
         }
         t

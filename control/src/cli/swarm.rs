@@ -103,6 +103,10 @@ enum SwarmCommand {
         /// Lifetime of node certificates issued from now on (e.g. 2160h).
         #[arg(long, value_parser = parse_duration)]
         cert_expiry: Option<u64>,
+        /// Time between scheduled rotations of the encrypted networks' key
+        /// (default 12h), counted from the current key's creation.
+        #[arg(long, value_parser = parse_duration)]
+        key_rotation: Option<u64>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -217,14 +221,18 @@ pub fn run(args: SwarmArgs) -> anyhow::Result<()> {
             SwarmCommand::Update {
                 autolock,
                 cert_expiry,
+                key_rotation,
                 format,
             } => {
-                if autolock.is_none() && cert_expiry.is_none() {
-                    anyhow::bail!("nothing to update: give --autolock or --cert-expiry");
+                if autolock.is_none() && cert_expiry.is_none() && key_rotation.is_none() {
+                    anyhow::bail!(
+                        "nothing to update: give --autolock, --cert-expiry or --key-rotation"
+                    );
                 }
                 let request = SwarmUpdateRequest {
                     autolock,
                     cert_expiry_secs: cert_expiry,
+                    key_rotation_secs: key_rotation,
                 };
                 let response: UnlockKeyResponse = client.post("/swarm/update", &request).await?;
                 print_text(format, &response, |r| update_text(r, autolock))

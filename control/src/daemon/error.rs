@@ -67,6 +67,9 @@ pub enum DaemonError {
         #[source]
         source: KeyParseError,
     },
+    /// `swarm update --key-rotation 0`.
+    #[error("the key rotation interval must be at least one second")]
+    BadKeyRotation,
     /// A node reported a free-form field longer than its bound.
     #[error("{field} is {len} bytes long; at most {max} are accepted")]
     FieldTooLong {
@@ -306,6 +309,7 @@ impl DaemonError {
     pub fn status(&self) -> u16 {
         match self {
             DaemonError::BadUnlockKey { .. }
+            | DaemonError::BadKeyRotation
             | DaemonError::BadToken { .. }
             | DaemonError::FieldTooLong { .. }
             | DaemonError::BadAddress { .. }

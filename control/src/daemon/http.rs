@@ -108,6 +108,7 @@ async fn swarm_update(
     let op = ApiOp::UpdateSwarm {
         autolock: body.autolock,
         cert_expiry_secs: body.cert_expiry_secs,
+        key_rotation_secs: body.key_rotation_secs,
     };
     Ok(Json(decode(api_call(&daemon, op).await?)?))
 }

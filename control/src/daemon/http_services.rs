@@ -15,7 +15,7 @@ use super::core::Daemon;
 use super::http_api::{ApiJson, ApiResult, Shared, api_call, decode};
 use super::service_images::{self, ImageQuery};
 use crate::api::{
-    NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
+    KeyRotation, NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
     ServiceUpdateRequest, ServiceView, TaskView,
 };
 use crate::cluster::NetworkRecord;
@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<Arc<Daemon>> {
         .route("/tasks", get(task_list))
         .route("/networks", get(network_list))
         .route("/networks/create", post(network_create))
+        .route("/networks/{id}/rotate-keys", post(network_rotate_keys))
         .route(
             "/networks/{id}",
             get(network_inspect).delete(network_remove),
@@ -166,6 +167,14 @@ async fn network_inspect(
     let network = manager::resolve(&tables.networks, &id, "network", |n| &n.name)
         .map_err(DaemonError::from)?;
     Ok(Json(network.clone()))
+}
+
+async fn network_rotate_keys(
+    State(daemon): Shared,
+    Path(target): Path<String>,
+) -> ApiResult<KeyRotation> {
+    let op = ApiOp::RotateNetworkKeys { target };
+    Ok(Json(decode(api_call(&daemon, op).await?)?))
 }
 
 async fn network_remove(State(daemon): Shared, Path(target): Path<String>) -> ApiResult<Value> {

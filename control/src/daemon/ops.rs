@@ -43,7 +43,15 @@ pub(crate) async fn run(
         ApiOp::UpdateSwarm {
             autolock,
             cert_expiry_secs,
-        } => update_swarm(manager, autolock, cert_expiry_secs).await,
+            key_rotation_secs,
+        } => {
+            let settings = SwarmSettings {
+                autolock,
+                cert_expiry_secs,
+                key_rotation_secs,
+            };
+            update_swarm(manager, settings).await
+        }
         // Service, network and secret operations: the leader's router
         // sends them to `service_ops`.
         _ => Err(DaemonError::NotManager),
@@ -173,14 +181,27 @@ async fn rotate_unlock_key(manager: &Manager) -> Result<serde_json::Value, Daemo
 /// keepers store their data keys plain again); a new certificate lifetime
 /// applies to certificates issued from now on. Answers the unlock key
 /// while autolock is on.
-async fn update_swarm(
-    manager: &Manager,
+/// What `swarm update` changes.
+struct SwarmSettings {
     autolock: Option<bool>,
     cert_expiry_secs: Option<u64>,
+    key_rotation_secs: Option<u64>,
+}
+
+async fn update_swarm(
+    manager: &Manager,
+    settings: SwarmSettings,
 ) -> Result<serde_json::Value, DaemonError> {
     let _writes = manager.writes.lock().await;
     let mut cluster = manager.cluster()?;
-    if let Some(secs) = cert_expiry_secs {
+    if let Some(secs) = settings.key_rotation_secs {
+        if secs == 0 {
+            return Err(DaemonError::BadKeyRotation);
+        }
+        cluster.key_rotation_secs = secs;
+    }
+    let autolock = settings.autolock;
+    if let Some(secs) = settings.cert_expiry_secs {
         crate::ca::CertValidity::from_now(std::time::Duration::from_secs(secs))?;
         cluster.cert_expiry_secs = secs;
     }

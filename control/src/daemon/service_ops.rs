@@ -46,6 +46,9 @@ pub(crate) async fn run(
         ApiOp::CreateNetwork { request } => api::create_network(manager, *request)
             .await
             .map(|r| to_json(&r)),
+        ApiOp::RotateNetworkKeys { target } => api::rotate_network_keys(manager, &target)
+            .await
+            .map(|r| to_json(&r)),
         ApiOp::RemoveNetwork { target } => {
             api::remove_network(manager, &target).await.map(|()| done())
         }

@@ -105,6 +105,7 @@ async fn create_swarm(
         unlock_key: unlock_key.clone(),
         cert_expiry_secs: expiry,
         data_path_port: request.data_path_port.unwrap_or(DEFAULT_DATA_PATH_PORT),
+        key_rotation_secs: crate::cluster::DEFAULT_KEY_ROTATION_SECS,
         created_at: now_secs(),
     };
     keys::store_data_key(&daemon.paths, &data_key, &cluster)?;

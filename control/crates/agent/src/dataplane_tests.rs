@@ -100,6 +100,7 @@ fn assignment() -> Assignment {
         // N3 runs nothing here but may forward mesh requests.
         peers: vec![N2, N3],
         wg_peers: Vec::new(),
+        overlay_key: None,
         services: vec![LbService {
             id: "svc".to_owned(),
             name: "web".to_owned(),

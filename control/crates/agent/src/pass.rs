@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use shoal_dataplane::node::DesiredState;
 use shoal_dataplane::overlay::state::Underlay;
-use shoal_dataplane::wg::{WG_IFACE, WgDevice, WgPeerSpec};
+use shoal_dataplane::wg::{PresharedKey, WG_IFACE, WgDevice, WgPeerSpec};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -224,7 +224,7 @@ impl Reconciler {
             })
             .collect();
         if let Some(wg) = &self.wg {
-            wg.set_peers(&wg_peers(assignment), None);
+            wg.set_peers(&wg_peers(assignment), overlay_key(assignment).as_ref());
         }
         let underlay = Underlay {
             iface,
@@ -262,6 +262,23 @@ impl Reconciler {
             }
         }
         self.underlay.clone()
+    }
+}
+
+/// The swarm's preshared key for encrypted networks, if the assignment
+/// carries one that decodes (one that does not is said so; sessions then
+/// run without it, and the peers' handshakes fail: never clear).
+fn overlay_key(assignment: &Assignment) -> Option<PresharedKey> {
+    let key = assignment.overlay_key.as_ref()?;
+    match PresharedKey::from_base64(key.generation, &key.key) {
+        Ok(psk) => Some(psk),
+        Err(err) => {
+            log::warn!(
+                "encrypted networks' key, generation {}: {err}",
+                key.generation
+            );
+            None
+        }
     }
 }
 

@@ -252,6 +252,15 @@ pub enum ApiOp {
         autolock: Option<bool>,
         /// New node certificate lifetime, seconds.
         cert_expiry_secs: Option<u64>,
+        /// New interval between scheduled rotations of the encrypted
+        /// networks' key, seconds.
+        #[serde(default)]
+        key_rotation_secs: Option<u64>,
+    },
+    /// `network update --rotate-keys`.
+    RotateNetworkKeys {
+        /// ID, prefix or name of an encrypted network.
+        target: String,
     },
     /// `service create`.
     CreateService {

@@ -36,6 +36,11 @@ pub struct Assignment {
     /// traffic; a removed node's key is gone from the next assignment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wg_peers: Vec<WgPeer>,
+    /// The swarm's current preshared key for encrypted networks, mixed
+    /// into every WireGuard session: only for a node with a task on an
+    /// encrypted network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay_key: Option<AssignedOverlayKey>,
     /// Services to load-balance on this node: those with a VIP or a task on
     /// its networks (VIPs and backends on those networks only), and those
     /// publishing a port through the mesh.
@@ -51,6 +56,21 @@ pub struct WgPeer {
     pub public_key: String,
     /// Its WireGuard UDP port.
     pub port: u16,
+}
+
+/// The encrypted networks' preshared key as a node receives it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignedOverlayKey {
+    /// Its generation (rotations count up).
+    pub generation: u64,
+    /// 32 bytes, base64.
+    pub key: String,
+}
+
+impl std::fmt::Debug for AssignedOverlayKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AssignedOverlayKey(generation {})", self.generation)
+    }
 }
 
 /// A task of this node.

@@ -153,6 +153,7 @@ pub(crate) async fn update(
         let op = ApiOp::UpdateSwarm {
             autolock,
             cert_expiry_secs,
+            key_rotation_secs: None,
         };
         api_call(&daemon, op).await?;
     }
@@ -352,6 +353,7 @@ mod tests {
             unlock_key: None,
             cert_expiry_secs: 3600,
             data_path_port: 4789,
+            key_rotation_secs: crate::cluster::DEFAULT_KEY_ROTATION_SECS,
             created_at: 0,
         };
         let sent = |text: &str| serde_json::from_str::<Map<String, Value>>(text).expect("json");

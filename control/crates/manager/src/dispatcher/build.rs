@@ -16,17 +16,25 @@ use std::net::Ipv4Addr;
 
 use super::view::{DispatchError, View, underlay_ip};
 use super::{AssignedConfig, AssignedSecret, AssignedTask, Assignment, LbService, RemoteTask};
-use shoal_model::assignment::WgPeer;
+use shoal_model::assignment::{AssignedOverlayKey, WgPeer};
 use shoal_model::cluster::{
-    CLUSTER, CONFIGS, ENDPOINTS, NETWORKS, NODES, SECRETS, SERVICES, TASKS,
+    CLUSTER, CONFIGS, ENDPOINTS, NETWORKS, NODES, OVERLAY_KEYS, SECRETS, SERVICES, TASKS,
 };
 use shoal_model::spec::{Task, TaskState};
 use shoal_raft::Tables;
 
 /// The tables an assignment is built from: a change to any other table
 /// cannot change an assignment, so a waiting request need not look.
-pub const ASSIGNMENT_TABLES: [&str; 8] = [
-    NODES, CLUSTER, TASKS, SERVICES, ENDPOINTS, NETWORKS, SECRETS, CONFIGS,
+pub const ASSIGNMENT_TABLES: [&str; 9] = [
+    NODES,
+    CLUSTER,
+    TASKS,
+    SERVICES,
+    ENDPOINTS,
+    NETWORKS,
+    SECRETS,
+    CONFIGS,
+    OVERLAY_KEYS,
 ];
 
 /// The assignment of node `node_id` as of `tables`.
@@ -47,20 +55,30 @@ pub fn assemble(node_id: &str, view: &View) -> Assignment {
         .map(|task| assigned_task(view, task))
         .collect();
     let reach = reach(view, &tasks);
+    let networks: Vec<_> = view
+        .networks
+        .values()
+        .filter(|n| reach.contains(&n.name))
+        .cloned()
+        .collect();
+    let overlay_key = view
+        .overlay_key
+        .as_ref()
+        .filter(|_| networks.iter().any(|n| n.encrypted))
+        .map(|key| AssignedOverlayKey {
+            generation: key.generation,
+            key: key.key.clone(),
+        });
     let mut assignment = Assignment {
         version: 0,
         node_id: node_id.to_owned(),
         data_path_port: view.data_path_port,
         tasks,
-        networks: view
-            .networks
-            .values()
-            .filter(|n| reach.contains(&n.name))
-            .cloned()
-            .collect(),
+        networks,
         remote_tasks: remote_tasks(view, node_id, &reach),
         peers: view.peers_of(node_id),
         wg_peers: wg_peers(view, node_id),
+        overlay_key,
         services: lb_services(view, &reach),
     };
     assignment.version = version_of(&assignment);

@@ -55,6 +55,7 @@ fn cluster() -> ClusterRecord {
         unlock_key: None,
         cert_expiry_secs: 3600,
         data_path_port: 4790,
+        key_rotation_secs: shoal_model::cluster::DEFAULT_KEY_ROTATION_SECS,
         created_at: 0,
     }
 }
@@ -519,4 +520,34 @@ fn a_change_to_one_service_reaches_only_the_nodes_concerned() {
     assert_eq!(after[0], before[0], "n1 is not on back");
     assert_ne!(after[1], before[1], "n2 runs db");
     assert_eq!(after[2], before[2], "n3 runs nothing");
+}
+
+#[test]
+fn the_overlay_key_reaches_only_nodes_on_an_encrypted_network_and_a_rotation_wakes_them() {
+    use shoal_model::cluster::{OVERLAY_KEYS, OVERLAY_KEYS_KEY, OverlayKeyRing, RotationCause};
+    let mut t = scoped_tables();
+    let back = NetworkRecord {
+        encrypted: true,
+        ..network("back", 4098, "10.0.2.0/24")
+    };
+    put(&mut t, NETWORKS, "net-back", &back);
+    let mut ring = OverlayKeyRing::default();
+    ring.rotate([1; 32], RotationCause::First, 10, None);
+    put(&mut t, OVERLAY_KEYS, OVERLAY_KEYS_KEY, &ring);
+    let n1 = build("n1", &t).unwrap();
+    assert_eq!(
+        n1.overlay_key, None,
+        "n1 has no task on an encrypted network"
+    );
+    let n2 = build("n2", &t).unwrap();
+    let key = n2.overlay_key.clone().expect("n2 runs d1 on back");
+    assert_eq!((key.generation, key.key), (1, ring.keys[0].key.clone()));
+    // A rotation changes n2's assignment only.
+    ring.rotate([2; 32], RotationCause::Request, 20, None);
+    let mut rotated = t.clone();
+    put(&mut rotated, OVERLAY_KEYS, OVERLAY_KEYS_KEY, &ring);
+    assert_eq!(build("n1", &rotated).unwrap().version, n1.version);
+    let n2_after = build("n2", &rotated).unwrap();
+    assert_ne!(n2_after.version, n2.version);
+    assert_eq!(n2_after.overlay_key.map(|k| k.generation), Some(2));
 }

@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 use super::{LbBackend, RemoteTask};
 use shoal_model::cluster::{
     CLUSTER, CLUSTER_KEY, CONFIGS, ClusterRecord, ConfigRecord, ENDPOINTS, NETWORKS, NODES,
-    NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS,
+    NetworkRecord, NodeRecord, OVERLAY_KEYS, OVERLAY_KEYS_KEY, OverlayKey, OverlayKeyRing, SECRETS,
+    SERVICES, SecretRecord, ServiceEndpoint, TASKS,
 };
 use shoal_model::spec::{PublishMode, Service, Task, TaskState};
 use shoal_raft::Tables;
@@ -51,6 +52,8 @@ pub struct View {
     /// The applied index it was decoded at.
     pub(super) index: Option<u64>,
     pub(super) data_path_port: u16,
+    /// The encrypted networks' current key.
+    pub(super) overlay_key: Option<OverlayKey>,
     pub(super) nodes: BTreeMap<String, NodeRecord>,
     pub(super) tasks: BTreeMap<String, Task>,
     pub(super) services: BTreeMap<String, Service>,
@@ -104,6 +107,9 @@ impl View {
         let mut view = View {
             index,
             data_path_port: cluster.data_path_port,
+            overlay_key: rows::<OverlayKeyRing>(tables, OVERLAY_KEYS)
+                .remove(OVERLAY_KEYS_KEY)
+                .and_then(|ring| ring.current().cloned()),
             nodes: rows(tables, NODES),
             tasks: rows(tables, TASKS),
             services: rows(tables, SERVICES),

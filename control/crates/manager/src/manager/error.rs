@@ -149,6 +149,12 @@ pub enum ManagerError {
         /// Names of the services attached.
         services: Vec<String>,
     },
+    /// `--rotate-keys` on a network without encryption.
+    #[error("network {name} is not encrypted: it has no keys to rotate")]
+    NotEncrypted {
+        /// The network.
+        name: String,
+    },
     /// A secret that services still use.
     #[error("secret {name} is in use by service(s) {}", services.join(", "))]
     SecretInUse {
@@ -255,6 +261,7 @@ impl ManagerError {
             | ManagerError::PortInUse { .. }
             | ManagerError::OutOfSequence { .. }
             | ManagerError::NetworkInUse { .. }
+            | ManagerError::NotEncrypted { .. }
             | ManagerError::SecretInUse { .. }
             | ManagerError::ConfigInUse { .. }
             | ManagerError::ConfigOutOfSequence { .. } => 409,

@@ -14,6 +14,7 @@
 //!   when it fails) and takes back those of ended tasks;
 //! - schedules pending tasks ([`crate::scheduler`]);
 //! - keeps at most [`TASK_HISTORY_LIMIT`] ended tasks per slot;
+//! - rotates the encrypted networks' key when due ([`rotate_if_due`]);
 //!
 //! and proposes only the rows that changed, in one batch.
 //!
@@ -26,6 +27,7 @@ pub mod api;
 mod driver;
 mod error;
 mod history;
+mod keyring;
 mod nodes;
 mod orchestrate;
 mod outcome;
@@ -39,6 +41,7 @@ pub use allocate::{ensure_allocator, network_record, publishes_ingress, service_
 pub use driver::{now, pass_once, run};
 pub use error::ManagerError;
 pub use history::TASK_HISTORY_LIMIT;
+pub use keyring::{rotate_if_due, rotate_now};
 pub use nodes::views as node_views;
 pub use outcome::PassOutcome;
 pub use pass::run_pass;

@@ -1,9 +1,10 @@
 //! One manager pass over the tables: allocate, orchestrate, allocate task
-//! addresses, schedule, prune history. Pure: the driver loads the tables,
+//! addresses, schedule, prune history, rotate the encrypted networks' key
+//! when due. Pure (but for the key's random bytes): the driver loads the tables,
 //! runs the pass and proposes the diff.
 
 use super::outcome::PassOutcome;
-use super::{ClusterTables, allocate, history, orchestrate, schedule};
+use super::{ClusterTables, allocate, history, keyring, orchestrate, schedule};
 use shoal_model::spec::Timestamp;
 
 /// Runs one pass on `before` at `now`; `ids` makes object IDs. Returns the
@@ -32,6 +33,7 @@ pub fn run_pass(
     }
     schedule::run(&mut state, now);
     history::prune(&mut state);
+    keyring::rotate_if_due(&mut state, now);
     if let Some(mut allocator) = allocator {
         allocate::release_deleted(before, &state, &mut allocator);
         state.allocator = Some(allocator);

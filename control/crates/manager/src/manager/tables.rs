@@ -10,8 +10,9 @@ use super::ManagerError;
 use crate::allocator::Allocator;
 use shoal_model::cluster::{
     ALLOCATOR, ALLOCATOR_KEY, CLUSTER, CLUSTER_KEY, CONFIGS, ClusterRecord, ConfigRecord,
-    ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord, SECRETS, SERVICES, SecretRecord,
-    ServiceEndpoint, TASKS,
+    DEFAULT_KEY_ROTATION_SECS, ENDPOINTS, NETWORKS, NODES, NetworkRecord, NodeRecord, OVERLAY_KEYS,
+    OVERLAY_KEYS_KEY, OverlayKeyRing, REMOVED, SECRETS, SERVICES, SecretRecord, ServiceEndpoint,
+    TASKS,
 };
 use shoal_model::spec::{Service, Task};
 use shoal_raft::{Command, Tables};
@@ -40,6 +41,15 @@ pub struct ClusterTables {
     pub allocator_unreadable: bool,
     /// The swarm's data-path (VXLAN) port, from the cluster row (read only).
     pub data_path_port: Option<u16>,
+    /// The encrypted networks' key ring (`None` until the first encrypted
+    /// network).
+    pub overlay_keys: Option<OverlayKeyRing>,
+    /// Seconds between scheduled key rotations, from the cluster row (read
+    /// only).
+    pub key_rotation_secs: u64,
+    /// When the latest node was removed (seconds since the epoch; read
+    /// only).
+    pub last_removal: Option<u64>,
 }
 
 impl ClusterTables {
@@ -50,6 +60,8 @@ impl ClusterTables {
         let allocator_present = tables
             .get(ALLOCATOR)
             .is_some_and(|rows| rows.contains_key(ALLOCATOR_KEY));
+        let cluster = decode_row::<ClusterRecord>(tables, CLUSTER, CLUSTER_KEY);
+        let removed: BTreeMap<String, u64> = decode_table(tables, REMOVED);
         ClusterTables {
             nodes: decode_table(tables, NODES),
             services: decode_table(tables, SERVICES),
@@ -60,8 +72,10 @@ impl ClusterTables {
             configs: decode_table(tables, CONFIGS),
             allocator_unreadable: allocator_present && allocator.is_none(),
             allocator,
-            data_path_port: decode_row::<ClusterRecord>(tables, CLUSTER, CLUSTER_KEY)
-                .map(|cluster| cluster.data_path_port),
+            data_path_port: cluster.as_ref().map(|c| c.data_path_port),
+            overlay_keys: decode_row(tables, OVERLAY_KEYS, OVERLAY_KEYS_KEY),
+            key_rotation_secs: cluster.map_or(DEFAULT_KEY_ROTATION_SECS, |c| c.key_rotation_secs),
+            last_removal: removed.into_values().max(),
         }
     }
 
@@ -121,6 +135,11 @@ impl ClusterTables {
             && before.allocator.as_ref() != Some(allocator)
         {
             commands.push(put(ALLOCATOR, ALLOCATOR_KEY, allocator)?);
+        }
+        if let Some(ring) = &self.overlay_keys
+            && before.overlay_keys.as_ref() != Some(ring)
+        {
+            commands.push(put(OVERLAY_KEYS, OVERLAY_KEYS_KEY, ring)?);
         }
         Ok(commands)
     }

@@ -12,7 +12,7 @@ mod types;
 pub use images::{ImagePruneRequest, ImageRemoveRequest, ImagesRemovedView};
 pub use registry::{RegistryLoginRequest, RegistryLoginResponse, RegistryLogoutRequest};
 pub use services::{
-    ConfigCreateRequest, ConfigUpdateRequest, ConfigView, ImagePullRequest, ImageView,
+    ConfigCreateRequest, ConfigUpdateRequest, ConfigView, ImagePullRequest, ImageView, KeyRotation,
     LoadedImageView, NetworkCreateRequest, SecretCreateRequest, SecretView, ServiceCreateResponse,
     ServiceUpdateRequest, ServiceView, TaskLogs, TaskView,
 };

@@ -120,6 +120,16 @@ pub struct NetworkCreateRequest {
     pub labels: BTreeMap<String, String>,
 }
 
+/// What `network update --rotate-keys` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    /// The network named.
+    pub network: String,
+    /// The generation of the swarm's encrypted-network key now current
+    /// (one key serves every encrypted network).
+    pub generation: u64,
+}
+
 /// `secret create`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretCreateRequest {

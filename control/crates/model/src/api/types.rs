@@ -124,6 +124,10 @@ pub struct SwarmUpdateRequest {
     /// seconds.
     #[serde(default)]
     pub cert_expiry_secs: Option<u64>,
+    /// `--key-rotation`: seconds between scheduled rotations of the
+    /// encrypted networks' key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation_secs: Option<u64>,
 }
 
 /// `GET /swarm/unlockkey` and its rotation.

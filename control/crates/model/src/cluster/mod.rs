@@ -11,6 +11,7 @@
 mod error;
 mod model;
 mod objects;
+mod overlay_keys;
 mod rules;
 
 pub use crate::node::{Availability, NodeRecord, NodeRole, NodeStatus};
@@ -19,6 +20,10 @@ pub use model::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, REMOVED, now_secs};
 pub use objects::{
     ALLOCATOR, ALLOCATOR_KEY, CONFIGS, ConfigRecord, ENDPOINTS, INGRESS_NETWORK, NETWORKS,
     NetworkRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,
+};
+pub use overlay_keys::{
+    DEFAULT_KEY_ROTATION_SECS, OVERLAY_KEYS, OVERLAY_KEYS_KEY, OverlayKey, OverlayKeyRing,
+    RotationCause, random_key,
 };
 pub use rules::{
     LabelChange, NodeUpdate, apply_update, check_demote, check_leave, manager_status, quorum,

@@ -32,8 +32,16 @@ pub struct ClusterRecord {
     pub cert_expiry_secs: u64,
     /// UDP port of the overlay data path.
     pub data_path_port: u16,
+    /// Seconds between scheduled rotations of the encrypted networks' key
+    /// (`swarm update --key-rotation`).
+    #[serde(default = "default_key_rotation")]
+    pub key_rotation_secs: u64,
     /// When the swarm was created (seconds since the epoch).
     pub created_at: u64,
+}
+
+fn default_key_rotation() -> u64 {
+    super::DEFAULT_KEY_ROTATION_SECS
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -9,7 +9,7 @@ mod secrets;
 mod services;
 
 pub use configs::{CONFIG_MAX_BYTES, create_config, remove_config, update_config};
-pub use networks::{create_network, remove_network};
+pub use networks::{create_network, remove_network, rotate_network_keys};
 pub use secrets::{SECRET_MAX_BYTES, create_secret, remove_secret};
 pub use services::{create_service, remove_service, rollback_service, update_service};
 

@@ -4,8 +4,9 @@ use super::{check_object_name, commit, load, resolve};
 use crate::allocator::{AllocatorError, Ipv4Net};
 use crate::manager::{
     Leadership, ManagerError, driver, ensure_allocator, network_record, publishes_ingress,
+    rotate_if_due, rotate_now,
 };
-use shoal_model::api::NetworkCreateRequest;
+use shoal_model::api::{KeyRotation, NetworkCreateRequest};
 use shoal_model::cluster::NetworkRecord;
 use shoal_model::ids::new_id;
 
@@ -45,9 +46,36 @@ pub async fn create_network<L: Leadership>(
     record.internal = request.internal;
     record.encrypted = request.encrypted;
     after.networks.insert(record.id.clone(), record.clone());
+    // The first encrypted network brings the swarm's key in the same write:
+    // its tasks never start without one.
+    rotate_if_due(&mut after, now);
     commit(leader, &before, &after).await?;
     log::info!("created network {} ({})", record.name, record.subnet);
     Ok(record)
+}
+
+/// `network update --rotate-keys`: a new key for the encrypted networks,
+/// now (nodes switch to it within seconds, without losing a packet).
+pub async fn rotate_network_keys<L: Leadership>(
+    leader: &L,
+    target: &str,
+) -> Result<KeyRotation, ManagerError> {
+    let _writes = leader.writes().lock().await;
+    let before = load(leader);
+    let record = resolve(&before.networks, target, "network", |n| &n.name)?;
+    if !record.encrypted {
+        return Err(ManagerError::NotEncrypted {
+            name: record.name.clone(),
+        });
+    }
+    let mut after = before.clone();
+    let generation = rotate_now(&mut after, driver::now());
+    commit(leader, &before, &after).await?;
+    log::info!("rotated the encrypted networks' key to generation {generation} on request");
+    Ok(KeyRotation {
+        network: record.name.clone(),
+        generation,
+    })
 }
 
 /// Removes the network `target` names, unless a service uses it (for the
