@@ -230,8 +230,12 @@ fn autolocked_manager_waits_for_its_key_and_nothing_is_stored_in_clear() {
             .expect("label");
     }
 
-    // Both managers' TLS keys are sealed: no parseable private key on disk.
+    // Both managers' TLS and WireGuard keys are sealed: no parseable
+    // private key on disk.
     for node in &nodes {
+        eventually("the WireGuard key sealed", || {
+            (!keys_in_clear(node).1).then_some(())
+        });
         let path = node.state_dir().join("certificates/swarm-node.key");
         let stored = std::fs::read(&path).expect("key file");
         let text = String::from_utf8_lossy(&stored);
@@ -493,10 +497,24 @@ fn the_daemon_tells_systemd_it_is_ready_once_its_api_answers_and_when_it_stops()
 }
 
 /// Whether `node`'s TLS key is stored sealed (no PEM private key on disk).
+/// Whether the node's TLS key and its WireGuard key are each stored in
+/// clear: (TLS, WireGuard).
+fn keys_in_clear(node: &SwarmNode) -> (bool, bool) {
+    let certs = node.state_dir().join("certificates");
+    let tls = std::fs::read(certs.join("swarm-node.key")).expect("TLS key file");
+    let wg = std::fs::read(certs.join("wireguard.key")).expect("WireGuard key file");
+    (
+        String::from_utf8_lossy(&tls).contains("PRIVATE KEY"),
+        shoal_dataplane::wg::PrivateKey::from_base64(&String::from_utf8_lossy(&wg)).is_ok(),
+    )
+}
+
 fn key_sealed(node: &SwarmNode) -> bool {
-    let path = node.state_dir().join("certificates/swarm-node.key");
-    let stored = std::fs::read(&path).expect("key file");
-    !String::from_utf8_lossy(&stored).contains("PRIVATE KEY")
+    keys_in_clear(node) == (false, false)
+}
+
+fn key_plain(node: &SwarmNode) -> bool {
+    keys_in_clear(node) == (true, true)
 }
 
 #[test]
@@ -506,9 +524,11 @@ fn swarm_update_turns_autolock_on_and_off_and_sets_the_cert_expiry() {
     }
     let (_lab, mut nodes) = swarm_lab(1);
     init(&nodes[0], &[]);
-    assert!(!key_sealed(&nodes[0]), "no autolock: the key is plain");
+    assert!(key_plain(&nodes[0]), "no autolock: the keys are plain");
     let err = nodes[0].cli_err(&["swarm", "update"]);
     assert!(err.contains("nothing to update"), "{err}");
+    let err = nodes[0].cli_err(&["swarm", "update", "--key-rotation", "0"]);
+    assert!(err.contains("invalid duration"), "{err}");
 
     let out = nodes[0]
         .cli(&["swarm", "update", "--autolock", "--cert-expiry", "2h"])
@@ -556,8 +576,8 @@ fn swarm_update_turns_autolock_on_and_off_and_sets_the_cert_expiry() {
     nodes[0]
         .cli(&["swarm", "update", "--autolock=false"])
         .expect("autolock off");
-    eventually("the manager's key stored plain again", || {
-        (!key_sealed(&nodes[0])).then_some(())
+    eventually("the manager's keys stored plain again", || {
+        key_plain(&nodes[0]).then_some(())
     });
     nodes[0].kill();
     nodes[0].start().expect("restart");

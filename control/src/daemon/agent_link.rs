@@ -8,7 +8,6 @@ use super::DaemonError;
 use super::calls::call_managers;
 use super::core::{Active, Daemon};
 use super::supervise::supervise;
-use super::wireguard;
 use crate::agent::{self, AgentConfig, DataplaneTarget, ImagePolicy, Swarm};
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};
@@ -50,7 +49,7 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
             None
         }
         (Some(advertise_ip), Some(pins)) => Some(DataplaneTarget {
-            wg: wg_device(daemon, &pins),
+            wg: wg_device(active, &pins),
             pins,
             advertise_ip,
         }),
@@ -83,11 +82,12 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
 /// The node's WireGuard path: started on the first activation and kept
 /// for the life of the process (its workers and its UDP port are the
 /// process's). Without it, encrypted networks' traffic is dropped.
-fn wg_device(daemon: &Daemon, pins: &shoal_dataplane::PinPaths) -> Option<WgDevice> {
+fn wg_device(active: &Active, pins: &shoal_dataplane::PinPaths) -> Option<WgDevice> {
     static DEVICE: OnceLock<Option<WgDevice>> = OnceLock::new();
     DEVICE
         .get_or_init(|| {
-            let started = wireguard::node_key(&daemon.paths).and_then(|key| {
+            let key = active.wg_key.clone().ok_or(DaemonError::NoWireGuardKey);
+            let started = key.and_then(|key| {
                 WgDevice::start(key, WG_PORT, status_file(pins))
                     .map_err(|source| DaemonError::WireGuard { source })
             });

@@ -82,6 +82,7 @@ pub(crate) async fn activate(
         paths: daemon.paths.clone(),
         changing_role: std::sync::atomic::AtomicBool::new(false),
         runtime: daemon.runtime.clone(),
+        wg_key: wg_key(daemon, data_key.as_ref()),
     });
     if let Err(err) = listener::spawn(&active).await {
         if active.manager.is_some() {
@@ -102,8 +103,13 @@ pub(crate) async fn activate(
         });
         let (m, paths) = (manager.clone(), daemon.paths.clone());
         let node_key = Arc::new(NodeKey::from_pem(&active.key.to_pem())?);
+        let wg_key = active.wg_key.clone();
         supervise(&active, "key keeper", move || {
-            keys::keeper(m.clone(), paths.clone(), data_key.clone(), node_key.clone())
+            let keys = keys::NodeKeys {
+                tls: node_key.clone(),
+                wireguard: wg_key.clone(),
+            };
+            keys::keeper(m.clone(), paths.clone(), data_key.clone(), keys)
         });
     }
     let (d, a) = (daemon.clone(), active.clone());
@@ -135,6 +141,21 @@ pub(crate) async fn boot(daemon: &Arc<Daemon>) -> Result<(), DaemonError> {
         },
     };
     start_from_disk(daemon, state, data_key).await
+}
+
+/// The node's WireGuard key (opened with the data key if autolock sealed
+/// it; made on first use); said so when it cannot be had.
+fn wg_key(daemon: &Daemon, data_key: Option<&DataKey>) -> Option<shoal_dataplane::wg::PrivateKey> {
+    match super::wireguard::node_key(&daemon.paths, data_key) {
+        Ok(key) => Some(key),
+        Err(err) => {
+            log::warn!(
+                "no WireGuard key (encrypted networks' traffic to other nodes is dropped): {}",
+                err.full_message()
+            );
+            None
+        }
+    }
 }
 
 async fn start_from_disk(

@@ -134,6 +134,9 @@ pub(crate) struct Active {
     pub(crate) changing_role: std::sync::atomic::AtomicBool,
     /// The node's containers (shared with the daemon).
     pub(crate) runtime: Arc<Runtime>,
+    /// The node's WireGuard private key (`None`: it could not be read, and
+    /// encrypted networks' traffic to other nodes is dropped).
+    pub(crate) wg_key: Option<shoal_dataplane::wg::PrivateKey>,
 }
 
 impl Active {

@@ -53,6 +53,15 @@ pub enum DaemonError {
         #[source]
         source: shoal_dataplane::wg::KeyError,
     },
+    /// The WireGuard key is sealed and the data key is not at hand.
+    #[error("WireGuard key file {path} is sealed (autolock): unlock the swarm first")]
+    SealedWireGuardKey {
+        /// The key file.
+        path: std::path::PathBuf,
+    },
+    /// The node has no WireGuard key (it could not be read: said earlier).
+    #[error("this node has no WireGuard key")]
+    NoWireGuardKey,
     /// The WireGuard path could not start.
     #[error(transparent)]
     WireGuard {

@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
-use super::DaemonError;
 use super::core::Manager;
 use super::state::StatePaths;
+use super::{DaemonError, wireguard};
 use crate::ca::NodeKey;
 use crate::ca::persist::save_node_key;
 use crate::cluster::{CLUSTER, ClusterRecord};
 use crate::seal::{DataKey, StoredDataKey, UnlockKey};
+use shoal_dataplane::wg::PrivateKey;
 
 /// Writes the data key as `cluster` wants it stored.
 pub(crate) fn store_data_key(
@@ -47,13 +48,37 @@ pub(crate) fn parse_unlock_key(text: Option<&str>) -> Result<Option<UnlockKey>, 
         .map_err(|source| DaemonError::BadUnlockKey { source })
 }
 
+/// The node's private keys the keeper stores as autolock wants them.
+pub(crate) struct NodeKeys {
+    /// The TLS key.
+    pub(crate) tls: Arc<NodeKey>,
+    /// The WireGuard key, if the node has one.
+    pub(crate) wireguard: Option<PrivateKey>,
+}
+
+impl NodeKeys {
+    /// Stores both: sealed under `data_key` while autolock is on.
+    fn store(
+        &self,
+        paths: &StatePaths,
+        data_key: &DataKey,
+        cluster: &ClusterRecord,
+    ) -> Result<(), DaemonError> {
+        store_node_key(paths, &self.tls, data_key, cluster)?;
+        match &self.wireguard {
+            Some(key) => wireguard::store(paths, key, cluster.autolock.then_some(data_key)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Watches the cluster record and rewrites the stored data key (and the
-/// node key) whenever autolock or the unlock key changes.
+/// node's keys) whenever autolock or the unlock key changes.
 pub(crate) async fn keeper(
     manager: Arc<Manager>,
     paths: StatePaths,
     key: DataKey,
-    node_key: Arc<NodeKey>,
+    node_keys: NodeKeys,
 ) {
     let (_, mut changes) = manager.store().snapshot_and_watch();
     let mut current: Option<(bool, Option<String>)> = None;
@@ -62,7 +87,7 @@ pub(crate) async fn keeper(
             let wanted = (cluster.autolock, cluster.unlock_key.clone());
             if current.as_ref() != Some(&wanted) {
                 let stored = store_data_key(&paths, &key, &cluster)
-                    .and_then(|()| store_node_key(&paths, &node_key, &key, &cluster));
+                    .and_then(|()| node_keys.store(&paths, &key, &cluster));
                 match stored {
                     Ok(()) => current = Some(wanted),
                     Err(err) => log::warn!("cannot store the data key: {}", err.full_message()),

@@ -120,7 +120,7 @@ async fn create_swarm(
         managers: vec![advertise_addr.clone()],
         cert_expiry_secs: expiry,
     };
-    let wg_key = wireguard::node_key(&daemon.paths)?;
+    let wg_key = wireguard::node_key(&daemon.paths, None)?;
     let record = first_node_record(
         &state,
         cert.identity()?.not_after.unix_timestamp(),
@@ -247,7 +247,7 @@ pub(crate) async fn join(
         }
         .into());
     }
-    let result = match wireguard::store(&daemon.paths, &wg_key) {
+    let result = match wireguard::store(&daemon.paths, &wg_key, None) {
         Ok(()) => start_joined(daemon, &request, listen.to_string(), grant, ca, key).await,
         Err(err) => Err(err),
     };
