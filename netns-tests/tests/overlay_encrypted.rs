@@ -12,149 +12,18 @@
 #![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use shoal_netns_tests::lab::cmd;
+use shoal_netns_tests::overlay_kit::encrypted::{
+    Background, MARKER, UDP_PORT, addr_on, encrypted_lab, file_contains, marker_round_trips, netns,
+    spawn_in, start_echo_servers, the_task, vni_of, wg_peers, wireguard_frames,
+};
 use shoal_netns_tests::overlay_kit::stats::dp_counter;
 use shoal_netns_tests::overlay_kit::transfer::tcp_transfer;
 use shoal_netns_tests::overlay_kit::{Capture, vxlan_vnis};
-use shoal_netns_tests::services_kit::{ServiceLab, get_from_task, is_running};
+use shoal_netns_tests::services_kit::{ServiceLab, get_from_task};
 use shoal_netns_tests::swarm_kit::{eventually, field};
-
-/// What the tests send between the tasks; must never be on the wire.
-const MARKER: &str = "shoal-wg-marker-7f3a9c";
-/// shoal's WireGuard port.
-const WG_PORT: u16 = 51820;
-/// Where the marker servers listen inside srv.
-const TCP_PORT: u16 = 7100;
-const UDP_PORT: u16 = 7101;
-
-/// Two nodes; networks `secure` (encrypted) and `plain`; task `cli` on n1
-/// and `srv` on n2, both on both networks.
-fn encrypted_lab() -> ServiceLab {
-    let lab = ServiceLab::new(2);
-    lab.cli(&["network", "create", "--opt", "encrypted", "secure"])
-        .unwrap();
-    lab.cli(&["network", "create", "plain"]).unwrap();
-    for (name, node) in [("srv", "n2"), ("cli", "n1")] {
-        lab.cli(&[
-            "service",
-            "create",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "secure",
-            "--network",
-            "plain",
-            "--constraint",
-            &format!("node.hostname=={node}"),
-            "web:1",
-        ])
-        .unwrap();
-        lab.wait_running(name, 1);
-    }
-    lab
-}
-
-fn the_task(lab: &ServiceLab, service: &str) -> Value {
-    lab.tasks(service).into_iter().find(is_running).unwrap()
-}
-
-/// The task's network namespace (as `ip netns` names it).
-fn netns(task: &Value) -> String {
-    format!("shoal-{}", field(task, "id"))
-}
-
-/// The task's address on `network`.
-fn addr_on(task: &Value, network: &str) -> Ipv4Addr {
-    task["networks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["network"] == network)
-        .and_then(|a| a["ip"].as_str())
-        .unwrap_or_else(|| panic!("no address on {network} in {task}"))
-        .parse()
-        .unwrap()
-}
-
-fn vni_of(lab: &ServiceLab, network: &str) -> u32 {
-    let out = lab
-        .cli(&["network", "inspect", network, "--format", "json"])
-        .unwrap();
-    let json: Value = serde_json::from_str(&out).unwrap();
-    let record = if json.is_array() { &json[0] } else { &json };
-    u32::try_from(record["vni"].as_u64().unwrap()).unwrap()
-}
-
-/// Runs `script` in namespace `ns` (sh -c), returning stdout.
-fn sh_in(ns: &str, script: &str) -> Result<String, cmd::CmdError> {
-    cmd::output(cmd::netns_command(ns, &["sh", "-c", script])?)
-}
-
-/// The marker servers in srv (TCP and UDP, each echoing back what it
-/// got); killed and reaped when dropped.
-struct EchoServers(Vec<std::process::Child>);
-
-impl Drop for EchoServers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Starts the marker servers in srv's namespace.
-fn start_echo_servers(srv_ns: &str) -> EchoServers {
-    let tcp = format!("exec socat TCP-LISTEN:{TCP_PORT},reuseaddr,fork EXEC:cat");
-    let udp = format!("exec socat UDP-RECVFROM:{UDP_PORT},reuseaddr,fork EXEC:cat");
-    let children = [tcp, udp]
-        .iter()
-        .map(|script| {
-            let mut command = cmd::netns_command(srv_ns, &["sh", "-c", script]).unwrap();
-            command
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            command.spawn().unwrap()
-        })
-        .collect();
-    EchoServers(children)
-}
-
-/// The marker sent from cli to srv over TCP and over UDP, each answered.
-fn marker_round_trips(cli_ns: &str, to: Ipv4Addr) -> bool {
-    let tcp = format!("echo {MARKER} | socat -T2 - TCP:{to}:{TCP_PORT}");
-    let udp = format!("echo {MARKER} | socat -T2 - UDP:{to}:{UDP_PORT}");
-    [tcp, udp]
-        .iter()
-        .all(|script| sh_in(cli_ns, script).is_ok_and(|out| out.contains(MARKER)))
-}
-
-/// Whether the bytes of `file` contain `needle`.
-fn file_contains(file: &Path, needle: &str) -> bool {
-    let bytes = std::fs::read(file).unwrap();
-    bytes
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
-}
-
-/// How many frames of `file` tshark decodes as WireGuard on [`WG_PORT`].
-fn wireguard_frames(file: &Path) -> usize {
-    let file = file.to_string_lossy();
-    let decode = format!("udp.port=={WG_PORT},wg");
-    let out = std::process::Command::new("tshark")
-        .args(["-r", &file, "-d", &decode, "-Y", "wg", "-T", "fields"])
-        .args(["-e", "wg.type"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "tshark failed on {file}");
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
 
 /// A hand-built clear VXLAN frame for `vni`, carrying a UDP datagram to `to`.
 fn clear_vxlan_payload(vni: u32, to: Ipv4Addr) -> Vec<u8> {
@@ -310,16 +179,10 @@ fn a_removed_nodes_key_is_withdrawn_from_its_peers() {
 
 /// The underlay addresses of node `index`'s WireGuard peers (`dp peers`).
 fn wg_peer_nodes(lab: &ServiceLab, index: usize) -> Vec<String> {
-    let out = lab.nodes[index]
-        .lab_node()
-        .shoal(&["dp", "peers", "--format", "json"])
-        .unwrap_or_default();
-    let Ok(status) = serde_json::from_str::<Value>(&out) else {
+    let Some(peers) = wg_peers(lab, index) else {
         return vec!["(no status yet)".to_owned()];
     };
-    status["peers"]
-        .as_array()
-        .unwrap()
+    peers
         .iter()
         .map(|p| p["node"].as_str().unwrap().to_owned())
         .collect()
@@ -346,11 +209,7 @@ fn a_daemon_restart_sends_nothing_of_an_encrypted_network_in_clear() {
     let load = format!(
         "while true; do echo {MARKER} | socat -T1 - UDP:{to}:{UDP_PORT} >/dev/null 2>&1; sleep 0.05; done"
     );
-    let mut command = cmd::netns_command(&cli_ns, &["sh", "-c", &load]).unwrap();
-    command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut traffic = command.spawn().unwrap();
+    let traffic = Background(vec![spawn_in(&cli_ns, &load)]);
     std::thread::sleep(Duration::from_secs(1));
     lab.nodes[0].kill();
     std::thread::sleep(Duration::from_secs(2));
@@ -358,8 +217,7 @@ fn a_daemon_restart_sends_nothing_of_an_encrypted_network_in_clear() {
     eventually("the marker crossing again after the restart", || {
         marker_round_trips(&cli_ns, to).then_some(())
     });
-    let _ = traffic.kill();
-    let _ = traffic.wait();
+    drop(traffic);
     let pcap = capture.stop().unwrap();
     assert!(
         !file_contains(&pcap, MARKER),

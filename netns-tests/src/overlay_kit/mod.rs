@@ -8,13 +8,15 @@
 //! - [`transfer`]: a checksummed TCP transfer between two namespaces;
 //! - [`capture`]: tshark captures and VXLAN decoding;
 //! - [`probe`]: waiting for a server to listen;
-//! - [`addr`]: IPv4 prefixes and MAC addresses.
+//! - [`addr`]: IPv4 prefixes and MAC addresses;
+//! - [`encrypted`]: an encrypted network's two-node lab and its checks.
 //!
 //! Task namespaces come from [`crate::lab::Lab::add_netns`].
 
 pub mod addr;
 pub mod capture;
 pub mod desired;
+pub mod encrypted;
 pub mod kernel_vxlan;
 pub mod probe;
 pub mod stats;
