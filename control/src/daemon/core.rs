@@ -178,6 +178,8 @@ pub(crate) struct Manager {
     /// The store as the dispatcher last decoded it, shared by every
     /// node's assignment poll.
     pub(crate) views: crate::dispatcher::ViewCache,
+    /// Task reports waiting to be committed together.
+    pub(crate) reports: crate::manager::ReportQueue,
 }
 
 impl Manager {
@@ -189,6 +191,7 @@ impl Manager {
             leader_since: Mutex::new(None),
             writes: tokio::sync::Mutex::new(()),
             views: crate::dispatcher::ViewCache::default(),
+            reports: crate::manager::ReportQueue::default(),
         })
     }
 

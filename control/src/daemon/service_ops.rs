@@ -21,6 +21,10 @@ impl Leadership for Manager {
     fn writes(&self) -> &tokio::sync::Mutex<()> {
         &self.writes
     }
+
+    fn reports(&self) -> &crate::manager::ReportQueue {
+        &self.reports
+    }
 }
 
 /// Runs a service, network, secret or config operation here, the leader; gives

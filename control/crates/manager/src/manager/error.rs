@@ -250,6 +250,13 @@ pub enum ManagerError {
     /// The store refused or failed the write.
     #[error("cluster store")]
     Store(#[from] StoreError),
+    /// A failure shared by every report batch of one commit.
+    #[error(transparent)]
+    Shared(std::sync::Arc<ManagerError>),
+    /// The call that took this report batch for its commit was cancelled
+    /// before it answered; the agent reports again.
+    #[error("the task reports were not recorded: report them again")]
+    ReportsLost,
 }
 
 impl ManagerError {
@@ -267,6 +274,8 @@ impl ManagerError {
             | ManagerError::ConfigOutOfSequence { .. } => 409,
             ManagerError::Allocator(err) => allocator_status(err),
             ManagerError::Store(err) if err.is_retryable() => 503,
+            ManagerError::Shared(err) => err.status(),
+            ManagerError::ReportsLost => 503,
             ManagerError::AllocatorUnreadable
             | ManagerError::Allocation { .. }
             | ManagerError::Orchestrate(_)

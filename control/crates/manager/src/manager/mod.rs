@@ -32,6 +32,7 @@ mod nodes;
 mod orchestrate;
 mod outcome;
 mod pass;
+mod report_queue;
 mod schedule;
 mod status;
 mod tables;
@@ -45,7 +46,8 @@ pub use keyring::{rotate_if_due, rotate_now};
 pub use nodes::views as node_views;
 pub use outcome::PassOutcome;
 pub use pass::run_pass;
-pub use status::{apply_report, record_reports};
+pub use report_queue::{ReportQueue, record_reports};
+pub use status::apply_report;
 pub use tables::{ClusterTables, put, resolve};
 
 use shoal_raft::Store;
@@ -59,6 +61,8 @@ pub trait Leadership: Send + Sync + 'static {
     /// The lock serialising read-modify-write changes on the leader (API
     /// writes and passes must not interleave).
     fn writes(&self) -> &tokio::sync::Mutex<()>;
+    /// Task reports waiting for the write lock (committed together).
+    fn reports(&self) -> &ReportQueue;
 }
 
 #[cfg(test)]

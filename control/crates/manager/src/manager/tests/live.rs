@@ -24,6 +24,7 @@ use shoal_model::test_support::PATIENCE;
 pub(super) struct TestLeader {
     raft: RaftNode,
     writes: tokio::sync::Mutex<()>,
+    reports: crate::manager::ReportQueue,
     _dir: tempfile::TempDir,
 }
 
@@ -38,6 +39,10 @@ impl Leadership for TestLeader {
 
     fn writes(&self) -> &tokio::sync::Mutex<()> {
         &self.writes
+    }
+
+    fn reports(&self) -> &crate::manager::ReportQueue {
+        &self.reports
     }
 }
 
@@ -67,6 +72,7 @@ impl TestLeader {
         let leader = Arc::new(TestLeader {
             raft,
             writes: tokio::sync::Mutex::new(()),
+            reports: crate::manager::ReportQueue::default(),
             _dir: dir,
         });
         eventually("the node to lead", || leader.is_leader().then_some(())).await;
@@ -235,4 +241,68 @@ async fn assigned_task(leader: &TestLeader) -> Task {
     let command = put(TASKS, &task.id, &task).unwrap();
     leader.store().propose(command).await.unwrap();
     task
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_arriving_together_are_committed_in_one_raft_entry() {
+    const NODES_REPORTING: usize = 40;
+    let leader = TestLeader::start().await;
+    let service = Service::new("svc", ServiceSpec::new("web", "busybox:latest"));
+    let mut commands = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..NODES_REPORTING {
+        let key = SlotKey::Replica(i as u64 + 1);
+        let mut task = new_task(
+            &service,
+            &key,
+            TaskState::Running,
+            Timestamp(0),
+            format!("t{i}"),
+        );
+        task.node_id = Some(format!("node{i}"));
+        task.status.state = TaskState::Assigned;
+        commands.push(put(TASKS, &task.id, &task).unwrap());
+        tasks.push(task);
+    }
+    leader
+        .store()
+        .propose(shoal_raft::Command::Batch(commands))
+        .await
+        .unwrap();
+    // Every node reports while the write lock is taken (a proposal in
+    // flight): they all wait, then go in together.
+    let held = leader.writes().lock().await;
+    let before = leader.store().applied_index().unwrap_or_default();
+    let calls: Vec<_> = tasks
+        .iter()
+        .map(|task| {
+            let (leader, task) = (leader.clone(), task.clone());
+            tokio::spawn(async move {
+                let node = task.node_id.clone().unwrap();
+                let reports = [report(&task, TaskState::Running)];
+                record_reports(&*leader, &node, &reports).await.unwrap()
+            })
+        })
+        .collect();
+    eventually("every report batch waiting", || {
+        (leader.reports().len() == NODES_REPORTING).then_some(())
+    })
+    .await;
+    drop(held);
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 1, "each node's own task moved");
+    }
+    let entries = leader.store().applied_index().unwrap_or_default() - before;
+    assert_eq!(
+        entries, 1,
+        "{NODES_REPORTING} nodes' reports took {entries} raft entries"
+    );
+    let tables = leader.tables();
+    assert!(
+        tables
+            .tasks
+            .values()
+            .all(|t| t.status.state == TaskState::Running)
+    );
+    assert!(leader.reports().is_empty());
 }
