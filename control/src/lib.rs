@@ -13,7 +13,7 @@ pub mod daemon;
 pub use shoal_agent as agent;
 pub use shoal_ctl as ctl;
 pub use shoal_manager::{allocator, dispatcher, manager, orchestrator, scheduler};
-pub use shoal_model::{assignment, cluster, error_chain, ids, node, spec};
+pub use shoal_model::{assignment, assignment_update, cluster, error_chain, ids, node, spec};
 pub use shoal_raft as raft;
 pub use shoal_runtime as runtime;
 pub use shoal_security::{ca, seal, tls, token};

@@ -8,7 +8,7 @@ use aya_ebpf::programs::TcContext;
 use shoal_common::{
     DropReason, Stat,
     lb::{
-        ANY_PORT, Backend, CT_ESTABLISHED, CtEntry, FlowKey, MAGLEV_SIZE, MESH_VNI,
+        ANY_PORT, Backend, CT_ESTABLISHED, CT_SYN_SENT, CtEntry, FlowKey, MAGLEV_SIZE, MESH_VNI,
         REPLY_RETURN_PATH, REPLY_REV_NAT, ReplyEntry, ServiceKey, flow_hash,
     },
 };
@@ -228,6 +228,13 @@ fn known_flow(flow: &FlowKey, now: u64, flags: u8) -> Option<CtEntry> {
     if cfg.expired(entry.state, entry.last_seen_ns, now)
         || lb_maps::backend(entry.backend_id).is_none()
     {
+        return None;
+    }
+    // A SYN on an entry past the handshake is a new connection that reuses
+    // a finished one's ports: it is balanced afresh, never sent to a
+    // draining backend for the old flow's sake. (A retransmitted SYN keeps
+    // the backend its first one got.)
+    if ct::is_syn(flags) && entry.state != CT_SYN_SENT {
         return None;
     }
     let (state, fins) = ct::advance(entry.state, entry.fins, flags, true);

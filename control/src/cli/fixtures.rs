@@ -54,6 +54,7 @@ pub fn task(service: &ServiceView, id: &str, slot: u64, state: TaskState, at: u6
         name: format!("{}.{slot}", spec.name),
         service_name: spec.name.clone(),
         node_hostname: Some("node-1".into()),
+        node_down: false,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Assessment<'a> {
     pub running: u64,
     /// Every slot, in order.
     pub slots: Vec<Slot<'a>>,
+    /// Tasks no longer wanted that still run on a live node (an update's
+    /// old version, a scale-down's extra task, draining and then stopped).
+    pub stopping: u64,
 }
 
 /// Whether `view`'s task runs and is made from the service's current
@@ -65,6 +68,15 @@ pub fn is_current_and_running(service: &ServiceView, view: &TaskView) -> bool {
         && task.desired_state == TaskState::Running
         && task.status.state == TaskState::Running
         && task.spec == service.service.spec.task
+}
+
+/// Whether `view`'s task was told to stop but still runs on a node that is
+/// up (a down node's tasks report nothing more: they do not count).
+fn still_stopping(view: &TaskView) -> bool {
+    let state = view.task.status.state;
+    !view.task.is_wanted()
+        && !view.node_down
+        && (TaskState::Starting..=TaskState::Running).contains(&state)
 }
 
 /// The task standing for a slot: a wanted one from the current template,
@@ -144,13 +156,18 @@ pub fn assess<'a>(service: &ServiceView, tasks: &'a [TaskView]) -> Assessment<'a
         desired,
         running,
         slots,
+        stopping: tasks.iter().filter(|v| still_stopping(v)).count() as u64,
     }
 }
 
 impl Assessment<'_> {
-    /// Every wanted task runs from the current template.
+    /// Every wanted task runs from the current template, and no task the
+    /// managers stopped still serves: after "converged" only the new
+    /// version answers.
     pub fn converged(&self) -> bool {
-        self.running == self.desired && self.slots.len() as u64 >= self.desired
+        self.running == self.desired
+            && self.slots.len() as u64 >= self.desired
+            && self.stopping == 0
     }
 
     /// Slots whose task ended and will not be replaced (restart policy

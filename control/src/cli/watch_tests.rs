@@ -1,7 +1,7 @@
 use shoal_control::spec::{TaskState, Timestamp, UpdateState, UpdateStatus};
 
 use super::*;
-use crate::cli::fixtures::{service, task};
+use crate::cli::fixtures::{ended, outdated, service, task};
 
 const TIMEOUT: Span = Span::from_secs(60);
 
@@ -47,6 +47,44 @@ fn converged_only_after_staying_so_for_two_seconds() {
     let (lines, outcome) = watcher.observe(&web, &running, secs(4.0));
     assert_eq!(outcome, Outcome::Converged);
     assert_eq!(lines.last().unwrap().text, "verify: Service converged");
+}
+
+#[test]
+fn an_old_task_still_serving_holds_convergence_until_it_stops() {
+    let web = service(1);
+    let new = task(&web, "b", 1, TaskState::Running, 0);
+    // The update's old task: told to stop, still running (draining).
+    let mut old = outdated(task(&web, "a", 1, TaskState::Running, 0));
+    old.task.desired_state = TaskState::Shutdown;
+    let mut watcher = Watcher::new(None, false, TIMEOUT);
+    let serving = vec![new.clone(), old.clone()];
+    for at in [0.0, 2.5, 5.0] {
+        let (lines, outcome) = watcher.observe(&web, &serving, secs(at));
+        assert_eq!(outcome, Outcome::Waiting, "at {at} s");
+        assert!(!lines.iter().any(|l| l.key == "verify"), "{lines:?}");
+    }
+    let stopped = vec![new.clone(), ended(old.clone(), TaskState::Shutdown, None)];
+    assert_eq!(
+        watcher.observe(&web, &stopped, secs(6.0)).1,
+        Outcome::Waiting
+    );
+    assert_eq!(
+        watcher.observe(&web, &stopped, secs(8.0)).1,
+        Outcome::Converged
+    );
+    // A down node's task never reports its stop: it does not hold it.
+    let mut lost = old;
+    lost.node_down = true;
+    let mut watcher = Watcher::new(None, false, TIMEOUT);
+    let with_lost = vec![new, lost];
+    assert_eq!(
+        watcher.observe(&web, &with_lost, secs(0.0)).1,
+        Outcome::Waiting
+    );
+    assert_eq!(
+        watcher.observe(&web, &with_lost, secs(2.0)).1,
+        Outcome::Converged
+    );
 }
 
 #[test]

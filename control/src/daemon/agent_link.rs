@@ -9,6 +9,7 @@ use super::calls::call_managers;
 use super::core::{Active, Daemon};
 use super::supervise::supervise;
 use crate::agent::{self, AgentConfig, DataplaneTarget, ImagePolicy, Swarm};
+use crate::assignment_update::AssignmentUpdate;
 use crate::ctl::{ASSIGNMENT_WAIT, CtlRequest, TaskReport};
 use crate::dispatcher::{Assignment, underlay_ip};
 use crate::runtime::image::RegistryAccess;
@@ -20,20 +21,57 @@ const ASSIGNMENT_MARGIN: Duration = Duration::from_secs(5);
 /// How long a batch of reports may take (the leader writes it to raft).
 const REPORT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The managers as an active node reaches them.
-struct ManagerLink(Arc<Active>);
+/// The managers as an active node reaches them, and the assignment last
+/// received (what a manager's delta applies to).
+struct ManagerLink {
+    active: Arc<Active>,
+    held: std::sync::Mutex<Option<Assignment>>,
+}
+
+impl ManagerLink {
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Assignment>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 impl Swarm for ManagerLink {
     type Error = DaemonError;
 
+    /// Asks with the version held here (when the agent holds the same);
+    /// a delta or an "unchanged" answer is applied to it, and one that
+    /// does not apply makes the next poll ask for the whole assignment.
     async fn next_assignment(&self, known: Option<u64>) -> Result<Assignment, DaemonError> {
-        let request = CtlRequest::Assignments { known };
-        let value = call_managers(&self.0, &request, ASSIGNMENT_WAIT + ASSIGNMENT_MARGIN).await?;
-        serde_json::from_value(value).map_err(DaemonError::codec("assignment"))
+        let held = self.held().clone().filter(|a| Some(a.version) == known);
+        let request = CtlRequest::Assignments {
+            known: held.as_ref().map(|a| a.version),
+        };
+        let wait = ASSIGNMENT_WAIT + ASSIGNMENT_MARGIN;
+        let value = call_managers(&self.active, &request, wait).await?;
+        let update: AssignmentUpdate =
+            serde_json::from_value(value).map_err(DaemonError::codec("assignment"))?;
+        let applied = update.apply(held.as_ref());
+        let mut slot = self.held();
+        match applied {
+            Ok(assignment) => {
+                *slot = Some(assignment.clone());
+                Ok(assignment)
+            }
+            Err(source) => {
+                *slot = None;
+                Err(DaemonError::AssignmentUpdate { source })
+            }
+        }
     }
 
     async fn send_reports(&self, reports: Vec<TaskReport>) -> Result<(), DaemonError> {
-        call_managers(&self.0, &CtlRequest::TaskStatus(reports), REPORT_TIMEOUT).await?;
+        call_managers(
+            &self.active,
+            &CtlRequest::TaskStatus(reports),
+            REPORT_TIMEOUT,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -73,7 +111,10 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
             gc_grace: daemon.opts.image_gc_grace,
         },
     };
-    let link = Arc::new(ManagerLink(active.clone()));
+    let link = Arc::new(ManagerLink {
+        active: active.clone(),
+        held: std::sync::Mutex::new(None),
+    });
     supervise(active, "agent", move || {
         agent::run(link.clone(), config.clone())
     });

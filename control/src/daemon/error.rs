@@ -59,6 +59,14 @@ pub enum DaemonError {
         /// The key file.
         path: std::path::PathBuf,
     },
+    /// A manager's assignment update did not apply to the assignment held
+    /// (the next poll asks for the whole assignment).
+    #[error("assignment update")]
+    AssignmentUpdate {
+        /// Why.
+        #[source]
+        source: crate::assignment_update::UpdateError,
+    },
     /// The node has no WireGuard key (it could not be read: said earlier).
     #[error("this node has no WireGuard key")]
     NoWireGuardKey,

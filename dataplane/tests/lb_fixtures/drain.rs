@@ -60,6 +60,7 @@ fn draining_and_removed_backends() {
     let now = monotonic_now_ns();
     let kept = flow_key(VNI, CLIENT, 44_000, DRAIN_VIP, WEB, PROTO_TCP);
     let removed = flow_key(VNI, CLIENT, 44_100, DRAIN_VIP, WEB, PROTO_TCP);
+    let reused = flow_key(VNI, CLIENT, 44_200, DRAIN_VIP, WEB, PROTO_TCP);
     let (overlay, lb) = setup(dev);
     let lb = lb
         .flow(
@@ -73,6 +74,16 @@ fn draining_and_removed_backends() {
                 Ipv4Addr::new(10, 1, 0, 99),
                 CT_ESTABLISHED,
                 0,
+                now,
+            ),
+        )
+        .flow(
+            reused,
+            entry(
+                ID_DRAINING,
+                BE_DRAINING,
+                CT_CLOSING,
+                CT_FIN_CLIENT | CT_FIN_BACKEND,
                 now,
             ),
         );
@@ -102,6 +113,19 @@ fn draining_and_removed_backends() {
             ),
         );
     }
+
+    sc.run(
+        Program::TaskTc,
+        &to_drain_vip(
+            "a SYN reusing the ports of a finished flow to a draining backend: a new flow",
+            dev,
+            (PROTO_TCP, 44_200, true),
+            BE_ACTIVE,
+            true,
+        ),
+    );
+    assert_eq!(sc.ct(&reused).backend_id, ID_ACTIVE);
+    assert_eq!(sc.ct(&reused).state, CT_SYN_SENT);
 
     let since = monotonic_now_ns();
     sc.run(

@@ -47,6 +47,39 @@ pub struct Assignment {
     pub services: Vec<LbService>,
 }
 
+impl Assignment {
+    /// A digest of the contents (the `version` field aside): FNV-1a over
+    /// the JSON, stable across processes and builds. Managers stamp it as
+    /// the version; a node checks a rebuilt assignment against it.
+    pub fn digest(&self) -> u64 {
+        let mut hasher = Fnv64(0xcbf2_9ce4_8422_2325);
+        let unversioned = Assignment {
+            version: 0,
+            ..self.clone()
+        };
+        // Writing into the hasher cannot fail, and these types always
+        // serialise (no maps with non-string keys).
+        let _ = serde_json::to_writer(&mut hasher, &unversioned);
+        hasher.0
+    }
+}
+
+/// 64-bit FNV-1a as an `io::Write` sink.
+struct Fnv64(u64);
+
+impl std::io::Write for Fnv64 {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Another node's WireGuard identity, as this node needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WgPeer {

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod assignment;
+pub mod assignment_update;
 pub mod cluster;
 pub mod error_chain;
 pub mod ids;

@@ -16,6 +16,7 @@ use shoal_ctl::{
     JoinGrant, JoinRpc, TaskReport, bootstrap_call,
 };
 use shoal_model::assignment::Assignment;
+use shoal_model::assignment_update::AssignmentUpdate;
 use shoal_model::node::NodeResources;
 use shoal_model::spec::{TaskState, TaskStatus, Timestamp};
 use shoal_security::ca::{CaCert, CaDigest, NodeCertificate, NodeKey};
@@ -200,21 +201,25 @@ struct Tasks {
 
 /// The long poll: each new assignment is acted on as the agent would.
 async fn follow_assignments(session: &Session, fleet: &Fleet) {
-    let mut known = None;
+    let mut held: Option<Assignment> = None;
     let mut tasks = Tasks::default();
     loop {
+        let known = held.as_ref().map(|a| a.version);
         let request = CtlRequest::Assignments { known };
         let answer = session
             .call(&request, ASSIGNMENT_WAIT + ASSIGNMENT_MARGIN)
             .await
-            .and_then(|v| serde_json::from_value::<Assignment>(v).context("assignment"));
+            .and_then(|v| serde_json::from_value::<AssignmentUpdate>(v).context("assignment"))
+            .and_then(|update| update.apply(held.as_ref()).context("assignment update"));
         match answer {
             Ok(assignment) => {
-                known = Some(assignment.version);
                 fleet.assignment_received();
                 act_on(session, fleet, &mut tasks, &assignment).await;
+                held = Some(assignment);
             }
             Err(_) => {
+                // The next poll asks for the whole assignment.
+                held = None;
                 fleet.assignment_failed();
                 tokio::time::sleep(HEARTBEAT_INTERVAL).await;
             }

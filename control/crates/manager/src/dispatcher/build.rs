@@ -217,38 +217,7 @@ fn lb_services(view: &View, reach: &BTreeSet<String>) -> Vec<LbService> {
         .collect()
 }
 
-/// A digest of the assignment's contents (its `version` field aside):
-/// FNV-1a over its JSON, stable across processes and builds.
+/// A digest of the assignment's contents (its `version` field aside).
 fn version_of(assignment: &Assignment) -> u64 {
-    let mut hasher = Fnv64::default();
-    let unversioned = Assignment {
-        version: 0,
-        ..assignment.clone()
-    };
-    // Writing into the hasher cannot fail, and these types always
-    // serialise (no maps with non-string keys).
-    let _ = serde_json::to_writer(&mut hasher, &unversioned);
-    hasher.0
-}
-
-/// 64-bit FNV-1a as an `io::Write` sink.
-struct Fnv64(u64);
-
-impl Default for Fnv64 {
-    fn default() -> Self {
-        Fnv64(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl std::io::Write for Fnv64 {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    assignment.digest()
 }

@@ -1,14 +1,18 @@
 //! The long poll behind `CtlRequest::Assignments` (in `shoal-ctl`): answer at
 //! once when the node's assignment differs from the one it holds, else wait
-//! for a store change that alters it.
+//! for a store change that alters it. The answer is the whole assignment
+//! when the node's version is not the current one on arrival, only what
+//! changed (an [`AssignmentUpdate::Delta`]) when a change came while the
+//! poll waited, and [`AssignmentUpdate::Unchanged`] after the wait.
 
 use std::time::Duration;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::Assignment;
 use super::build::{ASSIGNMENT_TABLES, assemble};
 use super::view::{DispatchError, ViewCache};
+use shoal_model::assignment::Assignment;
+use shoal_model::assignment_update::AssignmentUpdate;
 use shoal_raft::{AppliedChanges, StoreSnapshot};
 
 /// Where a long poll reads the store: a manager's [`shoal_raft::Store`].
@@ -48,8 +52,10 @@ pub async fn next_assignment(
     wait: Duration,
     cache: &ViewCache,
     source: &impl AssignmentSource,
-) -> Result<Assignment, DispatchError> {
+) -> Result<AssignmentUpdate, DispatchError> {
     let deadline = tokio::time::Instant::now() + wait;
+    // The node's version, once built here: what a delta is taken against.
+    let mut held: Option<Assignment> = None;
     loop {
         let (index, mut changes) = source.index_and_watch();
         let view = cache.get(index, || {
@@ -59,17 +65,21 @@ pub async fn next_assignment(
         let assignment = assemble(node_id, &view);
         drop(view);
         if known != Some(assignment.version) {
-            return Ok(assignment);
+            return Ok(AssignmentUpdate::between(held.as_ref(), &assignment));
         }
+        let unchanged = AssignmentUpdate::Unchanged {
+            version: assignment.version,
+        };
+        held = Some(assignment);
         loop {
             match tokio::time::timeout_at(deadline, changes.recv()).await {
                 // Unchanged all along: the node keeps what it has.
-                Err(_elapsed) => return Ok(assignment),
+                Err(_elapsed) => return Ok(unchanged),
                 Ok(Ok(applied)) if !touches_assignments(&applied) => {}
                 // A relevant change, or missed ones: look again.
                 Ok(Ok(_) | Err(RecvError::Lagged(_))) => break,
                 // The store is going away (raft stopped).
-                Ok(Err(RecvError::Closed)) => return Ok(assignment),
+                Ok(Err(RecvError::Closed)) => return Ok(unchanged),
             }
         }
     }
@@ -160,12 +170,21 @@ mod tests {
         })
     }
 
+    /// The whole assignment of a [`AssignmentUpdate::Full`] answer.
+    fn full(update: AssignmentUpdate) -> Assignment {
+        match update {
+            AssignmentUpdate::Full(assignment) => *assignment,
+            other => panic!("not a full assignment: {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn an_unknown_version_is_answered_at_once() {
         let store = FakeStore::new();
         let cache = ViewCache::default();
         let first = next_assignment("n1", None, Duration::from_secs(60), &cache, &*store)
             .await
+            .map(full)
             .unwrap();
         let stale = next_assignment(
             "n1",
@@ -176,7 +195,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(stale, first);
+        assert_eq!(stale, AssignmentUpdate::Full(Box::new(first)));
     }
 
     #[tokio::test]
@@ -185,7 +204,9 @@ mod tests {
         let cache = ViewCache::default();
         let first = next_assignment("n1", None, Duration::ZERO, &cache, &*store)
             .await
+            .map(full)
             .unwrap();
+        let held = first.clone();
         let waiting = {
             let store = store.clone();
             tokio::spawn(async move {
@@ -212,9 +233,15 @@ mod tests {
         );
         let task = super::super::tests::task("t1", 1, "n1", TaskState::Running, TaskState::Running);
         store.put(TASKS, "t1", serde_json::to_value(task).unwrap());
-        let next = waiting.await.unwrap().unwrap();
+        let update = waiting.await.unwrap().unwrap();
+        assert!(
+            matches!(update, AssignmentUpdate::Delta(_)),
+            "a change while waiting comes as a delta: {update:?}"
+        );
+        let next = update.apply(Some(&held)).unwrap();
         assert_ne!(next.version, first.version);
         assert_eq!(next.networks[0].name, "front");
+        assert_eq!(next.tasks[0].task.id, "t1");
     }
 
     #[tokio::test]
@@ -223,6 +250,7 @@ mod tests {
         let cache = ViewCache::default();
         let first = next_assignment("n1", None, Duration::ZERO, &cache, &*store)
             .await
+            .map(full)
             .unwrap();
         let started = tokio::time::Instant::now();
         let same = next_assignment(
@@ -234,7 +262,12 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(same, first);
+        assert_eq!(
+            same,
+            AssignmentUpdate::Unchanged {
+                version: first.version
+            }
+        );
         assert!(started.elapsed() >= Duration::from_millis(300));
     }
 

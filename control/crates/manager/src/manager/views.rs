@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 
 use super::{ClusterTables, ManagerError, nodes, tables};
 use shoal_model::api::{ConfigView, SecretView, ServiceView, TaskView};
-use shoal_model::cluster::{ConfigRecord, SecretRecord};
+use shoal_model::cluster::{ConfigRecord, NodeStatus, SecretRecord};
 use shoal_model::spec::{Constraint, Service, ServiceMode, Task, TaskState};
 
 /// A service with its endpoint and task counts (never its registry login).
@@ -61,16 +61,13 @@ pub fn task_view(tables: &ClusterTables, mut task: Task) -> TaskView {
     } else {
         format!("{service_name}.{}", task.slot)
     };
-    let node_hostname = task
-        .node_id
-        .as_ref()
-        .and_then(|id| tables.nodes.get(id))
-        .map(|node| node.hostname.clone());
+    let node = task.node_id.as_ref().and_then(|id| tables.nodes.get(id));
     TaskView {
-        task,
         name,
         service_name,
-        node_hostname,
+        node_hostname: node.map(|node| node.hostname.clone()),
+        node_down: node.is_some_and(|node| node.status == NodeStatus::Down),
+        task,
     }
 }
 

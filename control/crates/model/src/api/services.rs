@@ -96,6 +96,10 @@ pub struct TaskView {
     /// The node's hostname, if assigned.
     #[serde(default)]
     pub node_hostname: Option<String>,
+    /// Its node is down: what the task last reported may be stale (a
+    /// task there never reports its stop).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub node_down: bool,
 }
 
 /// `network create`.
