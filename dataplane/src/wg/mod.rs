@@ -14,9 +14,12 @@
 //! node without a known key is dropped and counted ([`WgCounters`]).
 
 mod batch;
+mod csum;
+mod gso;
 mod keys;
 mod peers;
 mod tap;
+mod udp;
 mod worker;
 
 use std::{
@@ -131,6 +134,10 @@ pub struct WgStatus {
     pub port: u16,
     /// Its peers, by underlay address.
     pub peers: Vec<WgPeerStatus>,
+    /// Whether the TAP device hands over super-frames (checksum and
+    /// UDP-tunnel segmentation offloads, Linux 6.17+).
+    #[serde(default)]
+    pub tap_offloads: bool,
     /// Drops.
     pub counters: WgCounters,
 }
@@ -171,6 +178,9 @@ impl WgDevice {
         })?;
         let socket = std::net::UdpSocket::bind(("0.0.0.0", port))
             .map_err(|source| WgError::Socket { port, source })?;
+        // Coalesced receives are an optimisation: without them (kernels
+        // before 5.0) every datagram arrives on its own.
+        let _ = udp::enable_gro(std::os::fd::AsRawFd::as_raw_fd(&socket));
         let shared = Arc::new(Shared::new(private_key, port, tap, socket));
         worker::spawn(&shared).map_err(|source| WgError::Thread { source })?;
         let device = WgDevice { shared };
@@ -208,6 +218,7 @@ impl WgDevice {
             public_key: self.shared.private_key.public_key().to_string(),
             port: self.shared.port,
             peers: self.shared.peers.status(),
+            tap_offloads: self.shared.tap_offloads(),
             counters: self.shared.counters(),
         }
     }
