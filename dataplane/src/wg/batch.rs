@@ -138,7 +138,8 @@ fn gro_segment(msg: &libc::msghdr) -> usize {
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == super::udp::SOL_UDP && (*cmsg).cmsg_type == super::udp::UDP_GRO {
+            if (*cmsg).cmsg_level == super::udp::SOL_UDP && (*cmsg).cmsg_type == super::udp::UDP_GRO
+            {
                 let size = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
                 return usize::try_from(size).unwrap_or(0);
             }
@@ -146,15 +147,6 @@ fn gro_segment(msg: &libc::msghdr) -> usize {
         }
     }
     0
-}
-
-pub(crate) fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
-    // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
-    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-    sa.sin_port = addr.port().to_be();
-    sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
-    sa
 }
 
 #[cfg(test)]

@@ -161,7 +161,12 @@ fn segment(
     }
     let be16 = |i: usize| u16::from_be_bytes([frame[i], frame[i + 1]]);
     let (outer_id, inner_id) = (be16(l.outer_ip + 4), be16(l.inner_ip + 4));
-    let seq = u32::from_be_bytes([frame[l.tcp + 4], frame[l.tcp + 5], frame[l.tcp + 6], frame[l.tcp + 7]]);
+    let seq = u32::from_be_bytes([
+        frame[l.tcp + 4],
+        frame[l.tcp + 5],
+        frame[l.tcp + 6],
+        frame[l.tcp + 7],
+    ]);
     let chunks = frame[l.payload..].chunks(mss);
     let last = chunks.len().saturating_sub(1);
     for (i, chunk) in chunks.enumerate() {
@@ -171,14 +176,16 @@ fn segment(
         out[l.payload..].copy_from_slice(chunk);
         let n = i as u16;
         set16(out, l.outer_ip + 2, len - l.outer_ip);
-        out[l.outer_ip + 4..l.outer_ip + 6].copy_from_slice(&outer_id.wrapping_add(n).to_be_bytes());
+        out[l.outer_ip + 4..l.outer_ip + 6]
+            .copy_from_slice(&outer_id.wrapping_add(n).to_be_bytes());
         csum::fix_ipv4_header(&mut out[l.outer_ip..]);
         set16(out, l.outer_udp + 4, len - l.outer_udp);
         // Zero: no UDP checksum, as RFC 7348 allows over IPv4 (and the
         // datagram is authenticated by WireGuard anyway).
         out[l.outer_udp + 6..l.outer_udp + 8].fill(0);
         set16(out, l.inner_ip + 2, len - l.inner_ip);
-        out[l.inner_ip + 4..l.inner_ip + 6].copy_from_slice(&inner_id.wrapping_add(n).to_be_bytes());
+        out[l.inner_ip + 4..l.inner_ip + 6]
+            .copy_from_slice(&inner_id.wrapping_add(n).to_be_bytes());
         csum::fix_ipv4_header(&mut out[l.inner_ip..]);
         let seq = seq.wrapping_add((i * mss) as u32);
         out[l.tcp + 4..l.tcp + 8].copy_from_slice(&seq.to_be_bytes());

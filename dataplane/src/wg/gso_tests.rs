@@ -1,8 +1,6 @@
 //! Segmentation of real VXLAN super-frames, every checksum verified by
 //! etherparse.
 
-#![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
-
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
 use super::*;
@@ -90,7 +88,10 @@ fn check_segment(segment: &[u8]) -> Seen {
     let Some(TransportSlice::Tcp(tcp)) = &inner.transport else {
         panic!("inner not TCP")
     };
-    let want = tcp.to_header().calc_checksum_ipv4(&header, tcp.payload()).unwrap();
+    let want = tcp
+        .to_header()
+        .calc_checksum_ipv4(&header, tcp.payload())
+        .unwrap();
     assert_eq!(tcp.checksum(), want, "inner TCP checksum");
     Seen {
         seq: tcp.sequence_number(),
@@ -117,10 +118,21 @@ fn a_super_frame_becomes_valid_mss_sized_segments() {
     let joined: Vec<u8> = seen.iter().flat_map(|s| s.payload.clone()).collect();
     assert_eq!(joined, payload, "the payload, in order, nothing lost");
     for (i, s) in seen.iter().enumerate() {
-        assert_eq!(s.seq, SEQ.wrapping_add((i * MSS) as u32), "segment {i}'s sequence");
-        assert_eq!(s.inner_id, INNER_ID.wrapping_add(i as u16), "segment {i}'s IP id");
+        assert_eq!(
+            s.seq,
+            SEQ.wrapping_add((i * MSS) as u32),
+            "segment {i}'s sequence"
+        );
+        assert_eq!(
+            s.inner_id,
+            INNER_ID.wrapping_add(i as u16),
+            "segment {i}'s IP id"
+        );
     }
-    let flags: Vec<u8> = seen.iter().map(|s| s.flags & (TCP_PSH | TCP_FIN | TCP_CWR)).collect();
+    let flags: Vec<u8> = seen
+        .iter()
+        .map(|s| s.flags & (TCP_PSH | TCP_FIN | TCP_CWR))
+        .collect();
     // CWR only on the first segment, PSH and FIN only on the last.
     assert_eq!(flags, [TCP_CWR, 0, TCP_PSH | TCP_FIN]);
 }
@@ -155,7 +167,9 @@ fn other_gso_types_and_broken_offsets_are_refused() {
     let r = for_each_packet(&hdr, &mut frame, &mut scratch, |_| panic!("nothing"));
     assert_eq!(r, Err(GsoError::BadChecksumOffset));
     let mut short = frame[..60].to_vec();
-    let r = for_each_packet(&gso_hdr(MSS), &mut short, &mut scratch, |_| panic!("nothing"));
+    let r = for_each_packet(&gso_hdr(MSS), &mut short, &mut scratch, |_| {
+        panic!("nothing")
+    });
     assert_eq!(r, Err(GsoError::Truncated));
 }
 

@@ -106,7 +106,12 @@ impl GsoBatch {
                 Ok(()) => {}
                 // No UDP GSO here (or on this route): one datagram per
                 // send from now on.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP)
+                    ) =>
+                {
                     self.gso = false;
                     single = true;
                 }
@@ -127,7 +132,7 @@ impl GsoBatch {
 /// One `sendmsg` of `data` to `to`, cut into `segment`-byte datagrams by
 /// the kernel when given.
 fn send(fd: RawFd, data: &[u8], to: SocketAddrV4, segment: Option<usize>) -> io::Result<()> {
-    let mut addr = super::batch::sockaddr(to);
+    let mut addr = sockaddr(to);
     let mut iov = libc::iovec {
         iov_base: data.as_ptr().cast_mut().cast(),
         iov_len: data.len(),
@@ -180,6 +185,16 @@ pub(crate) fn enable_gro(fd: RawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `to` as the kernel's `sockaddr_in`.
+pub(crate) fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_port = addr.port().to_be();
+    sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    sa
 }
 
 #[cfg(test)]

@@ -228,7 +228,11 @@ fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
             head.fill(0);
             head[VNET_HDR_LEN] = 0x02;
             head[VNET_HDR_LEN + 12..].copy_from_slice(&[0x08, 0x00]);
-            if shared.tap.write(&out[..VNET_HDR_LEN + ETH_LEN + len]).is_err() {
+            if shared
+                .tap
+                .write(&out[..VNET_HDR_LEN + ETH_LEN + len])
+                .is_err()
+            {
                 shared.drops.io_errors.fetch_add(1, Relaxed);
             }
         }

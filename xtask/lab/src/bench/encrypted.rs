@@ -64,11 +64,18 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
     let (clear, secure) = shoal_pairs(&lab)?;
     let baseline = super::encrypted_baseline::start(&mut lab.lab, &boringtun)
         .and_then(|b| {
-            connected(b.pair.sender.clone(), b.pair.receiver.clone(), b.pair.receiver_ip)?;
+            connected(
+                b.pair.sender.clone(),
+                b.pair.receiver.clone(),
+                b.pair.receiver_ip,
+            )?;
             Ok(b)
         })
         .map_err(|e| format!("{e:#}"));
-    let bt_pair = baseline.as_ref().map(|b| b.pair.clone()).map_err(Clone::clone);
+    let bt_pair = baseline
+        .as_ref()
+        .map(|b| b.pair.clone())
+        .map_err(Clone::clone);
     let bt_row = measure_row(BORINGTUN, bt_pair, &docroot, plan);
     drop(baseline);
     let clear_row = measure_row(CLEAR, Ok(clear), &docroot, plan);

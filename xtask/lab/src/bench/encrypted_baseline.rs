@@ -84,7 +84,10 @@ fn which(tool: &str) -> Option<String> {
 /// Two namespaces, a veth between them, a boringtun-cli tunnel over it.
 pub(super) fn start(lab: &mut Lab, boringtun: &str) -> Result<Baseline> {
     let (a, b) = (lab.add_netns("bta")?, lab.add_netns("btb")?);
-    let underlay = [Ipv4Addr::new(198, 19, 251, 1), Ipv4Addr::new(198, 19, 251, 2)];
+    let underlay = [
+        Ipv4Addr::new(198, 19, 251, 1),
+        Ipv4Addr::new(198, 19, 251, 2),
+    ];
     let cidr = |addr| Cidr { addr, prefix: 30 };
     raw_veth_pair(lab, &a, &b, cidr(underlay[0]), cidr(underlay[1]))?;
     // Interface names are global to the control sockets in
@@ -114,12 +117,20 @@ pub(super) fn start(lab: &mut Lab, boringtun: &str) -> Result<Baseline> {
             ],
         )?;
         daemon.stdout(Stdio::null()).stderr(Stdio::null());
-        baseline.daemons.push(daemon.spawn().context("starting boringtun-cli")?);
+        baseline
+            .daemons
+            .push(daemon.spawn().context("starting boringtun-cli")?);
         wait_for_socket(&ifaces[i])?;
         configure(ns, &ifaces[i], &keys[i].0, &keys[peer].1, underlay[peer])?;
         let addr = format!("10.40.0.{}/24", i + 1);
-        sh::run(&mut netns_command(ns, &["ip", "addr", "add", &addr, "dev", &ifaces[i]])?)?;
-        sh::run(&mut netns_command(ns, &["ip", "link", "set", &ifaces[i], "up"])?)?;
+        sh::run(&mut netns_command(
+            ns,
+            &["ip", "addr", "add", &addr, "dev", &ifaces[i]],
+        )?)?;
+        sh::run(&mut netns_command(
+            ns,
+            &["ip", "link", "set", &ifaces[i], "up"],
+        )?)?;
     }
     Ok(baseline)
 }
@@ -127,10 +138,9 @@ pub(super) fn start(lab: &mut Lab, boringtun: &str) -> Result<Baseline> {
 /// A (private, public) key pair from `wg genkey | wg pubkey`.
 fn genkey() -> Result<(String, String)> {
     let private = sh::output(Command::new("wg").arg("genkey"))?;
-    let public = sh::output(Command::new("sh").args([
-        "-c",
-        &format!("echo {} | wg pubkey", private.trim()),
-    ]))?;
+    let public = sh::output(
+        Command::new("sh").args(["-c", &format!("echo {} | wg pubkey", private.trim())]),
+    )?;
     Ok((private.trim().to_owned(), public.trim().to_owned()))
 }
 

@@ -133,7 +133,12 @@ pub(super) struct Plan {
 }
 
 /// Measures one path, or records why it could not be built.
-pub(super) fn measure_row(path: &'static str, pair: Result<Pair, String>, docroot: &Path, plan: Plan) -> Row {
+pub(super) fn measure_row(
+    path: &'static str,
+    pair: Result<Pair, String>,
+    docroot: &Path,
+    plan: Plan,
+) -> Row {
     let pair = match pair {
         Ok(pair) => pair,
         Err(e) => {
