@@ -1,5 +1,7 @@
 //! Batched UDP I/O for the WireGuard workers: up to [`BATCH`] datagrams per
-//! system call (`recvmmsg`/`sendmmsg`), in buffers allocated once.
+//! system call (`recvmmsg`/`sendmmsg`), in buffers allocated once. With
+//! `UDP_GRO` on the socket one slot may hold several datagrams of one
+//! size back to back ([`Batch::segment_size`]).
 
 use std::{
     io,
@@ -17,6 +19,10 @@ pub(crate) struct Batch {
     bufs: Vec<u8>,
     lens: [usize; BATCH],
     addrs: [libc::sockaddr_in; BATCH],
+    /// Control messages of each received slot (the `UDP_GRO` size).
+    control: [[u64; 4]; BATCH],
+    /// Size of the datagrams coalesced into each received slot (0: one).
+    segments: [usize; BATCH],
     count: usize,
 }
 
@@ -28,31 +34,10 @@ impl Batch {
             bufs: vec![0; BATCH * SLOT],
             lens: [0; BATCH],
             addrs: [zero; BATCH],
+            control: [[0; 4]; BATCH],
+            segments: [0; BATCH],
             count: 0,
         }
-    }
-
-    /// How many datagrams the batch holds.
-    pub(crate) fn len(&self) -> usize {
-        self.count
-    }
-
-    /// Whether no slot is free.
-    pub(crate) fn is_full(&self) -> bool {
-        self.count == BATCH
-    }
-
-    /// The next free slot, to write a datagram into (then [`Batch::push`]).
-    pub(crate) fn next_slot(&mut self) -> &mut [u8] {
-        let start = self.count * SLOT;
-        &mut self.bufs[start..start + SLOT]
-    }
-
-    /// Keep the first `len` bytes of the next slot, for `to`.
-    pub(crate) fn push(&mut self, len: usize, to: SocketAddrV4) {
-        self.lens[self.count] = len;
-        self.addrs[self.count] = sockaddr(to);
-        self.count += 1;
     }
 
     /// Datagram `i` and where it came from (after [`Batch::recv`]).
@@ -66,11 +51,24 @@ impl Batch {
         )
     }
 
+    /// The size of the datagrams coalesced into slot `i` (the last may be
+    /// shorter), or the slot's length if it holds one datagram.
+    pub(crate) fn segment_size(&self, i: usize) -> usize {
+        match self.segments[i] {
+            0 => self.lens[i],
+            size => size,
+        }
+    }
+
     /// Receive up to [`BATCH`] datagrams on `fd`, blocking for the first
     /// only; returns how many.
     pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         let mut iovs = self.iovecs(SLOT, BATCH);
         let mut msgs = self.headers(&mut iovs, BATCH);
+        for (msg, control) in msgs.iter_mut().zip(self.control.iter_mut()) {
+            msg.msg_hdr.msg_control = control.as_mut_ptr().cast();
+            msg.msg_hdr.msg_controllen = std::mem::size_of_val(control);
+        }
         // SAFETY: every header points at a live iovec and sockaddr of
         // this batch, each iovec at its own SLOT-sized buffer.
         let n = unsafe {
@@ -89,33 +87,10 @@ impl Batch {
         let n = n as usize;
         for (i, msg) in msgs.iter().take(n).enumerate() {
             self.lens[i] = msg.msg_len as usize;
+            self.segments[i] = gro_segment(&msg.msg_hdr);
         }
         self.count = n;
         Ok(n)
-    }
-
-    /// Send every pushed datagram on `fd` and empty the batch; returns how
-    /// many the kernel refused.
-    pub(crate) fn send(&mut self, fd: RawFd) -> usize {
-        let total = self.count;
-        let mut sent = 0;
-        let mut refused = 0;
-        while sent < total {
-            let mut iovs = self.iovecs_from(sent, total);
-            let mut msgs = self.headers_from(&mut iovs, sent, total);
-            // SAFETY: as in `recv`; lengths are those pushed.
-            let n =
-                unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), (total - sent) as libc::c_uint, 0) };
-            if n <= 0 {
-                // The first datagram failed (e.g. no route): skip it.
-                refused += 1;
-                sent += 1;
-            } else {
-                sent += n as usize;
-            }
-        }
-        self.count = 0;
-        refused
     }
 
     fn iovecs(&mut self, len: usize, count: usize) -> Vec<libc::iovec> {
@@ -125,17 +100,6 @@ impl Batch {
                 // SAFETY: i * SLOT stays inside `bufs` (BATCH * SLOT bytes).
                 iov_base: unsafe { base.add(i * SLOT) }.cast(),
                 iov_len: len,
-            })
-            .collect()
-    }
-
-    fn iovecs_from(&mut self, from: usize, to: usize) -> Vec<libc::iovec> {
-        let base = self.bufs.as_mut_ptr();
-        (from..to)
-            .map(|i| libc::iovec {
-                // SAFETY: as in `iovecs`.
-                iov_base: unsafe { base.add(i * SLOT) }.cast(),
-                iov_len: self.lens[i],
             })
             .collect()
     }
@@ -167,35 +131,38 @@ impl Batch {
     }
 }
 
-fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
-    // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
-    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-    sa.sin_port = addr.port().to_be();
-    sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
-    sa
+/// The `UDP_GRO` segment size in a received message's control data, or 0.
+fn gro_segment(msg: &libc::msghdr) -> usize {
+    // SAFETY: the kernel filled msg_control up to msg_controllen; the
+    // CMSG_* macros stay within it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == super::udp::SOL_UDP && (*cmsg).cmsg_type == super::udp::UDP_GRO
+            {
+                let size = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                return usize::try_from(size).unwrap_or(0);
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::UdpSocket;
+    use std::net::{SocketAddr, UdpSocket};
     use std::os::fd::AsRawFd;
 
     #[test]
-    fn a_batch_sent_is_a_batch_received_in_order() {
+    fn datagrams_sent_are_received_in_order_with_their_sender() {
         let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let SocketAddr::V4(to) = rx.local_addr().expect("addr") else {
-            panic!("IPv4 expected");
-        };
-        let mut out = Batch::new();
         for i in 0..5u8 {
-            let slot = out.next_slot();
-            slot[..3].copy_from_slice(&[i, i, i]);
-            out.push(3 + usize::from(i), to);
+            let to = rx.local_addr().expect("addr");
+            tx.send_to(&vec![i; 3 + usize::from(i)], to).expect("send");
         }
-        assert_eq!(out.send(tx.as_raw_fd()), 0);
         let mut inb = Batch::new();
         let mut got = Vec::new();
         while got.len() < 5 {
@@ -203,11 +170,10 @@ mod tests {
             for i in 0..n {
                 let (data, from) = inb.datagram(i);
                 assert_eq!(SocketAddr::V4(from), tx.local_addr().expect("addr"));
+                assert_eq!(inb.segment_size(i), data.len(), "no GRO asked for");
                 got.push((data[0], data.len()));
             }
         }
         assert_eq!(got, [(0, 3), (1, 4), (2, 5), (3, 6), (4, 7)]);
     }
-
-    use std::net::SocketAddr;
 }

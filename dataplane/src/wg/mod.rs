@@ -14,10 +14,13 @@
 //! node without a known key is dropped and counted ([`WgCounters`]).
 
 mod batch;
+mod csum;
+mod gso;
 mod keys;
 mod peers;
 mod session;
 mod tap;
+mod udp;
 mod worker;
 
 use std::{
@@ -140,6 +143,10 @@ pub struct WgStatus {
     pub port: u16,
     /// Its peers, by underlay address.
     pub peers: Vec<WgPeerStatus>,
+    /// Whether the TAP device hands over super-frames (checksum and
+    /// UDP-tunnel segmentation offloads, Linux 6.17+).
+    #[serde(default)]
+    pub tap_offloads: bool,
     /// Drops.
     pub counters: WgCounters,
 }
@@ -180,6 +187,9 @@ impl WgDevice {
         })?;
         let socket = std::net::UdpSocket::bind(("0.0.0.0", port))
             .map_err(|source| WgError::Socket { port, source })?;
+        // Coalesced receives are an optimisation: without them (kernels
+        // before 5.0) every datagram arrives on its own.
+        let _ = udp::enable_gro(std::os::fd::AsRawFd::as_raw_fd(&socket));
         let shared = Arc::new(Shared::new(private_key, port, tap, socket));
         worker::spawn(&shared).map_err(|source| WgError::Thread { source })?;
         let device = WgDevice { shared };
@@ -219,6 +229,7 @@ impl WgDevice {
             public_key: self.shared.private_key.public_key().to_string(),
             port: self.shared.port,
             peers: self.shared.peers.status(),
+            tap_offloads: self.shared.tap_offloads(),
             counters: self.shared.counters(),
         }
     }

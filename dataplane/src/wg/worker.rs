@@ -1,7 +1,9 @@
 //! The WireGuard workers: TAP → encrypt → UDP, UDP → decrypt → TAP, and
-//! the timers (handshake retries, rekeying, keepalives). Datagrams go in
-//! batches (`sendmmsg`/`recvmmsg`); buffers are allocated once per worker,
-//! never per packet.
+//! the timers (handshake retries, rekeying, keepalives). The TAP hands
+//! over super-frames (`gso.rs` cuts them into packets), equal datagrams to
+//! a peer leave in one `UDP_SEGMENT` send (`udp.rs`), and arrive coalesced
+//! by `UDP_GRO` in `recvmmsg` batches (`batch.rs`); buffers are allocated
+//! once per worker, never per packet.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket},
@@ -18,14 +20,19 @@ use boringtun::noise::{TunnResult, errors::WireGuardError};
 use super::{
     PrivateKey, WgCounters,
     batch::Batch,
+    gso::{self, VNET_HDR_LEN, VnetHdr},
     peers::{Peer, PeerTable},
     tap::Tap,
+    udp::GsoBatch,
 };
 
 /// Ethernet header in front of the VXLAN packet on the TAP device.
 const ETH_LEN: usize = 14;
-/// Largest frame handled (the TAP MTU plus its Ethernet header).
-const BUF_LEN: usize = 65_536 + ETH_LEN;
+/// Largest read from the TAP: a super-frame (at most 64 KiB of IP packet)
+/// with its Ethernet and virtio-net headers.
+const BUF_LEN: usize = 65_536 + 256;
+/// Largest segment cut from a super-frame (TAP MTU plus Ethernet header).
+const SEGMENT_LEN: usize = 65_536;
 /// How often the timers run (boringtun expects about every 250 ms).
 const TIMER_TICK: Duration = Duration::from_millis(250);
 
@@ -59,6 +66,10 @@ impl Shared {
             socket,
             drops: Drops::default(),
         }
+    }
+
+    pub(crate) fn tap_offloads(&self) -> bool {
+        self.tap.offloads
     }
 
     pub(crate) fn counters(&self) -> WgCounters {
@@ -106,41 +117,38 @@ fn outer_destination(frame: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]))
 }
 
-/// TAP → encrypt → UDP: drain every frame the TAP holds (up to a batch),
-/// encrypt each straight into the batch's next slot, send them with one
-/// `sendmmsg`.
+/// TAP → encrypt → UDP: drain every frame the TAP holds, cut super-frames
+/// into packets, encrypt each straight into the send batch, which leaves
+/// in `UDP_SEGMENT` sends of equal datagrams.
 fn tap_to_udp(shared: &Shared) {
     let mut frame = vec![0u8; BUF_LEN];
-    let mut batch = Batch::new();
+    let mut segment = vec![0u8; SEGMENT_LEN];
+    let mut batch = GsoBatch::new();
     let fd = shared.socket.as_raw_fd();
     loop {
         shared.tap.wait_readable();
         loop {
             match shared.tap.read(&mut frame) {
-                Ok(len) => encrypt(shared, &frame[..len], &mut batch),
+                Ok(len) => encrypt_frame(shared, &mut frame[..len], &mut segment, &mut batch),
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => {
                     shared.drops.io_errors.fetch_add(1, Relaxed);
                     break;
                 }
             }
-            if batch.is_full() {
-                flush(shared, &mut batch, fd);
-            }
         }
-        flush(shared, &mut batch, fd);
-    }
-}
-
-fn flush(shared: &Shared, batch: &mut Batch, fd: std::os::fd::RawFd) {
-    if batch.len() > 0 {
-        let refused = batch.send(fd);
+        let refused = batch.flush(fd);
         shared.drops.io_errors.fetch_add(refused as u64, Relaxed);
     }
 }
 
-/// Encrypt one frame read from the TAP for its peer into `batch`.
-fn encrypt(shared: &Shared, frame: &[u8], batch: &mut Batch) {
+/// Encrypt every packet of one read from the TAP (virtio-net header,
+/// then a frame or super-frame) for its peer into `batch`.
+fn encrypt_frame(shared: &Shared, read: &mut [u8], segment: &mut [u8], batch: &mut GsoBatch) {
+    let (Ok(hdr), Some(frame)) = (VnetHdr::parse(read), read.get_mut(VNET_HDR_LEN..)) else {
+        shared.drops.malformed.fetch_add(1, Relaxed);
+        return;
+    };
     let Some(node) = outer_destination(frame) else {
         shared.drops.malformed.fetch_add(1, Relaxed);
         return;
@@ -149,13 +157,23 @@ fn encrypt(shared: &Shared, frame: &[u8], batch: &mut Batch) {
         shared.drops.no_peer_key.fetch_add(1, Relaxed);
         return;
     };
-    let result = peer
-        .sessions()
-        .encapsulate(&frame[ETH_LEN..], batch.next_slot());
+    let cut = gso::for_each_packet(&hdr, frame, segment, |packet| {
+        encrypt(shared, &peer, packet, batch);
+    });
+    if cut.is_err() {
+        shared.drops.malformed.fetch_add(1, Relaxed);
+    }
+}
+
+/// Encrypt one packet (an Ethernet frame) for `peer` into `batch`.
+fn encrypt(shared: &Shared, peer: &Peer, frame: &[u8], batch: &mut GsoBatch) {
+    let fd = shared.socket.as_raw_fd();
+    let mut refused = batch.prepare(fd, peer.spec.endpoint);
+    let result = peer.sessions().encapsulate(&frame[ETH_LEN..], batch.tail());
     match result {
         TunnResult::WriteToNetwork(datagram) => {
             let len = datagram.len();
-            batch.push(len, peer.spec.endpoint);
+            refused += batch.commit(fd, len);
         }
         // Queued behind a handshake, or nothing to send.
         TunnResult::Done => {}
@@ -164,9 +182,11 @@ fn encrypt(shared: &Shared, frame: &[u8], batch: &mut Batch) {
         }
         TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => {}
     }
+    shared.drops.io_errors.fetch_add(refused as u64, Relaxed);
 }
 
-/// UDP → decrypt → TAP: up to a batch of datagrams per `recvmmsg`.
+/// UDP → decrypt → TAP: up to a batch of (GRO-coalesced) datagrams per
+/// `recvmmsg`.
 fn udp_to_tap(shared: &Shared) {
     let mut batch = Batch::new();
     let mut out = vec![0u8; BUF_LEN + 64];
@@ -177,12 +197,14 @@ fn udp_to_tap(shared: &Shared) {
             continue;
         };
         for i in 0..n {
-            let (datagram, from) = batch.datagram(i);
+            let (coalesced, from) = batch.datagram(i);
             let Some(peer) = shared.peers.get(*from.ip()) else {
                 shared.drops.unknown_sender.fetch_add(1, Relaxed);
                 continue;
             };
-            receive(shared, &peer, datagram, &mut out);
+            for datagram in coalesced.chunks(batch.segment_size(i).max(1)) {
+                receive(shared, &peer, datagram, &mut out);
+            }
         }
     }
 }
@@ -194,7 +216,8 @@ fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
     let mut sessions = peer.sessions();
     let tunn = sessions.session_for(datagram);
     let src = Some(IpAddr::V4(peer.spec.node));
-    let (head, body) = out.split_at_mut(ETH_LEN);
+    // A virtio-net header of zeroes (nothing to offload), then Ethernet.
+    let (head, body) = out.split_at_mut(VNET_HDR_LEN + ETH_LEN);
     match tunn.decapsulate(src, datagram, body) {
         TunnResult::WriteToTunnelV4(packet, inner_src) => {
             if inner_src != peer.spec.node {
@@ -203,10 +226,14 @@ fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
             }
             let len = packet.len();
             // Destination MAC: the TAP's ingress program ignores it.
-            head[..12].fill(0);
-            head[0] = 0x02;
-            head[12..14].copy_from_slice(&[0x08, 0x00]);
-            if shared.tap.write(&out[..ETH_LEN + len]).is_err() {
+            head.fill(0);
+            head[VNET_HDR_LEN] = 0x02;
+            head[VNET_HDR_LEN + 12..].copy_from_slice(&[0x08, 0x00]);
+            if shared
+                .tap
+                .write(&out[..VNET_HDR_LEN + ETH_LEN + len])
+                .is_err()
+            {
                 shared.drops.io_errors.fetch_add(1, Relaxed);
             }
         }

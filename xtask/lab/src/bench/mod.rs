@@ -6,6 +6,8 @@ mod control_api;
 mod control_report;
 mod dns;
 mod egress;
+mod encrypted;
+mod encrypted_baseline;
 mod keepalive;
 mod lb;
 mod lb_load;
@@ -57,6 +59,10 @@ enum BenchTarget {
     /// The embedded DNS next to dnsmasq serving the same record, asked
     /// from inside a task; and a forwarded name.
     Dns(dns::DnsArgs),
+    /// An encrypted overlay network (shoal's userspace WireGuard path)
+    /// next to the clear overlay and boringtun-cli as a plain WireGuard
+    /// tunnel: TCP 1 and 4 streams, request/response rate and p99.
+    Encrypted(encrypted::EncryptedArgs),
     /// A task reaching a world host through shoal's eBPF masquerade, next
     /// to the node's kernel routing + nftables masquerade.
     Egress(egress::EgressArgs),
@@ -76,6 +82,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchTarget::Scale(args) => scale::run(args),
         BenchTarget::Dns(args) => dns::run(args),
         BenchTarget::Egress(args) => egress::run(args),
+        BenchTarget::Encrypted(args) => encrypted::run(args),
         BenchTarget::HttpKeepalive(args) => keepalive::run(args),
     }
 }

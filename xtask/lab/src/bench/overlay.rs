@@ -27,8 +27,8 @@ const RAW: &str = "raw veth";
 const KERNEL: &str = "kernel vxlan";
 const SHOAL: &str = "shoal";
 /// Seconds per run and runs per measurement, normally and with `--quick`.
-const FULL: Plan = Plan { secs: 5, reps: 3 };
-const QUICK: Plan = Plan { secs: 1, reps: 1 };
+pub(super) const FULL: Plan = Plan { secs: 5, reps: 3 };
+pub(super) const QUICK: Plan = Plan { secs: 1, reps: 1 };
 /// MTU of the lab's underlay links.
 const UNDERLAY_MTU: u32 = 1500;
 /// VNI of the kernel path's network and of shoal's.
@@ -94,6 +94,8 @@ pub fn run(args: OverlayArgs) -> Result<()> {
         rows: vec![raw, kernel, shoal],
         ratios: vec![(KERNEL, RAW), (SHOAL, RAW), (SHOAL, KERNEL)],
         profile,
+        title: report::OVERLAY_TITLE,
+        method: report::OVERLAY_METHOD,
     };
     write_report(&args, &report::render_overlay(&run))
 }
@@ -131,7 +133,12 @@ pub(super) struct Plan {
 }
 
 /// Measures one path, or records why it could not be built.
-fn measure_row(path: &'static str, pair: Result<Pair, String>, docroot: &Path, plan: Plan) -> Row {
+pub(super) fn measure_row(
+    path: &'static str,
+    pair: Result<Pair, String>,
+    docroot: &Path,
+    plan: Plan,
+) -> Row {
     let pair = match pair {
         Ok(pair) => pair,
         Err(e) => {
@@ -314,7 +321,7 @@ fn on_the_wire(lab: &Lab, sender: &str, ip: Ipv4Addr, vni: u32) -> Result<()> {
 }
 
 /// The pair, once the sender reaches the receiver at all.
-fn connected(sender: String, receiver: String, receiver_ip: Ipv4Addr) -> Result<Pair> {
+pub(super) fn connected(sender: String, receiver: String, receiver_ip: Ipv4Addr) -> Result<Pair> {
     let ip = receiver_ip.to_string();
     let mut ping = netns_command(&sender, &["ping", "-c3", "-i0.2", "-W2", &ip])?;
     sh::output(&mut ping).with_context(|| format!("no connectivity from {sender} to {ip}"))?;

@@ -115,12 +115,17 @@ pub struct OverlayRun {
     pub ratios: Vec<(&'static str, &'static str)>,
     /// Per-program cost over the shoal row (empty without bpf_stats).
     pub profile: Vec<super::prog_stats::ProgCost>,
+    /// The section's first line (merging replaces the section it starts).
+    pub title: &'static str,
+    /// How the numbers come about, under the machine line.
+    pub method: &'static str,
 }
 
-/// Renders the overlay section (title line first).
+/// Renders a paths-side-by-side section (`bench overlay`, `bench
+/// encrypted`; title line first).
 pub fn render_overlay(run: &OverlayRun) -> String {
     let m = &run.machine;
-    let mut s = format!("{OVERLAY_TITLE}\n\n");
+    let mut s = format!("{}\n\n", run.title);
     let _ = writeln!(
         s,
         "{}, Linux {}, {} ({} CPUs), {} GiB, load average {} at the start; \
@@ -130,7 +135,7 @@ pub fn render_overlay(run: &OverlayRun) -> String {
     if let Some(warning) = busy_warning(m) {
         let _ = writeln!(s, "{warning}\n");
     }
-    s.push_str(OVERLAY_METHOD);
+    s.push_str(run.method);
     s.push_str("\n| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | req/s | p99 ms |\n");
     s.push_str("|---|---:|---:|---:|---:|\n");
     for row in &run.rows {
@@ -163,7 +168,7 @@ pub fn render_overlay(run: &OverlayRun) -> String {
 }
 
 /// How the overlay numbers come about, under the machine line.
-const OVERLAY_METHOD: &str = "\
+pub const OVERLAY_METHOD: &str = "\
 One lab run measures three paths between two task namespaces, one after the
 other: **raw veth** (the two namespaces joined by one veth pair, MTU 1500, the
 floor), **kernel vxlan** (Docker Swarm's kernel data path on two lab nodes:
@@ -307,6 +312,8 @@ mod tests {
             ],
             ratios: vec![("kernel vxlan", "raw veth"), ("shoal", "raw veth")],
             profile: Vec::new(),
+            title: OVERLAY_TITLE,
+            method: OVERLAY_METHOD,
         }
     }
 

@@ -1,0 +1,201 @@
+//! `cargo xtask bench encrypted`: an encrypted overlay network's speed, in
+//! one run next to the same swarm's clear overlay and boringtun-cli as a
+//! plain WireGuard tunnel.
+//!
+//! ```text
+//!   n1: task cli ── secure (encrypted): VXLAN → shoal-wg0 → WireGuard UDP ──► n2: task srv
+//!               └─ plain (clear):     VXLAN UDP 4789 ────────────────────────►
+//!   bta ── boringtun-cli ── veth ── boringtun-cli ── btb   (the baseline)
+//! ```
+//!
+//! The shoal rows are two daemons of a lab swarm with real containers
+//! (`ServiceLab`), the release `shoal` — the path a user gets, daemon,
+//! agent, `WgDevice` and eBPF programs included.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use serde_json::Value;
+use shoal_netns_tests::services_kit::{ServiceLab, is_running};
+use shoal_netns_tests::swarm_kit::field;
+
+use super::measure::Pair;
+use super::overlay::{FULL, QUICK, build_shoal, connected, measure_row, workspace_root};
+use super::report::{self, Machine, OverlayRun};
+
+const BORINGTUN: &str = "boringtun-cli";
+const CLEAR: &str = "shoal clear overlay";
+const ENCRYPTED: &str = "shoal encrypted overlay";
+/// First line of the section in BENCHMARKS.md.
+const TITLE: &str = "## Encrypted overlay (`cargo xtask bench encrypted`)";
+/// At least this much must have crossed the WireGuard path for the
+/// encrypted row to count as measured on it.
+const MIN_WG_BYTES: u64 = 10 << 20;
+
+/// Arguments of `cargo xtask bench encrypted`.
+#[derive(Args)]
+pub struct EncryptedArgs {
+    /// 1-second measurements, for a smoke test; the report goes to
+    /// target/bench/encrypted-quick.md unless --output says otherwise.
+    #[arg(long)]
+    quick: bool,
+    /// Runs per measurement, the report showing their median (default 3; 1 with --quick).
+    #[arg(long, value_name = "N")]
+    reps: Option<usize>,
+    /// Where to write the report (default: BENCHMARKS.md at the workspace root).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Runs the benchmark and writes the report.
+pub fn run(args: EncryptedArgs) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the benchmark creates network namespaces and containers: run as root");
+    }
+    let boringtun = super::encrypted_baseline::ensure_tools()?;
+    build_shoal().context("building shoal")?;
+    let mut plan = if args.quick { QUICK } else { FULL };
+    plan.reps = args.reps.unwrap_or(plan.reps).max(1);
+    let machine = Machine::probe()?;
+    let mut lab = ServiceLab::new(2);
+    let docroot = lab.nodes[0].state_dir().join("www");
+    let (clear, secure) = shoal_pairs(&lab)?;
+    let baseline = super::encrypted_baseline::start(&mut lab.lab, &boringtun)
+        .and_then(|b| {
+            connected(
+                b.pair.sender.clone(),
+                b.pair.receiver.clone(),
+                b.pair.receiver_ip,
+            )?;
+            Ok(b)
+        })
+        .map_err(|e| format!("{e:#}"));
+    let bt_pair = baseline
+        .as_ref()
+        .map(|b| b.pair.clone())
+        .map_err(Clone::clone);
+    let bt_row = measure_row(BORINGTUN, bt_pair, &docroot, plan);
+    drop(baseline);
+    let clear_row = measure_row(CLEAR, Ok(clear), &docroot, plan);
+    let before = wg_tx_bytes(&lab);
+    let mut enc_row = measure_row(ENCRYPTED, Ok(secure), &docroot, plan);
+    let after = wg_tx_bytes(&lab);
+    if after.saturating_sub(before) < MIN_WG_BYTES {
+        enc_row.result = Err(format!(
+            "n1's WireGuard path sent {} bytes during the measurement: not measured on it",
+            after.saturating_sub(before)
+        ));
+    }
+    let run = OverlayRun {
+        machine,
+        secs: plan.secs,
+        reps: plan.reps,
+        rows: vec![bt_row, clear_row, enc_row],
+        ratios: vec![(ENCRYPTED, BORINGTUN), (ENCRYPTED, CLEAR)],
+        profile: Vec::new(),
+        title: TITLE,
+        method: METHOD,
+    };
+    let mut section = report::render_overlay(&run);
+    section.push_str(&format!(
+        "\nWireGuard drop counters on n1 / n2 after the run: {}\n",
+        wg_counters(&lab)
+    ));
+    println!("\n{section}");
+    let path = match (&args.output, args.quick) {
+        (Some(path), _) => path.clone(),
+        (None, true) => workspace_root().join("target/bench/encrypted-quick.md"),
+        (None, false) => workspace_root().join("BENCHMARKS.md"),
+    };
+    report::write_section(&path, &section)
+}
+
+/// Networks `secure` (encrypted) and `plain`, task `cli` on n1 and `srv`
+/// on n2 on both: the (clear, encrypted) pairs from cli to srv.
+fn shoal_pairs(lab: &ServiceLab) -> Result<(Pair, Pair)> {
+    lab.cli(&["network", "create", "--opt", "encrypted", "secure"])?;
+    lab.cli(&["network", "create", "plain"])?;
+    for (name, node) in [("srv", "n2"), ("cli", "n1")] {
+        let constraint = format!("node.hostname=={node}");
+        lab.cli(&[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "secure",
+            "--network",
+            "plain",
+            "--constraint",
+            &constraint,
+            "web:1",
+        ])?;
+        lab.wait_running(name, 1);
+    }
+    let task = |service| {
+        lab.tasks(service)
+            .into_iter()
+            .find(is_running)
+            .with_context(|| format!("no running {service} task"))
+    };
+    let (cli, srv) = (task("cli")?, task("srv")?);
+    let netns = |t: &Value| format!("shoal-{}", field(t, "id"));
+    let addr_on = |network: &str| -> Result<std::net::Ipv4Addr> {
+        srv["networks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["network"] == network)
+            .and_then(|a| a["ip"].as_str())
+            .and_then(|ip| ip.parse().ok())
+            .with_context(|| format!("srv has no address on {network}"))
+    };
+    let clear = connected(netns(&cli), netns(&srv), addr_on("plain")?)?;
+    let secure = connected(netns(&cli), netns(&srv), addr_on("secure")?)?;
+    Ok((clear, secure))
+}
+
+/// n1's `shoal dp peers`: bytes sent to its peers (0 if unreadable).
+fn wg_tx_bytes(lab: &ServiceLab) -> u64 {
+    peers_json(lab, 0)["peers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["tx_bytes"].as_u64())
+        .sum()
+}
+
+/// Both nodes' WireGuard drop counters, as `dp peers` shows them.
+fn wg_counters(lab: &ServiceLab) -> String {
+    (0..2)
+        .map(|i| peers_json(lab, i)["counters"].to_string())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+fn peers_json(lab: &ServiceLab, index: usize) -> Value {
+    lab.nodes[index]
+        .lab_node()
+        .shoal(&["dp", "peers", "--format", "json"])
+        .ok()
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// How the numbers come about, under the machine line.
+const METHOD: &str = "\
+One run measures three paths between two namespaces, one after the other:
+**boringtun-cli** (a plain WireGuard tunnel: boringtun-cli in each of two
+namespaces joined by one veth pair, configured with `wg set`; tunnel MTU
+1420), **shoal clear overlay** and **shoal encrypted overlay** (a two-node
+lab swarm of release `shoal` daemons; task `cli` on n1 and `srv` on n2, both
+on a clear network and on an `--opt encrypted` one; the encrypted row only
+counts if n1's WireGuard path (`shoal dp peers`) carried its traffic). TCP:
+`iperf3 -J` with 1 and 4 streams, receiver-side rate. Request/response:
+`wrk -t1 -c16 --latency` fetching a 1 KiB file from `busybox httpd` (one
+connection per request). Ratios above 1 mean more throughput or requests
+(or a longer p99) than the denominator.
+";
