@@ -40,6 +40,10 @@ enum Cmd {
     /// Benchmarks, shoal beside the kernel baseline: `overlay`, `lb`, `control`, `services`.
     #[command(disable_help_flag = true)]
     Bench(Passthrough),
+    /// The multi-VM lab (qemu, Debian trixie, shoal from its package): `image`, `up`, `ssh`,
+    /// `test`, `down`.
+    #[command(disable_help_flag = true)]
+    Vm(Passthrough),
     /// The Debian package: `target/debian/shoal_<version>_amd64.deb` (shoal, its systemd units,
     /// /etc/default/shoal).
     Deb(DebArgs),
@@ -98,6 +102,7 @@ fn main() -> Result<ExitCode> {
         Cmd::Demo(p) => ("demo", p.args),
         Cmd::Lab(p) => ("lab", p.args),
         Cmd::Bench(p) => ("bench", p.args),
+        Cmd::Vm(p) => ("vm", p.args),
         Cmd::Deb(args) => return deb(args).map(|()| ExitCode::SUCCESS),
     };
     setup::ensure_quietly()?;
