@@ -70,14 +70,7 @@ fn deb(args: DebArgs) -> Result<()> {
         Some(binary) => binary,
         None => {
             setup::ensure_quietly()?;
-            sh::run(Command::new(env!("CARGO")).current_dir(&root).args([
-                "build",
-                "--release",
-                "--package",
-                "shoal-control",
-                "--bin",
-                "shoal",
-            ]))?;
+            sh::run(&mut xtask::deb::release_build(&root, env!("CARGO")))?;
             root.join("target/release/shoal")
         }
     };

@@ -3,7 +3,6 @@
 //! `xtask::deb` exactly as `cargo xtask deb` does.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::Result;
 use xtask::sh;
@@ -16,14 +15,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Builds the release `shoal` and packages it as `version` in `out`; the
 /// package's path.
 pub fn build(dirs: &Dirs, version: &str, out: &Path) -> Result<PathBuf> {
-    sh::run(Command::new(env!("CARGO")).current_dir(&dirs.repo).args([
-        "build",
-        "--release",
-        "--package",
-        "shoal-control",
-        "--bin",
-        "shoal",
-    ]))?;
+    sh::run(&mut xtask::deb::release_build(&dirs.repo, env!("CARGO")))?;
     std::fs::create_dir_all(out)?;
     xtask::deb::build(
         &dirs.repo,

@@ -124,13 +124,14 @@ pub fn boot_order(lab: &Lab, index: usize) -> Result<()> {
         "data plane active at {loaded} µs, daemon started at {daemon} µs after boot"
     );
     let status = lab.on(index, "shoal dp status")?;
+    let links = status.lines().skip(1).count();
     println!(
         "  node{index}: data plane loaded {:.1} s after boot, daemon started {:.1} s (notify, active); \
-         dp status: {}",
+         {links} pinned links",
         loaded as f64 / 1e6,
         daemon as f64 / 1e6,
-        status.lines().next().unwrap_or_default()
     );
+    ensure!(links > 0, "no pinned link on node{index}:\n{status}");
     Ok(())
 }
 
@@ -142,8 +143,10 @@ pub fn boot_order_all(lab: &Lab) -> Result<()> {
 }
 
 /// The suite's image on every node, then (unless it exists) an overlay
-/// network and the service `web`, one replica per node, publishing
-/// [`PUBLISHED`]; waits until every replica runs.
+/// network and the service `web`, global (one task per node, so a node
+/// that reboots gets its task back: a replicated task would have moved
+/// while the node was down, and nothing moves it back), publishing
+/// [`PUBLISHED`]; waits until every task runs.
 pub fn service(lab: &Lab) -> Result<()> {
     let images = lab.dirs.root.join("images");
     build_test_images(&images).context("building the web image")?;
@@ -158,7 +161,7 @@ pub fn service(lab: &Lab) -> Result<()> {
         lab.on(
             1,
             &format!(
-                "shoal service create --name web --replicas {replicas} --network front \
+                "shoal service create --detach --name web --mode global --network front \
                  -p {PUBLISHED}:80 web:1"
             ),
         )?;
@@ -172,7 +175,10 @@ pub fn service(lab: &Lab) -> Result<()> {
         );
         Ok(running)
     })?;
-    println!("  web: {replicas} replicas running on {}", tasks.join(", "));
+    println!(
+        "  web (global): {replicas} tasks running on {}",
+        tasks.join(", ")
+    );
     Ok(())
 }
 

@@ -49,12 +49,20 @@ pub fn run(dirs: &Dirs) -> Result<()> {
             .arg(&boxfile),
     )?;
     fs::remove_file(&boxfile).ok();
-    println!("vm: Vagrant box {BOX_NAME} added; then: cargo xtask deb && cd vagrant && vagrant up");
+    println!(
+        "vm: Vagrant box {BOX_NAME} added; then: cargo xtask deb && cd vagrant && \
+         ip netns exec {VAGRANT_NETNS} vagrant up --provider libvirt"
+    );
     Ok(())
 }
 
+/// The network namespace libvirtd runs in for the Vagrant lab, so that its
+/// bridges (the isolated management network, the 198.18.1.0/24 underlay)
+/// live there and not in the host's namespace; run Vagrant in it too.
+pub const VAGRANT_NETNS: &str = "shoal-vagrant";
+
 /// Installs Vagrant, vagrant-libvirt and libvirt if missing, and starts
-/// libvirtd when no systemd runs it (a container or microVM host).
+/// libvirtd (and virtlogd) inside [`VAGRANT_NETNS`] unless one answers.
 fn ensure_vagrant() -> Result<()> {
     let have =
         |tool: &str| sh::succeeds(Command::new("sh").args(["-c", &format!("command -v {tool}")]));
@@ -69,11 +77,21 @@ fn ensure_vagrant() -> Result<()> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
-    if !sh::succeeds(Command::new("virsh").args(["-c", "qemu:///system", "version"])) {
-        sh::run(Command::new("libvirtd").arg("--daemon"))?;
-        if !sh::succeeds(Command::new("virtlogd").arg("--daemon")) {
-            println!("vm: virtlogd did not start (it may already run)");
-        }
+    if sh::succeeds(Command::new("virsh").args(["-c", "qemu:///system", "version"])) {
+        return Ok(());
     }
+    let in_netns = sh::output(Command::new("ip").args(["netns", "list"]))?
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(VAGRANT_NETNS));
+    if !in_netns {
+        sh::run(Command::new("ip").args(["netns", "add", VAGRANT_NETNS]))?;
+    }
+    for daemon in ["virtlogd", "libvirtd"] {
+        sh::run(Command::new("ip").args(["netns", "exec", VAGRANT_NETNS, daemon, "--daemon"]))?;
+    }
+    println!(
+        "vm: libvirtd runs in the namespace {VAGRANT_NETNS}; run Vagrant there too: \
+         `ip netns exec {VAGRANT_NETNS} vagrant up`"
+    );
     Ok(())
 }
