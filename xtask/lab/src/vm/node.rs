@@ -126,6 +126,9 @@ pub fn stop(dirs: &Dirs, index: usize) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    fs::remove_file(pid_file(dirs, index)).context("pid file")?;
-    Ok(())
+    // qemu removes its pid file as it exits; one left behind goes here.
+    match fs::remove_file(pid_file(dirs, index)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err).context("pid file"),
+        _ => Ok(()),
+    }
 }

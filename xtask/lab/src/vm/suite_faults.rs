@@ -28,7 +28,12 @@ pub fn reboot(lab: &Lab) -> Result<()> {
         Ok(())
     })?;
     println!("  {name} is back (new boot id)");
-    boot_order(lab, index)?;
+    // ssh answers before the daemon said READY=1 (`activating`).
+    eventually(
+        &format!("{name}'s units active"),
+        Duration::from_secs(300),
+        || boot_order(lab, index),
+    )?;
     eventually(
         &format!("{name} ready and running a task"),
         Duration::from_secs(300),
