@@ -86,6 +86,7 @@ fn ensure_vagrant() -> Result<()> {
     if !in_netns {
         sh::run(Command::new("ip").args(["netns", "add", VAGRANT_NETNS]))?;
     }
+    sh::run(Command::new("ip").args(["-n", VAGRANT_NETNS, "link", "set", "lo", "up"]))?;
     for daemon in ["virtlogd", "libvirtd"] {
         sh::run(Command::new("ip").args(["netns", "exec", VAGRANT_NETNS, daemon, "--daemon"]))?;
     }
