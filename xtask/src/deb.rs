@@ -47,6 +47,40 @@ fn control(version: &str, installed_kib: u64) -> String {
     )
 }
 
+/// `cargo build --release` of the `shoal` binary, run from `root`, with
+/// the variables `cargo run` set for the calling xtask removed: build
+/// scripts (ring's) watch `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, …, so
+/// a release build started from `cargo xtask` would otherwise rebuild them
+/// and everything above them (about ten minutes on 2 cores) whenever it
+/// was last built from a shell or another xtask.
+pub fn release_build(root: &Path, cargo: &str) -> Command {
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).args([
+        "build",
+        "--release",
+        "--package",
+        "shoal-control",
+        "--bin",
+        "shoal",
+    ]);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let from_cargo_run = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+            || key == "CARGO_PRIMARY_PACKAGE";
+        if from_cargo_run {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
 /// Builds `shoal_<version>_amd64.deb` in `out` from the `shoal` binary at
 /// `binary`; returns its path.
 pub fn build(root: &Path, binary: &Path, version: &str, out: &Path) -> Result<PathBuf> {

@@ -40,6 +40,10 @@ enum Cmd {
     /// Benchmarks, shoal beside the kernel baseline: `overlay`, `lb`, `control`, `services`.
     #[command(disable_help_flag = true)]
     Bench(Passthrough),
+    /// The multi-VM lab (qemu, Debian trixie, shoal from its package): `image`, `up`, `ssh`,
+    /// `test`, `down`.
+    #[command(disable_help_flag = true)]
+    Vm(Passthrough),
     /// The Debian package: `target/debian/shoal_<version>_amd64.deb` (shoal, its systemd units,
     /// /etc/default/shoal).
     Deb(DebArgs),
@@ -66,14 +70,7 @@ fn deb(args: DebArgs) -> Result<()> {
         Some(binary) => binary,
         None => {
             setup::ensure_quietly()?;
-            sh::run(Command::new(env!("CARGO")).current_dir(&root).args([
-                "build",
-                "--release",
-                "--package",
-                "shoal-control",
-                "--bin",
-                "shoal",
-            ]))?;
+            sh::run(&mut xtask::deb::release_build(&root, env!("CARGO")))?;
             root.join("target/release/shoal")
         }
     };
@@ -98,6 +95,7 @@ fn main() -> Result<ExitCode> {
         Cmd::Demo(p) => ("demo", p.args),
         Cmd::Lab(p) => ("lab", p.args),
         Cmd::Bench(p) => ("bench", p.args),
+        Cmd::Vm(p) => ("vm", p.args),
         Cmd::Deb(args) => return deb(args).map(|()| ExitCode::SUCCESS),
     };
     setup::ensure_quietly()?;

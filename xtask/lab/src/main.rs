@@ -8,6 +8,7 @@
 mod bench;
 mod demo;
 mod lab;
+mod vm;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// Network-namespace labs: `up`, `down`, `exec`, `ls`.
     Lab(lab::LabArgs),
+    /// The multi-VM lab: `image`, `up`, `ssh`, `test`, `down`.
+    Vm(vm::VmArgs),
 }
 
 fn main() -> Result<()> {
@@ -35,5 +38,6 @@ fn main() -> Result<()> {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Demo(args) => demo::run(args),
         Cmd::Lab(args) => lab::run(args),
+        Cmd::Vm(args) => vm::run(args),
     }
 }

@@ -78,6 +78,11 @@ impl Runc {
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--root").arg(&self.root);
+        // The daemon runs under systemd as `Type=notify`, so it inherits
+        // NOTIFY_SOCKET; runc given one proxies sd_notify for the container
+        // and `runc start` waits for the container's READY=1, which a plain
+        // process never sends: every task hung in "starting" on the VM lab.
+        cmd.env_remove("NOTIFY_SOCKET");
         cmd
     }
 
@@ -252,4 +257,24 @@ fn last_error(runc_log: &Path) -> String {
         .find(|l| l.level == "error" || l.level == "fatal")
         .map(|l| l.msg)
         .unwrap_or_else(|| format!("see {}", runc_log.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_never_sees_the_daemons_notify_socket() {
+        let runc = Runc::new("runc".into(), "/run/test-runc".into());
+        let cmd = runc.command();
+        let notify = cmd
+            .get_envs()
+            .find(|(key, _)| *key == std::ffi::OsStr::new("NOTIFY_SOCKET"));
+        assert_eq!(
+            notify,
+            Some((std::ffi::OsStr::new("NOTIFY_SOCKET"), None)),
+            "runc proxies sd_notify when it inherits NOTIFY_SOCKET, and `runc start` then \
+             waits for a READY=1 the task never sends"
+        );
+    }
 }
