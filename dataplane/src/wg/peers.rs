@@ -80,8 +80,8 @@ impl PeerTable {
             let peer = match kept {
                 Some(peer) => {
                     let generation = psk.map_or(0, |p| p.generation);
-                    let at = now + switch_delay(&own, &spec.public_key, generation);
-                    peer.sessions().offer(psk, at, self.index());
+                    let at = || now + switch_delay(&own, &spec.public_key, generation);
+                    peer.sessions().offer(psk, at, || self.index());
                     peer
                 }
                 None => {

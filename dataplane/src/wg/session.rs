@@ -120,8 +120,14 @@ impl Sessions {
     }
 
     /// Take `psk` as the pair's key: at once on an idle pair, else at
-    /// `switch_at`; `index` names the new session.
-    pub(crate) fn offer(&mut self, psk: Option<&PresharedKey>, switch_at: Instant, index: u32) {
+    /// `switch_at()`; `index()` names the new session (both asked only
+    /// when the key is new).
+    pub(crate) fn offer(
+        &mut self,
+        psk: Option<&PresharedKey>,
+        switch_at: impl FnOnce() -> Instant,
+        index: impl FnOnce() -> u32,
+    ) {
         if psk.map_or(0, |p| p.generation) == self.wanted_generation() {
             return;
         }
@@ -129,12 +135,12 @@ impl Sessions {
             Some(psk) if self.current.established() => {
                 self.pending = Some(Pending {
                     psk: psk.clone(),
-                    at: switch_at,
-                    index,
+                    at: switch_at(),
+                    index: index(),
                 });
             }
             // Idle, or the key was withdrawn: no session may outlive it.
-            _ => *self = Sessions::new(self.keys.clone(), psk, index),
+            _ => *self = Sessions::new(self.keys.clone(), psk, index()),
         }
     }
 

@@ -111,11 +111,8 @@ impl Pair {
 
     fn offer(&mut self, psk: Option<&PresharedKey>, at: Instant) {
         for (i, end) in self.ends.iter_mut().enumerate() {
-            end.offer(
-                psk,
-                at,
-                100 + i as u32 + 2 * psk.map_or(0, |p| p.generation) as u32,
-            );
+            let index = 100 + i as u32 + 2 * psk.map_or(0, |p| p.generation) as u32;
+            end.offer(psk, || at, || index);
         }
     }
 }
@@ -204,12 +201,12 @@ fn a_peer_that_learns_the_key_later_loses_nothing_meanwhile() {
     let second = psk(2, 0x22);
     // End 0 switches at 1 s; end 1 hears of the key only at 5 s: end 0's
     // first handshake on the new key is answered with the old one and fails.
-    pair.ends[0].offer(Some(&second), t0 + Duration::from_secs(1), 200);
+    pair.ends[0].offer(Some(&second), || t0 + Duration::from_secs(1), || 200);
     let mut sent = 1;
     for step in 0..300u32 {
         let now = t0 + Duration::from_millis(100 * u64::from(step));
         if step == 50 {
-            pair.ends[1].offer(Some(&second), now, 201);
+            pair.ends[1].offer(Some(&second), || now, || 201);
         }
         pair.tick(now);
         pair.send(0, step + 1);
@@ -259,7 +256,7 @@ fn a_withdrawn_key_ends_the_session() {
     let mut pair = Pair::new(Some(&first));
     pair.send(0, 1);
     assert!(pair.ends[0].current.established());
-    pair.ends[0].offer(None, Instant::now(), 50);
+    pair.ends[0].offer(None, Instant::now, || 50);
     assert_eq!(pair.ends[0].current.generation, 0);
     assert!(
         !pair.ends[0].current.established(),
