@@ -26,10 +26,15 @@ pub const UDP_PORT: u16 = 7101;
 /// and `srv` on n2, both on both networks.
 pub fn encrypted_lab() -> ServiceLab {
     let lab = ServiceLab::new(2);
-    lab.cli(&["network", "create", "--opt", "encrypted", "secure"])
-        .expect("create the encrypted network");
-    lab.cli(&["network", "create", "plain"])
-        .expect("create the clear network");
+    add_secure_and_plain(&lab).unwrap_or_else(|e| panic!("the encrypted lab: {e}"));
+    lab
+}
+
+/// In `lab` (two nodes or more): networks `secure` (encrypted) and
+/// `plain`, task `cli` on n1 and `srv` on n2, both on both networks.
+pub fn add_secure_and_plain(lab: &ServiceLab) -> Result<(), cmd::CmdError> {
+    lab.cli(&["network", "create", "--opt", "encrypted", "secure"])?;
+    lab.cli(&["network", "create", "plain"])?;
     for (name, node) in [("srv", "n2"), ("cli", "n1")] {
         let constraint = format!("node.hostname=={node}");
         lab.cli(&[
@@ -45,11 +50,10 @@ pub fn encrypted_lab() -> ServiceLab {
             "--constraint",
             &constraint,
             "web:1",
-        ])
-        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        ])?;
         lab.wait_running(name, 1);
     }
-    lab
+    Ok(())
 }
 
 /// The running task of `service`.
@@ -159,13 +163,18 @@ pub fn wireguard_frames(file: &Path) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-/// The WireGuard peers node `index` of `lab` shows (`dp peers`), if its
-/// daemon has written them yet.
-pub fn wg_peers(lab: &ServiceLab, index: usize) -> Option<Vec<Value>> {
+/// What node `index` of `lab` shows of its WireGuard path (`dp peers`:
+/// peers and drop counters), if its daemon has written it yet.
+pub fn wg_status(lab: &ServiceLab, index: usize) -> Option<Value> {
     let out = lab.nodes[index]
         .lab_node()
         .shoal(&["dp", "peers", "--format", "json"])
         .ok()?;
-    let status: Value = serde_json::from_str(&out).ok()?;
-    status["peers"].as_array().cloned()
+    serde_json::from_str(&out).ok()
+}
+
+/// The WireGuard peers node `index` of `lab` shows (`dp peers`), if its
+/// daemon has written them yet.
+pub fn wg_peers(lab: &ServiceLab, index: usize) -> Option<Vec<Value>> {
+    wg_status(lab, index)?["peers"].as_array().cloned()
 }

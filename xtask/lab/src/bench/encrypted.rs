@@ -12,16 +12,15 @@
 //! (`ServiceLab`), the release `shoal` — the path a user gets, daemon,
 //! agent, `WgDevice` and eBPF programs included.
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use serde_json::Value;
-use shoal_netns_tests::services_kit::{ServiceLab, is_running};
-use shoal_netns_tests::swarm_kit::field;
+use shoal_netns_tests::overlay_kit::encrypted::{
+    add_secure_and_plain, addr_on, netns, the_task, wg_status,
+};
+use shoal_netns_tests::services_kit::ServiceLab;
 
 use super::measure::Pair;
-use super::overlay::{FULL, QUICK, build_shoal, connected, measure_row, workspace_root};
+use super::overlay::{RunOptions, build_shoal, connected, measure_row};
 use super::report::{self, Machine, OverlayRun};
 
 const BORINGTUN: &str = "boringtun-cli";
@@ -36,16 +35,8 @@ const MIN_WG_BYTES: u64 = 10 << 20;
 /// Arguments of `cargo xtask bench encrypted`.
 #[derive(Args)]
 pub struct EncryptedArgs {
-    /// 1-second measurements, for a smoke test; the report goes to
-    /// target/bench/encrypted-quick.md unless --output says otherwise.
-    #[arg(long)]
-    quick: bool,
-    /// Runs per measurement, the report showing their median (default 3; 1 with --quick).
-    #[arg(long, value_name = "N")]
-    reps: Option<usize>,
-    /// Where to write the report (default: BENCHMARKS.md at the workspace root).
-    #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunOptions,
 }
 
 /// Runs the benchmark and writes the report.
@@ -56,8 +47,7 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
     }
     let boringtun = super::encrypted_baseline::ensure_tools()?;
     build_shoal().context("building shoal")?;
-    let mut plan = if args.quick { QUICK } else { FULL };
-    plan.reps = args.reps.unwrap_or(plan.reps).max(1);
+    let plan = args.run.plan();
     let machine = Machine::probe()?;
     let mut lab = ServiceLab::new(2);
     let docroot = lab.nodes[0].state_dir().join("www");
@@ -103,64 +93,22 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
         "\nWireGuard drop counters on n1 / n2 after the run: {}\n",
         wg_counters(&lab)
     ));
-    println!("\n{section}");
-    let path = match (&args.output, args.quick) {
-        (Some(path), _) => path.clone(),
-        (None, true) => workspace_root().join("target/bench/encrypted-quick.md"),
-        (None, false) => workspace_root().join("BENCHMARKS.md"),
-    };
-    report::write_section(&path, &section)
+    args.run.write_report("encrypted", &section)
 }
 
 /// Networks `secure` (encrypted) and `plain`, task `cli` on n1 and `srv`
 /// on n2 on both: the (clear, encrypted) pairs from cli to srv.
 fn shoal_pairs(lab: &ServiceLab) -> Result<(Pair, Pair)> {
-    lab.cli(&["network", "create", "--opt", "encrypted", "secure"])?;
-    lab.cli(&["network", "create", "plain"])?;
-    for (name, node) in [("srv", "n2"), ("cli", "n1")] {
-        let constraint = format!("node.hostname=={node}");
-        lab.cli(&[
-            "service",
-            "create",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "secure",
-            "--network",
-            "plain",
-            "--constraint",
-            &constraint,
-            "web:1",
-        ])?;
-        lab.wait_running(name, 1);
-    }
-    let task = |service| {
-        lab.tasks(service)
-            .into_iter()
-            .find(is_running)
-            .with_context(|| format!("no running {service} task"))
-    };
-    let (cli, srv) = (task("cli")?, task("srv")?);
-    let netns = |t: &Value| format!("shoal-{}", field(t, "id"));
-    let addr_on = |network: &str| -> Result<std::net::Ipv4Addr> {
-        srv["networks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|a| a["network"] == network)
-            .and_then(|a| a["ip"].as_str())
-            .and_then(|ip| ip.parse().ok())
-            .with_context(|| format!("srv has no address on {network}"))
-    };
-    let clear = connected(netns(&cli), netns(&srv), addr_on("plain")?)?;
-    let secure = connected(netns(&cli), netns(&srv), addr_on("secure")?)?;
+    add_secure_and_plain(lab)?;
+    let (cli, srv) = (the_task(lab, "cli"), the_task(lab, "srv"));
+    let clear = connected(netns(&cli), netns(&srv), addr_on(&srv, "plain"))?;
+    let secure = connected(netns(&cli), netns(&srv), addr_on(&srv, "secure"))?;
     Ok((clear, secure))
 }
 
 /// n1's `shoal dp peers`: bytes sent to its peers (0 if unreadable).
 fn wg_tx_bytes(lab: &ServiceLab) -> u64 {
-    peers_json(lab, 0)["peers"]
+    wg_status(lab, 0).unwrap_or_default()["peers"]
         .as_array()
         .into_iter()
         .flatten()
@@ -171,18 +119,9 @@ fn wg_tx_bytes(lab: &ServiceLab) -> u64 {
 /// Both nodes' WireGuard drop counters, as `dp peers` shows them.
 fn wg_counters(lab: &ServiceLab) -> String {
     (0..2)
-        .map(|i| peers_json(lab, i)["counters"].to_string())
+        .map(|i| wg_status(lab, i).unwrap_or_default()["counters"].to_string())
         .collect::<Vec<_>>()
         .join(" / ")
-}
-
-fn peers_json(lab: &ServiceLab, index: usize) -> Value {
-    lab.nodes[index]
-        .lab_node()
-        .shoal(&["dp", "peers", "--format", "json"])
-        .ok()
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
 }
 
 /// How the numbers come about, under the machine line.

@@ -27,8 +27,8 @@ const RAW: &str = "raw veth";
 const KERNEL: &str = "kernel vxlan";
 const SHOAL: &str = "shoal";
 /// Seconds per run and runs per measurement, normally and with `--quick`.
-pub(super) const FULL: Plan = Plan { secs: 5, reps: 3 };
-pub(super) const QUICK: Plan = Plan { secs: 1, reps: 1 };
+const FULL: Plan = Plan { secs: 5, reps: 3 };
+const QUICK: Plan = Plan { secs: 1, reps: 1 };
 /// MTU of the lab's underlay links.
 const UNDERLAY_MTU: u32 = 1500;
 /// VNI of the kernel path's network and of shoal's.
@@ -37,11 +37,12 @@ const SHOAL_VNI: u32 = 4097;
 /// Underlay interface of every lab node.
 const UNDERLAY_IFACE: &str = "eth0";
 
-/// Arguments of `cargo xtask bench overlay`.
+/// How long and how often an overlay-style benchmark measures, and where
+/// its report goes (`bench overlay`, `bench encrypted`).
 #[derive(Args)]
-pub struct OverlayArgs {
+pub struct RunOptions {
     /// 1-second measurements, for a smoke test; the report goes to
-    /// target/bench/overlay-quick.md unless --output says otherwise.
+    /// target/bench/<bench>-quick.md unless --output says otherwise.
     #[arg(long)]
     quick: bool,
     /// Runs per measurement, the report showing their median (default 3; 1 with --quick).
@@ -52,6 +53,35 @@ pub struct OverlayArgs {
     output: Option<PathBuf>,
 }
 
+impl RunOptions {
+    /// Seconds per run and runs per measurement these options ask for.
+    pub(super) fn plan(&self) -> Plan {
+        let mut plan = if self.quick { QUICK } else { FULL };
+        plan.reps = self.reps.unwrap_or(plan.reps).max(1);
+        plan
+    }
+
+    /// Prints `section` and writes it: into BENCHMARKS.md (merged with the
+    /// other sections), or alone into `--output` / the quick-run file of
+    /// bench `name`.
+    pub(super) fn write_report(&self, name: &str, section: &str) -> Result<()> {
+        println!("\n{section}");
+        let path = match (&self.output, self.quick) {
+            (Some(path), _) => path.clone(),
+            (None, true) => workspace_root().join(format!("target/bench/{name}-quick.md")),
+            (None, false) => workspace_root().join("BENCHMARKS.md"),
+        };
+        report::write_section(&path, section)
+    }
+}
+
+/// Arguments of `cargo xtask bench overlay`.
+#[derive(Args)]
+pub struct OverlayArgs {
+    #[command(flatten)]
+    run: RunOptions,
+}
+
 /// Runs the benchmark and writes the report.
 pub fn run(args: OverlayArgs) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -59,8 +89,7 @@ pub fn run(args: OverlayArgs) -> Result<()> {
         bail!("the benchmark creates network namespaces: run as root");
     }
     let shoal = build_shoal().map_err(|e| format!("building shoal: {e:#}"));
-    let mut plan = if args.quick { QUICK } else { FULL };
-    plan.reps = args.reps.unwrap_or(plan.reps).max(1);
+    let plan = args.run.plan();
     let machine = Machine::probe()?;
     let mut lab = Lab::builder()
         .nodes(4)
@@ -97,7 +126,8 @@ pub fn run(args: OverlayArgs) -> Result<()> {
         title: report::OVERLAY_TITLE,
         method: report::OVERLAY_METHOD,
     };
-    write_report(&args, &report::render_overlay(&run))
+    args.run
+        .write_report("overlay", &report::render_overlay(&run))
 }
 
 /// Builds the release `shoal` and points the lab's `node.shoal()` at it.
@@ -330,16 +360,4 @@ pub(super) fn connected(sender: String, receiver: String, receiver_ip: Ipv4Addr)
         receiver,
         receiver_ip,
     })
-}
-
-/// Prints the section and writes it: into BENCHMARKS.md (merged with the
-/// other sections), or alone into `--output` / the quick-run file.
-fn write_report(args: &OverlayArgs, section: &str) -> Result<()> {
-    println!("\n{section}");
-    let path = match (&args.output, args.quick) {
-        (Some(path), _) => path.clone(),
-        (None, true) => workspace_root().join("target/bench/overlay-quick.md"),
-        (None, false) => workspace_root().join("BENCHMARKS.md"),
-    };
-    report::write_section(&path, section)
 }
