@@ -25,22 +25,26 @@ pub(crate) fn node_key(
     paths: &StatePaths,
     seal: Option<&DataKey>,
 ) -> Result<PrivateKey, DaemonError> {
-    match read(paths, seal)? {
-        Some(key) => Ok(key),
-        None => {
-            let path = paths.wg_key_file();
-            let key = PrivateKey::generate().map_err(DaemonError::io("generate", &path))?;
-            store(paths, &key, None)?;
-            Ok(key)
-        }
+    let (key, stored) = read_or_generate(paths, seal)?;
+    if !stored {
+        store(paths, &key, None)?;
     }
+    Ok(key)
 }
 
 /// The node's stored WireGuard private key, or a fresh one not yet
 /// written (a join writes it only once the manager admitted the node, so
 /// a refused join leaves nothing behind); `true` if it was stored.
 pub(crate) fn stored_or_new(paths: &StatePaths) -> Result<(PrivateKey, bool), DaemonError> {
-    match read(paths, None)? {
+    read_or_generate(paths, None)
+}
+
+/// The stored key (`true`), or a fresh one not written anywhere.
+fn read_or_generate(
+    paths: &StatePaths,
+    seal: Option<&DataKey>,
+) -> Result<(PrivateKey, bool), DaemonError> {
+    match read(paths, seal)? {
         Some(key) => Ok((key, true)),
         None => {
             let path = paths.wg_key_file();

@@ -81,7 +81,7 @@ pub fn assemble(node_id: &str, view: &View) -> Assignment {
         overlay_key,
         services: lb_services(view, &reach),
     };
-    assignment.version = version_of(&assignment);
+    assignment.version = assignment.digest();
     assignment
 }
 
@@ -215,9 +215,4 @@ fn lb_services(view: &View, reach: &BTreeSet<String>) -> Vec<LbService> {
             })
         })
         .collect()
-}
-
-/// A digest of the assignment's contents (its `version` field aside).
-fn version_of(assignment: &Assignment) -> u64 {
-    assignment.digest()
 }
