@@ -11,12 +11,12 @@
 //! task addresses on those networks. A change elsewhere leaves its
 //! assignment's version alone, so its long poll does not wake.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::collections::BTreeSet;
 
-use super::view::{DispatchError, View, underlay_ip};
+use super::partners;
+use super::view::{DispatchError, View};
 use super::{AssignedConfig, AssignedSecret, AssignedTask, Assignment, LbService, RemoteTask};
-use shoal_model::assignment::{AssignedOverlayKey, WgPeer};
+use shoal_model::assignment::AssignedOverlayKey;
 use shoal_model::cluster::{
     CLUSTER, CONFIGS, ENDPOINTS, NETWORKS, NODES, OVERLAY_KEYS, SECRETS, SERVICES, TASKS,
 };
@@ -76,8 +76,8 @@ pub fn assemble(node_id: &str, view: &View) -> Assignment {
         tasks,
         networks,
         remote_tasks: remote_tasks(view, node_id, &reach),
-        peers: view.peers_of(node_id),
-        wg_peers: wg_peers(view, node_id),
+        peers: partners::peers(view, node_id, &reach),
+        wg_peers: partners::wg_peers(view, node_id, &reach),
         overlay_key,
         services: lb_services(view, &reach),
     };
@@ -138,31 +138,6 @@ fn assigned_task(view: &View, task: &Task) -> AssignedTask {
         secrets,
         configs,
     }
-}
-
-/// The WireGuard identities of every other node that has one (sorted by
-/// address): a node's key goes from every assignment the moment its record
-/// is removed.
-fn wg_peers(view: &View, node_id: &str) -> Vec<WgPeer> {
-    let own = view.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
-    let peers: BTreeMap<Ipv4Addr, WgPeer> = view
-        .nodes
-        .iter()
-        .filter(|(id, _)| id.as_str() != node_id)
-        .filter_map(|(_, node)| {
-            let addr = underlay_ip(&node.addr).filter(|ip| Some(*ip) != own)?;
-            let wg = node.wireguard.as_ref()?;
-            Some((
-                addr,
-                WgPeer {
-                    addr,
-                    public_key: wg.public_key.clone(),
-                    port: wg.port,
-                },
-            ))
-        })
-        .collect();
-    peers.into_values().collect()
 }
 
 /// Addresses of live tasks on other nodes on the `reach` networks (sorted

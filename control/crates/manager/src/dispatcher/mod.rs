@@ -11,6 +11,7 @@
 //! at once without streaming diffs.
 
 mod build;
+mod partners;
 mod poll;
 mod view;
 

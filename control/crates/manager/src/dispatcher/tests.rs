@@ -238,15 +238,16 @@ fn remote_tasks_are_live_tasks_on_other_nodes_at_their_underlay_address() {
 }
 
 #[test]
-fn peers_are_every_other_node_with_or_without_tasks() {
+fn peers_are_the_nodes_with_tasks_on_the_same_networks() {
     let n1 = Ipv4Addr::new(192, 168, 1, 1);
     let n2 = Ipv4Addr::new(192, 168, 1, 2);
     assert_eq!(build("n1", &tables()).unwrap().peers, [n2]);
     assert_eq!(build("n2", &tables()).unwrap().peers, [n1]);
 }
 
-#[test]
-fn wg_peers_are_every_other_node_with_a_key_and_go_with_its_record() {
+/// `tables()` with `front` encrypted, WireGuard keys on n1 and n3, a keyless
+/// n2 and n3 running a task on `front` too.
+fn encrypted_tables() -> Tables {
     let mut t = tables();
     let keyed = |id: &str, addr: &str, key: &str| NodeRecord {
         wireguard: Some(NodeWireGuard {
@@ -255,19 +256,21 @@ fn wg_peers_are_every_other_node_with_a_key_and_go_with_its_record() {
         }),
         ..node(id, addr)
     };
-    put(
-        &mut t,
-        NODES,
-        "n1",
-        &keyed("n1", "192.168.1.1:2377", "key-1"),
-    );
-    put(
-        &mut t,
-        NODES,
-        "n3",
-        &keyed("n3", "192.168.1.3:2377", "key-3"),
-    );
-    // n2 has no key (a node from before WireGuard): it is no WireGuard peer.
+    put(&mut t, NODES, "n1", &keyed("n1", "192.168.1.1:2377", "key-1"));
+    put(&mut t, NODES, "n3", &keyed("n3", "192.168.1.3:2377", "key-3"));
+    let front = NetworkRecord {
+        encrypted: true,
+        ..network("front", 4097, "10.0.1.0/24")
+    };
+    put(&mut t, NETWORKS, "net-front", &front);
+    let t9 = task("t9", 9, "n3", TaskState::Running, TaskState::Running);
+    put(&mut t, TASKS, "t9", &t9);
+    t
+}
+
+#[test]
+fn wg_peers_are_the_keyed_nodes_sharing_an_encrypted_network_and_go_with_its_record() {
+    let mut t = encrypted_tables();
     let peers = build("n1", &t).unwrap().wg_peers;
     assert_eq!(
         peers,
@@ -279,11 +282,52 @@ fn wg_peers_are_every_other_node_with_a_key_and_go_with_its_record() {
         "n1 must get n3's key only (not its own, not keyless n2's)"
     );
     assert_eq!(build("n3", &t).unwrap().wg_peers[0].public_key, "key-1");
+    // n4 has a key but no task on the encrypted network: no session.
+    let n4 = NodeRecord {
+        wireguard: Some(NodeWireGuard {
+            public_key: "key-4".to_owned(),
+            port: 51820,
+        }),
+        ..node("n4", "192.168.1.4:2377")
+    };
+    put(&mut t, NODES, "n4", &n4);
+    assert_eq!(build("n1", &t).unwrap().wg_peers.len(), 1);
+    assert!(build("n4", &t).unwrap().wg_peers.is_empty());
     t.get_mut(NODES).unwrap().remove("n3");
     assert!(
         build("n1", &t).unwrap().wg_peers.is_empty(),
         "a removed node's key must leave every assignment"
     );
+}
+
+#[test]
+fn a_node_on_no_encrypted_network_gets_no_wg_peers() {
+    let mut t = encrypted_tables();
+    put(&mut t, NETWORKS, "net-front", &network("front", 4097, "10.0.1.0/24"));
+    assert!(build("n1", &t).unwrap().wg_peers.is_empty());
+}
+
+#[test]
+fn a_join_reaches_only_the_mesh_backend_nodes_assignments() {
+    let t = scoped_tables();
+    let before: Vec<_> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| build(n, &t).unwrap())
+        .collect();
+    let mut joined = t.clone();
+    put(&mut joined, NODES, "n9", &node("n9", "192.168.1.9:2377"));
+    let after: Vec<_> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| build(n, &joined).unwrap())
+        .collect();
+    assert_eq!(after[0].version, before[0].version, "n1 hosts no mesh backend");
+    assert_eq!(after[2].version, before[2].version, "n3 has no tasks");
+    // n2 hosts t4, web's backend on the ingress network: the mesh may
+    // send it a request from the new node.
+    assert_ne!(after[1].version, before[1].version);
+    assert!(after[1].peers.contains(&Ipv4Addr::new(192, 168, 1, 9)));
+    // And the new node reaches that backend's node.
+    assert_eq!(build("n9", &joined).unwrap().peers, [Ipv4Addr::new(192, 168, 1, 2)]);
 }
 
 #[test]
@@ -494,7 +538,11 @@ fn a_node_without_tasks_gets_only_the_mesh() {
     let n3 = build("n3", &quiet).unwrap();
     assert_eq!(names(&n3.networks, |n| &n.name), ["ingress"]);
     assert!(n3.services.is_empty(), "{:?}", n3.services);
-    assert_eq!(n3.peers.len(), 2, "it still accepts VXLAN from every node");
+    assert_eq!(
+        n3.peers,
+        [Ipv4Addr::new(192, 168, 1, 2)],
+        "it accepts VXLAN from the mesh's backend node only"
+    );
 }
 
 #[test]

@@ -243,19 +243,6 @@ impl View {
             .map(|n| n.name.clone())
             .collect();
     }
-
-    /// Underlay addresses of every node but `node_id` (sorted, distinct).
-    pub(super) fn peers_of(&self, node_id: &str) -> Vec<Ipv4Addr> {
-        let own = self.nodes.get(node_id).and_then(|n| underlay_ip(&n.addr));
-        let peers: BTreeSet<Ipv4Addr> = self
-            .nodes
-            .iter()
-            .filter(|(id, _)| id.as_str() != node_id)
-            .filter_map(|(_, node)| underlay_ip(&node.addr))
-            .filter(|ip| Some(*ip) != own)
-            .collect();
-        peers.into_iter().collect()
-    }
 }
 
 /// The latest [`View`], shared by every long poll of one manager: a store
