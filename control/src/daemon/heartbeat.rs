@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::DaemonError;
 use super::calls::put;
 use super::core::{Active, Manager, lock};
-use crate::cluster::{NODES, NodeStatus};
+use crate::cluster::{NODES, NodeRecord, NodeStatus};
 use crate::ctl::{
     HeartbeatAck, HeartbeatReport, JoinRpc, MAX_ENGINE_VERSION_LEN, MAX_HOSTNAME_LEN,
 };
@@ -21,6 +21,10 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Silence after which the leader marks a node down (three missed beats
 /// and a half).
 pub const DOWN_AFTER: Duration = Duration::from_millis(3500);
+
+/// How late the leader's watch may wake before it stops trusting the
+/// silence it measured.
+const STALLED: Duration = Duration::from_millis(1000);
 
 /// The version nodes report.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -89,18 +93,19 @@ pub(crate) async fn record(
         return Err(removed());
     }
     lock(&manager.liveness).insert(node_id.to_owned(), Instant::now());
-    let _writes = manager.writes.lock().await;
+    // Most beats change nothing: answered without the write lock, so they
+    // never queue behind joins, reports or the leader's pass.
     let mut node = manager.node(node_id).ok_or_else(removed)?;
-    if node.status != NodeStatus::Ready
-        || node.engine_version != report.engine_version
-        || node.cert_not_after != report.cert_not_after
-        || (report.resources.is_some() && node.resources != report.resources)
-    {
-        node.status = NodeStatus::Ready;
-        node.engine_version = report.engine_version;
-        node.cert_not_after = report.cert_not_after;
-        node.resources = report.resources.or(node.resources);
-        manager.store().propose(put(NODES, node_id, &node)?).await?;
+    if changes(&node, &report) {
+        let _writes = manager.writes.lock().await;
+        node = manager.node(node_id).ok_or_else(removed)?;
+        if changes(&node, &report) {
+            node.status = NodeStatus::Ready;
+            node.engine_version = report.engine_version;
+            node.cert_not_after = report.cert_not_after;
+            node.resources = report.resources.or(node.resources);
+            manager.store().propose(put(NODES, node_id, &node)?).await?;
+        }
     }
     Ok(HeartbeatAck {
         leader_addr: Some(active.node_state().advertise_addr),
@@ -110,15 +115,36 @@ pub(crate) async fn record(
     })
 }
 
+/// Whether `report` changes what the node's record says.
+fn changes(node: &NodeRecord, report: &HeartbeatReport) -> bool {
+    node.status != NodeStatus::Ready
+        || node.engine_version != report.engine_version
+        || node.cert_not_after != report.cert_not_after
+        || (report.resources.is_some() && node.resources != report.resources)
+}
+
 /// The leader's watch: marks silent nodes Down. Runs on every manager and
 /// acts while it leads; a new leader gives every node [`DOWN_AFTER`] from
 /// its election before judging it.
 pub(crate) async fn monitor(manager: Arc<Manager>) {
     loop {
+        let asleep = Instant::now();
         tokio::time::sleep(HEARTBEAT_INTERVAL / 2).await;
         if !manager.is_leader() {
             *lock(&manager.leader_since) = None;
             continue;
+        }
+        let late = asleep.elapsed().saturating_sub(HEARTBEAT_INTERVAL / 2);
+        if late > STALLED {
+            // This manager was stalled (overloaded, paused): the beats that
+            // came meanwhile may still be waiting to be read, so silence
+            // proves nothing yet. Every node gets its grace again.
+            log::warn!(
+                "heartbeat monitor woke {} ms late: judging no node for {} ms",
+                late.as_millis(),
+                DOWN_AFTER.as_millis()
+            );
+            *lock(&manager.leader_since) = Some(Instant::now());
         }
         let since = *lock(&manager.leader_since).get_or_insert_with(Instant::now);
         if let Err(err) = mark_silent_nodes_down(&manager, since).await {
