@@ -585,3 +585,63 @@ fn swarm_update_turns_autolock_on_and_off_and_sets_the_cert_expiry() {
         nodes[0].cli(&["node", "ls"]).ok()
     });
 }
+
+#[test]
+fn the_heartbeat_period_is_a_swarm_setting_the_down_watch_follows() {
+    if !shoal_netns_tests::require_root() {
+        return;
+    }
+    let (_lab, mut nodes) = swarm_lab(2);
+    let (token, at, _) = init(&nodes[0], &[]);
+    nodes[1]
+        .cli(&["swarm", "join", "--token", &token, &at])
+        .expect("worker joins");
+    all_ready(&nodes[0], 2);
+    let err = nodes[0].cli_err(&["swarm", "update", "--dispatcher-heartbeat", "2h"]);
+    assert!(err.contains("100ms to 1h"), "{err}");
+    nodes[0]
+        .cli(&["swarm", "update", "--dispatcher-heartbeat", "30s"])
+        .expect("a longer heartbeat period");
+    let info: Value = serde_json::from_str(
+        &nodes[0]
+            .cli(&["swarm", "inspect", "--format", "json"])
+            .expect("swarm inspect"),
+    )
+    .expect("json");
+    assert_eq!(info["heartbeat_period_ms"], 30_000, "{info}");
+    let swarm = nodes[0]
+        .lab_node()
+        .exec(&[
+            "curl",
+            "-sS",
+            "--unix-socket",
+            &nodes[0].socket().display().to_string(),
+            "http://docker/v1.47/swarm",
+        ])
+        .expect("GET /swarm");
+    let swarm: Value = serde_json::from_str(&swarm).expect("json");
+    assert_eq!(
+        swarm["Spec"]["Dispatcher"]["HeartbeatPeriod"],
+        30 * 1_000_000_000u64
+    );
+
+    // Silent for twice the default grace (3.5 s): still ready, as 3.5
+    // periods of 30 s have not passed.
+    nodes[1].kill();
+    std::thread::sleep(Duration::from_secs(8));
+    let status = |nodes: &[SwarmNode]| {
+        nodes[0].nodes().ok().and_then(|list| {
+            list.iter()
+                .find(|n| field(n, "hostname") == "n2")
+                .map(|n| field(n, "status").to_owned())
+        })
+    };
+    assert_eq!(status(&nodes).as_deref(), Some("ready"));
+    // Back to 1 s: its silence now exceeds 3.5 periods.
+    nodes[0]
+        .cli(&["swarm", "update", "--dispatcher-heartbeat", "1s"])
+        .expect("the default period again");
+    eventually("n2 down", || {
+        (status(&nodes).as_deref() == Some("down")).then_some(())
+    });
+}

@@ -202,9 +202,13 @@ pub(crate) async fn unlock(daemon: &Arc<Daemon>, key_text: &str) -> Result<(), D
 
 /// Every node's heartbeat loop; also notices a wanted role change.
 async fn heartbeat_loop(daemon: Arc<Daemon>, active: Arc<Active>) {
+    let mut period = HEARTBEAT_INTERVAL;
     loop {
         match beat(&active).await {
             Ok(ack) => {
+                period = ack
+                    .heartbeat_period_ms
+                    .map_or(HEARTBEAT_INTERVAL, Duration::from_millis);
                 remember_managers(&active, &ack);
                 if ack.desired_role != active.node_state().role {
                     spawn_transition(daemon.clone(), active.clone(), ack.desired_role);
@@ -212,7 +216,7 @@ async fn heartbeat_loop(daemon: Arc<Daemon>, active: Arc<Active>) {
             }
             Err(err) => log::debug!("heartbeat: {}", err.full_message()),
         }
-        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        tokio::time::sleep(period).await;
     }
 }
 

@@ -87,6 +87,12 @@ pub enum DaemonError {
     /// `swarm update --key-rotation 0`.
     #[error("the key rotation interval must be at least one second")]
     BadKeyRotation,
+    /// `swarm update --dispatcher-heartbeat` outside its range.
+    #[error("a heartbeat period of {ms} ms is refused: give 100ms to 1h")]
+    BadHeartbeatPeriod {
+        /// What was asked, milliseconds.
+        ms: u64,
+    },
     /// A node reported a free-form field longer than its bound.
     #[error("{field} is {len} bytes long; at most {max} are accepted")]
     FieldTooLong {
@@ -327,6 +333,7 @@ impl DaemonError {
         match self {
             DaemonError::BadUnlockKey { .. }
             | DaemonError::BadKeyRotation
+            | DaemonError::BadHeartbeatPeriod { .. }
             | DaemonError::BadToken { .. }
             | DaemonError::FieldTooLong { .. }
             | DaemonError::BadAddress { .. }

@@ -9,18 +9,25 @@ use std::time::{Duration, Instant};
 use super::DaemonError;
 use super::calls::put;
 use super::core::{Active, Manager, lock};
-use crate::cluster::{NODES, NodeRecord, NodeStatus};
+use crate::cluster::{DEFAULT_HEARTBEAT_PERIOD_MS, NODES, NodeRecord, NodeStatus};
 use crate::ctl::{
     HeartbeatAck, HeartbeatReport, JoinRpc, MAX_ENGINE_VERSION_LEN, MAX_HOSTNAME_LEN,
 };
 use crate::node::NodeResources;
 use crate::raft::Command;
 
-/// How often nodes report.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
-/// Silence after which the leader marks a node down (three missed beats
-/// and a half).
-pub const DOWN_AFTER: Duration = Duration::from_millis(3500);
+/// How often nodes report by default (the swarm's
+/// `--dispatcher-heartbeat` comes with every answer), and how often the
+/// leader's watch looks twice.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(DEFAULT_HEARTBEAT_PERIOD_MS);
+/// Silence after which the leader marks a node down at the default period.
+pub const DOWN_AFTER: Duration = down_after(DEFAULT_HEARTBEAT_PERIOD_MS);
+
+/// Silence after which the leader marks a node down: three missed beats
+/// and a half of `period_ms`.
+pub const fn down_after(period_ms: u64) -> Duration {
+    Duration::from_millis(period_ms.saturating_mul(7) / 2)
+}
 
 /// How late the leader's watch may wake before it stops trusting the
 /// silence it measured.
@@ -107,11 +114,13 @@ pub(crate) async fn record(
             manager.store().propose(put(NODES, node_id, &node)?).await?;
         }
     }
+    let cluster = manager.cluster()?;
     Ok(HeartbeatAck {
         leader_addr: Some(active.node_state().advertise_addr),
         managers: manager.manager_addrs(),
         desired_role: node.desired_role,
-        cert_expiry_secs: manager.cluster()?.cert_expiry_secs,
+        cert_expiry_secs: cluster.cert_expiry_secs,
+        heartbeat_period_ms: Some(cluster.heartbeat_period_ms),
     })
 }
 
@@ -140,9 +149,8 @@ pub(crate) async fn monitor(manager: Arc<Manager>) {
             // came meanwhile may still be waiting to be read, so silence
             // proves nothing yet. Every node gets its grace again.
             log::warn!(
-                "heartbeat monitor woke {} ms late: judging no node for {} ms",
-                late.as_millis(),
-                DOWN_AFTER.as_millis()
+                "heartbeat monitor woke {} ms late: every node gets its grace again",
+                late.as_millis()
             );
             *lock(&manager.leader_since) = Some(Instant::now());
         }
@@ -154,12 +162,16 @@ pub(crate) async fn monitor(manager: Arc<Manager>) {
 }
 
 async fn mark_silent_nodes_down(manager: &Manager, since: Instant) -> Result<(), DaemonError> {
+    let silence = down_after(manager.cluster()?.heartbeat_period_ms);
+    if since.elapsed() <= silence {
+        return Ok(());
+    }
     let _writes = manager.writes.lock().await;
     let liveness = lock(&manager.liveness).clone();
     let mut commands = Vec::new();
     for mut node in manager.nodes().into_values() {
         let last = liveness.get(&node.id).copied().unwrap_or(since).max(since);
-        if last.elapsed() > DOWN_AFTER && node.status != NodeStatus::Down {
+        if last.elapsed() > silence && node.status != NodeStatus::Down {
             log::info!(
                 "node {} ({}) missed its heartbeats: down",
                 node.id,

@@ -109,6 +109,7 @@ async fn swarm_update(
         autolock: body.autolock,
         cert_expiry_secs: body.cert_expiry_secs,
         key_rotation_secs: body.key_rotation_secs,
+        heartbeat_period_ms: body.heartbeat_period_ms,
     };
     Ok(Json(decode(api_call(&daemon, op).await?)?))
 }

@@ -44,11 +44,13 @@ pub(crate) async fn run(
             autolock,
             cert_expiry_secs,
             key_rotation_secs,
+            heartbeat_period_ms,
         } => {
             let settings = SwarmSettings {
                 autolock,
                 cert_expiry_secs,
                 key_rotation_secs,
+                heartbeat_period_ms,
             };
             update_swarm(manager, settings).await
         }
@@ -186,6 +188,7 @@ struct SwarmSettings {
     autolock: Option<bool>,
     cert_expiry_secs: Option<u64>,
     key_rotation_secs: Option<u64>,
+    heartbeat_period_ms: Option<u64>,
 }
 
 async fn update_swarm(
@@ -199,6 +202,12 @@ async fn update_swarm(
             return Err(DaemonError::BadKeyRotation);
         }
         cluster.key_rotation_secs = secs;
+    }
+    if let Some(ms) = settings.heartbeat_period_ms {
+        if !crate::cluster::HEARTBEAT_PERIOD_RANGE_MS.contains(&ms) {
+            return Err(DaemonError::BadHeartbeatPeriod { ms });
+        }
+        cluster.heartbeat_period_ms = ms;
     }
     let autolock = settings.autolock;
     if let Some(secs) = settings.cert_expiry_secs {

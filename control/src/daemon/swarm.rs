@@ -106,6 +106,7 @@ async fn create_swarm(
         cert_expiry_secs: expiry,
         data_path_port: request.data_path_port.unwrap_or(DEFAULT_DATA_PATH_PORT),
         key_rotation_secs: crate::cluster::DEFAULT_KEY_ROTATION_SECS,
+        heartbeat_period_ms: crate::cluster::DEFAULT_HEARTBEAT_PERIOD_MS,
         created_at: now_secs(),
     };
     keys::store_data_key(&daemon.paths, &data_key, &cluster)?;

@@ -43,6 +43,7 @@ pub(crate) fn swarm_info(daemon: &Daemon) -> SwarmInfo {
         managers: None,
         nodes: None,
         autolock: None,
+        heartbeat_period_ms: None,
     };
     daemon.with_phase(|phase| match phase {
         Phase::Inactive => {}
@@ -69,7 +70,9 @@ pub(crate) fn swarm_info(daemon: &Daemon) -> SwarmInfo {
                         .filter(|n| n.role == NodeRole::Manager)
                         .count(),
                 );
-                info.autolock = manager.cluster().ok().map(|c| c.autolock);
+                let cluster = manager.cluster().ok();
+                info.autolock = cluster.as_ref().map(|c| c.autolock);
+                info.heartbeat_period_ms = cluster.map(|c| c.heartbeat_period_ms);
             }
         }
     });

@@ -160,6 +160,10 @@ pub struct HeartbeatAck {
     pub desired_role: NodeRole,
     /// Lifetime of node certificates, seconds.
     pub cert_expiry_secs: u64,
+    /// How often the node is to beat, milliseconds (absent from a manager
+    /// of an older version: the node keeps its default).
+    #[serde(default)]
+    pub heartbeat_period_ms: Option<u64>,
 }
 
 /// A renewed certificate.
@@ -256,6 +260,9 @@ pub enum ApiOp {
         /// networks' key, seconds.
         #[serde(default)]
         key_rotation_secs: Option<u64>,
+        /// New heartbeat period of the nodes, milliseconds.
+        #[serde(default)]
+        heartbeat_period_ms: Option<u64>,
     },
     /// `network update --rotate-keys`.
     RotateNetworkKeys {

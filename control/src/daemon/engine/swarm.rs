@@ -49,6 +49,7 @@ fn spec_of(cluster: &ClusterRecord) -> Value {
         "Labels": {},
         "CAConfig": {"NodeCertExpiry": cluster.cert_expiry_secs.saturating_mul(NANOS)},
         "EncryptionConfig": {"AutoLockManagers": cluster.autolock},
+        "Dispatcher": {"HeartbeatPeriod": cluster.heartbeat_period_ms.saturating_mul(NANOS / 1000)},
         "TaskDefaults": {},
     })
 }
@@ -98,21 +99,39 @@ fn changed(path: &str, sent: &Map<String, Value>, ours: &Value) -> Option<String
     })
 }
 
-/// The settings an update changes (autolock, node certificate lifetime),
-/// each `None` when sent as it is (or not sent).
-fn settings(sent: &Map<String, Value>, cluster: &ClusterRecord) -> (Option<bool>, Option<u64>) {
+/// The settings an update changes, each `None` when sent as it is (or
+/// not sent).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Settings {
+    autolock: Option<bool>,
+    cert_expiry_secs: Option<u64>,
+    heartbeat_period_ms: Option<u64>,
+}
+
+/// A duration `sent` at `section.field`, in nanoseconds as Docker sends it.
+fn nanos_at(sent: &Map<String, Value>, section: &str, field: &str) -> Option<u64> {
+    sent.get(section)
+        .and_then(|s| s.get(field))
+        .and_then(Value::as_u64)
+}
+
+fn settings(sent: &Map<String, Value>, cluster: &ClusterRecord) -> Settings {
     let autolock = sent
         .get("EncryptionConfig")
         .and_then(|e| e.get("AutoLockManagers"))
         .and_then(Value::as_bool)
         .filter(|on| *on != cluster.autolock);
-    let expiry = sent
-        .get("CAConfig")
-        .and_then(|c| c.get("NodeCertExpiry"))
-        .and_then(Value::as_u64)
+    let cert_expiry_secs = nanos_at(sent, "CAConfig", "NodeCertExpiry")
         .map(|nanos| nanos / NANOS)
         .filter(|secs| *secs != 0 && *secs != cluster.cert_expiry_secs);
-    (autolock, expiry)
+    let heartbeat_period_ms = nanos_at(sent, "Dispatcher", "HeartbeatPeriod")
+        .map(|nanos| nanos / (NANOS / 1000))
+        .filter(|ms| *ms != 0 && *ms != cluster.heartbeat_period_ms);
+    Settings {
+        autolock,
+        cert_expiry_secs,
+        heartbeat_period_ms,
+    }
 }
 
 /// `?version=N&rotateWorkerToken=…&rotateManagerToken=…&rotateManagerUnlockKey=…`.
@@ -140,20 +159,24 @@ pub(crate) async fn update(
     }
     let sent: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|e| EngineFailure::bad_request(format!("invalid swarm spec: {e}")))?;
-    let (autolock, cert_expiry_secs) = settings(&sent, &cluster);
+    let asked = settings(&sent, &cluster);
     let mut wanted = cluster.clone();
-    wanted.autolock = autolock.unwrap_or(cluster.autolock);
-    wanted.cert_expiry_secs = cert_expiry_secs.unwrap_or(cluster.cert_expiry_secs);
+    wanted.autolock = asked.autolock.unwrap_or(cluster.autolock);
+    wanted.cert_expiry_secs = asked.cert_expiry_secs.unwrap_or(cluster.cert_expiry_secs);
+    wanted.heartbeat_period_ms = asked
+        .heartbeat_period_ms
+        .unwrap_or(cluster.heartbeat_period_ms);
     if let Some(field) = changed("", &sent, &spec_of(&wanted)) {
         return Err(EngineFailure::bad_request(format!(
             "Spec.{field}: changing it is not supported by shoal"
         )));
     }
-    if autolock.is_some() || cert_expiry_secs.is_some() {
+    if asked != Settings::default() {
         let op = ApiOp::UpdateSwarm {
-            autolock,
-            cert_expiry_secs,
+            autolock: asked.autolock,
+            cert_expiry_secs: asked.cert_expiry_secs,
             key_rotation_secs: None,
+            heartbeat_period_ms: asked.heartbeat_period_ms,
         };
         api_call(&daemon, op).await?;
     }
@@ -342,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn autolock_and_the_cert_expiry_are_the_settings_an_update_changes() {
+    fn autolock_cert_expiry_and_heartbeat_are_the_settings_an_update_changes() {
         let cluster = ClusterRecord {
             id: "c".into(),
             ca_cert_pem: String::new(),
@@ -354,17 +377,27 @@ mod tests {
             cert_expiry_secs: 3600,
             data_path_port: 4789,
             key_rotation_secs: crate::cluster::DEFAULT_KEY_ROTATION_SECS,
+            heartbeat_period_ms: crate::cluster::DEFAULT_HEARTBEAT_PERIOD_MS,
             created_at: 0,
         };
         let sent = |text: &str| serde_json::from_str::<Map<String, Value>>(text).expect("json");
         let both = sent(
             r#"{"CAConfig":{"NodeCertExpiry":7200000000000},"EncryptionConfig":{"AutoLockManagers":true}}"#,
         );
-        assert_eq!(settings(&both, &cluster), (Some(true), Some(7200)));
+        assert_eq!(
+            settings(&both, &cluster),
+            Settings {
+                autolock: Some(true),
+                cert_expiry_secs: Some(7200),
+                heartbeat_period_ms: None,
+            }
+        );
+        let beat = sent(r#"{"Dispatcher":{"HeartbeatPeriod":5000000000}}"#);
+        assert_eq!(settings(&beat, &cluster).heartbeat_period_ms, Some(5000));
         let same = sent(
             r#"{"CAConfig":{"NodeCertExpiry":3600000000000},"EncryptionConfig":{"AutoLockManagers":false}}"#,
         );
-        assert_eq!(settings(&same, &cluster), (None, None));
-        assert_eq!(settings(&sent("{}"), &cluster), (None, None));
+        assert_eq!(settings(&same, &cluster), Settings::default());
+        assert_eq!(settings(&sent("{}"), &cluster), Settings::default());
     }
 }

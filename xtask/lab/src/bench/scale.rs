@@ -53,6 +53,10 @@ pub struct ScaleArgs {
     /// Seconds at rest over which control traffic and CPU are measured.
     #[arg(long, default_value_t = 30)]
     rest: u64,
+    /// The swarm's heartbeat period, seconds (`swarm update
+    /// --dispatcher-heartbeat`; shoal's default 1, Swarm's 5).
+    #[arg(long, default_value_t = 1)]
+    heartbeat: u64,
     /// Worker threads of the simulator's runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -98,6 +102,8 @@ pub fn run(args: ScaleArgs) -> Result<()> {
     for node in &nodes {
         leader.cli(&["node", "update", "--availability", "drain", &node.name])?;
     }
+    let period = format!("{}s", args.heartbeat);
+    leader.cli(&["swarm", "update", "--dispatcher-heartbeat", &period])?;
     let mut api = Api::connect_within(&leader.socket(), API_TIMEOUT)?;
     let start_cpu = CpuMark::take(pid)?;
     let started = Instant::now();
@@ -170,6 +176,7 @@ fn measure(
         machine: Machine::probe()?,
         binary: String::new(),
         nodes: args.nodes,
+        heartbeat_secs: args.heartbeat,
         tasks: args.tasks,
         services: creates.len(),
         joined,

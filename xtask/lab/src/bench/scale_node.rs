@@ -26,7 +26,8 @@ use super::scale_stats::Fleet;
 
 /// The version simulated nodes report (the workspace's, as a real node's).
 const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// How often a node reports, as a daemon does.
+/// How often a node reports until an answer gives the swarm's period, as
+/// a daemon does.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Patience for a join (the leader writes the node and issues its
 /// certificate) and for other calls.
@@ -172,6 +173,7 @@ async fn heartbeats(session: Arc<Session>, fleet: Arc<Fleet>) {
         nano_cpus: 4_000_000_000,
         memory_bytes: 8 << 30,
     };
+    let mut period = HEARTBEAT_INTERVAL;
     loop {
         let request = CtlRequest::Heartbeat(HeartbeatReport {
             engine_version: ENGINE_VERSION.to_owned(),
@@ -183,10 +185,15 @@ async fn heartbeats(session: Arc<Session>, fleet: Arc<Fleet>) {
             .await
             .and_then(|v| serde_json::from_value::<HeartbeatAck>(v).context("heartbeat ack"));
         match ack {
-            Ok(ack) => session.remember(ack),
+            Ok(ack) => {
+                period = ack
+                    .heartbeat_period_ms
+                    .map_or(HEARTBEAT_INTERVAL, Duration::from_millis);
+                session.remember(ack);
+            }
             Err(_) => fleet.heartbeat_failed(),
         }
-        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        tokio::time::sleep(period).await;
     }
 }
 

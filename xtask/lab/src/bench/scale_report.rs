@@ -56,6 +56,8 @@ pub struct ScaleRun {
     pub binary: String,
     /// Simulated nodes asked for.
     pub nodes: usize,
+    /// The swarm's heartbeat period, seconds.
+    pub heartbeat_secs: u64,
     /// Tasks asked for.
     pub tasks: usize,
     /// Services they were spread over.
@@ -98,14 +100,15 @@ pub fn render(run: &ScaleRun) -> String {
     let mut out = format!("{SCALE_TITLE}\n\n");
     let _ = write!(
         out,
-        "`cargo xtask bench scale --nodes {} --tasks {}` on {} ({}, {} cores, {} GiB, kernel {}, \
+        "`cargo xtask bench scale --nodes {} --tasks {} --heartbeat {}` on {} ({}, {} cores, {} GiB, kernel {}, \
          load {} at start), managers running the {} `shoal` binary. Three real manager daemons in a \
          lab; one process in its own namespace simulates the nodes, each a real node to the \
-         managers: its own key and certificate from a real join, mTLS connections, a heartbeat a \
-         second, the assignment long poll, its tasks reported preparing → starting → running \
+         managers: its own key and certificate from a real join, mTLS connections, a heartbeat each \
+         {} s (the swarm's `--dispatcher-heartbeat`), the assignment long poll, its tasks reported preparing → starting → running \
          (no containers). Tasks come from {} services (`sim:1`, no networks, no ports).\n\n",
         run.nodes,
         run.tasks,
+        run.heartbeat_secs,
         m.date,
         m.cpu,
         m.cores,
@@ -113,6 +116,7 @@ pub fn render(run: &ScaleRun) -> String {
         m.kernel,
         m.load,
         run.binary,
+        run.heartbeat_secs,
         run.services,
     );
     if busy_warning(m).is_some() {
@@ -244,6 +248,7 @@ mod tests {
             machine: machine(),
             binary: "release".to_owned(),
             nodes: 100,
+            heartbeat_secs: 1,
             tasks: 1000,
             services: 10,
             joined: 100,

@@ -56,6 +56,7 @@ fn cluster() -> ClusterRecord {
         cert_expiry_secs: 3600,
         data_path_port: 4790,
         key_rotation_secs: shoal_model::cluster::DEFAULT_KEY_ROTATION_SECS,
+        heartbeat_period_ms: shoal_model::cluster::DEFAULT_HEARTBEAT_PERIOD_MS,
         created_at: 0,
     }
 }
@@ -256,8 +257,18 @@ fn encrypted_tables() -> Tables {
         }),
         ..node(id, addr)
     };
-    put(&mut t, NODES, "n1", &keyed("n1", "192.168.1.1:2377", "key-1"));
-    put(&mut t, NODES, "n3", &keyed("n3", "192.168.1.3:2377", "key-3"));
+    put(
+        &mut t,
+        NODES,
+        "n1",
+        &keyed("n1", "192.168.1.1:2377", "key-1"),
+    );
+    put(
+        &mut t,
+        NODES,
+        "n3",
+        &keyed("n3", "192.168.1.3:2377", "key-3"),
+    );
     let front = NetworkRecord {
         encrypted: true,
         ..network("front", 4097, "10.0.1.0/24")
@@ -303,7 +314,12 @@ fn wg_peers_are_the_keyed_nodes_sharing_an_encrypted_network_and_go_with_its_rec
 #[test]
 fn a_node_on_no_encrypted_network_gets_no_wg_peers() {
     let mut t = encrypted_tables();
-    put(&mut t, NETWORKS, "net-front", &network("front", 4097, "10.0.1.0/24"));
+    put(
+        &mut t,
+        NETWORKS,
+        "net-front",
+        &network("front", 4097, "10.0.1.0/24"),
+    );
     assert!(build("n1", &t).unwrap().wg_peers.is_empty());
 }
 
@@ -320,14 +336,20 @@ fn a_join_reaches_only_the_mesh_backend_nodes_assignments() {
         .iter()
         .map(|n| build(n, &joined).unwrap())
         .collect();
-    assert_eq!(after[0].version, before[0].version, "n1 hosts no mesh backend");
+    assert_eq!(
+        after[0].version, before[0].version,
+        "n1 hosts no mesh backend"
+    );
     assert_eq!(after[2].version, before[2].version, "n3 has no tasks");
     // n2 hosts t4, web's backend on the ingress network: the mesh may
     // send it a request from the new node.
     assert_ne!(after[1].version, before[1].version);
     assert!(after[1].peers.contains(&Ipv4Addr::new(192, 168, 1, 9)));
     // And the new node reaches that backend's node.
-    assert_eq!(build("n9", &joined).unwrap().peers, [Ipv4Addr::new(192, 168, 1, 2)]);
+    assert_eq!(
+        build("n9", &joined).unwrap().peers,
+        [Ipv4Addr::new(192, 168, 1, 2)]
+    );
 }
 
 #[test]

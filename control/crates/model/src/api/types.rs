@@ -44,6 +44,9 @@ pub struct SwarmInfo {
     pub nodes: Option<usize>,
     /// Whether autolock is on (managers only).
     pub autolock: Option<bool>,
+    /// Nodes' heartbeat period, milliseconds (managers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_period_ms: Option<u64>,
 }
 
 /// `POST /swarm/init`.
@@ -128,6 +131,9 @@ pub struct SwarmUpdateRequest {
     /// encrypted networks' key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_rotation_secs: Option<u64>,
+    /// `--dispatcher-heartbeat`: nodes' heartbeat period, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_period_ms: Option<u64>,
 }
 
 /// `GET /swarm/unlockkey` and its rotation.

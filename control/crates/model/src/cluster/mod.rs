@@ -16,7 +16,10 @@ mod rules;
 
 pub use crate::node::{Availability, NodeRecord, NodeRole, NodeStatus};
 pub use error::ClusterError;
-pub use model::{CLUSTER, CLUSTER_KEY, ClusterRecord, NODES, REMOVED, now_secs};
+pub use model::{
+    CLUSTER, CLUSTER_KEY, ClusterRecord, DEFAULT_HEARTBEAT_PERIOD_MS, HEARTBEAT_PERIOD_RANGE_MS,
+    NODES, REMOVED, now_secs,
+};
 pub use objects::{
     ALLOCATOR, ALLOCATOR_KEY, CONFIGS, ConfigRecord, ENDPOINTS, INGRESS_NETWORK, NETWORKS,
     NetworkRecord, SECRETS, SERVICES, SecretRecord, ServiceEndpoint, TASKS, VirtualIp,

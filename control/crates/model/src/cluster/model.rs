@@ -36,9 +36,23 @@ pub struct ClusterRecord {
     /// (`swarm update --key-rotation`).
     #[serde(default = "default_key_rotation")]
     pub key_rotation_secs: u64,
+    /// How often nodes send a heartbeat, milliseconds (`swarm update
+    /// --dispatcher-heartbeat`); a node silent for 3.5 periods is down.
+    #[serde(default = "default_heartbeat_period")]
+    pub heartbeat_period_ms: u64,
     /// When the swarm was created (seconds since the epoch).
     pub created_at: u64,
 }
+
+fn default_heartbeat_period() -> u64 {
+    DEFAULT_HEARTBEAT_PERIOD_MS
+}
+
+/// Nodes' heartbeat period unless `swarm update --dispatcher-heartbeat`
+/// sets one: 1 s (Swarm's is 5 s; shoal notices a dead node sooner).
+pub const DEFAULT_HEARTBEAT_PERIOD_MS: u64 = 1000;
+/// Shortest and longest heartbeat period `swarm update` accepts.
+pub const HEARTBEAT_PERIOD_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=3_600_000;
 
 fn default_key_rotation() -> u64 {
     super::DEFAULT_KEY_ROTATION_SECS
