@@ -171,6 +171,9 @@ pub(crate) struct Manager {
     pub(crate) raft: RaftNode,
     /// Last heartbeat per node ID (kept by the leader, in memory only).
     pub(crate) liveness: Mutex<HashMap<String, Instant>>,
+    /// Heartbeats that change their node's record, waiting for the write
+    /// lock: the next holder writes them all in one raft entry.
+    pub(crate) beats: Mutex<Vec<(String, crate::ctl::HeartbeatReport)>>,
     /// Since when this manager leads (heartbeats are judged from then on).
     pub(crate) leader_since: Mutex<Option<Instant>>,
     /// Serialises read-modify-write changes of rows on the leader.
@@ -188,6 +191,7 @@ impl Manager {
         Arc::new(Self {
             raft,
             liveness: Mutex::new(HashMap::new()),
+            beats: Mutex::new(Vec::new()),
             leader_since: Mutex::new(None),
             writes: tokio::sync::Mutex::new(()),
             views: crate::dispatcher::ViewCache::default(),

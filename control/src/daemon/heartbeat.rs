@@ -102,17 +102,13 @@ pub(crate) async fn record(
     lock(&manager.liveness).insert(node_id.to_owned(), Instant::now());
     // Most beats change nothing: answered without the write lock, so they
     // never queue behind joins, reports or the leader's pass.
-    let mut node = manager.node(node_id).ok_or_else(removed)?;
+    let node = manager.node(node_id).ok_or_else(removed)?;
     if changes(&node, &report) {
+        lock(&manager.beats).push((node_id.to_owned(), report));
         let _writes = manager.writes.lock().await;
-        node = manager.node(node_id).ok_or_else(removed)?;
-        if changes(&node, &report) {
-            node.status = NodeStatus::Ready;
-            node.engine_version = report.engine_version;
-            node.cert_not_after = report.cert_not_after;
-            node.resources = report.resources.or(node.resources);
-            manager.store().propose(put(NODES, node_id, &node)?).await?;
-        }
+        // Empty when another beat's holder wrote this one meanwhile.
+        let waiting = std::mem::take(&mut *lock(&manager.beats));
+        write_beats(manager, waiting).await?;
     }
     let cluster = manager.cluster()?;
     Ok(HeartbeatAck {
@@ -122,6 +118,33 @@ pub(crate) async fn record(
         cert_expiry_secs: cluster.cert_expiry_secs,
         heartbeat_period_ms: Some(cluster.heartbeat_period_ms),
     })
+}
+
+/// Writes the records of the nodes whose beats `waiting` changes them, in
+/// one raft entry (a join storm's first beats are then a few entries, not
+/// one each). A beat lost to a failed write is written again by the
+/// node's next one, as its record still differs.
+async fn write_beats(
+    manager: &Manager,
+    waiting: Vec<(String, HeartbeatReport)>,
+) -> Result<(), DaemonError> {
+    let mut commands = Vec::new();
+    for (node_id, report) in waiting {
+        let Some(mut node) = manager.node(&node_id) else {
+            continue;
+        };
+        if changes(&node, &report) {
+            node.status = NodeStatus::Ready;
+            node.engine_version = report.engine_version;
+            node.cert_not_after = report.cert_not_after;
+            node.resources = report.resources.or(node.resources);
+            commands.push(put(NODES, &node_id, &node)?);
+        }
+    }
+    if !commands.is_empty() {
+        manager.store().propose(Command::Batch(commands)).await?;
+    }
+    Ok(())
 }
 
 /// Whether `report` changes what the node's record says.

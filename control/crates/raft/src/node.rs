@@ -60,20 +60,27 @@ impl RaftTls {
     }
 }
 
-/// openraft settings for shoal: failover well under 2 s and 1 MiB
-/// snapshot chunks.
+/// openraft settings for shoal: failover under 2 s and 1 MiB snapshot
+/// chunks.
 ///
 /// openraft 0.9 lets a follower that saw a leader start an election only
 /// after the leader's lease (`election_timeout_max`) plus its own random
-/// timeout have passed without a heartbeat: 1.2-1.6 s here. That is still
-/// twelve heartbeats, so a loaded machine does not start spurious
-/// elections.
+/// timeout have passed without a heartbeat: 1.3-1.6 s here, about ten
+/// heartbeats, so a loaded machine does not start spurious elections.
+///
+/// openraft also gives every AppendEntries one heartbeat interval to be
+/// answered, and sends the same entries again after a timeout: with 300
+/// entries per request (its default) a join storm's backlog took longer
+/// than 100 ms to ship and store on a loaded follower every time, so the
+/// followers never caught up and elections followed (1,000 simulated nodes
+/// on 2 cores). Hence 150 ms and at most 32 entries per request.
 pub fn default_raft_config() -> openraft::Config {
     openraft::Config {
         cluster_name: "shoal".to_owned(),
-        heartbeat_interval: 100,
-        election_timeout_min: 400,
+        heartbeat_interval: 150,
+        election_timeout_min: 500,
         election_timeout_max: 800,
+        max_payload_entries: 32,
         install_snapshot_timeout: 2000,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
         max_in_snapshot_log_to_keep: 500,
