@@ -93,7 +93,7 @@ impl Bench {
         let dir = cluster.lab.id().state_root();
         lb_nft::load(&nft.router, &dir, &lb_nft::east_west_rules(1, &backends))?;
         let outside = cluster.lab.add_client("c1")?.name().to_owned();
-        let load = Load::new(&dir, secs, reps)?;
+        let load = Load::new(secs, reps);
         Ok(Self {
             cluster,
             shoal,

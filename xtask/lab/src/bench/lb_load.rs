@@ -5,7 +5,6 @@
 //! of one comparison are measured interleaved, run by run, so a change in
 //! the machine's load hits them alike.
 
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -49,23 +48,12 @@ pub struct Load {
     pub secs: u64,
     /// Runs per path; the report shows their median.
     pub reps: usize,
-    /// busybox httpd's document root (holding the 1 KiB file `f`).
-    pub docroot: PathBuf,
 }
 
 impl Load {
-    /// A load whose document root (with the 1 KiB file) is under `dir`.
-    pub fn new(dir: &Path, secs: u64, reps: usize) -> Result<Self> {
-        let docroot = dir.join("www");
-        std::fs::create_dir_all(&docroot)
-            .with_context(|| format!("creating {}", docroot.display()))?;
-        std::fs::write(docroot.join("f"), [b'x'; super::keepalive::BODY_LEN])
-            .context("writing the served file")?;
-        Ok(Self {
-            secs,
-            reps,
-            docroot,
-        })
+    /// `reps` runs of `secs` seconds per path.
+    pub fn new(secs: u64, reps: usize) -> Self {
+        Self { secs, reps }
     }
 
     /// Measures every target in `mode`, interleaved run by run; a target
@@ -121,22 +109,20 @@ impl Load {
         measure::parse_wrk_stats(&sh::output(&mut wrk)?)
     }
 
-    /// The server `mode` needs, listening in `netns`.
-    fn server(&self, netns: &str, mode: Mode) -> Result<Server> {
+    /// The server, listening in `netns`: xtask's own for both modes (it
+    /// closes when the request says `Connection: close`). Not busybox
+    /// httpd: its listen backlog of 9 overflows under 32 concurrent new
+    /// connections, and the SYNs and handshakes the kernel drops then come
+    /// back as 200 ms-1 s retransmissions in the p99 of whichever path
+    /// delivers its SYNs in the tightest bursts (seen as
+    /// `TcpExtListenOverflows` in the backend's namespace and
+    /// `TcpExtTCPSynRetrans` in the client's, on a plain veth pair too).
+    fn server(&self, netns: &str, _mode: Mode) -> Result<Server> {
         let port = BACKEND_PORT.to_string();
-        match mode {
-            Mode::NewConn => {
-                let root = self.docroot.to_string_lossy();
-                let args = ["busybox", "httpd", "-f", "-p", &port, "-h", &root];
-                Server::start(netns, &args, BACKEND_PORT)
-            }
-            Mode::KeepAlive => {
-                let exe = std::env::current_exe().context("locating the xtask binary")?;
-                let exe = exe.to_string_lossy();
-                let args = [&*exe, "bench", "http-keepalive", "--port", &port];
-                Server::start(netns, &args, BACKEND_PORT)
-            }
-        }
+        let exe = std::env::current_exe().context("locating the xtask binary")?;
+        let exe = exe.to_string_lossy();
+        let args = [&*exe, "bench", "http-keepalive", "--port", &port];
+        Server::start(netns, &args, BACKEND_PORT)
     }
 }
 
