@@ -59,12 +59,17 @@ pub fn run(args: LbArgs) -> Result<()> {
     let reps = args.reps.unwrap_or(reps).max(1);
     let machine = Machine::probe()?;
     let mut bench = Bench::build(secs, reps)?;
+    // Each program's run count and time (bpf_stats) while the bench runs.
+    let stats = super::prog_stats::StatsOn::enable();
     println!(
         "== lab {}: {reps} run(s) of {secs} s per measurement",
         bench.cluster.lab.id()
     );
     let east_west = bench.east_west();
     let mesh = bench.mesh()?;
+    // Before the scale runs, which measure the east-west VIP again.
+    let profiles = profiles(&bench.load.profiles());
+    drop(stats);
     let scale = bench.scale(&args.services);
     let run = LbRun {
         machine,
@@ -73,6 +78,7 @@ pub fn run(args: LbArgs) -> Result<()> {
         east_west,
         scale,
         mesh,
+        profiles,
     };
     let section = rep::render(&run);
     println!("\n{section}");
@@ -82,6 +88,22 @@ pub fn run(args: LbArgs) -> Result<()> {
         (None, false) => workspace_root().join("BENCHMARKS.md"),
     };
     report::write_section(&path, &section)
+}
+
+/// The paths on which shoal's programs ran, busiest program first.
+fn profiles(all: &super::lb_load::Profiles) -> Vec<rep::PathProfile> {
+    let none = Default::default();
+    all.iter()
+        .map(|((path, mode), times)| rep::PathProfile {
+            path,
+            mode: match mode {
+                Mode::KeepAlive => "keep-alive",
+                Mode::NewConn => "new conn",
+            },
+            costs: super::prog_stats::costs(&none, times),
+        })
+        .filter(|p| !p.costs.is_empty())
+        .collect()
 }
 
 impl Bench {

@@ -1,14 +1,18 @@
 //! HTTP load for the load-balancing benchmark: wrk from a client namespace
 //! to an address that spreads over backend namespaces, in two modes —
-//! keep-alive (our [`super::keepalive`] server) and a new connection per
-//! request (busybox httpd, which closes every connection anyway). The paths
-//! of one comparison are measured interleaved, run by run, so a change in
-//! the machine's load hits them alike.
+//! keep-alive and a new connection per request, both against our
+//! [`super::keepalive`] server. The paths of one comparison are measured
+//! interleaved, run by run, so a change in the machine's load hits them
+//! alike. Each run also records what shoal's eBPF programs spent on it
+//! (`bpf_stats`), per path and mode.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context as _, Result};
 
 use super::measure::{self, Server, WrkStats};
+use super::prog_stats::{self, ProgTime};
 use xtask::sh;
 
 /// Port every backend serves on.
@@ -17,7 +21,7 @@ pub const BACKEND_PORT: u16 = 8080;
 const CONNECTIONS: &str = "32";
 
 /// How requests reach the backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
     /// 32 connections kept open, requests back to back.
     KeepAlive,
@@ -41,19 +45,54 @@ pub struct Target {
 /// A path's median over the runs, or why it could not be measured.
 pub type Measured = Result<WrkStats, String>;
 
+/// What shoal's programs ran over every run of one path in one mode:
+/// runs and run time per program name.
+pub type Profiles = BTreeMap<(&'static str, Mode), BTreeMap<String, ProgTime>>;
+
 /// How wrk runs and what the servers serve.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Load {
     /// Seconds per wrk run.
     pub secs: u64,
     /// Runs per path; the report shows their median.
     pub reps: usize,
+    profiles: Mutex<Profiles>,
 }
 
 impl Load {
     /// `reps` runs of `secs` seconds per path.
     pub fn new(secs: u64, reps: usize) -> Self {
-        Self { secs, reps }
+        Self {
+            secs,
+            reps,
+            profiles: Mutex::default(),
+        }
+    }
+
+    /// The programs' time per path and mode so far.
+    pub fn profiles(&self) -> Profiles {
+        self.profiles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One run, its program time added to the path's profile (when
+    /// bpftool answers both times).
+    fn profiled(&self, target: &Target, mode: Mode) -> Result<WrkStats> {
+        let before = prog_stats::snapshot().ok();
+        let stats = self.once(target, mode)?;
+        if let (Some(before), Ok(after)) = (before, prog_stats::snapshot()) {
+            let mut profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+            let profile = profiles.entry((target.name, mode)).or_default();
+            for (name, a) in after {
+                let b = before.get(&name).copied().unwrap_or_default();
+                let sum = profile.entry(name).or_default();
+                sum.runs += a.runs.saturating_sub(b.runs);
+                sum.ns += a.ns.saturating_sub(b.ns);
+            }
+        }
+        Ok(stats)
     }
 
     /// Measures every target in `mode`, interleaved run by run; a target
@@ -63,7 +102,7 @@ impl Load {
         for rep in 1..=self.reps {
             for (target, runs) in targets.iter().zip(runs.iter_mut()) {
                 let Ok(done) = runs else { continue };
-                match self.once(target, mode) {
+                match self.profiled(target, mode) {
                     Ok(stats) => {
                         println!(
                             "{} [{mode:?} {rep}/{}]: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",

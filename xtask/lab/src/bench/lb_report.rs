@@ -59,6 +59,16 @@ pub struct LbRun {
     pub east_west: Vec<EwRow>,
     pub scale: Vec<ScaleRow>,
     pub mesh: Vec<MeshRow>,
+    /// shoal's programs per path and mode: runs and ns per run.
+    pub profiles: Vec<PathProfile>,
+}
+
+/// What shoal's eBPF programs spent on one path in one mode.
+#[derive(Debug, Clone)]
+pub struct PathProfile {
+    pub path: &'static str,
+    pub mode: &'static str,
+    pub costs: Vec<super::prog_stats::ProgCost>,
 }
 
 /// Renders the section (title line first).
@@ -79,7 +89,36 @@ pub fn render(run: &LbRun) -> String {
     render_scale(&mut s, run);
     render_mesh(&mut s, run);
     render_ratios(&mut s, run);
+    render_profiles(&mut s, run);
     s
+}
+
+/// Per path and mode, each of shoal's programs that ran: packets and ns per
+/// packet (`kernel.bpf_stats_enabled`, `bpftool prog show`).
+fn render_profiles(s: &mut String, run: &LbRun) {
+    if run.profiles.is_empty() {
+        return;
+    }
+    s.push_str(
+        "
+### Where the time goes: shoal's eBPF programs per path
+
+         Each program's runs and run time over every run of a path (the kernel's          `bpf_stats`; one run is one packet through that hook). nftables paths run          none of them.
+
+",
+    );
+    s.push_str("| path | load | program | packets | ns/packet |
+|---|---|---|---:|---:|
+");
+    for p in &run.profiles {
+        for c in &p.costs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.0} |",
+                p.path, p.mode, c.name, c.runs, c.ns_per_run
+            );
+        }
+    }
 }
 
 const METHOD: &str = include_str!("lb_method.md");
