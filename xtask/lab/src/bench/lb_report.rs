@@ -100,12 +100,10 @@ fn render_profiles(s: &mut String, run: &LbRun) {
         return;
     }
     s.push_str(
-        "
-### Where the time goes: shoal's eBPF programs per path
-
-         Each program's runs and run time over every run of a path (the kernel's          `bpf_stats`; one run is one packet through that hook). nftables paths run          none of them.
-
-",
+        "\n### Where the time goes: shoal's eBPF programs per path\n\n\
+         Each program's runs and run time over every run of a path (the kernel's \
+         `bpf_stats`; one run is one packet through that hook), east-west and mesh \
+         paths; nftables paths run none of them.\n\n",
     );
     s.push_str("| path | load | program | packets | ns/packet |
 |---|---|---|---:|---:|
