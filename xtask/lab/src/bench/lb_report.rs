@@ -105,9 +105,7 @@ fn render_profiles(s: &mut String, run: &LbRun) {
          `bpf_stats`; one run is one packet through that hook), east-west and mesh \
          paths; nftables paths run none of them.\n\n",
     );
-    s.push_str("| path | load | program | packets | ns/packet |
-|---|---|---|---:|---:|
-");
+    s.push_str("| path | load | program | packets | ns/packet |\n|---|---|---|---:|---:|\n");
     for p in &run.profiles {
         for c in &p.costs {
             let _ = writeln!(
