@@ -58,10 +58,12 @@ pub async fn next_assignment(
     let mut held: Option<Assignment> = None;
     loop {
         let (index, mut changes) = source.index_and_watch();
-        let view = cache.get(index, || {
-            let snapshot = source.snapshot();
-            (snapshot.index, snapshot.tables)
-        })?;
+        let view = cache
+            .get(index, || {
+                let snapshot = source.snapshot();
+                (snapshot.index, snapshot.tables)
+            })
+            .await?;
         let assignment = assemble(node_id, &view);
         drop(view);
         if known != Some(assignment.version) {

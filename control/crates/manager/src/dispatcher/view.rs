@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
@@ -247,29 +247,46 @@ impl View {
 
 /// The latest [`View`], shared by every long poll of one manager: a store
 /// change is decoded once, however many nodes wait.
+///
+/// The polls waiting for a decode wait on an async lock, and the decode
+/// itself tells a multi-threaded runtime it blocks: with a large store it
+/// takes a while, and the runtime's other tasks (raft's heartbeats among
+/// them) must not stall behind it.
 #[derive(Default)]
 pub struct ViewCache {
-    latest: Mutex<Option<Arc<View>>>,
+    latest: tokio::sync::Mutex<Option<Arc<View>>>,
 }
 
 impl ViewCache {
     /// The view at applied index `index`: the cached one if it is that
     /// recent, else one decoded from `snapshot()` (which may be newer).
-    pub fn get(
+    pub async fn get(
         &self,
         index: Option<u64>,
         snapshot: impl FnOnce() -> (Option<u64>, Tables),
     ) -> Result<Arc<View>, DispatchError> {
-        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        let mut latest = self.latest.lock().await;
         if let Some(view) = latest
             .as_ref()
             .filter(|v| v.index >= index && index.is_some())
         {
             return Ok(view.clone());
         }
-        let (index, tables) = snapshot();
-        let view = Arc::new(View::decode(index, &tables)?);
+        let view = Arc::new(blocking(|| {
+            let (index, tables) = snapshot();
+            View::decode(index, &tables)
+        })?);
         *latest = Some(view.clone());
         Ok(view)
+    }
+}
+
+/// Runs `work` (CPU-bound) letting a multi-threaded runtime move its other
+/// tasks to other threads meanwhile; plainly on any other runtime.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
