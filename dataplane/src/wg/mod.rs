@@ -15,6 +15,7 @@
 
 mod batch;
 mod csum;
+mod gro;
 mod gso;
 mod keys;
 mod peers;
