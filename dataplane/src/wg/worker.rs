@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     tap: Tap,
     socket: UdpSocket,
     drops: Drops,
+    /// Super-frames written into the TAP (not a drop: a statistic).
+    super_frames: AtomicU64,
 }
 
 #[derive(Default)]
@@ -67,11 +69,16 @@ impl Shared {
             tap,
             socket,
             drops: Drops::default(),
+            super_frames: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn tap_offloads(&self) -> bool {
         self.tap.offloads
+    }
+
+    pub(crate) fn rx_super_frames(&self) -> u64 {
+        self.super_frames.load(Relaxed)
     }
 
     pub(crate) fn counters(&self) -> WgCounters {
@@ -233,7 +240,9 @@ fn udp_to_tap(shared: &Shared) {
 fn write_to_tap(shared: &Shared, frame: &mut [u8], segment: &mut [u8], refused: &Cell<bool>) {
     let gso = frame.get(1).is_some_and(|&t| t != 0);
     match shared.tap.write(frame) {
-        Ok(()) => {}
+        Ok(()) => {
+            shared.super_frames.fetch_add(u64::from(gso), Relaxed);
+        }
         Err(err) if gso && err.raw_os_error() == Some(libc::EINVAL) => {
             refused.set(true);
             let (Ok(hdr), Some(body)) = (VnetHdr::parse(frame), frame.get_mut(VNET_HDR_LEN..))
