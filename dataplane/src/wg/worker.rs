@@ -1,9 +1,10 @@
 //! The WireGuard workers: TAP → encrypt → UDP, UDP → decrypt → TAP, and
 //! the timers (handshake retries, rekeying, keepalives). The TAP hands
 //! over super-frames (`gso.rs` cuts them into packets), equal datagrams to
-//! a peer leave in one `UDP_SEGMENT` send (`udp.rs`), and arrive coalesced
-//! by `UDP_GRO` in `recvmmsg` batches (`batch.rs`); buffers are allocated
-//! once per worker, never per packet.
+//! a peer leave in one `UDP_SEGMENT` send (`udp.rs`), arrive coalesced by
+//! `UDP_GRO` in `recvmmsg` batches (`batch.rs`), and, decrypted, go into
+//! the TAP joined into super-frames again (`gro.rs`); buffers are
+//! allocated once per worker, never per packet.
 
 use std::{
     cell::Cell,
