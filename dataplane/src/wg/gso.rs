@@ -15,11 +15,11 @@ use super::csum;
 pub(crate) const VNET_HDR_LEN: usize = 24;
 
 /// `flags`: the checksum at `csum_start + csum_offset` is still partial.
-const F_NEEDS_CSUM: u8 = 1;
+pub(super) const F_NEEDS_CSUM: u8 = 1;
 /// `gso_type` values (`linux/virtio_net.h`).
 const GSO_NONE: u8 = 0;
-const GSO_TCPV4: u8 = 1;
-const GSO_UDP_TUNNEL_IPV4: u8 = 0x20;
+pub(super) const GSO_TCPV4: u8 = 1;
+pub(super) const GSO_UDP_TUNNEL_IPV4: u8 = 0x20;
 const GSO_ECN: u8 = 0x80;
 
 const ETH_LEN: usize = 14;

@@ -15,6 +15,7 @@
 
 mod batch;
 mod csum;
+mod gro;
 mod gso;
 mod keys;
 mod peers;
@@ -147,6 +148,10 @@ pub struct WgStatus {
     /// UDP-tunnel segmentation offloads, Linux 6.17+).
     #[serde(default)]
     pub tap_offloads: bool,
+    /// Super-frames the receive worker wrote into the TAP device, each
+    /// several decrypted segments of one TCP stream joined (`gro.rs`).
+    #[serde(default)]
+    pub rx_super_frames: u64,
     /// Drops.
     pub counters: WgCounters,
 }
@@ -230,6 +235,7 @@ impl WgDevice {
             port: self.shared.port,
             peers: self.shared.peers.status(),
             tap_offloads: self.shared.tap_offloads(),
+            rx_super_frames: self.shared.rx_super_frames(),
             counters: self.shared.counters(),
         }
     }

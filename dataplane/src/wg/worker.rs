@@ -1,11 +1,13 @@
 //! The WireGuard workers: TAP → encrypt → UDP, UDP → decrypt → TAP, and
 //! the timers (handshake retries, rekeying, keepalives). The TAP hands
 //! over super-frames (`gso.rs` cuts them into packets), equal datagrams to
-//! a peer leave in one `UDP_SEGMENT` send (`udp.rs`), and arrive coalesced
-//! by `UDP_GRO` in `recvmmsg` batches (`batch.rs`); buffers are allocated
-//! once per worker, never per packet.
+//! a peer leave in one `UDP_SEGMENT` send (`udp.rs`), arrive coalesced by
+//! `UDP_GRO` in `recvmmsg` batches (`batch.rs`), and, decrypted, go into
+//! the TAP joined into super-frames again (`gro.rs`); buffers are
+//! allocated once per worker, never per packet.
 
 use std::{
+    cell::Cell,
     net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket},
     os::fd::AsRawFd,
     sync::{
@@ -20,6 +22,7 @@ use boringtun::noise::{TunnResult, errors::WireGuardError};
 use super::{
     PrivateKey, WgCounters,
     batch::Batch,
+    gro::Coalescer,
     gso::{self, VNET_HDR_LEN, VnetHdr},
     peers::{Peer, PeerTable},
     tap::Tap,
@@ -44,6 +47,8 @@ pub(crate) struct Shared {
     tap: Tap,
     socket: UdpSocket,
     drops: Drops,
+    /// Super-frames written into the TAP (not a drop: a statistic).
+    super_frames: AtomicU64,
 }
 
 #[derive(Default)]
@@ -65,11 +70,16 @@ impl Shared {
             tap,
             socket,
             drops: Drops::default(),
+            super_frames: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn tap_offloads(&self) -> bool {
         self.tap.offloads
+    }
+
+    pub(crate) fn rx_super_frames(&self) -> u64 {
+        self.super_frames.load(Relaxed)
     }
 
     pub(crate) fn counters(&self) -> WgCounters {
@@ -186,10 +196,16 @@ fn encrypt(shared: &Shared, peer: &Peer, frame: &[u8], batch: &mut GsoBatch) {
 }
 
 /// UDP → decrypt → TAP: up to a batch of (GRO-coalesced) datagrams per
-/// `recvmmsg`.
+/// `recvmmsg`; the decrypted segments of one TCP stream go into the TAP
+/// joined into super-frames (`gro.rs`), what is held written at the end
+/// of each batch.
 fn udp_to_tap(shared: &Shared) {
     let mut batch = Batch::new();
     let mut out = vec![0u8; BUF_LEN + 64];
+    let mut segment = vec![0u8; SEGMENT_LEN];
+    let mut gro = Coalescer::new(shared.tap.offloads);
+    let refused = Cell::new(false);
+    let mut write = |frame: &mut [u8]| write_to_tap(shared, frame, &mut segment, &refused);
     let fd = shared.socket.as_raw_fd();
     loop {
         let Ok(n) = batch.recv(fd) else {
@@ -203,39 +219,67 @@ fn udp_to_tap(shared: &Shared) {
                 continue;
             };
             for datagram in coalesced.chunks(batch.segment_size(i).max(1)) {
-                receive(shared, &peer, datagram, &mut out);
+                let Some(len) = receive(shared, &peer, datagram, &mut out) else {
+                    continue;
+                };
+                if !gro.push(&out[..len], &mut write) {
+                    shared.drops.malformed.fetch_add(1, Relaxed);
+                }
             }
+        }
+        gro.flush(&mut write);
+        if refused.take() {
+            gro.disable();
         }
     }
 }
 
-/// Decrypt one datagram from `peer` and write what it carried to the TAP
-/// device; then send whatever the session queued (handshake replies,
-/// packets held back until the handshake completed).
-fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
+/// Write one frame (virtio-net header first) into the TAP device. A
+/// super-frame the kernel refuses (one that does not take UDP-tunnel GSO
+/// on write) goes in cut into its segments, and `refused` asks the caller
+/// to stop joining them.
+fn write_to_tap(shared: &Shared, frame: &mut [u8], segment: &mut [u8], refused: &Cell<bool>) {
+    let gso = frame.get(1).is_some_and(|&t| t != 0);
+    match shared.tap.write(frame) {
+        Ok(()) => {
+            shared.super_frames.fetch_add(u64::from(gso), Relaxed);
+        }
+        Err(err) if gso && err.raw_os_error() == Some(libc::EINVAL) => {
+            refused.set(true);
+            let (Ok(hdr), Some(body)) = (VnetHdr::parse(frame), frame.get_mut(VNET_HDR_LEN..))
+            else {
+                return;
+            };
+            let cut = gso::for_each_packet(&hdr, body, segment, |packet| {
+                if shared.tap.write_plain(packet).is_err() {
+                    shared.drops.io_errors.fetch_add(1, Relaxed);
+                }
+            });
+            if cut.is_err() {
+                shared.drops.malformed.fetch_add(1, Relaxed);
+            }
+        }
+        Err(_) => {
+            shared.drops.io_errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Decrypt one datagram from `peer` into `out`; the length of the packet
+/// it carried, if any and if it came from the peer's own address. Whatever
+/// the session queued (handshake replies, packets held back until the
+/// handshake completed) is sent at once.
+fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) -> Option<usize> {
     let mut sessions = peer.sessions();
     let tunn = sessions.session_for(datagram);
     let src = Some(IpAddr::V4(peer.spec.node));
-    // A virtio-net header of zeroes (nothing to offload), then Ethernet.
-    let (head, body) = out.split_at_mut(VNET_HDR_LEN + ETH_LEN);
-    match tunn.decapsulate(src, datagram, body) {
+    match tunn.decapsulate(src, datagram, out) {
         TunnResult::WriteToTunnelV4(packet, inner_src) => {
             if inner_src != peer.spec.node {
                 shared.drops.wrong_source.fetch_add(1, Relaxed);
-                return;
+                return None;
             }
-            let len = packet.len();
-            // Destination MAC: the TAP's ingress program ignores it.
-            head.fill(0);
-            head[VNET_HDR_LEN] = 0x02;
-            head[VNET_HDR_LEN + 12..].copy_from_slice(&[0x08, 0x00]);
-            if shared
-                .tap
-                .write(&out[..VNET_HDR_LEN + ETH_LEN + len])
-                .is_err()
-            {
-                shared.drops.io_errors.fetch_add(1, Relaxed);
-            }
+            Some(packet.len())
         }
         TunnResult::WriteToNetwork(reply) => {
             shared.send(reply, peer.spec.endpoint);
@@ -243,10 +287,12 @@ fn receive(shared: &Shared, peer: &Peer, datagram: &[u8], out: &mut [u8]) {
             while let TunnResult::WriteToNetwork(queued) = tunn.decapsulate(None, &[], out) {
                 shared.send(queued, peer.spec.endpoint);
             }
+            None
         }
-        TunnResult::Done => {}
+        TunnResult::Done => None,
         TunnResult::Err(_) | TunnResult::WriteToTunnelV6(..) => {
             shared.drops.decrypt_failed.fetch_add(1, Relaxed);
+            None
         }
     }
 }

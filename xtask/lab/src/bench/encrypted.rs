@@ -93,6 +93,11 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
         "\nWireGuard drop counters on n1 / n2 after the run: {}\n",
         wg_counters(&lab)
     ));
+    section.push_str(&format!(
+        "\nSuper-frames written into the TAP device on n1 / n2 (decrypted segments of one \
+         stream joined, `rx_super_frames`): {}\n",
+        wg_field(&lab, "rx_super_frames")
+    ));
     args.run.write_report("encrypted", &section)
 }
 
@@ -118,8 +123,13 @@ fn wg_tx_bytes(lab: &ServiceLab) -> u64 {
 
 /// Both nodes' WireGuard drop counters, as `dp peers` shows them.
 fn wg_counters(lab: &ServiceLab) -> String {
+    wg_field(lab, "counters")
+}
+
+/// One field of both nodes' `dp peers` status, "n1 / n2".
+fn wg_field(lab: &ServiceLab, field: &str) -> String {
     (0..2)
-        .map(|i| wg_status(lab, i).unwrap_or_default()["counters"].to_string())
+        .map(|i| wg_status(lab, i).unwrap_or_default()[field].to_string())
         .collect::<Vec<_>>()
         .join(" / ")
 }
