@@ -84,6 +84,8 @@ pub struct Cluster {
     pub conntrack: ConntrackSpec,
     /// VXLAN data-path port.
     pub vxlan_port: u16,
+    /// The XDP fast path on every node (`Underlay::xdp_fast_path`).
+    pub xdp_fast_path: bool,
 }
 
 impl Cluster {
@@ -97,6 +99,7 @@ impl Cluster {
             published: Vec::new(),
             conntrack: ConntrackSpec::default(),
             vxlan_port: 4789,
+            xdp_fast_path: false,
         })
     }
 
@@ -254,6 +257,7 @@ impl Cluster {
                 addr: None,
                 vxlan_port: self.vxlan_port,
                 wg_iface: None,
+                xdp_fast_path: self.xdp_fast_path,
             },
             networks: self.networks.clone(),
             endpoints: self

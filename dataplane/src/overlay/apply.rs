@@ -11,8 +11,9 @@ use shoal_common::{
     egress::EGRESS_ALLOWED,
     maps,
     overlay::{
-        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, NETWORK_ENCRYPTED, Network,
-        NodeConfig, PEER_NODE, Peer, TaskIface, VXLAN_OVERHEAD, WG_OVERHEAD,
+        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, NETWORK_ENCRYPTED,
+        NODE_XDP_FAST_PATH, Network, NodeConfig, PEER_NODE, Peer, TaskIface, VXLAN_OVERHEAD,
+        WG_OVERHEAD,
     },
 };
 
@@ -311,6 +312,12 @@ fn underlay_config(underlay: &Underlay) -> Result<(NodeConfig, u32), OverlayAppl
         vxlan_port: underlay.vxlan_port.to_be_bytes(),
         _pad: [0; 2],
         wg_ifindex,
+        flags: if underlay.xdp_fast_path {
+            NODE_XDP_FAST_PATH
+        } else {
+            0
+        },
+        underlay_mtu: link.mtu,
     };
     Ok((cfg, link.mtu))
 }
@@ -408,6 +415,7 @@ fn ensure_task_iface(
             prefix_len: net.subnet.prefix_len,
             mtu,
             default_via: default_route.then(|| net.subnet.gateway()),
+            gro: view.underlay.xdp_fast_path,
         },
     )?;
     iproute::set_up(&host, mtu)?;

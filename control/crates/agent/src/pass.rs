@@ -231,6 +231,7 @@ impl Reconciler {
             addr: Some(ip),
             vxlan_port: assignment.data_path_port,
             wg_iface: self.wg.as_ref().map(|_| WG_IFACE.to_owned()),
+            xdp_fast_path: false,
         };
         let state = desired_state(assignment, &local, underlay);
         self.desired.send_if_modified(|current| {

@@ -291,6 +291,7 @@ fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr
             addr: None,
             vxlan_port: VXLAN_PORT,
             wg_iface: None,
+            xdp_fast_path: false,
         },
         networks: vec![NetworkSpec {
             name: NET.into(),
