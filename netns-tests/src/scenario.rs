@@ -304,10 +304,31 @@ impl Cluster {
         )?)
     }
 
-    /// Apply on every node.
+    /// Apply on every node. With the XDP fast path, the nodes' underlay
+    /// veths first stop offloading transmit checksums (see
+    /// [`Cluster::wire_checksums`]).
     pub fn apply_all(&self) -> Result<(), ScenarioError> {
+        if self.xdp_fast_path {
+            self.wire_checksums()?;
+        }
         for index in 1..=self.lab.nodes().len() {
             self.apply(index)?;
+        }
+        Ok(())
+    }
+
+    /// Make every node's underlay veth put complete checksums on the lab's
+    /// "wire", as a real NIC does: a veth otherwise hands the receiver an
+    /// skb whose checksum is still to be filled in, state that a frame
+    /// redirected at XDP loses (the task would drop it as corrupt).
+    pub fn wire_checksums(&self) -> Result<(), ScenarioError> {
+        for node in self
+            .lab
+            .nodes()
+            .iter()
+            .filter(|n| matches!(n.kind(), NodeKind::Node(_)))
+        {
+            cmd::output(node.command(&["ethtool", "-K", "eth0", "tx", "off"])?)?;
         }
         Ok(())
     }
