@@ -22,7 +22,7 @@ const PACKAGES: &[&str] = &[
     "tshark",          // netns labs: decoding captured VXLAN frames (RFC 7348 conformance)
     "tcpdump",         // netns labs: capturing underlay traffic for tshark and debugging
     "bpftool",         // netns labs: inspecting pinned programs, links and maps
-    "ethtool",         // netns labs: turning off veth offloads so checksums are real
+    "ethtool",         // netns labs: veth checksum offload off; dp apply: GRO on task veths (XDP fast path)
     "socat",           // netns labs: UDP and TCP echo endpoints inside tasks
     "netcat-openbsd",  // netns labs: connectivity probes (`nc -z`) between tasks
     "procps",          // netns labs: `sysctl` for forwarding, `pkill` of daemons
