@@ -11,10 +11,6 @@
 //!
 //! So the XDP path takes exactly the frames it fully handles and passes
 //! the rest to the fallback. Needs root: it loads the programs.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test setup: a failure to build a frame should panic"
-)]
 
 mod support;
 
