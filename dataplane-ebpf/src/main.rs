@@ -29,6 +29,7 @@ mod underlay;
 mod unreachable;
 mod verdict;
 mod vxlan;
+mod xdp_fast;
 
 use aya_ebpf::{
     macros::{classifier, xdp},
@@ -36,7 +37,8 @@ use aya_ebpf::{
 };
 use shoal_common::monitor::MonitorProgram;
 
-/// XDP on the underlay NIC.
+/// XDP on the underlay NIC: the same checks, plus (fast path on) VXLAN
+/// decapsulation for local tasks that need no translation.
 #[xdp]
 pub fn shoal_underlay_xdp(ctx: XdpContext) -> u32 {
     let rx_bytes = mem::Packet::len(&ctx);

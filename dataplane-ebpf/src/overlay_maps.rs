@@ -12,8 +12,8 @@ use shoal_common::{
 };
 
 /// `u32 0` → node settings.
-#[map(name = "shoal_node_v2")]
-static SHOAL_NODE_V2: Array<NodeConfig> = Array::pinned(1, 0);
+#[map(name = "shoal_node_v3")]
+static SHOAL_NODE_V3: Array<NodeConfig> = Array::pinned(1, 0);
 
 /// `u32 VNI` → network.
 #[map(name = "shoal_net_v2")]
@@ -34,7 +34,7 @@ static SHOAL_PEERS_V1: HashMap<[u8; 4], Peer> = HashMap::pinned(maps::PEERS_CAPA
 /// The node's settings, if `dp apply` has written them.
 #[inline(always)]
 pub fn node_config() -> Option<NodeConfig> {
-    SHOAL_NODE_V2
+    SHOAL_NODE_V3
         .get(0)
         .copied()
         .filter(|c| c.underlay_ifindex != 0)

@@ -3,7 +3,7 @@
 //! unwrapped and delivered to their task, and replies to tasks' egress
 //! flows are translated back to them.
 
-use aya_ebpf::programs::TcContext;
+use aya_ebpf::programs::{TcContext, XdpContext};
 use network_types::eth::EthHdr;
 use shoal_common::{
     DropReason, Stat,
@@ -17,7 +17,7 @@ use crate::{
     parse::{Frame, Ipv4Packet, L4, parse_frame, parse_ipv4},
     stats::count,
     verdict::Action,
-    vxlan,
+    vxlan, xdp_fast,
 };
 
 /// Validate a frame's headers and count what it is.
@@ -41,11 +41,25 @@ pub fn classify<P: Packet>(ctx: &P) -> Result<Frame, DropReason> {
     Ok(frame)
 }
 
-/// XDP: validate and pass (VXLAN is unwrapped at TC, where the skb's
-/// offload state can be kept).
+/// XDP: validate; with the fast path on, unwrap VXLAN for a local task
+/// that needs nothing but delivery (`xdp_fast`). Everything else passes
+/// to TC.
 #[inline(always)]
-pub fn try_underlay_xdp<P: Packet>(ctx: &P) -> Result<Action, DropReason> {
-    classify(ctx).map(|_| Action::Pass)
+pub fn try_underlay_xdp(ctx: &XdpContext) -> Result<Action, DropReason> {
+    let Frame::Ipv4(ip) = classify(ctx)? else {
+        return Ok(Action::Pass);
+    };
+    let Some(cfg) = overlay_maps::node_config().filter(NodeConfig::xdp_fast_path) else {
+        return Ok(Action::Pass);
+    };
+    match ip.l4 {
+        L4::Udp { dport, .. }
+            if ip.dst == cfg.underlay_ip && dport == u16::from_be_bytes(cfg.vxlan_port) =>
+        {
+            xdp_fast::from_tunnel(ctx, &cfg, &ip)
+        }
+        _ => Ok(Action::Pass),
+    }
 }
 
 /// TC: validate, then unwrap VXLAN addressed to this node, translate a

@@ -21,7 +21,7 @@ use shoal_common::{
 
 use crate::{
     csum,
-    mem::ptr_at,
+    mem::{Packet, ptr_at},
     overlay_maps,
     parse::{Ipv4Packet, L4, parse_ipv4},
     stats::count,
@@ -184,8 +184,8 @@ fn encap_headers(
 /// `via_wg`: the frame came out of WireGuard; a frame that did not is
 /// refused for an encrypted network.
 #[inline(always)]
-pub fn inner_of(
-    ctx: &TcContext,
+pub fn inner_of<P: Packet>(
+    ctx: &P,
     outer: &Ipv4Packet,
     via_wg: bool,
 ) -> Result<(u32, Ipv4Packet), DropReason> {

@@ -203,6 +203,32 @@ pub(crate) fn ensure_tcx_ingress(
     Ok(true)
 }
 
+/// Attach loaded XDP program `prog` to `iface` (driver mode where the NIC
+/// has it, else generic) and pin the link at `path`, unless a link is
+/// pinned there already. Returns whether it attached.
+pub(crate) fn ensure_xdp(
+    prog: &mut Xdp,
+    program: &'static str,
+    iface: &str,
+    path: &Path,
+) -> Result<bool, AttachError> {
+    if open_pinned(path)?.is_some() {
+        return Ok(false);
+    }
+    let err = |source| AttachError::Program {
+        program,
+        iface: iface.to_owned(),
+        source,
+    };
+    let id = prog.attach(iface, XdpMode::Default).map_err(err)?;
+    let link = FdLink::try_from(prog.take_link(id).map_err(err)?).map_err(link_err(path))?;
+    link.pin(path).map_err(|e| AttachError::Pin {
+        path: path.to_owned(),
+        source: io::Error::other(e),
+    })?;
+    Ok(true)
+}
+
 /// Remove the link pinned at `path` (detaching it); `Ok(false)` if none.
 pub(crate) fn unpin_link(path: &Path) -> Result<bool, AttachError> {
     match open_pinned(path)? {

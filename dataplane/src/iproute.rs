@@ -226,6 +226,10 @@ pub struct TaskIfaceConfig<'a> {
     pub mtu: u32,
     /// Default route via this gateway, if this is the task's primary network.
     pub default_via: Option<Ipv4Addr>,
+    /// Turn GRO on: it gives a veth the NAPI context that frames the XDP
+    /// fast path redirects into its peer need (without it the kernel drops
+    /// them). Off leaves the setting as it is.
+    pub gro: bool,
 }
 
 /// Configure a task interface inside its namespace; every step is a
@@ -260,6 +264,13 @@ pub fn configure_task_iface(netns: &Netns, cfg: &TaskIfaceConfig<'_>) -> Result<
                 cfg.ifname,
             ],
         )?;
+    }
+    if cfg.gro {
+        let mut ethtool = Command::new("nsenter");
+        ethtool
+            .arg(format!("--net={}", netns.path().display()))
+            .args(["--", "ethtool", "-K", cfg.ifname, "gro", "on"]);
+        run(ethtool)?;
     }
     // The overlay is IPv4; IPv6 link-local chatter would only be dropped.
     let mut sysctl = Command::new("nsenter");

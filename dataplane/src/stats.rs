@@ -188,6 +188,7 @@ mod tests {
                 "rev-snat",
                 "to-host",
                 "wg-encap",
+                "xdp-decap",
                 "truncated-ethernet",
                 "truncated-ipv4",
                 "malformed-ipv4",
@@ -218,7 +219,7 @@ mod tests {
             ]
         );
         let drops: Vec<u32> = (33..=59).collect();
-        assert_eq!(asked, [&(0..21).collect::<Vec<u32>>()[..], &drops].concat());
+        assert_eq!(asked, [&(0..22).collect::<Vec<u32>>()[..], &drops].concat());
         for row in &report.rows {
             assert_eq!(
                 row.drop,

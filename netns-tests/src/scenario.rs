@@ -84,6 +84,8 @@ pub struct Cluster {
     pub conntrack: ConntrackSpec,
     /// VXLAN data-path port.
     pub vxlan_port: u16,
+    /// The XDP fast path on every node (`Underlay::xdp_fast_path`).
+    pub xdp_fast_path: bool,
 }
 
 impl Cluster {
@@ -97,6 +99,7 @@ impl Cluster {
             published: Vec::new(),
             conntrack: ConntrackSpec::default(),
             vxlan_port: 4789,
+            xdp_fast_path: false,
         })
     }
 
@@ -254,6 +257,7 @@ impl Cluster {
                 addr: None,
                 vxlan_port: self.vxlan_port,
                 wg_iface: None,
+                xdp_fast_path: self.xdp_fast_path,
             },
             networks: self.networks.clone(),
             endpoints: self
@@ -300,10 +304,31 @@ impl Cluster {
         )?)
     }
 
-    /// Apply on every node.
+    /// Apply on every node. With the XDP fast path, the nodes' underlay
+    /// veths first stop offloading transmit checksums (see
+    /// [`Cluster::wire_checksums`]).
     pub fn apply_all(&self) -> Result<(), ScenarioError> {
+        if self.xdp_fast_path {
+            self.wire_checksums()?;
+        }
         for index in 1..=self.lab.nodes().len() {
             self.apply(index)?;
+        }
+        Ok(())
+    }
+
+    /// Make every node's underlay veth put complete checksums on the lab's
+    /// "wire", as a real NIC does: a veth otherwise hands the receiver an
+    /// skb whose checksum is still to be filled in, state that a frame
+    /// redirected at XDP loses (the task would drop it as corrupt).
+    pub fn wire_checksums(&self) -> Result<(), ScenarioError> {
+        for node in self
+            .lab
+            .nodes()
+            .iter()
+            .filter(|n| matches!(n.kind(), NodeKind::Node(_)))
+        {
+            cmd::output(node.command(&["ethtool", "-K", "eth0", "tx", "off"])?)?;
         }
         Ok(())
     }

@@ -38,7 +38,7 @@ fn control(version: &str, installed_kib: u64) -> String {
          Architecture: amd64\n\
          Maintainer: shoal developers <shoal@localhost>\n\
          Installed-Size: {installed_kib}\n\
-         Depends: runc, iproute2\n\
+         Depends: runc, iproute2, ethtool\n\
          Section: admin\n\
          Priority: optional\n\
          Description: container cluster networking with an eBPF data plane\n \

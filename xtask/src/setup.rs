@@ -22,14 +22,14 @@ const PACKAGES: &[&str] = &[
     "tshark",          // netns labs: decoding captured VXLAN frames (RFC 7348 conformance)
     "tcpdump",         // netns labs: capturing underlay traffic for tshark and debugging
     "bpftool",         // netns labs: inspecting pinned programs, links and maps
-    "ethtool",         // netns labs: turning off veth offloads so checksums are real
-    "socat",           // netns labs: UDP and TCP echo endpoints inside tasks
-    "netcat-openbsd",  // netns labs: connectivity probes (`nc -z`) between tasks
-    "procps",          // netns labs: `sysctl` for forwarding, `pkill` of daemons
-    "psmisc",          // netns labs: `killall`/`fuser` to fault daemons and clean up
-    "kmod",            // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
-    "iputils-ping",    // netns labs: ICMP reachability between nodes and tasks
-    "curl",            // netns labs: HTTP requests to services through the routing mesh
+    "ethtool", // netns labs: veth checksum offload off; dp apply: GRO on task veths (XDP fast path)
+    "socat",   // netns labs: UDP and TCP echo endpoints inside tasks
+    "netcat-openbsd", // netns labs: connectivity probes (`nc -z`) between tasks
+    "procps",  // netns labs: `sysctl` for forwarding, `pkill` of daemons
+    "psmisc",  // netns labs: `killall`/`fuser` to fault daemons and clean up
+    "kmod",    // netns labs: `modprobe` of vxlan/veth/nf_tables when not loaded
+    "iputils-ping", // netns labs: ICMP reachability between nodes and tasks
+    "curl",    // netns labs: HTTP requests to services through the routing mesh
     "docker-registry", // control/crates/runtime/tests/image_pull.rs (loopback) and netns-tests/tests/images.rs (the lab's private registry): an OCI distribution registry
     "docker.io", // netns-tests/tests/engine_{api,stack,swarm}.rs: the stock `docker` client (and `docker stack deploy`) drives shoal through the Engine API (no dockerd is started)
     "apache2-utils", // runtime image tests and the images lab: `htpasswd -B` makes the bcrypt password file of an authenticating registry

@@ -55,6 +55,11 @@ pub struct DaemonArgs {
     /// the layers only they hold); `0s` keeps every image.
     #[arg(long, value_name = "SPAN", default_value = "24h", value_parser = super::parse::span)]
     image_gc_grace: shoal_control::spec::Span,
+    /// The XDP fast path: VXLAN for a task on this node is unwrapped and
+    /// delivered by the underlay's XDP program, before the kernel builds
+    /// an skb; anything else still goes through TC. Off by default.
+    #[arg(long, env = "SHOAL_XDP_FAST_PATH")]
+    xdp_fast_path: bool,
 }
 
 /// The `--dns-upstream` addresses (port 53 unless given), or the host's
@@ -92,6 +97,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         dns_upstreams: dns_upstreams(&args.dns_upstreams)?,
         image_gc_grace: (!args.image_gc_grace.is_zero())
             .then(|| std::time::Duration::from_millis(args.image_gc_grace.as_millis())),
+        xdp_fast_path: args.xdp_fast_path,
         node_name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -90,6 +90,7 @@ pub(crate) fn spawn(daemon: &Daemon, active: &Arc<Active>) {
             wg: wg_device(active, &pins),
             pins,
             advertise_ip,
+            xdp_fast_path: daemon.opts.xdp_fast_path,
         }),
         (None, _) => {
             log::warn!("advertise address {advertise} is not IPv4: tasks run without networks");

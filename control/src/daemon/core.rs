@@ -42,6 +42,8 @@ pub struct DaemonOptions {
     /// Images unused for this long are removed (`--image-gc-grace`);
     /// `None`: never.
     pub image_gc_grace: Option<std::time::Duration>,
+    /// Unwrap VXLAN for local tasks at XDP (`--xdp-fast-path`).
+    pub xdp_fast_path: bool,
 }
 
 /// Locks a std mutex, taking over a poisoned one (all guarded state is

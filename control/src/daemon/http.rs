@@ -280,6 +280,7 @@ mod tests {
                 insecure_registries: Default::default(),
                 dns_upstreams: Vec::new(),
                 image_gc_grace: None,
+                xdp_fast_path: false,
             },
             Arc::new(runtime),
         );

@@ -14,8 +14,9 @@ pub const STATS_CAPACITY: u32 = 128;
 const _: () = assert!(Stat::SLOTS <= STATS_CAPACITY);
 
 /// `u32 0` → [`crate::overlay::NodeConfig`]; written by `dp apply`. v2:
-/// the WireGuard device's ifindex.
-pub const NODE: &str = "shoal_node_v2";
+/// the WireGuard device's ifindex; v3: flags (XDP fast path) and the
+/// underlay MTU.
+pub const NODE: &str = "shoal_node_v3";
 /// `u32 VNI` → [`crate::overlay::Network`]; written by `dp apply`. v2: the
 /// network's flags (encrypted).
 pub const NETWORKS: &str = "shoal_net_v2";

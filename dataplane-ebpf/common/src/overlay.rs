@@ -23,8 +23,13 @@ pub const WG_PORT: u16 = 51820;
 /// nodes go only through WireGuard, and clear VXLAN for it is dropped.
 pub const NETWORK_ENCRYPTED: u32 = 1;
 
+/// [`NodeConfig::flags`]: the XDP fast path is on — `shoal_underlay_xdp`
+/// unwraps VXLAN for a local task itself instead of passing it to TC.
+pub const NODE_XDP_FAST_PATH: u32 = 1;
+
 /// Node-wide settings; index 0 of [`crate::maps::NODE`]. Written by
-/// `dp apply`, read by every overlay program. v2: `wg_ifindex`.
+/// `dp apply`, read by every overlay program. v2: `wg_ifindex`; v3:
+/// `flags` and `underlay_mtu`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -40,8 +45,22 @@ pub struct NodeConfig {
     /// encrypted networks are redirected to (host order); 0: none, and
     /// such frames are dropped.
     pub wg_ifindex: u32,
+    /// [`NODE_XDP_FAST_PATH`] or 0 (host order).
+    pub flags: u32,
+    /// The underlay NIC's MTU (host order): the XDP fast path leaves
+    /// longer frames (an skb the stack aggregated, seen by generic XDP)
+    /// to TC, which keeps their offload state.
+    pub underlay_mtu: u32,
 }
-const _: () = assert!(core::mem::size_of::<NodeConfig>() == 16);
+const _: () = assert!(core::mem::size_of::<NodeConfig>() == 24);
+
+impl NodeConfig {
+    /// Whether `shoal_underlay_xdp` should unwrap VXLAN for local tasks.
+    #[inline(always)]
+    pub fn xdp_fast_path(&self) -> bool {
+        self.flags & NODE_XDP_FAST_PATH != 0
+    }
+}
 
 /// An overlay network; value of [`crate::maps::NETWORKS`], keyed by VNI
 /// (`u32`, host order). v2: `flags`.

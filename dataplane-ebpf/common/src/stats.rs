@@ -66,6 +66,10 @@ pub enum Stat {
     /// Frames of encrypted networks wrapped in VXLAN and handed to the
     /// WireGuard device (userspace encrypts them).
     WgEncap,
+    /// VXLAN frames the XDP fast path unwrapped and sent to a local task
+    /// (also counted [`Stat::Decap`]; the rest of the decapsulations
+    /// happened at TC).
+    XdpDecap,
     /// Packets dropped, by reason.
     Drop(DropReason),
 }
@@ -76,7 +80,7 @@ impl Stat {
     /// Slots in the stats map.
     pub const SLOTS: u32 = Stat::DROP_BASE + DropReason::MAX_CODE + 1;
     /// The observation slots, in display order.
-    pub const OBSERVATIONS: [Stat; 21] = [
+    pub const OBSERVATIONS: [Stat; 22] = [
         Stat::Rx,
         Stat::Pass,
         Stat::NotIpv4,
@@ -98,6 +102,7 @@ impl Stat {
         Stat::RevSnat,
         Stat::ToHost,
         Stat::WgEncap,
+        Stat::XdpDecap,
     ];
 
     /// The map index of this counter.
@@ -124,6 +129,7 @@ impl Stat {
             Stat::RevSnat => 18,
             Stat::ToHost => 19,
             Stat::WgEncap => 20,
+            Stat::XdpDecap => 21,
             Stat::Drop(reason) => Stat::DROP_BASE + reason as u32,
         }
     }
@@ -152,6 +158,7 @@ impl Stat {
             Stat::RevSnat => "rev-snat",
             Stat::ToHost => "to-host",
             Stat::WgEncap => "wg-encap",
+            Stat::XdpDecap => "xdp-decap",
             Stat::Drop(reason) => reason.name(),
         }
     }

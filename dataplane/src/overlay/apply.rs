@@ -5,14 +5,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use aya::programs::SchedClassifier;
+use aya::programs::{SchedClassifier, Xdp};
 use serde::Serialize;
 use shoal_common::{
     egress::EGRESS_ALLOWED,
     maps,
     overlay::{
-        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, NETWORK_ENCRYPTED, Network,
-        NodeConfig, PEER_NODE, Peer, TaskIface, VXLAN_OVERHEAD, WG_OVERHEAD,
+        ENDPOINT_LOCAL, ENDPOINT_REMOTE, Endpoint, EndpointKey, NETWORK_ENCRYPTED,
+        NODE_XDP_FAST_PATH, Network, NodeConfig, PEER_NODE, Peer, TaskIface, VXLAN_OVERHEAD,
+        WG_OVERHEAD,
     },
 };
 
@@ -22,7 +23,7 @@ use super::{
     view::OverlayView,
 };
 use crate::{
-    attach::{AttachError, Hook, ensure_tcx_ingress, unpin_link},
+    attach::{AttachError, Hook, ensure_tcx_ingress, ensure_xdp, unpin_link},
     iproute::{self, IprouteError, Netns, TaskIfaceConfig},
     object::{Loaded, ObjectError},
     pins::PinPaths,
@@ -83,6 +84,8 @@ pub struct OverlayReport {
     pub node_config_changed: bool,
     /// Underlay program newly attached.
     pub underlay_attached: bool,
+    /// Underlay XDP program newly attached (the fast path is on).
+    pub xdp_attached: bool,
     /// Networks table.
     pub networks: Changes,
     /// Task interfaces table.
@@ -104,6 +107,7 @@ impl OverlayReport {
     pub fn is_noop(&self) -> bool {
         !self.node_config_changed
             && !self.underlay_attached
+            && !self.xdp_attached
             && !self.wg_attached
             && self.networks.is_empty()
             && self.task_ifaces.is_empty()
@@ -155,7 +159,6 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
         let prog = tc_program(&mut loaded, maps::programs::WG_TC)?;
         report.wg_attached = ensure_tcx_ingress(prog, maps::programs::WG_TC, wg, &wg_link)?;
     }
-    report.node_config_changed = tables.set_node_config(node_config)?;
     report.networks = sync(
         &mut tables.networks,
         maps::NETWORKS,
@@ -169,6 +172,10 @@ pub fn apply(pins: &PinPaths, view: &OverlayView) -> Result<OverlayReport, Overl
         encrypted: report.encrypted_task_mtu,
     };
     let local = local_endpoints(pins, task_prog, view, mtus)?;
+    // Only now, with GRO on in every task interface (the fast path's
+    // redirects need it), may the settings switch the fast path on.
+    report.node_config_changed = tables.set_node_config(node_config)?;
+    report.xdp_attached = ensure_underlay_xdp(&mut loaded, pins, view.underlay)?;
     report.veths_created = local.created;
     let mut endpoints = local.endpoints;
     endpoints.extend(remote_endpoints(view));
@@ -311,8 +318,44 @@ fn underlay_config(underlay: &Underlay) -> Result<(NodeConfig, u32), OverlayAppl
         vxlan_port: underlay.vxlan_port.to_be_bytes(),
         _pad: [0; 2],
         wg_ifindex,
+        flags: if underlay.xdp_fast_path {
+            NODE_XDP_FAST_PATH
+        } else {
+            0
+        },
+        underlay_mtu: link.mtu,
     };
     Ok((cfg, link.mtu))
+}
+
+/// With the fast path on, the XDP program on the underlay NIC. Switching
+/// it off leaves an attached one in place: it then only validates.
+fn ensure_underlay_xdp(
+    loaded: &mut Loaded,
+    pins: &PinPaths,
+    underlay: &Underlay,
+) -> Result<bool, OverlayApplyError> {
+    if !underlay.xdp_fast_path {
+        return Ok(false);
+    }
+    let name = maps::programs::UNDERLAY_XDP;
+    let iface = &underlay.iface;
+    let err = |source| AttachError::Program {
+        program: name,
+        iface: iface.clone(),
+        source,
+    };
+    let prog: &mut Xdp = loaded
+        .ebpf
+        .program_mut(name)
+        .ok_or(AttachError::MissingProgram(name))?
+        .try_into()
+        .map_err(err)?;
+    if prog.fd().is_err() {
+        prog.load().map_err(err)?;
+    }
+    let path = pins.links().join(Hook::Xdp.link_name(iface));
+    Ok(ensure_xdp(prog, name, iface, &path)?)
 }
 
 fn tc_program<'a>(
@@ -408,6 +451,7 @@ fn ensure_task_iface(
             prefix_len: net.subnet.prefix_len,
             mtu,
             default_via: default_route.then(|| net.subnet.gateway()),
+            gro: view.underlay.xdp_fast_path,
         },
     )?;
     iproute::set_up(&host, mtu)?;

@@ -25,6 +25,11 @@ pub struct Underlay {
     /// dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wg_iface: Option<String>,
+    /// The XDP fast path: VXLAN for a local task is unwrapped at XDP
+    /// (`shoal_underlay_xdp`) instead of TC; off, the XDP program only
+    /// validates and TC does all of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub xdp_fast_path: bool,
 }
 
 fn default_vxlan_port() -> u16 {

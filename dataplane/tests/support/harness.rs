@@ -437,6 +437,46 @@ impl Harness {
         failure.map_or(Ok(ran), Err)
     }
 
+    /// Run `prog` once on `input` with `maps` applied around the run and
+    /// no expectations: what it returned, the frame it left and which
+    /// counters moved, for comparing two programs (the XDP and TC
+    /// equivalence table).
+    pub fn run_raw(
+        &mut self,
+        maps: &dyn MapSetup,
+        prog: Program,
+        input: &[u8],
+    ) -> Result<RawRun, String> {
+        let ebpf = &mut self.loaded.ebpf;
+        if let Err(e) = maps.apply(ebpf) {
+            let _ = maps.undo(ebpf);
+            return Err(format!("map setup failed: {e}"));
+        }
+        let outcome = run_program(ebpf, prog, input, None);
+        let undone = maps.undo(ebpf);
+        self.loaded.flush_logs();
+        let (before, code, output, after) = outcome.map_err(|e| match e {
+            RunError::Refused(e) | RunError::Other(e) => e,
+        })?;
+        undone.map_err(|e| format!("map teardown failed: {e}"))?;
+        let counters = before
+            .rows
+            .iter()
+            .zip(&after.rows)
+            .map(|(b, a)| {
+                let packets = a.packets.wrapping_sub(b.packets);
+                let bytes = a.bytes.wrapping_sub(b.bytes);
+                (stat_named(b.counter), packets, bytes)
+            })
+            .filter(|(_, packets, bytes)| *packets != 0 || *bytes != 0)
+            .collect();
+        Ok(RawRun {
+            code,
+            output,
+            counters,
+        })
+    }
+
     fn run_inner(
         &mut self,
         fixture: &Fixture,
@@ -493,6 +533,17 @@ impl Harness {
             Err(format!("{head}{report}"))
         }
     }
+}
+
+/// One run of [`Harness::run_raw`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRun {
+    /// The program's return code.
+    pub code: u32,
+    /// The frame it left.
+    pub output: Vec<u8>,
+    /// Counters that moved: stat, packets, bytes.
+    pub counters: Vec<(Stat, u64, u64)>,
 }
 
 /// How a fixture run that did not fail ended.

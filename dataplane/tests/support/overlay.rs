@@ -1,4 +1,4 @@
-//! A [`MapSetup`] for the overlay maps (`shoal_node_v1`, `shoal_net_v1`,
+//! A [`MapSetup`] for the overlay maps (`shoal_node_v3`, `shoal_net_v1`,
 //! `shoal_ifc_v1`, `shoal_ep_v1`, `shoal_peers_v1`): the entries a fixture needs, written into
 //! the harness's pinned maps before the run and removed after it.
 //!
@@ -48,7 +48,25 @@ impl OverlayMaps {
             vxlan_port: vxlan_port.to_be_bytes(),
             _pad: [0; 2],
             wg_ifindex: 0,
+            flags: 0,
+            underlay_mtu: 1500,
         });
+        self
+    }
+
+    /// The underlay MTU in the node settings (set `node` first; 1500 else).
+    pub fn underlay_mtu(mut self, mtu: u32) -> Self {
+        if let Some(node) = self.node.as_mut() {
+            node.underlay_mtu = mtu;
+        }
+        self
+    }
+
+    /// Turn the XDP fast path on in the node settings (set `node` first).
+    pub fn xdp_fast_path(mut self) -> Self {
+        if let Some(node) = self.node.as_mut() {
+            node.flags |= shoal_common::overlay::NODE_XDP_FAST_PATH;
+        }
         self
     }
 
@@ -160,7 +178,7 @@ impl OverlayMaps {
 pub(super) type Res = Result<(), Box<dyn Error>>;
 
 fn node_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, NodeConfig>, Box<dyn Error>> {
-    let map = ebpf.map_mut(maps::NODE).ok_or("no map shoal_node_v1")?;
+    let map = ebpf.map_mut(maps::NODE).ok_or("no map shoal_node_v3")?;
     Ok(Array::try_from(map)?)
 }
 
@@ -205,7 +223,7 @@ impl MapSetup for OverlayMaps {
         if let Some(node) = &self.node {
             let mut map = node_map(ebpf)?;
             if map.get(&0, 0)? != NodeConfig::default() {
-                return Err("shoal_node_v1 left set by an earlier fixture".into());
+                return Err("shoal_node_v3 left set by an earlier fixture".into());
             }
             map.set(0, node, 0)?;
         }

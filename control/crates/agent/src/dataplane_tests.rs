@@ -136,6 +136,7 @@ fn underlay() -> Underlay {
         addr: Some(Ipv4Addr::new(192, 168, 1, 1)),
         vxlan_port: 4789,
         wg_iface: None,
+        xdp_fast_path: false,
     }
 }
 

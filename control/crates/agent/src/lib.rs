@@ -91,6 +91,8 @@ pub struct DataplaneTarget {
     /// daemon); without it, encrypted networks' traffic to other nodes is
     /// dropped.
     pub wg: Option<shoal_dataplane::wg::WgDevice>,
+    /// Unwrap VXLAN for local tasks at XDP (`shoal daemon --xdp-fast-path`).
+    pub xdp_fast_path: bool,
 }
 
 /// How to run an agent.
@@ -186,15 +188,16 @@ pub async fn run<S: Swarm>(swarm: Arc<S>, config: AgentConfig) {
     if let Some(grace) = shared.images.gc_grace {
         background.spawn(image_gc::run(shared.clone(), grace));
     }
-    let (advertise_ip, wg) = match config.dataplane {
+    let (advertise_ip, wg, xdp_fast_path) = match config.dataplane {
         Some(target) => {
             background.spawn(programmer::program(target.pins, desired_rx, applied_tx));
-            (Some(target.advertise_ip), target.wg)
+            (Some(target.advertise_ip), target.wg, target.xdp_fast_path)
         }
-        None => (None, None),
+        None => (None, None, false),
     };
     let dns = dns::Dns::new(config.dns_upstreams);
     let mut passes = pass::Reconciler::new(shared.clone(), desired_tx, advertise_ip, dns, wg);
+    passes.xdp_fast_path = xdp_fast_path;
     let mut news = assignment_rx;
     loop {
         passes.pass().await;

@@ -42,6 +42,8 @@ pub(crate) struct Reconciler {
     dns: Dns,
     /// The WireGuard path of encrypted networks, when the node runs one.
     wg: Option<WgDevice>,
+    /// The underlay's XDP fast path (`Underlay::xdp_fast_path`).
+    pub(crate) xdp_fast_path: bool,
 }
 
 impl Drop for Reconciler {
@@ -70,6 +72,7 @@ impl Reconciler {
             underlay_error: String::new(),
             dns,
             wg,
+            xdp_fast_path: false,
         }
     }
 
@@ -231,6 +234,7 @@ impl Reconciler {
             addr: Some(ip),
             vxlan_port: assignment.data_path_port,
             wg_iface: self.wg.as_ref().map(|_| WG_IFACE.to_owned()),
+            xdp_fast_path: self.xdp_fast_path,
         };
         let state = desired_state(assignment, &local, underlay);
         self.desired.send_if_modified(|current| {

@@ -84,7 +84,7 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
         reps: plan.reps,
         rows: vec![bt_row, clear_row, enc_row],
         ratios: vec![(ENCRYPTED, BORINGTUN), (ENCRYPTED, CLEAR)],
-        profile: Vec::new(),
+        profiles: Vec::new(),
         title: TITLE,
         method: METHOD,
     };

@@ -26,6 +26,11 @@ use xtask::sh;
 const RAW: &str = "raw veth";
 const KERNEL: &str = "kernel vxlan";
 const SHOAL: &str = "shoal";
+const SHOAL_WIRE: &str = "shoal TC, wire csum";
+const SHOAL_XDP: &str = "shoal XDP, wire csum";
+/// Frames node 4 must have unwrapped at XDP over the XDP row for it to
+/// count as measured on that path (one TCP run alone sends far more).
+const MIN_XDP_DECAPS: u64 = 10_000;
 /// Seconds per run and runs per measurement, normally and with `--quick`.
 const FULL: Plan = Plan { secs: 5, reps: 3 };
 const QUICK: Plan = Plan { secs: 1, reps: 1 };
@@ -34,6 +39,9 @@ const UNDERLAY_MTU: u32 = 1500;
 /// VNI of the kernel path's network and of shoal's.
 const KERNEL_VNI: u32 = 4096;
 const SHOAL_VNI: u32 = 4097;
+/// shoal's tasks: on node 3 (sender) and node 4 (receiver).
+const SHOAL_IP_A: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 2);
+const SHOAL_IP_B: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 3);
 /// Underlay interface of every lab node.
 const UNDERLAY_IFACE: &str = "eth0";
 
@@ -106,23 +114,44 @@ pub fn run(args: OverlayArgs) -> Result<()> {
     let raw = measure_row(RAW, raw, &docroot, plan);
     let kernel = kernel_pair(&mut lab).map_err(|e| format!("{e:#}"));
     let kernel = measure_row(KERNEL, kernel, &docroot, plan);
-    let shoal = shoal.and_then(|()| shoal_pair(&mut lab).map_err(|e| format!("{e:#}")));
-    // Each program's runs and run time over the shoal row (bpf_stats).
-    let stats = super::prog_stats::StatsOn::enable();
-    let before = super::prog_stats::snapshot();
-    let shoal = measure_row(SHOAL, shoal, &docroot, plan);
-    let profile = match (&stats, before, super::prog_stats::snapshot()) {
-        (Ok(_), Ok(before), Ok(after)) => super::prog_stats::costs(&before, &after),
-        _ => Vec::new(),
-    };
-    drop(stats);
+    let pair = shoal.and_then(|()| shoal_pair(&mut lab).map_err(|e| format!("{e:#}")));
+    let (shoal, tc_profile) = profiled_row(SHOAL, pair.clone(), &docroot, plan);
+    let wire = pair.and_then(|p| {
+        wire_checksums(&lab)
+            .map(|()| p)
+            .map_err(|e| format!("{e:#}"))
+    });
+    let (wire_row, wire_profile) = profiled_row(SHOAL_WIRE, wire.clone(), &docroot, plan);
+    let xdp = wire.and_then(|p| {
+        apply_shoal(&lab, &p.sender, &p.receiver, true)
+            .map(|()| p)
+            .map_err(|e| format!("{e:#}"))
+    });
+    let decaps_before = xdp_decaps(&lab);
+    let (mut xdp, xdp_profile) = profiled_row(SHOAL_XDP, xdp, &docroot, plan);
+    let decaps = xdp_decaps(&lab).saturating_sub(decaps_before);
+    if xdp.result.is_ok() && decaps < MIN_XDP_DECAPS {
+        xdp.result = Err(format!(
+            "node 4 unwrapped {decaps} frames at XDP during the measurement: not measured on it"
+        ));
+    }
     let run = OverlayRun {
         machine,
         secs: plan.secs,
         reps: plan.reps,
-        rows: vec![raw, kernel, shoal],
-        ratios: vec![(KERNEL, RAW), (SHOAL, RAW), (SHOAL, KERNEL)],
-        profile,
+        rows: vec![raw, kernel, shoal, wire_row, xdp],
+        ratios: vec![
+            (KERNEL, RAW),
+            (SHOAL, RAW),
+            (SHOAL, KERNEL),
+            (SHOAL_XDP, SHOAL_WIRE),
+            (SHOAL_XDP, KERNEL),
+        ],
+        profiles: vec![
+            (SHOAL, tc_profile),
+            (SHOAL_WIRE, wire_profile),
+            (SHOAL_XDP, xdp_profile),
+        ],
         title: report::OVERLAY_TITLE,
         method: report::OVERLAY_METHOD,
     };
@@ -216,6 +245,24 @@ pub(super) fn measure_row(
     }
 }
 
+/// [`measure_row`] with each shoal program's runs and run time over it
+/// (bpf_stats); no profile if the kernel will not count.
+fn profiled_row(
+    path: &'static str,
+    pair: Result<Pair, String>,
+    docroot: &Path,
+    plan: Plan,
+) -> (Row, Vec<super::prog_stats::ProgCost>) {
+    let stats = super::prog_stats::StatsOn::enable();
+    let before = super::prog_stats::snapshot();
+    let row = measure_row(path, pair, docroot, plan);
+    let profile = match (&stats, before, super::prog_stats::snapshot()) {
+        (Ok(_), Ok(before), Ok(after)) => super::prog_stats::costs(&before, &after),
+        _ => Vec::new(),
+    };
+    (row, profile)
+}
+
 /// Runs `f` `reps` times; every run must succeed (a flaky path is reported, not hidden).
 fn repeat<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<Vec<T>, String> {
     (1..=reps)
@@ -267,19 +314,53 @@ fn kernel_pair(lab: &mut Lab) -> Result<Pair> {
 /// gets its desired state through `shoal dp apply`.
 fn shoal_pair(lab: &mut Lab) -> Result<Pair> {
     let (a, b) = (lab.add_netns("sa")?, lab.add_netns("sb")?);
+    apply_shoal(lab, &a, &b, false)?;
+    connected(a, b, SHOAL_IP_B)
+}
+
+/// `shoal dp apply` on nodes 3 and 4 for tasks `a` (node 3) and `b` (node
+/// 4), the XDP fast path on or off; then the pings must cross as VXLAN.
+fn apply_shoal(lab: &Lab, a: &str, b: &str, xdp_fast_path: bool) -> Result<()> {
     let (n3, n4) = (member(lab, 3)?, member(lab, 4)?);
-    let (ip_a, ip_b) = (Ipv4Addr::new(10, 10, 0, 2), Ipv4Addr::new(10, 10, 0, 3));
+    let (ip_a, ip_b) = (SHOAL_IP_A, SHOAL_IP_B);
     for (node, ns, ip, peer_ip, peer_node) in [
-        (&n3, &a, ip_a, ip_b, n4.addr()),
-        (&n4, &b, ip_b, ip_a, n3.addr()),
+        (&n3, a, ip_a, ip_b, n4.addr()),
+        (&n4, b, ip_b, ip_a, n3.addr()),
     ] {
-        let state = shoal_state(ns, ip, peer_ip, peer_node);
+        let mut state = shoal_state(ns, ip, peer_ip, peer_node);
+        state.underlay.xdp_fast_path = xdp_fast_path;
         let file = write_desired_state(node, "overlay.json", &state)?;
         node.shoal(&["dp", "apply", &file.to_string_lossy()])
             .with_context(|| format!("shoal dp apply on {}", node.name()))?;
     }
-    on_the_wire(lab, &a, ip_b, SHOAL_VNI)?;
-    connected(a, b, ip_b)
+    on_the_wire(lab, a, ip_b, SHOAL_VNI)
+}
+
+/// Nodes 3 and 4's underlay veths stop offloading transmit checksums:
+/// frames then carry complete checksums, as on a real wire.
+fn wire_checksums(lab: &Lab) -> Result<()> {
+    for index in [3, 4] {
+        let node = member(lab, index)?;
+        let mut cmd = node.command(&["ethtool", "-K", UNDERLAY_IFACE, "tx", "off"])?;
+        sh::output(&mut cmd).with_context(|| format!("ethtool on {}", node.name()))?;
+    }
+    Ok(())
+}
+
+/// Frames node 4 unwrapped at XDP so far (0 if unreadable).
+fn xdp_decaps(lab: &Lab) -> u64 {
+    let Some(node) = lab.node(4) else {
+        return 0;
+    };
+    let Ok(json) = node.shoal(&["dp", "stats", "--format", "json"]) else {
+        return 0;
+    };
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    json["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["counter"] == "xdp-decap"))
+        .and_then(|r| r["packets"].as_u64())
+        .unwrap_or(0)
 }
 
 /// One node's desired state: network "front", one local task, one remote.
@@ -291,6 +372,7 @@ fn shoal_state(netns: &str, ip: Ipv4Addr, peer_ip: Ipv4Addr, peer_node: Ipv4Addr
             addr: None,
             vxlan_port: VXLAN_PORT,
             wg_iface: None,
+            xdp_fast_path: false,
         },
         networks: vec![NetworkSpec {
             name: NET.into(),

@@ -113,8 +113,9 @@ pub struct OverlayRun {
     pub rows: Vec<Row>,
     /// Ratio rows: (numerator path, denominator path).
     pub ratios: Vec<(&'static str, &'static str)>,
-    /// Per-program cost over the shoal row (empty without bpf_stats).
-    pub profile: Vec<super::prog_stats::ProgCost>,
+    /// Per-program cost over each profiled row: the row's path and its
+    /// programs (empty without bpf_stats).
+    pub profiles: Vec<(&'static str, Vec<super::prog_stats::ProgCost>)>,
     /// The section's first line (merging replaces the section it starts).
     pub title: &'static str,
     /// How the numbers come about, under the machine line.
@@ -156,25 +157,32 @@ pub fn render_overlay(run: &OverlayRun) -> String {
         let cells = [0, 1, 2, 3].map(|i| ratio(run, num, den, i));
         let _ = writeln!(s, "| {num} / {den} | {} |", cells.join(" | "));
     }
-    if !run.profile.is_empty() {
-        s.push_str(
-            "\nWhere shoal's time goes, per program, over every measurement of the shoal \
-             row (`kernel.bpf_stats_enabled=1`: run count and run time per program, \
-             summed over the lab's nodes; one run is one packet at that hook):\n\n",
+    for (path, profile) in run.profiles.iter().filter(|(_, p)| !p.is_empty()) {
+        let _ = write!(
+            s,
+            "\nWhere shoal's time goes, per program, over every measurement of the \
+             **{path}** row (`kernel.bpf_stats_enabled=1`: run count and run time per \
+             program, summed over the lab's nodes; one run is one packet at that hook):\n\n",
         );
-        s.push_str(&super::prog_stats::render(&run.profile));
+        s.push_str(&super::prog_stats::render(profile));
     }
     s
 }
 
 /// How the overlay numbers come about, under the machine line.
 pub const OVERLAY_METHOD: &str = "\
-One lab run measures three paths between two task namespaces, one after the
+One lab run measures these paths between two task namespaces, one after the
 other: **raw veth** (the two namespaces joined by one veth pair, MTU 1500, the
 floor), **kernel vxlan** (Docker Swarm's kernel data path on two lab nodes:
 Linux bridge + VXLAN device without learning + veth, static FDB and neighbour
 entries, task MTU 1450) and **shoal** (`shoal dp apply` of the same topology on
-two other lab nodes). Nodes are namespaces on a bridge underlay, so the overlay
+two other lab nodes, TC only). Then the same shoal nodes twice more: **shoal TC,
+wire csum** (the nodes' underlay veths stop offloading transmit checksums, so
+frames carry complete checksums as on a real wire — what the XDP path needs,
+since a frame redirected at XDP loses the skb's partial-checksum state) and
+**shoal XDP, wire csum** (the same, plus the XDP fast path on: `xdp_fast_path`
+in the desired state; the row counts only if node 4's `xdp-decap` counter
+shows the stream went that way). Nodes are namespaces on a bridge underlay, so the overlay
 paths also cross two more veths and a bridge; before an overlay path is
 measured, tshark on that bridge must decode its pings as VXLAN with the path's
 VNI. TCP: `iperf3 -J` with 1 and 4
@@ -311,7 +319,7 @@ mod tests {
                 },
             ],
             ratios: vec![("kernel vxlan", "raw veth"), ("shoal", "raw veth")],
-            profile: Vec::new(),
+            profiles: Vec::new(),
             title: OVERLAY_TITLE,
             method: OVERLAY_METHOD,
         }
