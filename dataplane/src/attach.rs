@@ -141,10 +141,7 @@ pub fn attach_underlay(
         }
     };
     if outcome == AttachOutcome::Attached {
-        fd_link.pin(&path).map_err(|e| AttachError::Pin {
-            path: path.clone(),
-            source: io::Error::other(e),
-        })?;
+        pin_at(fd_link, &path)?;
     }
     Ok(outcome)
 }
@@ -196,10 +193,7 @@ pub(crate) fn ensure_tcx_ingress(
         )
         .map_err(err)?;
     let link = FdLink::try_from(prog.take_link(id).map_err(err)?).map_err(link_err(path))?;
-    link.pin(path).map_err(|e| AttachError::Pin {
-        path: path.to_owned(),
-        source: io::Error::other(e),
-    })?;
+    pin_at(link, path)?;
     Ok(true)
 }
 
@@ -222,11 +216,17 @@ pub(crate) fn ensure_xdp(
     };
     let id = prog.attach(iface, XdpMode::Default).map_err(err)?;
     let link = FdLink::try_from(prog.take_link(id).map_err(err)?).map_err(link_err(path))?;
+    pin_at(link, path)?;
+    Ok(true)
+}
+
+/// Pin `link` at `path`, so it outlives this process.
+fn pin_at(link: FdLink, path: &Path) -> Result<(), AttachError> {
     link.pin(path).map_err(|e| AttachError::Pin {
         path: path.to_owned(),
         source: io::Error::other(e),
     })?;
-    Ok(true)
+    Ok(())
 }
 
 /// Remove the link pinned at `path` (detaching it); `Ok(false)` if none.

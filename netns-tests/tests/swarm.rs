@@ -393,6 +393,21 @@ fn node_rpcs_are_authorised_by_certificate_role_and_removal() {
     denied(result, "has been removed");
 }
 
+/// Docker's view of the swarm: `GET /swarm` on the node's Engine API.
+fn docker_swarm(node: &SwarmNode) -> Value {
+    let swarm = node
+        .lab_node()
+        .exec(&[
+            "curl",
+            "-sS",
+            "--unix-socket",
+            &node.socket().display().to_string(),
+            "http://docker/v1.47/swarm",
+        ])
+        .expect("GET /swarm");
+    serde_json::from_str(&swarm).expect("json")
+}
+
 fn cert_expiry_of(manager: &SwarmNode, node: &str) -> Option<i64> {
     let out = manager.cli(&["node", "inspect", node]).ok()?;
     let view: Value = serde_json::from_str(&out).ok()?;
@@ -544,17 +559,7 @@ fn swarm_update_turns_autolock_on_and_off_and_sets_the_cert_expiry() {
         key_sealed(&nodes[0]).then_some(())
     });
     // Docker's view of the spec: the new lifetime, in nanoseconds.
-    let spec = nodes[0]
-        .lab_node()
-        .exec(&[
-            "curl",
-            "-sS",
-            "--unix-socket",
-            &nodes[0].socket().display().to_string(),
-            "http://docker/v1.47/swarm",
-        ])
-        .expect("GET /swarm");
-    let swarm: Value = serde_json::from_str(&spec).expect("json");
+    let swarm = docker_swarm(&nodes[0]);
     assert_eq!(
         swarm["Spec"]["CAConfig"]["NodeCertExpiry"],
         7200 * 1_000_000_000u64
@@ -609,17 +614,7 @@ fn the_heartbeat_period_is_a_swarm_setting_the_down_watch_follows() {
     )
     .expect("json");
     assert_eq!(info["heartbeat_period_ms"], 30_000, "{info}");
-    let swarm = nodes[0]
-        .lab_node()
-        .exec(&[
-            "curl",
-            "-sS",
-            "--unix-socket",
-            &nodes[0].socket().display().to_string(),
-            "http://docker/v1.47/swarm",
-        ])
-        .expect("GET /swarm");
-    let swarm: Value = serde_json::from_str(&swarm).expect("json");
+    let swarm = docker_swarm(&nodes[0]);
     assert_eq!(
         swarm["Spec"]["Dispatcher"]["HeartbeatPeriod"],
         30 * 1_000_000_000u64
