@@ -10,8 +10,8 @@
 //! Both paths leave through the same node and underlay to the same world
 //! host; the nftables path is a plain namespace routed by the node's kernel
 //! (Docker's bridge-less equivalent of its MASQUERADE rule). Figures: TCP
-//! on one stream (iperf3) and new connections per second (wrk against
-//! busybox httpd, which closes every connection), the median of a few
+//! on one stream (iperf3) and new connections per second (wrk with
+//! `Connection: close` against xtask's own HTTP server), the median of a few
 //! interleaved runs.
 
 use std::path::PathBuf;
@@ -91,14 +91,12 @@ pub fn run(args: EgressArgs) -> Result<()> {
         sender: nft_ns,
         ..shoal.clone()
     };
-    let docroot = world.state_dir().join("www");
     let mut results = Vec::new();
     for (name, pair) in [
         ("shoal eBPF masquerade", &shoal),
         ("nftables masquerade", &nft),
     ] {
-        let figures =
-            measure_path(pair, &docroot, &args).with_context(|| format!("measuring {name}"))?;
+        let figures = measure_path(pair, &args).with_context(|| format!("measuring {name}"))?;
         println!(
             "   {name}: {:.2} Gbit/s, {:.0} new conn/s, p99 {:.2} ms",
             figures.gbps, figures.new_conns, figures.p99_ms
@@ -175,11 +173,11 @@ fn dp_drops(node: &shoal_netns_tests::lab::Node) -> Vec<String> {
 }
 
 /// Medians of `reps` runs of each figure on `pair`.
-fn measure_path(pair: &Pair, docroot: &std::path::Path, args: &EgressArgs) -> Result<Figures> {
+fn measure_path(pair: &Pair, args: &EgressArgs) -> Result<Figures> {
     let (mut gbps, mut conns, mut p99) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.reps {
         gbps.push(measure::tcp_throughput(pair, 1, args.secs)?);
-        let (rps, p99_ms) = measure::request_response(pair, docroot, args.secs)?;
+        let (rps, p99_ms) = measure::request_response(pair, args.secs)?;
         conns.push(rps);
         p99.push(p99_ms);
     }
@@ -202,7 +200,7 @@ fn render(
          A task on a one-node swarm reaches a world host on the underlay: through shoal's eBPF \
          masquerade, and from a plain namespace routed by the same node's kernel with an \
          nftables masquerade rule. Median of {} runs of {} s each; new connections are wrk \
-         requests to busybox httpd, which closes every connection.\n\n",
+         requests with `Connection: close` to xtask's own HTTP server.\n\n",
         machine.date,
         machine.cpu,
         machine.cores,

@@ -50,7 +50,6 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
     let plan = args.run.plan();
     let machine = Machine::probe()?;
     let mut lab = ServiceLab::new(2);
-    let docroot = lab.nodes[0].state_dir().join("www");
     let (clear, secure) = shoal_pairs(&lab)?;
     let baseline = super::encrypted_baseline::start(&mut lab.lab, &boringtun)
         .and_then(|b| {
@@ -66,11 +65,11 @@ pub fn run(args: EncryptedArgs) -> Result<()> {
         .as_ref()
         .map(|b| b.pair.clone())
         .map_err(Clone::clone);
-    let bt_row = measure_row(BORINGTUN, bt_pair, &docroot, plan);
+    let bt_row = measure_row(BORINGTUN, bt_pair, plan);
     drop(baseline);
-    let clear_row = measure_row(CLEAR, Ok(clear), &docroot, plan);
+    let clear_row = measure_row(CLEAR, Ok(clear), plan);
     let before = wg_tx_bytes(&lab);
-    let mut enc_row = measure_row(ENCRYPTED, Ok(secure), &docroot, plan);
+    let mut enc_row = measure_row(ENCRYPTED, Ok(secure), plan);
     let after = wg_tx_bytes(&lab);
     if after.saturating_sub(before) < MIN_WG_BYTES {
         enc_row.result = Err(format!(
@@ -144,7 +143,7 @@ lab swarm of release `shoal` daemons; task `cli` on n1 and `srv` on n2, both
 on a clear network and on an `--opt encrypted` one; the encrypted row only
 counts if n1's WireGuard path (`shoal dp peers`) carried its traffic). TCP:
 `iperf3 -J` with 1 and 4 streams, receiver-side rate. Request/response:
-`wrk -t1 -c16 --latency` fetching a 1 KiB file from `busybox httpd` (one
-connection per request). Ratios above 1 mean more throughput or requests
+`wrk -t1 -c16 --latency -H 'Connection: close'` fetching 1 KiB from
+xtask's own HTTP server (one connection per request). Ratios above 1 mean more throughput or requests
 (or a longer p99) than the denominator.
 ";

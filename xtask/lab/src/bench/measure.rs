@@ -3,7 +3,6 @@
 //! every client is bounded by `timeout(1)`.
 
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -98,23 +97,34 @@ pub fn tcp_throughput(pair: &Pair, streams: u32, secs: u64) -> Result<f64> {
 }
 
 /// Requests per second and 99th-percentile latency (ms) of `wrk -t1 -c16`
-/// fetching a small file from busybox httpd for `secs` seconds.
-pub fn request_response(pair: &Pair, docroot: &Path, secs: u64) -> Result<(f64, f64)> {
-    std::fs::create_dir_all(docroot).with_context(|| format!("creating {}", docroot.display()))?;
-    std::fs::write(docroot.join("f"), [b'x'; 1024]).context("writing the served file")?;
-    let (port, root) = (HTTP_PORT.to_string(), docroot.to_string_lossy());
+/// fetching 1 KiB with a new connection per request (`Connection:
+/// close`) for `secs` seconds, from xtask's own server (`bench
+/// http-keepalive`): busybox httpd's listen backlog of 9 overflows under
+/// concurrent new connections, and the retransmitted handshakes would be
+/// the p99.
+pub fn request_response(pair: &Pair, secs: u64) -> Result<(f64, f64)> {
+    let port = HTTP_PORT.to_string();
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let exe = exe.to_string_lossy();
     let _server = Server::start(
         &pair.receiver,
-        &["busybox", "httpd", "-f", "-p", &port, "-h", &root],
+        &[&*exe, "bench", "http-keepalive", "--port", &port],
         HTTP_PORT,
     )?;
     let url = format!("http://{}:{HTTP_PORT}/f", pair.receiver_ip);
     let duration = format!("{secs}s");
-    let mut client = bounded(
-        &pair.sender,
-        secs,
-        &["wrk", "-t1", "-c16", "-d", &duration, "--latency", &url],
-    )?;
+    let args = [
+        "wrk",
+        "-t1",
+        "-c16",
+        "-d",
+        &duration,
+        "--latency",
+        "-H",
+        "Connection: close",
+        &url,
+    ];
+    let mut client = bounded(&pair.sender, secs, &args)?;
     parse_wrk(&sh::output(&mut client)?)
 }
 

@@ -103,7 +103,6 @@ pub fn run(args: OverlayArgs) -> Result<()> {
         .nodes(4)
         .build()
         .context("building the lab")?;
-    let docroot = lab.id().state_root().join("www");
     println!(
         "== lab {}: {} run(s) of {} s per measurement",
         lab.id(),
@@ -111,24 +110,24 @@ pub fn run(args: OverlayArgs) -> Result<()> {
         plan.secs
     );
     let raw = raw_pair(&mut lab).map_err(|e| format!("{e:#}"));
-    let raw = measure_row(RAW, raw, &docroot, plan);
+    let raw = measure_row(RAW, raw, plan);
     let kernel = kernel_pair(&mut lab).map_err(|e| format!("{e:#}"));
-    let kernel = measure_row(KERNEL, kernel, &docroot, plan);
+    let kernel = measure_row(KERNEL, kernel, plan);
     let pair = shoal.and_then(|()| shoal_pair(&mut lab).map_err(|e| format!("{e:#}")));
-    let (shoal, tc_profile) = profiled_row(SHOAL, pair.clone(), &docroot, plan);
+    let (shoal, tc_profile) = profiled_row(SHOAL, pair.clone(), plan);
     let wire = pair.and_then(|p| {
         wire_checksums(&lab)
             .map(|()| p)
             .map_err(|e| format!("{e:#}"))
     });
-    let (wire_row, wire_profile) = profiled_row(SHOAL_WIRE, wire.clone(), &docroot, plan);
+    let (wire_row, wire_profile) = profiled_row(SHOAL_WIRE, wire.clone(), plan);
     let xdp = wire.and_then(|p| {
         apply_shoal(&lab, &p.sender, &p.receiver, true)
             .map(|()| p)
             .map_err(|e| format!("{e:#}"))
     });
     let decaps_before = xdp_decaps(&lab);
-    let (mut xdp, xdp_profile) = profiled_row(SHOAL_XDP, xdp, &docroot, plan);
+    let (mut xdp, xdp_profile) = profiled_row(SHOAL_XDP, xdp, plan);
     let decaps = xdp_decaps(&lab).saturating_sub(decaps_before);
     if xdp.result.is_ok() && decaps < MIN_XDP_DECAPS {
         xdp.result = Err(format!(
@@ -192,12 +191,7 @@ pub(super) struct Plan {
 }
 
 /// Measures one path, or records why it could not be built.
-pub(super) fn measure_row(
-    path: &'static str,
-    pair: Result<Pair, String>,
-    docroot: &Path,
-    plan: Plan,
-) -> Row {
+pub(super) fn measure_row(path: &'static str, pair: Result<Pair, String>, plan: Plan) -> Row {
     let pair = match pair {
         Ok(pair) => pair,
         Err(e) => {
@@ -222,9 +216,7 @@ pub(super) fn measure_row(
     show("TCP 1 stream Gbit/s", &tcp1);
     let tcp4 = tcp(4);
     show("TCP 4 streams Gbit/s", &tcp4);
-    let rr = repeat(plan.reps, || {
-        measure::request_response(&pair, docroot, plan.secs)
-    });
+    let rr = repeat(plan.reps, || measure::request_response(&pair, plan.secs));
     let (rps, p99_ms) = match rr {
         Ok(runs) => (
             Ok(measure::median(runs.iter().map(|r| r.0).collect())),
@@ -250,12 +242,11 @@ pub(super) fn measure_row(
 fn profiled_row(
     path: &'static str,
     pair: Result<Pair, String>,
-    docroot: &Path,
     plan: Plan,
 ) -> (Row, Vec<super::prog_stats::ProgCost>) {
     let stats = super::prog_stats::StatsOn::enable();
     let before = super::prog_stats::snapshot();
-    let row = measure_row(path, pair, docroot, plan);
+    let row = measure_row(path, pair, plan);
     let profile = match (&stats, before, super::prog_stats::snapshot()) {
         (Ok(_), Ok(before), Ok(after)) => super::prog_stats::costs(&before, &after),
         _ => Vec::new(),

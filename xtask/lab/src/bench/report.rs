@@ -186,8 +186,10 @@ shows the stream went that way). Nodes are namespaces on a bridge underlay, so t
 paths also cross two more veths and a bridge; before an overlay path is
 measured, tshark on that bridge must decode its pings as VXLAN with the path's
 VNI. TCP: `iperf3 -J` with 1 and 4
-streams, receiver-side rate. Request/response: `wrk -t1 -c16 --latency`
-fetching a 1 KiB file from `busybox httpd` (one connection per request).
+streams, receiver-side rate. Request/response: `wrk -t1 -c16 --latency -H
+'Connection: close'` fetching 1 KiB from xtask's own HTTP server (one
+connection per request; not busybox httpd, whose listen backlog of 9
+overflows).
 Ratios above 1 mean more throughput or requests (or a longer p99) than the
 denominator.
 ";
