@@ -168,7 +168,9 @@ fn a_removed_nodes_key_is_withdrawn_from_its_peers() {
     if !shoal_netns_tests::require_root() {
         return;
     }
-    let mut lab = ServiceLab::new(2);
+    // n1 and n2 share the encrypted network (a task each): each is the
+    // other's WireGuard peer.
+    let mut lab = encrypted_lab();
     let n2_addr = lab.nodes[1].lab_node().addr().to_string();
     eventually("n1 having n2 as its WireGuard peer", || {
         (wg_peer_nodes(&lab, 0) == [n2_addr.clone()]).then_some(())
