@@ -605,7 +605,7 @@ fn the_heartbeat_period_is_a_swarm_setting_the_down_watch_follows() {
     let err = nodes[0].cli_err(&["swarm", "update", "--dispatcher-heartbeat", "2h"]);
     assert!(err.contains("100ms to 1h"), "{err}");
     nodes[0]
-        .cli(&["swarm", "update", "--dispatcher-heartbeat", "30s"])
+        .cli(&["swarm", "update", "--dispatcher-heartbeat", "8s"])
         .expect("a longer heartbeat period");
     let info: Value = serde_json::from_str(
         &nodes[0]
@@ -613,17 +613,12 @@ fn the_heartbeat_period_is_a_swarm_setting_the_down_watch_follows() {
             .expect("swarm inspect"),
     )
     .expect("json");
-    assert_eq!(info["heartbeat_period_ms"], 30_000, "{info}");
+    assert_eq!(info["heartbeat_period_ms"], 8_000, "{info}");
     let swarm = docker_swarm(&nodes[0]);
     assert_eq!(
         swarm["Spec"]["Dispatcher"]["HeartbeatPeriod"],
-        30 * 1_000_000_000u64
+        8 * 1_000_000_000u64
     );
-
-    // Silent for twice the default grace (3.5 s): still ready, as 3.5
-    // periods of 30 s have not passed.
-    nodes[1].kill();
-    std::thread::sleep(Duration::from_secs(8));
     let status = |nodes: &[SwarmNode]| {
         nodes[0].nodes().ok().and_then(|list| {
             list.iter()
@@ -631,11 +626,21 @@ fn the_heartbeat_period_is_a_swarm_setting_the_down_watch_follows() {
                 .map(|n| field(n, "status").to_owned())
         })
     };
+
+    // n2 beats once more (each second until told otherwise) and learns 8 s.
+    std::thread::sleep(Duration::from_secs(2));
+    // Silent for over twice the default grace (3.5 s): still ready, as
+    // 3.5 periods of 8 s (28 s) have not passed.
+    nodes[1].kill();
+    std::thread::sleep(Duration::from_secs(8));
     assert_eq!(status(&nodes).as_deref(), Some("ready"));
-    // Back to 1 s: its silence now exceeds 3.5 periods.
+    // Shortened to 1 s: a node sleeps out the 8 s it was told before it
+    // can learn that, so it still has its 28 s.
     nodes[0]
         .cli(&["swarm", "update", "--dispatcher-heartbeat", "1s"])
         .expect("the default period again");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(status(&nodes).as_deref(), Some("ready"));
     eventually("n2 down", || {
         (status(&nodes).as_deref() == Some("down")).then_some(())
     });

@@ -171,8 +171,9 @@ impl Active {
 pub(crate) struct Manager {
     /// The raft node.
     pub(crate) raft: RaftNode,
-    /// Last heartbeat per node ID (kept by the leader, in memory only).
-    pub(crate) liveness: Mutex<HashMap<String, Instant>>,
+    /// Last heartbeat per node ID and the period its answer told the node
+    /// (kept by the leader, in memory only).
+    pub(crate) liveness: Mutex<HashMap<String, (Instant, std::time::Duration)>>,
     /// Heartbeats that change their node's record, waiting for the write
     /// lock: the next holder writes them all in one raft entry.
     pub(crate) beats: Mutex<Vec<(String, crate::ctl::HeartbeatReport)>>,

@@ -29,6 +29,10 @@ pub const fn down_after(period_ms: u64) -> Duration {
     Duration::from_millis(period_ms.saturating_mul(7) / 2)
 }
 
+fn down_after_period(period: Duration) -> Duration {
+    period.saturating_mul(7) / 2
+}
+
 /// How late the leader's watch may wake before it stops trusting the
 /// silence it measured.
 const STALLED: Duration = Duration::from_millis(1000);
@@ -99,7 +103,9 @@ pub(crate) async fn record(
     if manager.is_removed(node_id) {
         return Err(removed());
     }
-    lock(&manager.liveness).insert(node_id.to_owned(), Instant::now());
+    let cluster = manager.cluster()?;
+    let period = Duration::from_millis(cluster.heartbeat_period_ms);
+    lock(&manager.liveness).insert(node_id.to_owned(), (Instant::now(), period));
     // Most beats change nothing: answered without the write lock, so they
     // never queue behind joins, reports or the leader's pass.
     let node = manager.node(node_id).ok_or_else(removed)?;
@@ -110,7 +116,6 @@ pub(crate) async fn record(
         let waiting = std::mem::take(&mut *lock(&manager.beats));
         write_beats(manager, waiting).await?;
     }
-    let cluster = manager.cluster()?;
     Ok(HeartbeatAck {
         leader_addr: Some(active.node_state().advertise_addr),
         managers: manager.manager_addrs(),
@@ -184,17 +189,22 @@ pub(crate) async fn monitor(manager: Arc<Manager>) {
     }
 }
 
+/// A node is down once silent for 3.5 periods — of the swarm's period, or
+/// of the one its last answer told it if longer: after `swarm update
+/// --dispatcher-heartbeat` shortens the period, a node sleeps out the
+/// longer one before it learns the new one.
 async fn mark_silent_nodes_down(manager: &Manager, since: Instant) -> Result<(), DaemonError> {
-    let silence = down_after(manager.cluster()?.heartbeat_period_ms);
-    if since.elapsed() <= silence {
+    let period = Duration::from_millis(manager.cluster()?.heartbeat_period_ms);
+    if since.elapsed() <= down_after_period(period) {
         return Ok(());
     }
     let _writes = manager.writes.lock().await;
     let liveness = lock(&manager.liveness).clone();
     let mut commands = Vec::new();
     for mut node in manager.nodes().into_values() {
-        let last = liveness.get(&node.id).copied().unwrap_or(since).max(since);
-        if last.elapsed() > silence && node.status != NodeStatus::Down {
+        let (last, told) = liveness.get(&node.id).copied().unwrap_or((since, period));
+        let silence = down_after_period(told.max(period));
+        if last.max(since).elapsed() > silence && node.status != NodeStatus::Down {
             log::info!(
                 "node {} ({}) missed its heartbeats: down",
                 node.id,
