@@ -28,6 +28,25 @@ pub struct SwarmNode {
     log: Option<PathBuf>,
 }
 
+/// Whether process `pid` is gone or a zombie whose every thread has
+/// exited: a killed multi-threaded process's leader turns zombie before
+/// its other threads are done, and they hold its descriptors (the state
+/// directory's lock among them) until then.
+fn exited(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    field("State:").starts_with('Z') && field("Threads:") == "1"
+}
+
 impl SwarmNode {
     /// Node `index` of the lab, named `n<index>`, daemon not started.
     pub fn new(node: &Node, index: usize) -> Self {
@@ -136,13 +155,7 @@ impl SwarmNode {
             let raw = i32::try_from(pid).unwrap_or(i32::MAX);
             // SAFETY: kill has no memory preconditions; pid is our child.
             unsafe { libc::kill(raw, libc::SIGKILL) };
-            let dead = poll_until(|| {
-                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-                    stat.rsplit(')')
-                        .next()
-                        .is_some_and(|s| s.trim_start().starts_with('Z'))
-                })
-            });
+            let dead = poll_until(|| exited(pid));
             assert!(dead, "{} daemon (pid {pid}) survived SIGKILL", self.name);
         }
     }
