@@ -21,16 +21,15 @@ use crate::raft::Command;
 /// leader's watch looks twice.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(DEFAULT_HEARTBEAT_PERIOD_MS);
 /// Silence after which the leader marks a node down at the default period.
-pub const DOWN_AFTER: Duration = down_after(DEFAULT_HEARTBEAT_PERIOD_MS);
+pub const DOWN_AFTER: Duration = down_after(HEARTBEAT_INTERVAL);
 
 /// Silence after which the leader marks a node down: three missed beats
-/// and a half of `period_ms`.
-pub const fn down_after(period_ms: u64) -> Duration {
-    Duration::from_millis(period_ms.saturating_mul(7) / 2)
-}
-
-fn down_after_period(period: Duration) -> Duration {
-    period.saturating_mul(7) / 2
+/// and a half of `period`.
+pub const fn down_after(period: Duration) -> Duration {
+    match period.saturating_mul(7).checked_div(2) {
+        Some(silence) => silence,
+        None => period,
+    }
 }
 
 /// How late the leader's watch may wake before it stops trusting the
@@ -195,7 +194,7 @@ pub(crate) async fn monitor(manager: Arc<Manager>) {
 /// longer one before it learns the new one.
 async fn mark_silent_nodes_down(manager: &Manager, since: Instant) -> Result<(), DaemonError> {
     let period = Duration::from_millis(manager.cluster()?.heartbeat_period_ms);
-    if since.elapsed() <= down_after_period(period) {
+    if since.elapsed() <= down_after(period) {
         return Ok(());
     }
     let _writes = manager.writes.lock().await;
@@ -203,7 +202,7 @@ async fn mark_silent_nodes_down(manager: &Manager, since: Instant) -> Result<(),
     let mut commands = Vec::new();
     for mut node in manager.nodes().into_values() {
         let (last, told) = liveness.get(&node.id).copied().unwrap_or((since, period));
-        let silence = down_after_period(told.max(period));
+        let silence = down_after(told.max(period));
         if last.max(since).elapsed() > silence && node.status != NodeStatus::Down {
             log::info!(
                 "node {} ({}) missed its heartbeats: down",
